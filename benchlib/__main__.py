@@ -1,0 +1,7 @@
+"""``python -m benchlib``."""
+
+import sys
+
+from benchlib.cli import main
+
+sys.exit(main())

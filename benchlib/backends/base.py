@@ -1,0 +1,143 @@
+"""The one small interface every framework backend implements.
+
+This module imports no framework. A backend's life has the phases the measurement engine
+times separately: :meth:`Backend.import_framework`, :meth:`Backend.build`, then calls of the
+predictor returned by :meth:`Backend.predictor`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from benchlib.models.spec import ModelSpec
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+class BackendError(RuntimeError):
+    """Base class of backend errors."""
+
+
+class BackendUnavailableError(BackendError, ImportError):
+    """The framework behind a backend is not installed (or cannot be imported)."""
+
+    def __init__(self, backend: str, requirement: str, reason: str = "") -> None:
+        self.backend = backend
+        self.requirement = requirement
+        self.reason = reason
+        detail = f" ({reason})" if reason else ""
+        super().__init__(
+            f"backend {backend!r} needs {requirement!r}, which is not installed{detail}; "
+            f"install it with: pip install {requirement}"
+        )
+
+
+class UnsupportedVariantError(BackendError, ValueError):
+    """The backend (or this framework version) cannot run the requested variant."""
+
+
+class Backend(ABC):
+    """A model spec built natively in one framework.
+
+    Subclasses set the class attributes and implement :meth:`_import`, :meth:`_build` and
+    :meth:`_make_predictor`. ``threads=None`` leaves the framework's own default.
+    """
+
+    #: registry name, e.g. ``"pytorch"``
+    name: ClassVar[str]
+    #: top-level module to import, e.g. ``"torch"``
+    module: ClassVar[str]
+    #: pip requirement that provides it, e.g. ``"torch"``
+    requirement: ClassVar[str]
+    #: variants this backend can run; the first is the default
+    variants: ClassVar[tuple[str, ...]] = ("default",)
+
+    def __init__(self, spec: ModelSpec, threads: int | None = None, variant: str | None = None) -> None:
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads={threads!r} is invalid; allowed: a positive integer or None")
+        variant = variant or self.variants[0]
+        if variant not in self.variants:
+            raise UnsupportedVariantError(
+                f"variant={variant!r} is unknown for backend {self.name!r}; allowed: {', '.join(self.variants)}"
+            )
+        self.spec = spec
+        self.threads = threads
+        self.variant = variant
+        self._framework: Any = None
+        self._built = False
+
+    # -- phases -----------------------------------------------------------------------------
+    def import_framework(self) -> None:
+        """Import the framework (phase 1). Thread settings that must precede import go here."""
+        if self._framework is not None:
+            return
+        try:
+            self._framework = self._import()
+        except ImportError as exc:
+            raise BackendUnavailableError(self.name, self.requirement, str(exc)) from exc
+
+    def build(self) -> None:
+        """Build the native model from the spec and load the spec's weights (phase 2)."""
+        self.import_framework()
+        self._build()
+        self._built = True
+
+    def predictor(self) -> Predictor:
+        """The timed call: float32 ``[batch, *input_shape]`` in, float32 NumPy out, work finished.
+
+        The returned callable validates shape and dtype; :meth:`raw_predictor` skips that check.
+        """
+        raw = self.raw_predictor()
+        expected = self.spec.input_shape
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            validate_input(inputs, expected)
+            return raw(inputs)
+
+        return predict
+
+    def raw_predictor(self) -> Predictor:
+        """The predictor without input validation (the measurement engine validates once)."""
+        if not self._built:
+            self.build()
+        return self._make_predictor()
+
+    # -- facts ------------------------------------------------------------------------------
+    def version(self) -> str:
+        """Version string of the framework (imports it if needed)."""
+        self.import_framework()
+        return str(getattr(self._framework, "__version__", "unknown"))
+
+    def thread_settings(self) -> dict[str, Any]:
+        """Thread settings as read back from the framework, where it allows."""
+        return {"requested": self.threads}
+
+    # -- to implement -----------------------------------------------------------------------
+    @abstractmethod
+    def _import(self) -> Any:
+        """Import and return the framework module."""
+
+    @abstractmethod
+    def _build(self) -> None:
+        """Build the model; ``self._framework`` is imported."""
+
+    @abstractmethod
+    def _make_predictor(self) -> Predictor:
+        """Return the unchecked predictor."""
+
+
+def validate_input(inputs: Any, input_shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``inputs`` is a float32 array of shape ``[batch, *input_shape]``."""
+    expected = f"a float32 numpy array of shape [batch, {', '.join(map(str, input_shape))}]"
+    if not isinstance(inputs, np.ndarray):
+        raise ValueError(f"inputs must be {expected}; got {type(inputs).__name__}")
+    if inputs.dtype != np.float32:
+        raise ValueError(f"inputs must be {expected}; got dtype {inputs.dtype}")
+    if inputs.ndim != len(input_shape) + 1 or tuple(inputs.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"inputs must be {expected}; got shape {list(inputs.shape)}")
+    if inputs.shape[0] < 1:
+        raise ValueError(f"inputs must be {expected} with batch >= 1; got shape {list(inputs.shape)}")

@@ -1,0 +1,77 @@
+"""JAX backend: a pure function of (params, x), jitted, with the spec's arrays passed as arguments."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import Backend, Predictor
+from benchlib.models.spec import Dense, UnsupportedLayerError
+
+#: XLA:CPU has no flag for "N threads"; these two make it run single-threaded.
+SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+class JaxBackend(Backend):
+    name = "jax"
+    module = "jax"
+    requirement = "jax jaxlib"
+    #: jit: the whole forward pass compiled by XLA; eager: op-by-op dispatch (no jit)
+    variants = ("jit", "eager")
+
+    def _import(self) -> Any:
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        if self.threads == 1:
+            # XLA reads its flags once, when the backend initialises: must precede import.
+            flags = os.environ.get("XLA_FLAGS", "")
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                os.environ["XLA_FLAGS"] = f"{flags} {SINGLE_THREAD_FLAGS}".strip()
+        import jax
+
+        return jax
+
+    def _build(self) -> None:
+        jax = self._framework
+        import jax.numpy as jnp
+
+        params = []
+        activations = []
+        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
+            if not isinstance(layer, Dense):
+                raise UnsupportedLayerError(f"jax backend cannot build layer kind {layer.kind!r}")
+            params.append((jnp.asarray(arrays["weight"]), jnp.asarray(arrays["bias"])))
+            activations.append(layer.activation)
+
+        def forward(params, x):
+            for (weight, bias), activation in zip(params, activations, strict=True):
+                x = x @ weight + bias
+                if activation == "relu":
+                    x = jax.nn.relu(x)
+                elif activation == "sigmoid":
+                    x = jax.nn.sigmoid(x)
+            return x
+
+        self._params = jax.device_put(params)
+        self._forward = jax.jit(forward) if self.variant == "jit" else forward
+
+    def _make_predictor(self) -> Predictor:
+        forward, params = self._forward, self._params
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            # block_until_ready: JAX dispatches asynchronously; np.asarray materialises on host
+            return np.asarray(forward(params, inputs).block_until_ready())
+
+        return predict
+
+    def version(self) -> str:
+        self.import_framework()
+        return self._framework.__version__
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {
+            "requested": self.threads,
+            "xla_flags": os.environ.get("XLA_FLAGS", ""),
+            "honoured": self.threads in (None, 1),
+        }

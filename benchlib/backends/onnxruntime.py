@@ -1,0 +1,63 @@
+"""ONNX Runtime backend: an InferenceSession on the spec's ONNX file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import Backend, Predictor
+from benchlib.models.onnx_export import INPUT_NAME, OUTPUT_NAME, ensure_onnx_file
+
+GRAPH_LEVELS = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
+                "disabled": "ORT_DISABLE_ALL"}
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    module = "onnxruntime"
+    requirement = "onnxruntime onnx"
+    #: default: ORT_ENABLE_ALL, sequential execution; opt-*: other graph optimisation levels;
+    #: parallel: ORT_PARALLEL execution mode with inter-op threads
+    variants = ("default", "opt-extended", "opt-basic", "opt-disabled", "parallel")
+
+    def _import(self) -> Any:
+        import onnxruntime
+
+        return onnxruntime
+
+    def _build(self) -> None:
+        ort = self._framework
+        self.model_path = ensure_onnx_file(self.spec)
+        options = ort.SessionOptions()
+        level = self.variant.removeprefix("opt-") if self.variant.startswith("opt-") else "all"
+        options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_LEVELS[level])
+        if self.threads is not None:
+            options.intra_op_num_threads = self.threads
+        if self.variant == "parallel":
+            options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+            options.inter_op_num_threads = self.threads or 0
+        else:
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.inter_op_num_threads = 1
+        self._options = options
+        self._session = ort.InferenceSession(
+            str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    def _make_predictor(self) -> Predictor:
+        run = self._session.run
+        outputs = [OUTPUT_NAME]
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            return run(outputs, {INPUT_NAME: inputs})[0]
+
+        return predict
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {
+            "requested": self.threads,
+            "intra_op": self._options.intra_op_num_threads,
+            "inter_op": self._options.inter_op_num_threads,
+            "graph_optimization_level": str(self._options.graph_optimization_level),
+        }

@@ -1,0 +1,79 @@
+"""PyTorch backend: ``torch.nn`` modules with the spec's weights copied in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import Backend, Predictor, UnsupportedVariantError
+from benchlib.models.spec import Dense, UnsupportedLayerError
+
+
+class PyTorchBackend(Backend):
+    name = "pytorch"
+    module = "torch"
+    requirement = "torch"
+    #: eager: the module called under inference_mode; torchscript: trace + freeze;
+    #: compile: torch.compile (Inductor, generates C++ for the CPU)
+    variants = ("eager", "torchscript", "compile")
+
+    def _import(self) -> Any:
+        import torch
+
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+            try:
+                # Only allowed before the first inter-op parallel work in this process.
+                torch.set_num_interop_threads(self.threads)
+            except RuntimeError:
+                pass
+        return torch
+
+    def _build(self) -> None:
+        torch = self._framework
+        modules: list[Any] = []
+        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
+            if not isinstance(layer, Dense):
+                raise UnsupportedLayerError(f"pytorch backend cannot build layer kind {layer.kind!r}")
+            linear = torch.nn.Linear(layer.in_features, layer.out_features)
+            with torch.no_grad():
+                # torch stores Linear weights as (out, in)
+                linear.weight.copy_(torch.from_numpy(np.array(arrays["weight"].T, order="C")))
+                linear.bias.copy_(torch.from_numpy(np.array(arrays["bias"])))
+            modules.append(linear)
+            if layer.activation == "relu":
+                modules.append(torch.nn.ReLU())
+            elif layer.activation == "sigmoid":
+                modules.append(torch.nn.Sigmoid())
+        model = torch.nn.Sequential(*modules).eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)
+        example = torch.from_numpy(self.spec.random_input(8, seed=0))
+        if self.variant == "torchscript":
+            with torch.inference_mode():
+                model = torch.jit.freeze(torch.jit.trace(model, example))
+        elif self.variant == "compile":
+            try:
+                model = torch.compile(model, dynamic=False)
+            except Exception as exc:  # noqa: BLE001 - any failure means the variant is unusable here
+                raise UnsupportedVariantError(f"torch.compile unavailable: {exc}") from exc
+        self._model = model
+
+    def _make_predictor(self) -> Predictor:
+        torch, model = self._framework, self._model
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            # from_numpy shares memory (no copy); inference_mode skips autograd bookkeeping
+            with torch.inference_mode():
+                return model(torch.from_numpy(inputs)).numpy()
+
+        return predict
+
+    def thread_settings(self) -> dict[str, Any]:
+        torch = self._framework
+        return {
+            "requested": self.threads,
+            "intra_op": torch.get_num_threads(),
+            "inter_op": torch.get_num_interop_threads(),
+        }

@@ -1,0 +1,71 @@
+"""TensorFlow backend: a Keras Sequential of Dense layers with ``set_weights`` from the spec."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import Backend, Predictor
+from benchlib.models.spec import Dense, UnsupportedLayerError
+
+
+class TensorFlowBackend(Backend):
+    name = "tensorflow"
+    module = "tensorflow"
+    requirement = "tensorflow-cpu"
+    #: function: tf.function graph (the recommended inference path); eager: the Keras model
+    #: called op by op; xla: tf.function(jit_compile=True)
+    variants = ("function", "eager", "xla")
+
+    def _import(self) -> Any:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+        import tensorflow as tf
+
+        if self.threads is not None:
+            # Must run before TensorFlow creates its thread pools (first op).
+            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+        return tf
+
+    def _build(self) -> None:
+        tf = self._framework
+        layers: list[Any] = [tf.keras.Input(shape=self.spec.input_shape)]
+        weights: list[np.ndarray] = []
+        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
+            if not isinstance(layer, Dense):
+                raise UnsupportedLayerError(f"tensorflow backend cannot build layer kind {layer.kind!r}")
+            activation = None if layer.activation == "none" else layer.activation
+            layers.append(tf.keras.layers.Dense(layer.out_features, activation=activation))
+            weights += [arrays["weight"], arrays["bias"]]  # Keras Dense kernels are (in, out)
+        model = tf.keras.Sequential(layers)
+        model.set_weights(weights)
+        self._model = model
+        if self.variant == "eager":
+            self._call = lambda x: model(x, training=False)
+        else:
+            signature = [tf.TensorSpec([None, *self.spec.input_shape], tf.float32)]
+            self._call = tf.function(
+                lambda x: model(x, training=False),
+                input_signature=signature,
+                jit_compile=self.variant == "xla",
+                reduce_retracing=True,
+            )
+
+    def _make_predictor(self) -> Predictor:
+        call = self._call
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            return call(inputs).numpy()
+
+        return predict
+
+    def thread_settings(self) -> dict[str, Any]:
+        tf = self._framework
+        return {
+            "requested": self.threads,
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        }

@@ -1,0 +1,42 @@
+"""Command-line interface: ``python -m benchlib <command>`` or ``benchlib <command>``.
+
+Each command lives in its own module exposing ``register(subparsers)``, which adds its parser
+and sets ``func`` to a function taking the parsed arguments and returning an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: Command modules, in the order ``--help`` lists them.
+COMMANDS = ("verify", "env", "run", "report", "article", "ablation", "sweep")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchlib",
+        description="Benchmark deep-learning inference on CPUs across frameworks.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        try:
+            module = importlib.import_module(f"benchlib.cli.{command}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"benchlib.cli.{command}":
+                continue  # command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for invalid arguments)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

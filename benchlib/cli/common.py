@@ -1,0 +1,53 @@
+"""Argument types shared by the commands: each refusal names the option, the value and what is allowed."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from benchlib.backends.registry import BACKEND_NAMES
+from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, MAX_THREADS, check_positive_float, check_positive_int
+
+
+def positive_int(option: str, maximum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option}={text!r} is invalid; allowed: an integer from 1 to {maximum}") from None
+        try:
+            return check_positive_int(option, value, maximum)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def positive_seconds(option: str, allow_zero: bool = False) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option}={text!r} is invalid; allowed: a number of seconds") from None
+        try:
+            return check_positive_float(option, value, MAX_SECONDS, allow_zero=allow_zero)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def backend_name(text: str) -> str:
+    if text not in BACKEND_NAMES:
+        raise argparse.ArgumentTypeError(f"--backends={text!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
+    return text
+
+
+batch_size = positive_int("--batch-sizes", MAX_BATCH_SIZE)
+threads = positive_int("--threads", MAX_THREADS)
+
+
+def add_backends_option(parser: argparse.ArgumentParser, default_help: str = "all installed") -> None:
+    parser.add_argument("--backends", nargs="+", type=backend_name, metavar="NAME",
+                        help=f"backends to include ({', '.join(BACKEND_NAMES)}); default: {default_help}")

@@ -1,0 +1,90 @@
+"""The frozen description of one run: what to measure, not how it turned out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+from benchlib.backends.registry import BACKEND_NAMES
+from benchlib.models.zoo import MODELS
+
+#: Upper bounds that catch typos (batch 10**9) before a run starts.
+MAX_BATCH_SIZE = 1_000_000
+MAX_THREADS = 1024
+MAX_SECONDS = 24 * 3600.0
+MAX_CALLS = 10_000_000
+
+
+def check_positive_int(name: str, value: object, maximum: int) -> int:
+    """Return ``value`` if it is an int in [1, maximum], else raise ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer from 1 to {maximum}")
+    return value
+
+
+def check_positive_float(name: str, value: object, maximum: float, allow_zero: bool = False) -> float:
+    """Return ``value`` as float if it is a finite number in (0, maximum] ([0, …] with allow_zero)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    low_ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not (low_ok and value <= maximum):
+        low = "0" if allow_zero else "more than 0"
+        raise ValueError(f"{name}={value!r} is invalid; allowed: a number of seconds from {low} to {maximum:g}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class RunCase:
+    """One (backend, model, batch size, threads, variant) case and how long to measure it."""
+
+    backend: str
+    model: str = "fnn"
+    batch_size: int = 1
+    threads: int | None = None  # None: the framework's default
+    variant: str | None = None  # None: the backend's default variant
+    min_time_s: float = 1.0  # timed loop lasts at least this long ...
+    min_calls: int = 50  # ... and at least this many calls
+    warmup_time_s: float = 0.2
+    warmup_calls: int = 10
+    timeout_s: float = 600.0
+    seed: int = 0  # seed of the input batch
+    protocol: str = "engine"
+    extra: tuple[tuple[str, object], ...] = field(default=())  # protocol-specific settings
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKEND_NAMES:
+            raise ValueError(f"backend={self.backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
+        if self.model not in MODELS:
+            raise ValueError(f"model={self.model!r} is unknown; allowed: {', '.join(sorted(MODELS))}")
+        check_positive_int("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        if self.threads is not None:
+            check_positive_int("threads", self.threads, MAX_THREADS)
+        check_positive_float("min_time_s", self.min_time_s, MAX_SECONDS, allow_zero=True)
+        check_positive_int("min_calls", self.min_calls, MAX_CALLS)
+        check_positive_float("warmup_time_s", self.warmup_time_s, MAX_SECONDS, allow_zero=True)
+        if not (isinstance(self.warmup_calls, int) and 0 <= self.warmup_calls <= MAX_CALLS):
+            raise ValueError(f"warmup_calls={self.warmup_calls!r} is invalid; allowed: an integer from 0 to {MAX_CALLS}")
+        check_positive_float("timeout_s", self.timeout_s, MAX_SECONDS)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunCase:
+        data = dict(data)
+        data["extra"] = tuple(sorted(dict(data.get("extra") or {}).items()))
+        return cls(**data)
+
+    @property
+    def case_key(self) -> str:
+        """Stable hash of what is measured (not of how long): used to resume sweeps."""
+        what = {k: v for k, v in self.to_dict().items() if k not in ("timeout_s",)}
+        return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def label(self) -> str:
+        variant = f"/{self.variant}" if self.variant else ""
+        threads = f" t={self.threads}" if self.threads else ""
+        return f"{self.backend}{variant} b={self.batch_size}{threads}"
