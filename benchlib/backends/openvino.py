@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 from typing import Any
 
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
 from benchlib.models.onnx_export import ensure_onnx_file
+
+
+class _SkipModule(importlib.abc.MetaPathFinder):
+    """Makes one optional package raise ImportError, which its importer catches."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001 - importlib protocol
+        if fullname == self.name or fullname.startswith(self.name + "."):
+            raise ImportError(f"{fullname} skipped by benchlib")
+        return None
 
 
 class OpenVinoBackend(Backend):
@@ -21,8 +35,15 @@ class OpenVinoBackend(Backend):
     variants = ("latency", "throughput", "async")
 
     def _import(self) -> Any:
-        import openvino
-
+        # `import openvino` also imports its model-conversion API (openvino.tools.ovc), whose
+        # telemetry forks a process to send an event on first use. benchlib does not convert
+        # models, so that optional import is skipped: no extra process competes for the CPU.
+        skip = _SkipModule("openvino.tools.ovc")
+        sys.meta_path.insert(0, skip)
+        try:
+            import openvino
+        finally:
+            sys.meta_path.remove(skip)
         return openvino
 
     def _build(self) -> None:

@@ -1,0 +1,42 @@
+# benchlib: `make reproduce` runs the main job, `make test` the test suite.
+# Both create .venv/ and install the pinned requirements first when needed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# Re-install only when the requirements or the package metadata change.
+STAMP  := $(VENV)/.installed
+QUICK  ?= 0
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup reproduce test lab lint clean help
+
+help:
+	@echo "make reproduce   set up .venv, then run the benchmark suite (QUICK=1 for a short run)"
+	@echo "make test        set up .venv, then run the tests"
+	@echo "make lab         open JupyterLab on notebooks/"
+	@echo "make lint        ruff"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) -m benchlib.suite --quick $(QUICK)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check benchlib tests benchmarks
+
+clean:
+	rm -rf outputs/results outputs/figures outputs/tables outputs/notebooks outputs/models outputs/report.html

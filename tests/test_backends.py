@@ -1,0 +1,115 @@
+"""Every backend computes the spec's function; errors say what is wrong and what is allowed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from benchlib.backends import (
+    BACKEND_NAMES,
+    BackendUnavailableError,
+    UnsupportedVariantError,
+    available_backends,
+    create_backend,
+)
+from benchlib.models import get_model, reference_forward
+from benchlib.verify import TOLERANCE
+from tests.conftest import child_env
+
+FRAMEWORK_MODULES = ("torch", "tensorflow", "jax", "jaxlib", "onnxruntime", "openvino", "onnx", "keras")
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return get_model("fnn")
+
+
+@pytest.fixture(scope="module", params=BACKEND_NAMES)
+def predictor(request, spec, tmp_path_factory):
+    name = request.param
+    if name not in available_backends():
+        pytest.skip(f"{name} is not installed")
+    # module-scoped: the autouse outputs fixture is function-scoped, so give the ONNX file its own home
+    os.environ["BENCHLIB_OUTPUTS"] = str(tmp_path_factory.mktemp(f"outputs-{name}"))
+    return create_backend(name, spec, threads=2).predictor()
+
+
+def test_every_backend_is_installed_in_ci() -> None:
+    # CI installs the full stack; a missing framework there is a set-up bug, not a skip.
+    if os.environ.get("CI"):
+        assert available_backends() == list(BACKEND_NAMES)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_backend_matches_float64_reference(predictor, spec, batch: int) -> None:
+    inputs = spec.random_input(batch, seed=batch)
+    outputs = predictor(inputs)
+    assert isinstance(outputs, np.ndarray) and outputs.dtype == np.float32
+    assert outputs.shape == (batch, 1)
+    error = np.max(np.abs(outputs.astype(np.float64) - reference_forward(spec, inputs)))
+    assert error <= TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (np.zeros((4, 199), np.float32), r"shape \[batch, 200\].*got shape \[4, 199\]"),
+        (np.zeros((4, 200), np.float64), "got dtype float64"),
+        (np.zeros((200,), np.float32), r"got shape \[200\]"),
+        (np.zeros((0, 200), np.float32), "batch >= 1"),
+        ([[0.0] * 200], "got list"),
+    ],
+)
+def test_bad_inputs_raise_value_error(spec, inputs, message: str) -> None:
+    predict = create_backend("numpy", spec).predictor()
+    with pytest.raises(ValueError, match=message):
+        predict(inputs)
+
+
+def test_unknown_backend_lists_valid_names(spec) -> None:
+    with pytest.raises(ValueError, match="backend='mxnet' is unknown; allowed: numpy, pytorch, tensorflow"):
+        create_backend("mxnet", spec)
+
+
+def test_unknown_variant_and_bad_threads_are_refused(spec) -> None:
+    with pytest.raises(UnsupportedVariantError, match="variant='turbo' is unknown.*allowed: default"):
+        create_backend("numpy", spec, variant="turbo")
+    with pytest.raises(ValueError, match="threads=0 is invalid"):
+        create_backend("numpy", spec, threads=0)
+
+
+def test_importing_benchlib_imports_no_framework() -> None:
+    code = (
+        "import sys, json, benchlib; benchlib.available_backends();"
+        "from benchlib.backends import get_backend_class; [get_backend_class(n) for n in benchlib.BACKEND_NAMES];"
+        f"print(json.dumps(sorted(m for m in {FRAMEWORK_MODULES!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=child_env())
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_missing_framework_names_the_requirement() -> None:
+    code = (
+        "import benchlib\n"
+        "from benchlib.backends import BackendUnavailableError\n"
+        "print(benchlib.available_backends())\n"
+        "try:\n"
+        "    benchlib.create_backend('tensorflow', benchlib.get_model('fnn'))\n"
+        "except BackendUnavailableError as exc:\n"
+        "    print('ERROR', exc)\n"
+    )
+    env = child_env(BENCHLIB_BLOCK_IMPORTS="tensorflow")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "'tensorflow'" not in out.stdout.splitlines()[0]
+    assert "ERROR backend 'tensorflow' needs 'tensorflow-cpu'" in out.stdout
+    assert "pip install tensorflow-cpu" in out.stdout
+
+
+def test_unavailable_error_is_an_import_error() -> None:
+    exc = BackendUnavailableError("jax", "jax jaxlib", "No module named 'jax'")
+    assert isinstance(exc, ImportError) and "pip install jax jaxlib" in str(exc)
