@@ -1,0 +1,148 @@
+"""Environment fingerprint stored with every record, printed by ``benchlib env``.
+
+Nothing here imports a framework: versions come from installed package metadata.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchlib.engine.cpu import usable_cores
+
+#: Distributions whose versions matter for a result (first installed name wins per framework).
+FRAMEWORK_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "numpy": ("numpy",),
+    "torch": ("torch",),
+    "tensorflow": ("tensorflow-cpu", "tensorflow", "tensorflow-intel"),
+    "keras": ("keras",),
+    "jax": ("jax",),
+    "jaxlib": ("jaxlib",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-openvino"),
+    "onnx": ("onnx",),
+    "openvino": ("openvino",),
+}
+
+#: Environment variables that change how many threads a framework uses or how it compiles.
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
+    "XLA_FLAGS", "JAX_PLATFORMS", "OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY", "KMP_BLOCKTIME",
+    "ORT_NUM_THREADS", "OV_CPU_THREADS_NUM", "BENCHLIB_BLOCK_IMPORTS",
+)
+
+#: CPU flags that decide which kernels an inference runtime can use.
+ISA_PREFIXES = ("avx512", "amx")
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512_vnni", "avx512_bf16", "avx512_fp16")
+
+#: Load average per usable core above which the machine is called busy.
+BUSY_LOAD_PER_CORE = 0.5
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_info() -> dict[str, Any]:
+    """CPU model and inference-relevant ISA flags (cached: read once per process).
+
+    /proc/cpuinfo is read directly; py-cpuinfo is only a fallback because it can take a second
+    (it may spawn a subprocess).
+    """
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not model:
+                model = value.strip()
+            elif key == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    if not model:
+        try:
+            import cpuinfo  # py-cpuinfo: slow, only when /proc/cpuinfo is unavailable
+
+            info = cpuinfo.get_cpu_info()
+            model, flags = info.get("brand_raw", ""), set(info.get("flags", []))
+        except Exception:  # noqa: BLE001 - a missing CPU model must not stop a benchmark
+            model = platform.processor() or platform.machine()
+    isa = sorted(f for f in flags if f in ISA_FLAGS or f.startswith(ISA_PREFIXES) or "vnni" in f)
+    return {"cpu_model": model or "unknown", "isa_flags": isa}
+
+
+def framework_versions() -> dict[str, str | None]:
+    """Installed version of every framework (``None`` when absent), from package metadata."""
+    versions: dict[str, str | None] = {}
+    for name, distributions in FRAMEWORK_DISTRIBUTIONS.items():
+        versions[name] = None
+        for dist in distributions:
+            try:
+                versions[name] = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def fingerprint_key(env: dict[str, Any]) -> str:
+    """Short hash of what makes results comparable: CPU model and framework versions."""
+    what = {"cpu_model": env.get("cpu_model"), "frameworks": env.get("frameworks")}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def collect_env() -> dict[str, Any]:
+    """The environment fingerprint: CPU, cores, memory, OS, Python, frameworks, thread vars, load."""
+    cores = usable_cores()
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    memory = psutil.virtual_memory()
+    env: dict[str, Any] = {
+        **cpu_info(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "affinity_cores": cores["affinity"],
+        "cpu_quota_cores": cores["quota"],
+        "usable_cores": cores["usable"],
+        "memory_total_mb": round(memory.total / 2**20, 1),
+        "memory_available_mb": round(memory.available / 2**20, 1),
+        "os": platform.system(),
+        "kernel": platform.release(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "python_executable": sys.executable,
+        "frameworks": framework_versions(),
+        "thread_env": {name: os.environ[name] for name in THREAD_ENV_VARS if name in os.environ},
+        "load_avg": load,
+    }
+    env["key"] = fingerprint_key(env)
+    env["warnings"] = env_warnings(env)
+    return env
+
+
+def env_warnings(env: dict[str, Any]) -> list[str]:
+    """Reasons to distrust results measured in this environment."""
+    warnings: list[str] = []
+    usable = env.get("usable_cores") or 1
+    load = env.get("load_avg")
+    if load and load[0] > BUSY_LOAD_PER_CORE * usable:
+        warnings.append(f"busy machine: 1-minute load average {load[0]:.2f} exceeds "
+                        f"{BUSY_LOAD_PER_CORE} per usable core ({usable} usable)")
+    quota = env.get("cpu_quota_cores")
+    logical = env.get("logical_cores") or usable
+    if quota is not None and quota < logical:
+        warnings.append(f"CPU quota of {quota:g} cores is below the {logical} logical cores")
+    affinity = env.get("affinity_cores")
+    if affinity is not None and affinity < logical:
+        warnings.append(f"affinity mask allows {affinity} of {logical} logical cores")
+    return warnings
