@@ -1,0 +1,206 @@
+"""The child process of one run: ``python -m benchlib.engine.worker CASE_JSON RECORD_JSON``.
+
+Phases, each timed with ``time.perf_counter_ns``: interpreter baseline memory, framework
+import, model build, first (cold) call, warm-up, the timed loop (with the memory sampler, CPU
+time and context switches measured around it, never inside), the output check against the
+float64 reference, and the harness overhead. The record goes to RECORD_JSON, never to stdout,
+because frameworks print to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchlib.engine.case import RunCase
+from benchlib.engine.clock import DEFAULT_CLOCK, Clock
+from benchlib.engine.cpu import CpuWindow, usable_cores
+from benchlib.engine.sampler import Sampler, memory_now
+from benchlib.engine.stats import compute_stats, subsample
+from benchlib.engine.timing import harness_overhead_ns, timed_loop
+
+#: Test-only fault injection: honoured only when this variable is "1" AND the case's ``extra``
+#: has ``test_fault`` (raise | abort | hang | exit). It is checked once before any phase, so it
+#: never touches the timed path.
+TEST_FAULTS_ENV = "BENCHLIB_TEST_FAULTS"
+#: At most this many raw per-call samples are stored in a record (uniformly thinned).
+MAX_STORED_SAMPLES = 10_000
+
+
+def _apply_test_fault(case: RunCase) -> None:
+    fault = dict(case.extra).get("test_fault")
+    if not fault or os.environ.get(TEST_FAULTS_ENV) != "1":
+        return
+    if fault == "raise":
+        raise RuntimeError("injected test fault")
+    if fault == "abort":
+        os.abort()
+    if fault == "hang":
+        while True:
+            time.sleep(1)
+    if fault == "exit":
+        os._exit(3)
+    raise ValueError(f"test_fault={fault!r} is unknown; allowed: raise, abort, hang, exit")
+
+
+def measure(
+    predict: Callable[[Any], Any],
+    inputs: Any,
+    case: RunCase,
+    clock: Clock = DEFAULT_CLOCK,
+    sampler_interval_s: float = 0.01,
+) -> dict[str, Any]:
+    """Warm up, then run the timed loop with memory, CPU and context switches measured around it.
+
+    Returns record fields (latency statistics, throughput, CPU, peaks). Usable on any callable,
+    which is how the accounting tests feed it a workload of known cost.
+    """
+    timed_loop(predict, inputs, case.warmup_calls, case.warmup_time_s, clock=clock)
+    cores = int(usable_cores()["usable"] or 1)
+    sampler = Sampler(interval_s=sampler_interval_s)
+    window = CpuWindow(usable=cores)
+    sampler.start()
+    window.start()
+    loop = timed_loop(predict, inputs, case.min_calls, case.min_time_s, clock=clock)
+    cpu = window.stop()
+    seen = sampler.stop()
+    stats = compute_stats(loop.samples_ns, batch_size=case.batch_size, seed=case.seed)
+    samples_ms, stride = subsample(loop.samples_ns, MAX_STORED_SAMPLES)
+    return {
+        "latency_ms": stats.latency_ms(),
+        "latency_ci95_ms": stats.ci95_ms(),
+        "cv": stats.cv,
+        "noisy": stats.noisy,
+        "n_calls": stats.n_calls,
+        "loop_wall_s": loop.wall_ns / 1e9,
+        "throughput_sps": stats.throughput_sps,
+        "throughput_mean_sps": case.batch_size * loop.n_calls / (loop.wall_ns / 1e9) if loop.wall_ns else None,
+        "cpu_percent": cpu.cpu_percent,
+        "cpu_fraction_of_usable": cpu.cpu_fraction_of_usable,
+        "usable_cores": cores,
+        "ctx_switches": {"voluntary": cpu.voluntary_ctx_switches, "involuntary": cpu.involuntary_ctx_switches},
+        "per_core_percent": seen.per_core_percent,
+        "rss_peak_mb": seen.rss_peak_mb,
+        "uss_peak_mb": seen.uss_peak_mb,
+        "rss_timeline_mb": seen.rss_timeline_mb,
+        "sampler": {"interval_s": seen.interval_s, "n_samples": seen.n_samples,
+                    "cpu_percent": seen.sampler_cpu_percent},
+        "samples_ms": samples_ms,
+        "samples_stride": stride,
+    }
+
+
+def _check_outputs(spec: Any, inputs: np.ndarray, outputs: list[Any]) -> float:
+    from benchlib.models.reference import reference_forward
+    from benchlib.verify import max_abs_error
+
+    reference = reference_forward(spec, inputs)
+    worst = 0.0
+    for out in outputs:
+        if not isinstance(out, np.ndarray):
+            return float("inf")
+        err = max_abs_error(out, reference)
+        worst = max(worst, err if np.isfinite(err) else float("inf"))
+    return worst
+
+
+def run_worker(case: RunCase) -> dict[str, Any]:
+    """Run every phase of ``case`` in this process and return its record (never raises)."""
+    from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError, validate_input
+    from benchlib.backends.registry import create_backend
+    from benchlib.env import collect_env, fingerprint_key
+    from benchlib.models.zoo import get_model
+    from benchlib.results.schema import failed_record, make_record
+    from benchlib.verify import TOLERANCE
+
+    rss_start, uss_start = memory_now()
+    fields: dict[str, Any] = {"rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start}}
+    try:
+        env = collect_env()
+        fields.update(env=env, env_key=fingerprint_key(env), warnings=list(env["warnings"]))
+        _apply_test_fault(case)
+        spec = get_model(case.model)
+        fields["flops_per_sample"] = spec.flops_per_sample()
+        backend = create_backend(case.backend, spec, threads=case.threads, variant=case.variant)
+        fields["variant"] = backend.variant
+
+        t0 = time.perf_counter_ns()
+        backend.import_framework()
+        fields["import_s"] = (time.perf_counter_ns() - t0) / 1e9
+        fields["rss_mb"]["after_import"], fields["uss_mb"]["after_import"] = memory_now()
+
+        t0 = time.perf_counter_ns()
+        backend.build()
+        predict = backend.raw_predictor()
+        fields["load_s"] = (time.perf_counter_ns() - t0) / 1e9
+        fields["rss_mb"]["after_load"], fields["uss_mb"]["after_load"] = memory_now()
+        fields["framework_version"] = backend.version()
+        fields["thread_settings"] = backend.thread_settings()
+
+        inputs = spec.random_input(case.batch_size, case.seed)
+        validate_input(inputs, spec.input_shape)  # once, outside the timed path
+        t0 = time.perf_counter_ns()
+        first = predict(inputs)
+        fields["first_call_ms"] = (time.perf_counter_ns() - t0) / 1e6
+
+        fields.update(measure(predict, inputs, case))
+        last = predict(inputs)
+        err = _check_outputs(spec, inputs, [first, last])
+        fields["max_abs_err"] = err
+        fields["outputs_valid"] = bool(err <= TOLERANCE)
+        if not fields["outputs_valid"]:
+            fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {TOLERANCE:g}")
+        fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
+
+        p50_s = fields["latency_ms"]["p50"] / 1e3
+        fields["gflops"] = spec.flops_per_sample() * case.batch_size / p50_s / 1e9 if p50_s > 0 else None
+        fields["rss_mb"]["peak"] = fields["rss_peak_mb"]
+        fields["uss_mb"]["peak"] = fields["uss_peak_mb"]
+        fields["framework_mb"] = fields["rss_peak_mb"] - rss_start
+        fields["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        if fields["noisy"]:
+            fields["warnings"].append("noisy: IQR above 10% of the median")
+        return make_record(case, status="ok", **fields)
+    except BackendUnavailableError as exc:
+        return failed_record(case, "skipped", f"not installed: pip install {exc.requirement}", **fields)
+    except UnsupportedVariantError as exc:
+        return failed_record(case, "skipped", f"unsupported: {exc}", **fields)
+    except BaseException as exc:  # noqa: BLE001 - the record must say why, whatever happened
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        last_line = traceback.format_exception_only(exc)[-1].strip()
+        return failed_record(case, "failed", last_line, traceback=traceback.format_exc(), **fields)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
+    from benchlib.results.store import _clean, _json_default
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(data), default=_json_default, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: read the case, run it, write the record; exit 0 whenever a record is written."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m benchlib.engine.worker CASE_JSON_FILE RECORD_JSON_FILE", file=sys.stderr)
+        return 2
+    case = RunCase.from_dict(json.loads(Path(argv[0]).read_text()))
+    record = run_worker(case)
+    write_json_atomic(Path(argv[1]), record)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

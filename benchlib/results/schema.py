@@ -1,0 +1,109 @@
+"""The versioned record schema: one JSON object per run (documented in docs/results.md)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from typing import Any
+
+#: Bump when a key changes meaning or disappears; readers skip records newer than they know.
+SCHEMA_VERSION = 1
+
+STATUSES = ("ok", "failed", "skipped")
+
+LATENCY_KEYS = ("mean", "std", "min", "p50", "p90", "p95", "p99", "max", "iqr")
+MEMORY_PHASES = ("start", "after_import", "after_load", "peak")
+
+#: Every record has every one of these keys; a failed or skipped run has nulls where nothing
+#: was measured. Nested objects keep their sub-keys (filled with nulls).
+REQUIRED_KEYS: dict[str, Any] = {
+    "schema_version": SCHEMA_VERSION,
+    "run_id": None,
+    "created": None,
+    "case_key": None,
+    "backend": None,
+    "model": None,
+    "batch_size": None,
+    "threads": None,
+    "variant": None,
+    "protocol": None,
+    "status": None,
+    "error": None,
+    "latency_ms": dict.fromkeys(LATENCY_KEYS),
+    "latency_ci95_ms": {"p50": None, "p99": None},
+    "cv": None,
+    "noisy": None,
+    "n_calls": None,
+    "throughput_sps": None,
+    "cpu_percent": None,
+    "cpu_fraction_of_usable": None,
+    "ctx_switches": {"voluntary": None, "involuntary": None},
+    "per_core_percent": None,
+    "rss_mb": dict.fromkeys(MEMORY_PHASES),
+    "uss_mb": dict.fromkeys(MEMORY_PHASES),
+    "ru_maxrss_mb": None,
+    "rss_peak_mb": None,
+    "uss_peak_mb": None,
+    "framework_mb": None,
+    "import_s": None,
+    "load_s": None,
+    "first_call_ms": None,
+    "harness_overhead_us": None,
+    "max_abs_err": None,
+    "outputs_valid": None,
+    "framework_version": None,
+    "thread_settings": None,
+    "flops_per_sample": None,
+    "gflops": None,
+    "env": None,
+    "env_key": None,
+    "warnings": [],
+    "samples_ms": None,
+}
+
+
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _case_fields(case: Any) -> dict[str, Any]:
+    """Identity fields of a :class:`~benchlib.engine.case.RunCase` (or a dict with the same keys)."""
+    data = case.to_dict() if hasattr(case, "to_dict") else dict(case)
+    fields = {key: data.get(key) for key in ("backend", "model", "batch_size", "threads", "variant", "protocol")}
+    fields["case_key"] = case.case_key if hasattr(case, "case_key") else data.get("case_key")
+    fields["case"] = data
+    return fields
+
+
+def make_record(case: Any, status: str = "ok", error: str | None = None, **fields: Any) -> dict[str, Any]:
+    """A record for ``case`` with every required key; ``fields`` fill or add keys.
+
+    Nested objects given in ``fields`` are merged over the null template, so a partial
+    ``rss_mb`` still has all four phases.
+    """
+    if status not in STATUSES:
+        raise ValueError(f"status={status!r} is invalid; allowed: {', '.join(STATUSES)}")
+    record: dict[str, Any] = {
+        key: (dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value)
+        for key, value in REQUIRED_KEYS.items()
+    }
+    record.update(run_id=uuid.uuid4().hex, created=_utc_now(), status=status, error=error)
+    record.update(_case_fields(case))
+    for key, value in fields.items():
+        if isinstance(record.get(key), dict) and isinstance(value, dict) and key in REQUIRED_KEYS:
+            record[key].update(value)
+        else:
+            record[key] = value
+    return record
+
+
+def failed_record(case: Any, status: str, error: str, **fields: Any) -> dict[str, Any]:
+    """A ``failed`` or ``skipped`` record carrying the reason in ``error`` and nulls elsewhere."""
+    if status not in ("failed", "skipped"):
+        raise ValueError(f"status={status!r} is invalid here; allowed: failed, skipped")
+    return make_record(case, status=status, error=error, **fields)
+
+
+def missing_keys(record: dict[str, Any]) -> list[str]:
+    """Required keys absent from ``record`` (empty for a valid record)."""
+    return [key for key in REQUIRED_KEYS if key not in record]
