@@ -15,11 +15,12 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from benchlib.results.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:  # pandas is imported only when a frame is built: run workers never need it
+    import pandas as pd
 
 PathLike = str | os.PathLike
 
@@ -159,6 +160,8 @@ def load(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
     Load problems (skipped lines) are in ``df.attrs["problems"]``; use :func:`read_records`
     to get them without building a frame.
     """
+    import pandas as pd
+
     records, problems = read_records(paths)
     df = pd.DataFrame([flatten(r) for r in records])
     df.attrs["problems"] = problems
