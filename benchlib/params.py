@@ -1,0 +1,96 @@
+"""Checks shared by notebook parameters and the CLI: each refusal names the parameter, the value given
+and what is allowed, before any run starts."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from benchlib.backends.registry import BACKEND_NAMES
+from benchlib.engine.case import (
+    MAX_BATCH_SIZE,
+    MAX_CALLS,
+    MAX_SECONDS,
+    MAX_THREADS,
+    check_positive_float,
+    check_positive_int,
+)
+
+MAX_NUM_RUNS = 1_000_000
+
+
+def check_backend(name: str, value: object) -> str:
+    if value not in BACKEND_NAMES:
+        raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
+    return value  # type: ignore[return-value]
+
+
+def check_backends(name: str, values: object) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        allowed = ", ".join(BACKEND_NAMES)
+        raise ValueError(f"{name}={values!r} is invalid; allowed: a list of backend names from {allowed}")
+    return [check_backend(name, value) for value in values]
+
+
+def check_int_list(name: str, values: object, maximum: int) -> list[int]:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"{name}={values!r} is invalid; allowed: a non-empty list of integers from 1 to {maximum}")
+    items = list(values)
+    if not items:
+        raise ValueError(f"{name}={values!r} is invalid; allowed: a non-empty list of integers from 1 to {maximum}")
+    return [check_positive_int(name, value, maximum) for value in items]
+
+
+def check_threads(name: str, value: object) -> int | None:
+    """``None`` (framework default) or a positive int; more than the usable cores is allowed (warned elsewhere)."""
+    if value is None:
+        return None
+    return check_positive_int(name, value, MAX_THREADS)
+
+
+def check_writable_dir(name: str, value: object) -> Path:
+    """Create the folder if needed and prove it is writable with a real file."""
+    if not isinstance(value, str | os.PathLike) or not str(value):
+        raise ValueError(f"{name}={value!r} is invalid; allowed: a path to a writable folder")
+    path = Path(value)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{name}={str(value)!r} is not a writable folder ({exc.strerror}); "
+                         f"allowed: a path to a folder you can write to") from None
+    return path
+
+
+#: parameter name -> checker, shared by every notebook (same meaning, same name)
+CHECKS = {
+    "backend": check_backend,
+    "backends": check_backends,
+    "batch_sizes": lambda n, v: check_int_list(n, v, MAX_BATCH_SIZE),
+    "batch_size": lambda n, v: check_positive_int(n, v, MAX_BATCH_SIZE),
+    "threads": check_threads,
+    "threads_list": lambda n, v: check_int_list(n, v, MAX_THREADS),
+    "min_time_s": lambda n, v: check_positive_float(n, v, MAX_SECONDS, allow_zero=True),
+    "warmup_time_s": lambda n, v: check_positive_float(n, v, MAX_SECONDS, allow_zero=True),
+    "timeout_s": lambda n, v: check_positive_float(n, v, MAX_SECONDS),
+    "min_calls": lambda n, v: check_positive_int(n, v, MAX_CALLS),
+    "num_runs": lambda n, v: check_positive_int(n, v, MAX_NUM_RUNS),
+    "results_dir": check_writable_dir,
+    "figures_dir": check_writable_dir,
+    "tables_dir": check_writable_dir,
+}
+
+
+def check_parameters(**parameters: object) -> dict[str, object]:
+    """Validate notebook parameters by name; unknown names are returned unchanged.
+
+    Returns the checked values (paths as ``Path``). Raises ``ValueError`` for the first bad one.
+    """
+    checked = {}
+    for name, value in parameters.items():
+        check = CHECKS.get(name)
+        checked[name] = check(name, value) if check else value
+    return checked

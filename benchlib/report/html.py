@@ -1,0 +1,46 @@
+"""Build the self-contained HTML report from executed notebooks (code hidden, images embedded)."""
+
+from __future__ import annotations
+
+import copy
+import html
+from pathlib import Path
+
+import nbformat
+
+
+def combine_notebooks(paths: list[Path], title: str) -> nbformat.NotebookNode:
+    """One notebook holding each notebook's cells in turn, minus parameter cells."""
+    combined = nbformat.v4.new_notebook()
+    combined.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                         "language_info": {"name": "python"}}
+    combined.cells.append(nbformat.v4.new_markdown_cell(f"# {title}"))
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            tags = set(cell.get("metadata", {}).get("tags", []))
+            if tags & {"parameters", "injected-parameters", "remove-from-report"}:
+                continue
+            combined.cells.append(copy.deepcopy(cell))
+    return combined
+
+
+def write_report(notebooks: list[Path], out: Path, title: str = "benchlib report") -> Path:
+    """Render ``notebooks`` (already executed) into one HTML file with no code shown.
+
+    Images are inlined as base64 by the exporter, so the file is self-contained.
+    """
+    from nbconvert import HTMLExporter
+
+    missing = [str(p) for p in notebooks if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"notebooks to report on do not exist: {', '.join(missing)}")
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(combine_notebooks(notebooks, title))
+    body = body.replace("<title>Notebook</title>", f"<title>{html.escape(title)}</title>", 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    return out
