@@ -1,0 +1,107 @@
+"""Comparison tables from stored results (a DataFrame from :func:`benchlib.results.load`)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+#: Identity of a case in the table; the newest record of each wins.
+CASE_COLUMNS = ["model", "backend", "variant", "batch_size", "threads"]
+
+#: Output columns: source column in the flat frame → table header.
+TABLE_COLUMNS = {
+    "p50_ms": "latency_ms.p50",
+    "p99_ms": "latency_ms.p99",
+    "throughput_sps": "throughput_sps",
+    "cpu_percent": "cpu_percent",
+    "rss_peak_mb": "rss_peak_mb",
+}
+
+
+def _col(df: pd.DataFrame, name: str) -> pd.Series:
+    return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per case: p50, p99, throughput, CPU %, peak RSS, p50 relative to the fastest.
+
+    ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
+    batch size (1.00 = fastest). Failed and skipped runs stay in the table with their status and
+    reason. Runs whose outputs failed the reference check are shown but not ranked, with a note.
+    When a case was run more than once, the newest record is shown.
+    """
+    columns = ["model", "backend", "variant", "batch_size", "threads", "status", *TABLE_COLUMNS,
+               "vs_fastest", "note"]
+    if df is None or df.empty:
+        return pd.DataFrame(columns=columns)
+    data = df.copy()
+    for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy"]:
+        data[col] = _col(data, col)
+    if data["created"].notna().any():
+        data = data.sort_values("created", kind="stable")
+    # case_key identifies what was measured; fall back to the identity columns for foreign rows.
+    key = data.apply(lambda r: r.get("case_key") or "|".join(str(r[c]) for c in CASE_COLUMNS), axis=1)
+    data = data[~key.duplicated(keep="last")]
+    table = pd.DataFrame({col: data[col] for col in ["model", "backend", "variant", "batch_size", "threads",
+                                                      "status"]})
+    for out, src in TABLE_COLUMNS.items():
+        table[out] = pd.to_numeric(_col(data, src), errors="coerce")
+    invalid = data["outputs_valid"].astype(object).eq(False)
+    ranked = data["status"].eq("ok") & ~invalid & table["p50_ms"].notna()
+    fastest = table["p50_ms"].where(ranked).groupby([table["model"], table["batch_size"]]).transform("min")
+    table["vs_fastest"] = (table["p50_ms"] / fastest).where(ranked)
+
+    def note(row: pd.Series) -> str:
+        if row["status"] != "ok":
+            return str(row["error"] or "")
+        parts = []
+        if row["outputs_valid"] is False or row["outputs_valid"] == False:  # noqa: E712 - NumPy bools
+            parts.append(f"outputs invalid (max abs err {row['max_abs_err']:.3g}); not ranked")
+        if row["noisy"] is True or row["noisy"] == True:  # noqa: E712
+            parts.append("noisy")
+        return "; ".join(parts)
+
+    table["note"] = data.apply(note, axis=1)
+    table["threads"] = table["threads"].astype(object).where(table["threads"].notna(), "default")
+    order = {"ok": 0, "failed": 1, "skipped": 2}
+    table = table.assign(_status=table["status"].map(order).fillna(3))
+    table = table.sort_values(["model", "batch_size", "_status", "p50_ms", "backend"], kind="stable",
+                              na_position="last").drop(columns="_status")
+    return table[columns].reset_index(drop=True)
+
+
+def _format(value: Any, column: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if column == "vs_fastest":
+            return f"{value:.2f}x"
+        if column in ("cpu_percent", "rss_peak_mb"):
+            return f"{value:.0f}"
+        if column == "throughput_sps":
+            return f"{value:,.0f}"
+        if value == 0:
+            return "0"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def to_markdown(df: pd.DataFrame, max_cell: int = 80) -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (numbers right-aligned; no extra dependency)."""
+    columns = [str(c) for c in df.columns]
+    rows = [[_format(v, c).replace("|", "\\|").replace("\n", " ")[:max_cell] for v, c in zip(row, columns, strict=True)]
+            for row in df.itertuples(index=False, name=None)]
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
+    widths = [max([len(c), 3, *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.rjust(w) if num else cell.ljust(w)
+                                 for cell, w, num in zip(cells, widths, numeric, strict=True)) + " |"
+
+    separator = "| " + " | ".join(("-" * (w - 1) + ":") if num else "-" * w
+                                  for w, num in zip(widths, numeric, strict=True)) + " |"
+    return "\n".join([line(columns), separator, *(line(r) for r in rows)])
