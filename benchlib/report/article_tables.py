@@ -1,0 +1,437 @@
+"""The article's three tables, the comparison with its published figures, the corrected
+measurement beside them, and explanations generated from the measured numbers.
+
+Every ``*_table`` / ``*_comparison`` function computes and returns a DataFrame with numbers in
+it; :func:`render_markdown` and :func:`write_tables` only render and write.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchlib.protocols.article import ARTICLE_ORDER, DISPLAY_NAMES, ArticleRun, FrameworkResult
+
+#: metric key → (article's value column title, relative column title, baseline backend)
+METRICS: dict[str, tuple[str, str, str]] = {
+    "latency_ms": ("Latency (ms)", "Relative Latency (vs. PyTorch)", "pytorch"),
+    # the article took OpenVINO as the CPU baseline, unlike the other two tables
+    "cpu_percent": ("CPU Usage (%)", "Relative CPU Usage", "openvino"),
+    "memory_mb": ("Memory (MB)", "Relative Memory Usage (vs. PyTorch)", "pytorch"),
+}
+METRIC_TITLES = {"latency_ms": "Latency", "cpu_percent": "CPU usage", "memory_mb": "Memory"}
+FRAME_COLUMNS = ["backend", "framework", "status", "error", "latency_ms", "cpu_percent", "memory_mb"]
+
+
+# -- normalising inputs ---------------------------------------------------------------------------
+
+def _ordered(frame: pd.DataFrame) -> pd.DataFrame:
+    order = {name: i for i, name in enumerate(ARTICLE_ORDER)}
+    frame = frame.assign(_order=frame["backend"].map(lambda b: order.get(b, len(order))))
+    return frame.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+def article_frame(source: ArticleRun | Iterable[FrameworkResult] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per framework from the article protocol (a run, its results or its JSONL records).
+
+    Columns: backend, framework (the article's name), status, error, latency_ms, cpu_percent,
+    memory_mb, per_call_us, calls_per_run, wall_s, pid.
+    """
+    items = source.results if isinstance(source, ArticleRun) else list(source)
+    rows = []
+    for item in items:
+        if isinstance(item, FrameworkResult):
+            row = item.to_record()
+            row["latency_ms"] = item.latency_ms
+        else:
+            row = dict(item)
+            latency = row.get("latency_ms")
+            row["latency_ms"] = latency.get("mean") if isinstance(latency, Mapping) else latency
+            if "latency_ms.mean" in row and row["latency_ms"] is None:
+                row["latency_ms"] = row["latency_ms.mean"]
+        row.setdefault("framework", DISPLAY_NAMES.get(row.get("backend", ""), row.get("backend")))
+        row["framework"] = DISPLAY_NAMES.get(row["backend"], row["backend"])
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for column in [*FRAME_COLUMNS, "per_call_us", "calls_per_run", "wall_s", "pid"]:
+        if column not in frame:
+            frame[column] = None
+    keep = [*FRAME_COLUMNS, "per_call_us", "calls_per_run", "wall_s", "pid"]
+    frame = frame[keep].copy()
+    for column in ("latency_ms", "cpu_percent", "memory_mb", "per_call_us", "wall_s"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return _ordered(frame)
+
+
+def corrected_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]], batch_size: int = 1000) -> pd.DataFrame:
+    """One row per framework from the engine's records of the corrected measurement.
+
+    ``latency_ms`` is the per-call median (p50) at ``batch_size``, ``cpu_percent`` the engine's
+    process CPU time over the timed loop (percent of one core), ``memory_mb`` the peak RSS of
+    the framework's own process; ``framework_mb`` is that peak minus the interpreter's baseline.
+    """
+    from benchlib.results import flatten
+
+    if isinstance(records, pd.DataFrame):
+        frame = records.copy()
+    else:
+        frame = pd.DataFrame([flatten(dict(r)) for r in records])
+    if frame.empty:
+        return pd.DataFrame(columns=[*FRAME_COLUMNS, "framework_mb", "latency_p99_ms", "outputs_valid", "pid"])
+    if "batch_size" in frame:
+        frame = frame[frame["batch_size"] == batch_size]
+    frame = frame[frame["backend"].isin(ARTICLE_ORDER)]
+
+    def column(name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index)
+
+    out = pd.DataFrame({
+        "backend": frame["backend"],
+        "framework": frame["backend"].map(DISPLAY_NAMES),
+        "status": column("status"),
+        "error": column("error"),
+        "latency_ms": pd.to_numeric(column("latency_ms.p50"), errors="coerce"),
+        "cpu_percent": pd.to_numeric(column("cpu_percent"), errors="coerce"),
+        "memory_mb": pd.to_numeric(column("rss_peak_mb"), errors="coerce"),
+        "framework_mb": pd.to_numeric(column("framework_mb"), errors="coerce"),
+        "rss_start_mb": pd.to_numeric(column("rss_mb.start"), errors="coerce"),
+        "latency_p99_ms": pd.to_numeric(column("latency_ms.p99"), errors="coerce"),
+        "outputs_valid": column("outputs_valid"),
+        "variant": column("variant"),
+        "pid": column("pid"),
+    })
+    return _ordered(out)
+
+
+# -- the article's tables -------------------------------------------------------------------------
+
+def _value(frame: pd.DataFrame, backend: str, metric: str) -> float:
+    rows = frame.loc[frame["backend"] == backend, metric]
+    return float(rows.iloc[0]) if len(rows) and pd.notna(rows.iloc[0]) else math.nan
+
+
+def article_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One of the article's tables: ``Framework | <value> | <relative>`` for ``metric``.
+
+    The relative column divides by the article's baseline for that table: PyTorch for latency
+    and memory, OpenVINO for CPU usage. A missing baseline leaves the column empty (NaN).
+    """
+    value_title, relative_title, baseline = METRICS[metric]
+    base = _value(frame, baseline, metric)
+    values = pd.to_numeric(frame[metric], errors="coerce")
+    table = pd.DataFrame({
+        "Framework": frame["framework"].to_numpy(),
+        value_title: values.to_numpy(),
+        relative_title: (values / base).to_numpy() if base and not math.isnan(base) else math.nan,
+    })
+    table.attrs.update(metric=metric, baseline=DISPLAY_NAMES[baseline])
+    return table
+
+
+def latency_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``Framework | Latency (ms) | Relative Latency (vs. PyTorch)``."""
+    return article_table(frame, "latency_ms")
+
+
+def cpu_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``Framework | CPU Usage (%) | Relative CPU Usage`` (relative to OpenVINO, as published)."""
+    return article_table(frame, "cpu_percent")
+
+
+def memory_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``Framework | Memory (MB) | Relative Memory Usage (vs. PyTorch)``."""
+    return article_table(frame, "memory_mb")
+
+
+def article_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The three tables keyed by metric (``latency_ms``, ``cpu_percent``, ``memory_mb``)."""
+    return {metric: article_table(frame, metric) for metric in METRICS}
+
+
+# -- comparisons ----------------------------------------------------------------------------------
+
+def _ranks(values: pd.Series) -> pd.Series:
+    return values.rank(method="min").astype("Int64")
+
+
+def published_comparison(frame: pd.DataFrame, published: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """This machine's figure beside the article's, their ratio and each one's rank (1 = lowest).
+
+    ``attrs["ranking_agrees"]`` is True when the frameworks measured here come in the same order
+    as in the article (frameworks without a figure here are left out of the comparison).
+    """
+    merged = frame[["backend", "framework", metric]].merge(
+        published[["backend", metric]], on="backend", how="left", suffixes=("_here", "_article"))
+    here = pd.to_numeric(merged[f"{metric}_here"], errors="coerce")
+    article = pd.to_numeric(merged[f"{metric}_article"], errors="coerce")
+    both = here.notna() & article.notna()
+    table = pd.DataFrame({
+        "Framework": merged["framework"],
+        "This machine": here,
+        "Article": article,
+        "Ratio (this machine / article)": here / article,
+        "Rank here": _ranks(here.where(both)),
+        "Rank in article": _ranks(article.where(both)),
+    })
+    table.attrs.update(metric=metric, ranking_agrees=ranking_agrees(table))
+    return table
+
+
+def ranking_agrees(table: pd.DataFrame, left: str = "Rank here", right: str = "Rank in article") -> bool:
+    """Whether two rank columns order the frameworks that have both figures the same way."""
+    rows = table[[left, right]].dropna()
+    return bool(len(rows)) and bool((rows[left] == rows[right]).all())
+
+
+def protocol_comparison(article: pd.DataFrame, corrected: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The article protocol's figure beside the corrected measurement's, with their ratio."""
+    merged = article[["backend", "framework", metric]].merge(
+        corrected[["backend", metric]], on="backend", how="outer", suffixes=("_article", "_corrected"))
+    merged["framework"] = merged["backend"].map(DISPLAY_NAMES)
+    merged = _ordered(merged)
+    left = pd.to_numeric(merged[f"{metric}_article"], errors="coerce")
+    right = pd.to_numeric(merged[f"{metric}_corrected"], errors="coerce")
+    both = left.notna() & right.notna()
+    table = pd.DataFrame({
+        "Framework": merged["framework"],
+        "Article protocol": left,
+        "Corrected": right,
+        "Ratio (article / corrected)": left / right,
+        "Rank (article protocol)": _ranks(left.where(both)),
+        "Rank (corrected)": _ranks(right.where(both)),
+    })
+    table.attrs.update(metric=metric, ranking_agrees=ranking_agrees(
+        table, "Rank (article protocol)", "Rank (corrected)"))
+    return table
+
+
+def status_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Frameworks that did not produce figures, with the reason (nothing silently dropped)."""
+    rows = frame[frame["status"] != "ok"]
+    return pd.DataFrame({"Framework": rows["framework"], "Status": rows["status"], "Reason": rows["error"]})
+
+
+# -- explanations ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Explanation:
+    """One short paragraph explaining a large difference, every figure in it from this run."""
+
+    topic: str
+    text: str
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+def _row(frame: pd.DataFrame | None, backend: str) -> dict[str, Any] | None:
+    if frame is None or frame.empty:
+        return None
+    rows = frame[(frame["backend"] == backend) & (frame["status"] == "ok")]
+    return rows.iloc[0].to_dict() if len(rows) else None
+
+
+def _per_sample_paragraph(backend: str, run: ArticleRun, corrected: pd.DataFrame | None,
+                          batch1: pd.DataFrame | None) -> Explanation | None:
+    result = run.by_framework().get(backend)
+    if result is None or result.status != "ok" or result.latency_ms is None:
+        return None
+    name = DISPLAY_NAMES[backend]
+    rows = result.calls_per_run
+    how = ("creating a new infer request for every row"
+           if backend == "openvino" and run.protocol.openvino_new_request else "one call per row")
+    parts = [
+        f"{name}'s article-protocol latency is {_fmt(result.latency_ms)} ms per predict call, "
+        f"but each call loops over {rows} rows ({how}): {_fmt(result.per_call_us)} µs per row "
+        f"× {rows} rows."
+    ]
+    one = _row(batch1, backend)
+    if one is not None and pd.notna(one.get("latency_ms")):
+        per_row_ms = float(one["latency_ms"])
+        parts.append(
+            f"Measured alone at batch 1, one call takes {_fmt(per_row_ms * 1000)} µs, so {rows} "
+            f"of them cost about {_fmt(per_row_ms * rows)} ms.")
+    fixed = _row(corrected, backend)
+    if fixed is not None and pd.notna(fixed.get("latency_ms")):
+        ratio = result.latency_ms / float(fixed["latency_ms"])
+        parts.append(
+            f"Given the whole {run.protocol.batch_size}-row batch in one call, {name} needs "
+            f"{_fmt(float(fixed['latency_ms']), 3)} ms (p50), {_fmt(ratio, 1)}× less: the article "
+            f"measured per-call overhead, not the runtime's arithmetic.")
+    return Explanation(f"{name} latency", " ".join(parts))
+
+
+def _memory_paragraph(run: ArticleRun, article: pd.DataFrame, corrected: pd.DataFrame | None) -> Explanation:
+    ok = article[article["status"] == "ok"]
+    parts = [
+        f"The article's memory column is the mean RSS of one process holding every framework: it "
+        f"was {_fmt(run.rss_baseline_mb)} MB before any import, {_fmt(run.rss_after_imports_mb)} MB "
+        f"after importing all {len(run.protocol.frameworks)} frameworks and "
+        f"{_fmt(run.rss_after_models_mb)} MB once every model was built, before the first "
+        f"framework was timed."
+    ]
+    if len(ok):
+        low, high = ok["memory_mb"].min(), ok["memory_mb"].max()
+        parts.append(
+            f"The per-framework figures then only range from {_fmt(low)} to {_fmt(high)} MB "
+            f"({_fmt((high - low) / low * 100, 1)}% apart): each one is mostly the others' "
+            f"libraries, and later frameworks inherit what earlier ones allocated.")
+    fixed = corrected[corrected["status"] == "ok"] if corrected is not None and not corrected.empty else None
+    if fixed is not None and len(fixed):
+        items = ", ".join(f"{r.framework} {_fmt(r.framework_mb)} MB" for r in fixed.itertuples()
+                          if pd.notna(r.framework_mb))
+        parts.append(
+            f"Each framework alone in its own process adds (peak RSS minus the interpreter's "
+            f"baseline): {items}; the largest peak RSS of any single process is "
+            f"{_fmt(fixed['memory_mb'].max())} MB.")
+    return Explanation("Memory", " ".join(parts))
+
+
+def _jax_paragraph(run: ArticleRun, corrected: pd.DataFrame | None) -> Explanation | None:
+    result = run.by_framework().get("jax")
+    if result is None or result.status != "ok":
+        return None
+    protocol = run.protocol
+    layers = 6
+    # per un-jitted call: jnp.array, then per layer a ones-matrix (or bias add), a dot, an activation
+    dispatches = 1 + 3 * layers
+    parts = [
+        f"The article's JAX model is not jitted ({'jitted' if protocol.jit else 'jit=False'}) and "
+        f"builds its {layers} all-ones weight matrices inside every call, so each predict "
+        f"dispatches about {dispatches} separate operations from Python; it took "
+        f"{_fmt(result.latency_ms)} ms per call and psutil read {_fmt(result.cpu_percent, 1)}% CPU."
+    ]
+    if result.output_sample:
+        parts.append(
+            f"Its outputs are {', '.join(_fmt(v, 3) for v in result.output_sample)}: with all-ones "
+            f"weights the sigmoid saturates, so it does not compute the same function as the others.")
+    if not protocol.block_until_ready:
+        parts.append("The loop never waits for JAX's asynchronous result, so part of the work can "
+                     "spill past the call being timed.")
+    fixed = _row(corrected, "jax")
+    if fixed is not None and pd.notna(fixed.get("latency_ms")):
+        parts.append(
+            f"Jitted with the shared weights, in its own process, it takes "
+            f"{_fmt(float(fixed['latency_ms']), 3)} ms (p50, "
+            f"{_fmt(result.latency_ms / float(fixed['latency_ms']), 1)}× less) at "
+            f"{_fmt(float(fixed['cpu_percent']), 1)}% CPU.")
+    return Explanation("JAX latency and CPU", " ".join(parts))
+
+
+def _cpu_paragraph(run: ArticleRun, article: pd.DataFrame, corrected: pd.DataFrame | None) -> Explanation:
+    tick_ms = 1000.0 / run.clock_ticks_per_s
+    parts = [
+        f"The CPU column is psutil's Process.cpu_percent(): the process's CPU time since the previous "
+        f"reading divided by the wall time since then, in percent of one core, so on this "
+        f"{run.logical_cpus}-CPU machine it can reach {run.logical_cpus * 100}%."
+    ]
+    fast = run.by_framework().get("pytorch")
+    if fast is not None and fast.status == "ok" and fast.cpu_zero_fraction is not None:
+        parts.append(
+            f"Linux counts CPU time in {_fmt(tick_ms, 0)} ms ticks while a PyTorch call took "
+            f"{_fmt(fast.latency_ms)} ms, so {_fmt(fast.cpu_zero_fraction * 100, 0)}% of its "
+            f"{fast.cpu_readings} readings were exactly 0 and the largest was "
+            f"{_fmt(fast.cpu_max_percent, 0)}%; the first reading of every loop is "
+            f"{_fmt(fast.cpu_first_reading, 1)} because each loop creates a new Process object.")
+    if corrected is not None and not corrected.empty:
+        both = article.merge(corrected[["backend", "cpu_percent"]], on="backend", suffixes=("", "_fixed"))
+        both = both[both["status"] == "ok"].dropna(subset=["cpu_percent", "cpu_percent_fixed"])
+        if len(both):
+            items = ", ".join(f"{r.framework} {_fmt(r.cpu_percent, 0)}% → {_fmt(r.cpu_percent_fixed, 0)}%"
+                              for r in both.itertuples())
+            parts.append(
+                f"Measured as CPU time over the whole timed loop of each framework's own process "
+                f"(batch {run.protocol.batch_size}), the figures become: {items}.")
+    return Explanation("What the CPU column means", " ".join(parts))
+
+
+def explanations(run: ArticleRun, corrected: pd.DataFrame | None = None,
+                 batch1: pd.DataFrame | None = None) -> list[Explanation]:
+    """One paragraph per large difference, each sentence quoting a number from this run.
+
+    ``corrected`` is :func:`corrected_frame` at batch 1000; ``batch1`` the same at batch 1
+    (used to show that a per-row loop costs about rows × one batch-1 call).
+    """
+    article = article_frame(run)
+    paragraphs = [
+        _per_sample_paragraph("openvino", run, corrected, batch1),
+        _per_sample_paragraph("onnxruntime", run, corrected, batch1),
+        _memory_paragraph(run, article, corrected),
+        _jax_paragraph(run, corrected),
+        _cpu_paragraph(run, article, corrected),
+    ]
+    return [p for p in paragraphs if p is not None]
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+def _cell(column: str, value: Any, table: pd.DataFrame) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if column.startswith("Relative"):
+            return f"{value:.2f}×"
+        if column.startswith("Ratio"):
+            return f"{value:.3g}×"
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+    return str(value)
+
+
+def render_markdown(table: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub Markdown table (the baseline row of a relative column is marked)."""
+    columns = list(table.columns)
+    baseline = table.attrs.get("baseline")
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for _, row in table.iterrows():
+        cells = []
+        for column in columns:
+            text = _cell(column, row[column], table)
+            if column.startswith("Relative") and baseline and row.get("Framework") == baseline and text != "n/a":
+                text += " (baseline)"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_text(table: pd.DataFrame) -> str:
+    """A DataFrame as aligned plain text for the terminal."""
+    columns = list(table.columns)
+    rows = [[_cell(c, row[c], table) for c in columns] for _, row in table.iterrows()]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], directory: Path, prefix: str = "article") -> list[Path]:
+    """Write each table as ``<prefix>-<name>.csv`` under ``directory``; returns the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, table in tables.items():
+        path = directory / f"{prefix}-{name}.csv"
+        table.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+def write_markdown(sections: Sequence[tuple[str, str]], path: Path, title: str) -> Path:
+    """Write ``(heading, body)`` sections as one Markdown document."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = [f"# {title}", ""]
+    for heading, body in sections:
+        text += [f"## {heading}", "", body.rstrip(), ""]
+    path.write_text("\n".join(text))
+    return path
