@@ -210,6 +210,16 @@ def protocol_comparison(article: pd.DataFrame, corrected: pd.DataFrame, metric: 
     return table
 
 
+def wall_time_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each framework's wall time in the article's loop, and what one framework call cost."""
+    return pd.DataFrame({
+        "Framework": frame["framework"],
+        "Framework calls per run": frame["calls_per_run"],
+        "Loop wall time (s)": pd.to_numeric(frame["wall_s"], errors="coerce"),
+        "Per framework call (µs)": pd.to_numeric(frame["per_call_us"], errors="coerce"),
+    })
+
+
 def status_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Frameworks that did not produce figures, with the reason (nothing silently dropped)."""
     rows = frame[frame["status"] != "ok"]
