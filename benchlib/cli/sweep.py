@@ -1,0 +1,90 @@
+"""``benchlib sweep``: every variant over batch sizes and thread counts, against the measured roofline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, threads
+from benchlib.sweep import DEFAULT_BATCH_SIZES, DEFAULT_MIN_TIME_S, QUICK_BATCH_SIZES, QUICK_MIN_TIME_S
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="sweep batch sizes, threads and each framework's variants; roofline and cold start",
+        description="Run every variant of every selected backend at every batch size and thread count, each "
+                    "case in a fresh process; measure the machine's float32 matmul peak once per thread "
+                    "count; print throughput, percent-of-peak, best-variant, thread-scaling, cold-start and "
+                    "target tables. Re-running with the same --out skips cases already measured in this "
+                    "environment. Invalid options are refused (exit 2) before any run.",
+    )
+    add_backends_option(parser, "all installed")
+    parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None, metavar="N",
+                        help=f"batch sizes (default: {' '.join(map(str, DEFAULT_BATCH_SIZES))}; "
+                             f"--quick: {' '.join(map(str, QUICK_BATCH_SIZES))})")
+    parser.add_argument("--threads", nargs="+", type=threads, default=None, metavar="N",
+                        help="thread counts (default: 1 up to the usable cores; --quick: the usable cores)")
+    parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                        help="only these variants (default: every variant of each backend)")
+    parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=None, metavar="S",
+                        help=f"timed loop per case lasts at least S seconds (default: {DEFAULT_MIN_TIME_S}; "
+                             f"--quick: {QUICK_MIN_TIME_S})")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer batch sizes, usable cores only, short loops (under 3 minutes on 2 cores)")
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="results file, JSON lines (default: outputs/results/sweep.jsonl, or "
+                             "sweep-quick.jsonl with --quick); the roofline goes beside it")
+    parser.add_argument("--tables-dir", type=Path, default=None, metavar="DIR",
+                        help="where tables are written (default: outputs/tables)")
+    parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
+                        help="where figures are written (default: outputs/figures)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _refuse(message: str) -> int:
+    print(f"benchlib sweep: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchlib.cli.run import _writable_target
+    from benchlib.paths import figures_dir, tables_dir
+    from benchlib.sweep import default_results_path, sweep_config
+
+    try:
+        config = sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
+                              variants=args.variants, min_time_s=args.min_time, quick=args.quick)
+    except ValueError as exc:
+        message = str(exc)
+        for name, option in (("variants=", "--variants="), ("backends=", "--backends=")):
+            message = message.replace(name, option, 1) if message.startswith(name) else message
+        return _refuse(message)
+    out = args.out or default_results_path(args.quick)
+    problem = _writable_target(out)
+    if problem:
+        return _refuse(problem)
+
+    from benchlib.report.sweep_figures import all_figures
+    from benchlib.report.sweep_tables import all_tables, summary_sentences, sweep_frame, write_tables
+    from benchlib.report.tables import to_markdown
+    from benchlib.sweep import run_sweep
+
+    result = run_sweep(config, out, progress=not args.no_progress)
+    df = sweep_frame(out, result.peaks)
+    tables = all_tables(df)
+    for name, table in tables.items():
+        print(f"\n## {name}\n")
+        print(to_markdown(table) if not table.empty else "(no data)")
+    print()
+    for sentence in summary_sentences(df, result.peaks):
+        print(sentence)
+    table_paths = write_tables(tables, args.tables_dir or tables_dir())
+    figure_paths = all_figures(df, result.peaks, args.figures_dir or figures_dir())
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items())) or "none"
+    print(f"\nsweep: {result.planned} case(s), {result.resumed} already done, run now: {counts}; "
+          f"{result.wall_s:.0f} s (roofline {result.roofline_s:.1f} s)")
+    print(f"results:  {result.results_path}\nroofline: {result.roofline_path}")
+    print(f"tables:   {table_paths[0].parent}\nfigures:  {', '.join(str(p[0]) for p in figure_paths.values())}")
+    return 1 if result.counts().get("failed") else 0

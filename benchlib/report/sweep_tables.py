@@ -1,0 +1,317 @@
+"""Tables from a sweep's results: throughput, roofline (percent of peak), best variants, thread scaling,
+cold start, and the issue's performance targets evaluated from the data.
+
+Every function takes the tidy frame of :func:`sweep_frame` (one row per case, newest record wins) and
+returns a DataFrame; sentences about results are built from those frames, never written by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: A case's identity in a sweep (the newest record of each is kept).
+IDENTITY = ["model", "backend", "variant", "batch_size", "threads"]
+#: The issue's performance targets (stated in the README as results, never asserted in tests).
+TARGET_FASTEST_PCT = 80.0
+TARGET_EVERY_PCT = 50.0
+TARGET_BATCH = 1000
+TARGET_BATCH1_US = 25.0
+
+
+def _num(df: pd.DataFrame, column: str) -> pd.Series:
+    if column not in df.columns:
+        return pd.Series([float("nan")] * len(df), index=df.index, dtype=float)
+    return pd.to_numeric(df[column], errors="coerce")
+
+
+def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, float] | None = None) -> pd.DataFrame:
+    """One row per case with p50 (ms), throughput, achieved GFLOP/s and percent of peak.
+
+    ``results`` is a results file/folder or a frame from :func:`benchlib.results.load`. ``peaks`` maps
+    thread count to peak GFLOP/s (:func:`benchlib.sweep.peaks_by_threads`); percent of peak uses the
+    peak measured with the case's own thread count.
+    """
+    from benchlib.results.store import load
+
+    df = results if isinstance(results, pd.DataFrame) else load(results)
+    columns = [*IDENTITY, "status", "error", "p50_ms", "throughput_sps", "gflops", "pct_of_peak", "peak_gflops",
+               "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample"]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    data = df.copy()
+    if "created" in data.columns:
+        data = data.sort_values("created", kind="stable")
+    data = data.drop_duplicates(subset=[c for c in IDENTITY if c in data.columns], keep="last")
+    out = pd.DataFrame({c: data[c] if c in data.columns else None for c in [*IDENTITY, "status", "error"]})
+    out["p50_ms"] = _num(data, "latency_ms.p50")
+    out["throughput_sps"] = _num(data, "throughput_sps")
+    out["flops_per_sample"] = _num(data, "flops_per_sample")
+    # achieved rate from the spec's FLOPs and the median call: flops/sample × batch / p50
+    out["gflops"] = out["flops_per_sample"] * out["batch_size"] / (out["p50_ms"] / 1e3) / 1e9
+    peak_map = peaks or {}
+    out["peak_gflops"] = out["threads"].map(lambda t: peak_map.get(int(t)) if pd.notna(t) else None).astype(float)
+    out["pct_of_peak"] = 100.0 * out["gflops"] / out["peak_gflops"]
+    for column in ("import_s", "load_s", "first_call_ms", "cpu_percent"):
+        out[column] = _num(data, column)
+    out["outputs_valid"] = data["outputs_valid"] if "outputs_valid" in data.columns else None
+    return out[columns].sort_values(["backend", "variant", "threads", "batch_size"]).reset_index(drop=True)
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    valid = df["outputs_valid"].astype(object).ne(False)
+    return df[df["status"].eq("ok") & df["p50_ms"].notna() & valid]
+
+
+def main_threads(df: pd.DataFrame) -> int | None:
+    """The largest thread count in the sweep: the setting the per-batch tables compare at."""
+    threads = pd.to_numeric(df["threads"], errors="coerce").dropna()
+    return int(threads.max()) if len(threads) else None
+
+
+def _at_threads(df: pd.DataFrame, threads: int | None) -> pd.DataFrame:
+    threads = main_threads(df) if threads is None else threads
+    return df[df["threads"] == threads]
+
+
+def _pivot(df: pd.DataFrame, value: str, threads: int | None) -> pd.DataFrame:
+    data = _at_threads(_ok(df), threads)
+    if data.empty:
+        return pd.DataFrame()
+    table = data.pivot_table(index=["backend", "variant"], columns="batch_size", values=value, aggfunc="first")
+    table.columns = [f"b={c}" for c in table.columns]
+    return table.reset_index()
+
+
+def throughput_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """Samples per second, one row per backend/variant, one column per batch size."""
+    return _pivot(df, "throughput_sps", threads)
+
+
+def percent_of_peak_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """Achieved GFLOP/s as percent of the measured peak, one row per backend/variant, one column per batch."""
+    return _pivot(df, "pct_of_peak", threads)
+
+
+def best_variant_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """For each backend and batch size, the variant with the lowest p50, its p50, GFLOP/s and % of peak."""
+    data = _at_threads(_ok(df), threads)
+    columns = ["batch_size", "backend", "best_variant", "p50_ms", "gflops", "pct_of_peak", "vs_fastest"]
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    best = data.loc[data.groupby(["batch_size", "backend"])["p50_ms"].idxmin()]
+    best = best.rename(columns={"variant": "best_variant"})
+    best["vs_fastest"] = best["p50_ms"] / best.groupby("batch_size")["p50_ms"].transform("min")
+    return best[columns].sort_values(["batch_size", "p50_ms"]).reset_index(drop=True)
+
+
+def threads_scaling_table(df: pd.DataFrame) -> pd.DataFrame:
+    """p50 per thread count for each backend/variant/batch, and the speed-up of the most threads over 1."""
+    data = _ok(df)
+    if data.empty or data["threads"].nunique() < 1:
+        return pd.DataFrame()
+    table = data.pivot_table(index=["backend", "variant", "batch_size"], columns="threads", values="p50_ms",
+                             aggfunc="first")
+    counts = sorted(table.columns)
+    table.columns = [f"p50_ms t={c}" for c in counts]
+    if len(counts) > 1:
+        table[f"speedup t={counts[-1]} vs t={counts[0]}"] = (table[f"p50_ms t={counts[0]}"]
+                                                             / table[f"p50_ms t={counts[-1]}"])
+    return table.reset_index()
+
+
+def cold_start_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """Per framework, default variant: import, load/compile, first call, steady-state p50 (smallest batch).
+
+    The first call includes one-off work the framework defers (graph tracing, JIT compilation), so
+    ``first_call_ms`` minus ``p50_ms`` is the cost a server pays once per model and input shape.
+    """
+    from benchlib.backends.registry import backend_variants
+
+    data = _at_threads(df[df["status"].eq("ok")], threads)
+    columns = ["backend", "variant", "batch_size", "import_s", "load_s", "first_call_ms", "p50_ms", "total_s"]
+    rows = []
+    for backend, group in data.groupby("backend", sort=False):
+        default = backend_variants(str(backend))[0]
+        group = group[group["variant"] == default]
+        if group.empty:
+            continue
+        row = group.sort_values("batch_size").iloc[0]
+        rows.append({c: row[c] for c in columns[:-1]})
+    table = pd.DataFrame(rows, columns=columns[:-1])
+    table["total_s"] = table["import_s"] + table["load_s"] + table["first_call_ms"] / 1e3
+    return table.sort_values("total_s").reset_index(drop=True)
+
+
+def not_measured_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Cases that were skipped or failed, with the reason (nothing is dropped silently)."""
+    data = df[df["status"].ne("ok")]
+    return data[["backend", "variant", "batch_size", "threads", "status", "error"]].reset_index(drop=True)
+
+
+# -- targets ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    met: bool | None
+    explanation: str
+
+
+def _layer_count(model: str) -> int:
+    from benchlib.models.zoo import get_model
+
+    return len(get_model(model).layers)
+
+
+def _fixed_overhead_us(df: pd.DataFrame, backend: str, variant: str, threads: int | None) -> dict[str, float] | None:
+    """Per-call fixed cost of a backend/variant: its batch-1 p50 minus the FLOP time at peak (µs)."""
+    data = _at_threads(_ok(df), threads)
+    row = data[(data["backend"] == backend) & (data["variant"] == variant) & (data["batch_size"] == 1)]
+    if row.empty:
+        return None
+    row = row.iloc[0]
+    flop_us = row["flops_per_sample"] / (row["peak_gflops"] * 1e9) * 1e6 if row["peak_gflops"] > 0 else 0.0
+    fixed = row["p50_ms"] * 1e3 - flop_us
+    return {"p50_us": row["p50_ms"] * 1e3, "flop_us": flop_us, "fixed_us": fixed,
+            "per_layer_us": fixed / _layer_count(str(row["model"]))}
+
+
+def _explain_rate(df: pd.DataFrame, row: pd.Series, threads: int | None) -> str:
+    """Why a case reaches only part of the peak: fixed per-call cost vs. the compute time at peak."""
+    flop_ms = row["flops_per_sample"] * row["batch_size"] / (row["peak_gflops"] * 1e9) * 1e3
+    excess_ms = row["p50_ms"] - flop_ms
+    fixed = _fixed_overhead_us(df, row["backend"], row["variant"], threads)
+    text = (f"{row['backend']}/{row['variant']}: p50 {row['p50_ms'] * 1e3:.0f} µs vs {flop_ms * 1e3:.0f} µs of "
+            f"FLOPs at peak; {excess_ms * 1e3:.0f} µs elsewhere")
+    if fixed is not None:
+        share = 100.0 * min(fixed["fixed_us"] / 1e3, excess_ms) / excess_ms if excess_ms > 0 else 0.0
+        text += (f"; its per-call fixed cost (batch-1 p50 minus FLOP time) is {fixed['fixed_us']:.0f} µs "
+                 f"≈ {fixed['per_layer_us']:.1f} µs per layer, {share:.0f}% of that gap; the rest is the "
+                 f"kernels running below peak on this model's narrow layers")
+    return text
+
+
+def targets_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """The issue's performance targets, measured: target, measured value, met, explanation for a miss."""
+    threads = main_threads(df) if threads is None else threads
+    data = _at_threads(_ok(df), threads)
+    rows: list[Target] = []
+    at_target = data[(data["batch_size"] == TARGET_BATCH) & data["pct_of_peak"].notna()]
+    name1 = f"fastest variant >= {TARGET_FASTEST_PCT:.0f}% of peak at batch {TARGET_BATCH}"
+    name2 = f"every framework's best >= {TARGET_EVERY_PCT:.0f}% of peak at batch {TARGET_BATCH}"
+    if at_target.empty:
+        rows.append(Target(name1, "not measured", None, f"no ok case at batch {TARGET_BATCH} with a roofline"))
+        rows.append(Target(name2, "not measured", None, f"no ok case at batch {TARGET_BATCH} with a roofline"))
+    else:
+        best = at_target.loc[at_target["pct_of_peak"].idxmax()]
+        met = bool(best["pct_of_peak"] >= TARGET_FASTEST_PCT)
+        rows.append(Target(name1, f"{best['pct_of_peak']:.1f}% ({best['backend']}/{best['variant']}, "
+                                  f"{best['gflops']:.0f} of {best['peak_gflops']:.0f} GFLOP/s)", met,
+                           "" if met else _explain_rate(df, best, threads)))
+        per_backend = at_target.loc[at_target.groupby("backend")["pct_of_peak"].idxmax()]
+        misses = per_backend[per_backend["pct_of_peak"] < TARGET_EVERY_PCT].sort_values("pct_of_peak")
+        measured = ", ".join(f"{r.backend} {r.pct_of_peak:.0f}%" for r in per_backend.sort_values(
+            "pct_of_peak", ascending=False).itertuples())
+        rows.append(Target(name2, measured, misses.empty,
+                           " | ".join(_explain_rate(df, r, threads) for _, r in misses.iterrows())))
+    batch1 = data[data["batch_size"] == 1]
+    name3 = f"fastest p50 at batch 1 <= {TARGET_BATCH1_US:.0f} µs"
+    if batch1.empty:
+        rows.append(Target(name3, "not measured", None, "no ok case at batch 1"))
+    else:
+        best = batch1.loc[batch1["p50_ms"].idxmin()]
+        p50_us = best["p50_ms"] * 1e3
+        met = bool(p50_us <= TARGET_BATCH1_US)
+        explanation = ""
+        if not met:
+            fixed = _fixed_overhead_us(df, best["backend"], best["variant"], threads)
+            explanation = (f"{best['backend']}/{best['variant']}: the FLOPs of one sample take "
+                           f"{fixed['flop_us']:.2f} µs at peak, so {fixed['fixed_us']:.1f} µs of the "
+                           f"{p50_us:.1f} µs is fixed per-call cost (Python call, framework dispatch, "
+                           f"≈ {fixed['per_layer_us']:.1f} µs per layer)") if fixed else ""
+        rows.append(Target(name3, f"{p50_us:.1f} µs ({best['backend']}/{best['variant']})", met, explanation))
+    table = pd.DataFrame([{"target": t.name, "measured": t.measured,
+                           "met": "n/a" if t.met is None else ("yes" if t.met else "no"),
+                           "explanation": t.explanation} for t in rows])
+    return table
+
+
+def dispatch_cost_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
+    """Per backend/variant: batch-1 p50, FLOP time at peak, fixed per-call cost and its share per layer (µs)."""
+    threads = main_threads(df) if threads is None else threads
+    data = _at_threads(_ok(df), threads)
+    rows = []
+    for (backend, variant), _ in data[data["batch_size"] == 1].groupby(["backend", "variant"]):
+        fixed = _fixed_overhead_us(df, backend, variant, threads)
+        if fixed is not None:
+            rows.append({"backend": backend, "variant": variant, **fixed})
+    return pd.DataFrame(rows).sort_values("p50_us").reset_index(drop=True) if rows else pd.DataFrame()
+
+
+# -- sentences ----------------------------------------------------------------------------------------
+
+def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
+    """Plain sentences about the measured results, computed from ``df`` and ``peaks``."""
+    out: list[str] = []
+    threads = main_threads(df)
+    if threads is not None and threads in peaks:
+        out.append(f"The measured float32 matmul peak with {threads} thread(s) is {peaks[threads]:.0f} GFLOP/s.")
+    best = best_variant_table(df, threads)
+    for batch in (1, TARGET_BATCH):
+        rows = best[best["batch_size"] == batch]
+        if not rows.empty:
+            top = rows.iloc[0]
+            pct = f", {top['pct_of_peak']:.0f}% of peak" if pd.notna(top["pct_of_peak"]) else ""
+            slowest = rows.iloc[-1]
+            out.append(f"At batch {batch} the fastest is {top['backend']}/{top['best_variant']} "
+                       f"(p50 {top['p50_ms'] * 1e3:.1f} µs{pct}); the slowest framework's best, "
+                       f"{slowest['backend']}/{slowest['best_variant']}, is {slowest['vs_fastest']:.1f}× slower.")
+    cold = cold_start_table(df, threads)
+    if len(cold) >= 2:
+        first, last = cold.iloc[0], cold.iloc[-1]
+        out.append(f"From import to first answer, {first['backend']} is ready in {first['total_s']:.2f} s and "
+                   f"{last['backend']} in {last['total_s']:.2f} s.")
+    skipped = not_measured_table(df)
+    if not skipped.empty:
+        out.append(f"{len(skipped)} case(s) were not measured (skipped or failed); the table below gives each reason.")
+    return out
+
+
+def write_tables(tables: dict[str, pd.DataFrame], tables_dir: str | os.PathLike) -> list[Path]:
+    """Write each table as Markdown and CSV into ``tables_dir``; return the paths."""
+    from benchlib.report.tables import to_markdown
+
+    folder = Path(tables_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, table in tables.items():
+        md, csv = folder / f"{name}.md", folder / f"{name}.csv"
+        md.write_text(to_markdown(table) + "\n" if not table.empty else "(no data)\n")
+        table.to_csv(csv, index=False)
+        paths += [md, csv]
+    return paths
+
+
+def all_tables(df: pd.DataFrame) -> dict[str, Any]:
+    """Every sweep table by file name."""
+    return {
+        "sweep_throughput": throughput_table(df),
+        "sweep_percent_of_peak": percent_of_peak_table(df),
+        "sweep_best_variant": best_variant_table(df),
+        "sweep_threads_scaling": threads_scaling_table(df),
+        "sweep_cold_start": cold_start_table(df),
+        "sweep_dispatch_cost": dispatch_cost_table(df),
+        "sweep_targets": targets_table(df),
+        "sweep_not_measured": not_measured_table(df),
+    }
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

@@ -1,0 +1,250 @@
+"""Sweeps: every variant of every selected backend over batch sizes and thread counts, against the roofline.
+
+A sweep is a list of :class:`~benchlib.engine.case.RunCase` (one fresh process each, run by the
+engine's :func:`~benchlib.engine.launcher.run_cases`), plus the machine's measured float32 peak
+(:func:`benchlib.roofline.measure_peak`) once per thread count, stored as JSON beside the results
+file. Sweeps resume: a case whose ``case_key`` already has an ``ok`` record (or a ``skipped`` one:
+a variant this framework version cannot run stays unrunnable) from the same environment is not
+run again; ``failed`` cases are retried.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchlib.engine.case import RunCase
+
+#: The issue's batch sizes: from one request to a large offline batch.
+DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64, 256, 1000, 4096)
+#: Quick sweep: one small, one medium and the article's batch (keeps it under 3 minutes on 2 cores).
+QUICK_BATCH_SIZES: tuple[int, ...] = (1, 64, 1000)
+#: Timed-loop length per case. Each case pays a process start and a framework import (0.5-4 s),
+#: so the timed loop is kept short; the per-call percentiles still rest on hundreds of calls.
+DEFAULT_MIN_TIME_S = 0.3
+QUICK_MIN_TIME_S = 0.1
+#: Status values that mean "nothing new to learn by running this case again in this environment".
+DONE_STATUSES = ("ok", "skipped")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What a sweep measures: the cross product of backends' variants × batch sizes × threads."""
+
+    backends: tuple[str, ...]
+    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    threads: tuple[int, ...] = (1,)
+    variants: tuple[str, ...] | None = None  # None: every variant of each backend
+    min_time_s: float = DEFAULT_MIN_TIME_S
+    min_calls: int = 20
+    warmup_time_s: float = 0.1
+    warmup_calls: int = 5
+    timeout_s: float = 600.0
+    model: str = "fnn"
+    quick: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_threads(quick: bool = False) -> tuple[int, ...]:
+    """1 up to the usable cores (affinity and cgroup quota respected); quick: the usable cores only."""
+    from benchlib.engine.cpu import usable_cores
+
+    usable = int(usable_cores()["usable"] or 1)
+    return (usable,) if quick else tuple(range(1, usable + 1))
+
+
+def sweep_config(
+    backends: Sequence[str] | None = None,
+    batch_sizes: Sequence[int] | None = None,
+    threads: Sequence[int] | None = None,
+    variants: Sequence[str] | None = None,
+    min_time_s: float | None = None,
+    quick: bool = False,
+    model: str = "fnn",
+) -> SweepConfig:
+    """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
+    from benchlib.backends.registry import available_backends, backend_variants
+    from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, MAX_THREADS, check_positive_float
+    from benchlib.params import check_backends, check_int_list
+
+    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
+        else tuple(available_backends())
+    if not chosen:
+        raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
+    sizes = tuple(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE)) if batch_sizes is not None \
+        else (QUICK_BATCH_SIZES if quick else DEFAULT_BATCH_SIZES)
+    counts = tuple(check_int_list("threads", threads, MAX_THREADS)) if threads is not None \
+        else default_threads(quick)
+    if variants is not None:
+        known = sorted({v for name in chosen for v in backend_variants(name)})
+        unknown = [v for v in variants if v not in known]
+        if unknown or not variants:
+            raise ValueError(f"variants={list(variants)!r} is invalid; allowed: names from {', '.join(known)}")
+    seconds = QUICK_MIN_TIME_S if quick else DEFAULT_MIN_TIME_S
+    if min_time_s is not None:
+        seconds = check_positive_float("min_time_s", min_time_s, MAX_SECONDS, allow_zero=True)
+    return SweepConfig(backends=chosen, batch_sizes=tuple(dict.fromkeys(sizes)),
+                       threads=tuple(dict.fromkeys(counts)),
+                       variants=tuple(variants) if variants is not None else None,
+                       min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
+                       model=model, quick=quick)
+
+
+def build_cases(config: SweepConfig) -> list[RunCase]:
+    """Every (backend, variant, batch size, threads) case of ``config``, cheapest frameworks first per backend."""
+    from benchlib.backends.registry import backend_variants
+
+    cases = []
+    for backend in config.backends:
+        variants = [v for v in backend_variants(backend) if config.variants is None or v in config.variants]
+        for variant in variants:
+            for threads in config.threads:
+                for batch in config.batch_sizes:
+                    cases.append(RunCase(
+                        backend=backend, model=config.model, batch_size=batch, threads=threads, variant=variant,
+                        min_time_s=config.min_time_s, min_calls=config.min_calls,
+                        warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
+                        timeout_s=config.timeout_s,
+                    ))
+    return cases
+
+
+def done_case_keys(results_path: str | os.PathLike, env_key: str) -> set[str]:
+    """``case_key`` of cases with an ``ok`` or ``skipped`` record from environment ``env_key``.
+
+    The engine's own ``skip_done`` only counts ``ok`` records; a ``skipped`` variant (e.g. one a
+    framework version cannot do) would otherwise pay a process start and an import on every re-run
+    although the environment key (which includes the framework versions) guarantees the same outcome.
+    """
+    from benchlib.results.store import read_records
+
+    if not Path(results_path).exists():
+        return set()
+    records, _ = read_records(results_path)
+    return {r["case_key"] for r in records if r.get("status") in DONE_STATUSES and r.get("env_key") == env_key}
+
+
+def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> list[RunCase]:
+    """The cases of ``cases`` that still have to run (see :func:`done_case_keys`)."""
+    from benchlib.env import collect_env
+
+    done = done_case_keys(results_path, collect_env()["key"])
+    return [case for case in cases if case.case_key not in done]
+
+
+# -- roofline -----------------------------------------------------------------------------------------
+
+def roofline_path(results_path: str | os.PathLike) -> Path:
+    """Where the peaks of the sweep in ``results_path`` are stored: ``roofline-<stem>.json`` beside it."""
+    path = Path(results_path)
+    return path.with_name(f"roofline-{path.stem}.json")
+
+
+def read_roofline(path: str | os.PathLike) -> dict[str, Any]:
+    """The stored roofline file (``{"env_key", "peaks": {threads: PeakMeasurement dict}}``), or an empty one."""
+    path = Path(path)
+    if not path.exists():
+        return {"env_key": None, "peaks": {}}
+    return json.loads(path.read_text())
+
+
+def peaks_by_threads(roofline: dict[str, Any]) -> dict[int, float]:
+    """Peak GFLOP/s per thread count from a roofline file's content."""
+    return {int(k): float(v["peak_gflops"]) for k, v in (roofline.get("peaks") or {}).items()
+            if v.get("peak_gflops")}
+
+
+def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
+                     measure: Callable[[int], Any] | None = None) -> dict[str, Any]:
+    """Measure the peak once per thread count not yet stored for this environment, and store it.
+
+    ``measure`` defaults to :func:`benchlib.roofline.measure_peak` (each library in its own process,
+    so the sweep's own process never loads a BLAS thread pool that could outlive the measurement).
+    """
+    from benchlib.env import collect_env
+    from benchlib.roofline import measure_peak
+
+    measure = measure or measure_peak
+    env_key = collect_env()["key"]
+    stored = read_roofline(path)
+    if stored.get("env_key") != env_key:
+        stored = {"env_key": env_key, "peaks": {}}  # another machine or framework versions: measure again
+    for count in threads:
+        if str(count) not in stored["peaks"]:
+            stored["peaks"][str(count)] = measure(count).to_dict()
+    stored["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(stored, indent=2))
+    os.replace(tmp, path)
+    return stored
+
+
+# -- running ------------------------------------------------------------------------------------------
+
+@dataclass
+class SweepResult:
+    """What one call of :func:`run_sweep` did."""
+
+    config: SweepConfig
+    results_path: Path
+    roofline_path: Path
+    planned: int
+    resumed: int  # cases already done, not run again
+    records: list[dict[str, Any]] = field(default_factory=list)  # the records of the cases run now
+    peaks: dict[int, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    roofline_s: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Records run now, by status."""
+        out: dict[str, int] = {}
+        for record in self.records:
+            out[record.get("status", "?")] = out.get(record.get("status", "?"), 0) + 1
+        return out
+
+
+def default_results_path(quick: bool = False) -> Path:
+    """``outputs/results/sweep.jsonl`` (``sweep-quick.jsonl`` for quick sweeps): fixed, so re-runs resume."""
+    from benchlib.paths import results_dir
+
+    return results_dir() / ("sweep-quick.jsonl" if quick else "sweep.jsonl")
+
+
+def run_sweep(
+    config: SweepConfig,
+    results_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    roofline: bool = True,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Measure the roofline, then run every case not yet done; append records to ``results_path``."""
+    from benchlib.engine.launcher import run_cases
+
+    started = time.perf_counter()
+    path = Path(results_path) if results_path is not None else default_results_path(config.quick)
+    cases = build_cases(config)
+    todo = pending_cases(cases, path)
+    result = SweepResult(config=config, results_path=path, roofline_path=roofline_path(path),
+                         planned=len(cases), resumed=len(cases) - len(todo))
+    if progress and result.resumed:
+        print(f"sweep: resuming, {result.resumed} of {len(cases)} case(s) already in {path}", file=sys.stderr)
+    if roofline:
+        tick = time.perf_counter()
+        stored = measure_roofline(config.threads, result.roofline_path)
+        result.peaks = peaks_by_threads(stored)
+        result.roofline_s = time.perf_counter() - tick
+    # skip_done=True as well: harmless after pending_cases, and it keeps the engine's own notion of done.
+    result.records = run_cases(todo, results_path=path, progress=progress, skip_done=True, on_record=on_record)
+    result.wall_s = time.perf_counter() - started
+    return result
