@@ -159,7 +159,9 @@ class FrameworkResult:
 
     def to_record(self, run: ArticleRun | None = None) -> dict[str, Any]:
         """A results-store line, with keys named like the engine's where they mean the same."""
-        data = asdict(self)
+        from benchlib.results.schema import SCHEMA_VERSION
+
+        data = {"schema_version": SCHEMA_VERSION, **asdict(self)}
         data["backend"] = data.pop("framework")
         data["protocol"] = "article"
         data["variant"] = "article"
