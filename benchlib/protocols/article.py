@@ -93,6 +93,8 @@ class ArticleProtocol:
     warmup_runs: int = 0
     #: PyTorch and JAX convert the NumPy input (``torch.tensor`` / ``jnp.array``) inside each call
     convert_in_call: bool = True
+    #: TensorFlow: call the Keras model through ``tf.function`` (graph mode); the article called it eagerly
+    tf_function: bool = False
     #: opset of the ONNX file exported from the PyTorch module
     onnx_opset: int = 11
 
@@ -485,9 +487,11 @@ def make_predict(
             return model(torch.tensor(x) if protocol.convert_in_call else x)
     elif framework == "tensorflow":
         model = models.keras_model
+        if protocol.tf_function:  # graph mode: traced once (on the first call), then run as one graph
+            model = models.tf.function(model)
 
         def call(x: np.ndarray) -> Any:
-            return model(x)  # eager Keras call, as in the article
+            return model(x)  # eager Keras call, as in the article (unless tf_function)
     elif framework == "jax":
         jnp, fn = models.jnp, models.jax_model
         block = protocol.block_until_ready
