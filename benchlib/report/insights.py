@@ -34,7 +34,7 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None) -> li
         memory = ok.groupby("backend")["framework_mb"].max().sort_values()
         ranking = ", ".join(f"{name} {value:.0f} MB" for name, value in memory.items())
         sentences.append(f"Memory of each framework alone (largest peak over its runs), lightest first: {ranking}.")
-    if "noisy" in ok:
+    if "noisy" in ok and len(ok):
         noisy = ok[ok["noisy"].astype(object).eq(True)]
         if len(noisy):
             names = ", ".join(sorted({f"{_label(r)} b={r['batch_size']}" for _, r in noisy.iterrows()}))
