@@ -1,0 +1,56 @@
+"""Charts of the method ablation: latency per framework across the steps, and CPU/memory before and after."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchlib.report.ablation_tables import cpu_memory_table, latency_table
+from benchlib.report.sweep_figures import _plt, save_figure
+
+
+def latency_steps_figure(frame: pd.DataFrame) -> Any:
+    """One line per framework across the steps, latency on a log scale."""
+    plt = _plt()
+    table = latency_table(frame)
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    frameworks = [c for c in table.columns if c not in ("step", "step_name", "statistic")]
+    for framework in frameworks:
+        ax.plot(table["step"], table[framework], marker="o", label=framework)
+    ax.set_yscale("log")
+    ax.set_xticks(table["step"], [f"{s}\n{n}" for s, n in zip(table["step"], table["step_name"], strict=True)],
+                  fontsize=7)
+    ax.set(ylabel="latency per 1000-row batch (ms; mean to step 4, p50 after)",
+           title="The method ablation: one change at a time")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def cpu_memory_figure(frame: pd.DataFrame) -> Any:
+    """Bars per framework: CPU % and memory at the first and the last step."""
+    plt = _plt()
+    table = cpu_memory_table(frame)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, prefix, label in ((axes[0], "cpu %", "CPU (% of one core)"), (axes[1], "memory MB", "memory (MB)")):
+        columns = [c for c in table.columns if c.startswith(prefix)]
+        table.set_index("framework")[columns].plot.bar(ax=ax, rot=0)
+        ax.set(ylabel=label, title=f"{label}: first vs last step")
+    fig.tight_layout()
+    return fig
+
+
+def all_figures(frame: pd.DataFrame, figures_dir: str | os.PathLike, close: bool = True) -> dict[str, list[Path]]:
+    """Draw and save the ablation figures (PNG and SVG); return their paths by name."""
+    plt = _plt()
+    out = {}
+    for name, fig in (("ablation_latency", latency_steps_figure(frame)),
+                      ("ablation_cpu_memory", cpu_memory_figure(frame))):
+        out[name] = save_figure(fig, figures_dir, name)
+        if close:
+            plt.close(fig)
+    return out
