@@ -271,6 +271,13 @@ def _per_sample_paragraph(backend: str, run: ArticleRun, corrected: pd.DataFrame
         parts.append(
             f"Measured alone at batch 1, one call takes {_fmt(per_row_ms * 1000)} µs, so {rows} "
             f"of them cost about {_fmt(per_row_ms * rows)} ms.")
+        extra_us = (result.per_call_us or 0.0) - per_row_ms * 1000
+        if extra_us > 0:
+            pattern = ("a new infer request and a row slice" if backend == "openvino"
+                       and run.protocol.openvino_new_request else "a row slice and a get_inputs() lookup")
+            parts.append(
+                f"The other {_fmt(extra_us)} µs per row are the article's own call pattern "
+                f"({pattern} per row), which the engine's call avoids.")
     fixed = _row(corrected, backend)
     if fixed is not None and pd.notna(fixed.get("latency_ms")):
         ratio = result.latency_ms / float(fixed["latency_ms"])
