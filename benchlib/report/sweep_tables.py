@@ -278,6 +278,12 @@ def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
         first, last = cold.iloc[0], cold.iloc[-1]
         out.append(f"From import to first answer, {first['backend']} is ready in {first['total_s']:.2f} s and "
                    f"{last['backend']} in {last['total_s']:.2f} s.")
+    over = _ok(df)[_ok(df)["pct_of_peak"] > 100.0]
+    if not over.empty:  # a case cannot beat a matmul peak: the peak was measured while the machine was busier
+        worst = over.loc[over["pct_of_peak"].idxmax()]
+        out.append(f"Warning: {len(over)} case(s) exceed the measured peak (up to {worst['pct_of_peak']:.0f}%, "
+                   f"{worst['backend']}/{worst['variant']} at batch {worst['batch_size']}); the peak was probably "
+                   f"measured while other work loaded the machine. Delete the roofline file and re-run to re-measure.")
     skipped = not_measured_table(df)
     if not skipped.empty:
         out.append(f"{len(skipped)} case(s) were not measured (skipped or failed); the table below gives each reason.")
