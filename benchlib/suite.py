@@ -35,27 +35,39 @@ class Settings:
     ablation_num_runs: int
     sweep_batch_sizes: tuple[int, ...]
     sweep_min_time_s: float
+    #: variants for the framework notebooks; None keeps each notebook's own list
+    framework_variants: tuple[str, ...] | None = None
+    quick: bool = False
 
 
 QUICK = Settings(batch_sizes=(1, 1000), min_time_s=0.3, num_runs=20, ablation_num_runs=10,
-                 sweep_batch_sizes=(1, 64, 1000), sweep_min_time_s=0.15)
+                 sweep_batch_sizes=(1, 64, 1000), sweep_min_time_s=0.15, quick=True)
 FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablation_num_runs=100,
                 sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096), sweep_min_time_s=0.5)
+#: The smallest run that still executes every cell of every notebook (used by the tests).
+TINY = Settings(batch_sizes=(1,), min_time_s=0.05, num_runs=2, ablation_num_runs=2, sweep_batch_sizes=(1,),
+                sweep_min_time_s=0.05, framework_variants=(), quick=True)
 
 
-def notebook_parameters(name: str, settings: Settings, quick: bool) -> dict:
+def notebook_parameters(name: str, settings: Settings) -> dict:
     """Papermill parameters for notebook ``name``: absolute output paths, sizes from ``settings``."""
     common = {"results_dir": str(results_dir()), "figures_dir": str(figures_dir()),
               "tables_dir": str(tables_dir())}
     if name in FRAMEWORK_NOTEBOOKS:
-        return {**common, "batch_sizes": list(settings.batch_sizes), "min_time_s": settings.min_time_s}
+        parameters = {**common, "batch_sizes": list(settings.batch_sizes), "min_time_s": settings.min_time_s}
+        if settings.framework_variants is not None:
+            parameters["variants"] = list(settings.framework_variants)
+        return parameters
     if name == "article":
         return {**common, "num_runs": settings.num_runs, "min_time_s": settings.min_time_s}
     if name == "method_ablation":
         return {**common, "num_runs": settings.ablation_num_runs, "min_time_s": settings.min_time_s}
     if name == "sweeps":
-        return {**common, "batch_sizes": list(settings.sweep_batch_sizes), "min_time_s": settings.sweep_min_time_s,
-                "quick": quick}
+        return {**common, "batch_sizes": list(settings.sweep_batch_sizes),
+                "min_time_s": settings.sweep_min_time_s, "quick": settings.quick}
+    if name == "comparison":
+        # the article-shaped tables use the largest batch measured (the article's 1000 by default)
+        return {**common, "batch_size": max(settings.batch_sizes)}
     return common
 
 
@@ -90,11 +102,10 @@ def archive_previous_results() -> Path | None:
     return archive
 
 
-def run_suite(quick: bool, notebooks: tuple[str, ...] | None = None) -> SuiteResult:
+def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None) -> SuiteResult:
     """Execute the notebooks (all by default) and write ``outputs/report.html``."""
     from benchlib.report.html import write_report
 
-    settings = QUICK if quick else FULL
     names = notebooks or FRAMEWORK_NOTEBOOKS + ANALYSIS_NOTEBOOKS
     executed_dir = outputs_dir() / "notebooks"
     result = SuiteResult()
@@ -105,7 +116,7 @@ def run_suite(quick: bool, notebooks: tuple[str, ...] | None = None) -> SuiteRes
         print(f"[{index}/{len(names)}] {name} ...", flush=True)
         tick = time.perf_counter()
         try:
-            execute_notebook(source, target, notebook_parameters(name, settings, quick))
+            execute_notebook(source, target, notebook_parameters(name, settings))
             result.executed.append(target)
             print(f"    done in {time.perf_counter() - tick:.0f} s -> {target}", flush=True)
         except Exception as exc:  # noqa: BLE001 - one failing notebook must not stop the suite
@@ -135,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         archived = archive_previous_results()
         if archived:
             print(f"previous results moved to {archived}")
-    result = run_suite(bool(args.quick), tuple(args.notebooks) if args.notebooks else None)
+    result = run_suite(QUICK if args.quick else FULL, tuple(args.notebooks) if args.notebooks else None)
     print(f"\nsuite finished in {result.seconds / 60:.1f} min")
     print(f"  executed notebooks: {outputs_dir() / 'notebooks'}")
     print(f"  results:            {results_dir()}")

@@ -31,3 +31,21 @@ def child_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory: pytest.TempPathFactory):
+    """Run the whole notebook suite once, with the tiny settings, into its own outputs folder."""
+    from benchlib.suite import TINY, run_suite
+
+    outputs = tmp_path_factory.mktemp("suite-outputs")
+    previous = os.environ.get("BENCHLIB_OUTPUTS")
+    os.environ["BENCHLIB_OUTPUTS"] = str(outputs)
+    try:
+        result = run_suite(TINY)
+    finally:
+        if previous is None:
+            os.environ.pop("BENCHLIB_OUTPUTS", None)
+        else:
+            os.environ["BENCHLIB_OUTPUTS"] = previous
+    return outputs, result

@@ -63,8 +63,9 @@ class RunCase:
         check_positive_float("min_time_s", self.min_time_s, MAX_SECONDS, allow_zero=True)
         check_positive_int("min_calls", self.min_calls, MAX_CALLS)
         check_positive_float("warmup_time_s", self.warmup_time_s, MAX_SECONDS, allow_zero=True)
-        if not (isinstance(self.warmup_calls, int) and 0 <= self.warmup_calls <= MAX_CALLS):
-            raise ValueError(f"warmup_calls={self.warmup_calls!r} is invalid; allowed: an integer from 0 to {MAX_CALLS}")
+        calls = self.warmup_calls
+        if isinstance(calls, bool) or not isinstance(calls, int) or not 0 <= calls <= MAX_CALLS:
+            raise ValueError(f"warmup_calls={calls!r} is invalid; allowed: an integer from 0 to {MAX_CALLS}")
         check_positive_float("timeout_s", self.timeout_s, MAX_SECONDS)
 
     def to_dict(self) -> dict:

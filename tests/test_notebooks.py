@@ -1,0 +1,137 @@
+"""Every notebook runs under papermill with tiny parameters; what each produced is checked."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from benchlib.backends import BACKEND_NAMES, available_backends
+from benchlib.suite import FRAMEWORK_NOTEBOOKS, NOTEBOOKS_DIR, execute_notebook
+
+NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+SUITE_BACKEND = dict(zip(FRAMEWORK_NOTEBOOKS, BACKEND_NAMES, strict=True))
+
+
+def test_every_notebook_in_the_folder_is_executed(suite) -> None:
+    outputs, result = suite
+    assert result.failed == {}
+    executed = {path.stem for path in result.executed}
+    assert {path.stem for path in NOTEBOOK_FILES} <= executed, "a notebook exists that the suite does not run"
+    for name in executed:
+        notebook = nbformat.read(outputs / "notebooks" / f"{name}.ipynb", as_version=4)
+        errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert errors == [], f"{name} has an error output"
+
+
+def test_framework_notebooks_append_results(suite) -> None:
+    outputs, _ = suite
+    installed = set(available_backends())
+    for backend in BACKEND_NAMES:
+        lines = (outputs / "results" / f"{backend}.jsonl").read_text().splitlines()
+        records = [json.loads(line) for line in lines]
+        assert records and all(r["backend"] == backend for r in records)
+        expected = "ok" if backend in installed else "skipped"
+        assert {r["status"] for r in records} == {expected}
+
+
+def test_figures_are_valid_non_empty_images(suite) -> None:
+    from PIL import Image
+
+    outputs, _ = suite
+    pngs = sorted((outputs / "figures").glob("*.png"))
+    names = {path.stem for path in pngs}
+    assert {f"{b}-latency" for b in BACKEND_NAMES} <= names
+    assert {"comparison-p50-p99", "comparison-latency-ecdf", "comparison-throughput", "comparison-cpu-memory"} <= names
+    for png in pngs:
+        with Image.open(png) as image:
+            image.verify()
+        with Image.open(png) as image:
+            assert image.width > 100 and image.height > 100
+            # a blank canvas has one colour; a chart has axes, text and data
+            assert len(image.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 10, png.name
+        svg = png.with_suffix(".svg")
+        assert svg.stat().st_size > 1000 and ElementTree.parse(svg).getroot().tag.endswith("svg")
+
+
+def test_comparison_tables_list_every_framework(suite) -> None:
+    import pandas as pd
+
+    outputs, _ = suite
+    availability = pd.read_csv(outputs / "tables" / "comparison-availability.csv")
+    assert list(availability["backend"]) == list(BACKEND_NAMES)
+    installed = set(available_backends())
+    for _, row in availability.iterrows():
+        assert row["state"] == ("measured" if row["backend"] in installed else "not available")
+    latency = (outputs / "tables" / "comparison-fair-latency_ms.md").read_text()
+    for name in ("PyTorch", "TensorFlow", "JAX", "ONNX", "OpenVINO"):
+        assert re.search(rf"\| {name} +\|", latency), name
+
+
+def test_committed_notebooks_have_no_outputs() -> None:
+    assert NOTEBOOK_FILES
+    for path in NOTEBOOK_FILES:
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, f"{path.name} carries outputs"
+
+
+def test_each_notebook_has_one_parameters_cell_with_commented_literals() -> None:
+    import papermill
+
+    shared = {"results_dir", "figures_dir", "tables_dir"}
+    for path in NOTEBOOK_FILES:
+        notebook = nbformat.read(path, as_version=4)
+        tagged = [c for c in notebook.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, path.name
+        inferred = papermill.inspect_notebook(str(path))
+        assert shared <= set(inferred), f"{path.name} lacks the shared output parameters"
+        lines = [line for line in tagged[0].source.splitlines() if line.strip()]
+        assert len(inferred) == len(lines), f"{path.name}: a parameter line papermill cannot parse"
+        for name, info in inferred.items():
+            assert info["help"], f"{path.name}: parameter {name} has no comment"
+            assert info["inferred_type_name"] != "None", f"{path.name}: parameter {name} has no type"
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"batch_sizes": [0]}, "batch_sizes=0 is invalid; allowed: an integer from 1"),
+        ({"min_time_s": -1.0}, "min_time_s=-1.0 is invalid"),
+        ({"threads": -2}, "threads=-2 is invalid"),
+        ({"backend": "caffe"}, "backend='caffe' is unknown; allowed: numpy, pytorch"),
+    ],
+)
+def test_bad_parameters_fail_in_the_first_code_cell(tmp_path: Path, parameters: dict, message: str) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as failure:
+        execute_notebook(NOTEBOOKS_DIR / "00_numpy.ipynb", tmp_path / "out.ipynb",
+                         {**parameters, "results_dir": str(tmp_path / "results")})
+    assert message in str(failure.value.evalue)
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    tags = [c.metadata.get("tags", []) for c in code]
+    first_own = next(i for i, t in enumerate(tags) if "parameters" not in t and "injected-parameters" not in t)
+    failing = next(i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.outputs))
+    assert failing == first_own
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_missing_framework_notebook_says_so_and_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHLIB_BLOCK_IMPORTS", "openvino")
+    out = execute_notebook(NOTEBOOKS_DIR / "05_openvino.ipynb", tmp_path / "out.ipynb",
+                           {"batch_sizes": [1], "min_time_s": 0.05, "results_dir": str(tmp_path / "results"),
+                            "figures_dir": str(tmp_path / "figures"), "tables_dir": str(tmp_path / "tables")})
+    executed = nbformat.read(out, as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+    assert "openvino is NOT available: install it with `pip install openvino onnx`" in outputs[0]["text"]
+    records = [json.loads(line) for line in (tmp_path / "results" / "openvino.jsonl").read_text().splitlines()]
+    assert records and {r["status"] for r in records} == {"skipped"}
+    assert all("openvino" in r["error"] for r in records)
