@@ -161,12 +161,13 @@ def _section_body(name: str, table: pd.DataFrame) -> str:
     return body
 
 
-def write_report(report: ArticleReport, out: Path) -> list[Path]:
-    """Write the CSV tables, one Markdown document and the two charts under ``out``."""
+def write_report(report: ArticleReport, out: Path, tables_dir: Path | None = None,
+                 figures_dir: Path | None = None) -> list[Path]:
+    """Write the CSV tables, one Markdown document and the two charts (default: under ``out``)."""
     from benchlib.report import article_figures as af
     from benchlib.report import article_tables as at
 
-    tables_dir, figures_dir = out / "tables", out / "figures"
+    tables_dir, figures_dir = tables_dir or out / "tables", figures_dir or out / "figures"
     files = at.write_tables({k: v for k, v in report.tables.items() if not v.empty or "status" not in k},
                             tables_dir)
     run = report.run
@@ -190,14 +191,18 @@ def write_report(report: ArticleReport, out: Path) -> list[Path]:
 
 def run_article(num_runs: int = 1000, out: Path | None = None, backends: tuple[str, ...] | None = None,
                 corrected: bool = True, seed: int = 0, min_time_s: float = 1.0,
-                progress: bool = True) -> ArticleReport:
-    """The whole ``benchlib article`` pipeline; returns the report with the files it wrote."""
+                progress: bool = True, results_dir: Path | None = None, tables_dir: Path | None = None,
+                figures_dir: Path | None = None) -> ArticleReport:
+    """The whole ``benchlib article`` pipeline; returns the report with the files it wrote.
+
+    Files go under ``out`` (results/, tables/, figures/, models/) unless a folder is given.
+    """
     from benchlib.results import append_record
 
-    out = (out or outputs_dir()).resolve()
+    out = Path(out or outputs_dir()).resolve()
     backends = tuple(b for b in ARTICLE_ORDER if b in (backends or ARTICLE_ORDER))
     protocol = ArticleProtocol(num_runs=num_runs, frameworks=backends, seed=seed)
-    results_dir = out / "results"
+    results_dir = Path(results_dir or out / "results")
     article_path = results_dir / "article-protocol.jsonl"
     run_id = uuid.uuid4().hex
     created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -218,7 +223,7 @@ def run_article(num_runs: int = 1000, out: Path | None = None, backends: tuple[s
         corrected_records = run_cases(corrected_cases(backends, min_time_s=min_time_s, seed=seed),
                                       results_path=results_dir / "article-corrected.jsonl", progress=progress)
     report = build_report(run, corrected_records)
-    write_report(report, out)
+    write_report(report, out, Path(tables_dir) if tables_dir else None, Path(figures_dir) if figures_dir else None)
     report.files = [article_path, *([results_dir / "article-corrected.jsonl"] if corrected else []),
                     *report.files]
     return report

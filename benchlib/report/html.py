@@ -21,7 +21,12 @@ def combine_notebooks(paths: list[Path], title: str) -> nbformat.NotebookNode:
             tags = set(cell.get("metadata", {}).get("tags", []))
             if tags & {"parameters", "injected-parameters", "remove-from-report"}:
                 continue
-            combined.cells.append(copy.deepcopy(cell))
+            cell = copy.deepcopy(cell)
+            if cell.cell_type == "code":
+                # framework log lines and progress bars go to stderr; the report shows results only
+                cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream"
+                                                                 and o.get("name") == "stderr")]
+            combined.cells.append(cell)
     return combined
 
 
