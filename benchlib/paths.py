@@ -9,9 +9,19 @@ from pathlib import Path
 OUTPUTS_ENV = "BENCHLIB_OUTPUTS"
 
 
+def _default_outputs() -> Path:
+    # In a source checkout (the usual case: `pip install -e .`), everything generated goes to the
+    # checkout's outputs/ folder, whatever the working directory (notebooks run from notebooks/).
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").exists() and (checkout / "benchlib").is_dir():
+        return checkout / "outputs"
+    return Path("outputs")
+
+
 def outputs_dir() -> Path:
-    """Root of generated files: ``$BENCHLIB_OUTPUTS`` or ``./outputs``."""
-    return Path(os.environ.get(OUTPUTS_ENV, "outputs")).resolve()
+    """Root of generated files: ``$BENCHLIB_OUTPUTS``, else the checkout's ``outputs/``, else ``./outputs``."""
+    override = os.environ.get(OUTPUTS_ENV)
+    return Path(override).resolve() if override else _default_outputs().resolve()
 
 
 def models_dir() -> Path:
