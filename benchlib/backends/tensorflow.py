@@ -24,10 +24,16 @@ class TensorFlowBackend(Backend):
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
         import tensorflow as tf
 
+        self._threads_error = None
         if self.threads is not None:
-            # Must run before TensorFlow creates its thread pools (first op).
-            tf.config.threading.set_intra_op_parallelism_threads(self.threads)
-            tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+            # Only possible before TensorFlow creates its thread pools (its first op). In a process
+            # where TensorFlow already ran (a notebook, `verify`), the pools keep their size: recorded,
+            # not fatal. The engine runs every case in a fresh process, where this always applies.
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self.threads)
+                tf.config.threading.set_inter_op_parallelism_threads(self.threads)
+            except RuntimeError as exc:
+                self._threads_error = str(exc)
         return tf
 
     def _build(self) -> None:
@@ -64,8 +70,12 @@ class TensorFlowBackend(Backend):
 
     def thread_settings(self) -> dict[str, Any]:
         tf = self._framework
-        return {
+        settings = {
             "requested": self.threads,
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
         }
+        if self._threads_error:
+            settings["honoured"] = False
+            settings["reason"] = self._threads_error
+        return settings
