@@ -279,7 +279,7 @@ def run_ablation(
     results_path: str | os.PathLike | None = None,
     steps: Sequence[int] | None = None,
     progress: bool = True,
-    log: Callable[[str], Any] | None = print,
+    log: Callable[[str], Any] | None = None,
 ) -> AblationResult:
     """Measure every step (or the listed ``steps``) and append one record per (step, framework).
 
@@ -287,9 +287,15 @@ def run_ablation(
     with ``step``, ``step_name``, ``latency_reported_ms`` (mean up to step 4, p50 after),
     ``cpu_percent`` and ``memory_mb``, and the full settings of its step.
     """
+    import sys
     import uuid
 
     from benchlib.paths import models_dir, results_dir
+
+    if log is None:
+        # progress lines go to stderr, like every progress bar here, so they never mix with results
+        def log(message: str) -> None:
+            print(message, file=sys.stderr, flush=True)
     from benchlib.results.store import append_record
 
     started = time.perf_counter()

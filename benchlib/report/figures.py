@@ -26,6 +26,10 @@ BACKEND_COLOURS = {
 }
 
 
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D", "v")
+
+
 def colour(backend: str) -> str:
     return BACKEND_COLOURS.get(backend, "#333333")
 
@@ -126,9 +130,13 @@ def throughput_vs_batch(df: pd.DataFrame, title: str = "Throughput against batch
         return _empty(title, "no successful runs")
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
+    seen: dict[str, int] = {}
     for (backend, variant), part in data.groupby(["backend", data["variant"].fillna("")]):
-        part = part.sort_values("batch_size")
-        ax.plot(part["batch_size"], part["throughput_sps"], marker="o", color=colour(backend),
+        # same colour per framework; line style and marker tell its variants apart
+        index = seen[backend] = seen.get(backend, -1) + 1
+        part = part.groupby("batch_size", as_index=False)["throughput_sps"].max()
+        ax.plot(part["batch_size"], part["throughput_sps"], color=colour(backend),
+                linestyle=LINESTYLES[index % len(LINESTYLES)], marker=MARKERS[index % len(MARKERS)],
                 label=f"{backend}/{variant}" if variant else backend)
     ax.set_xscale("log")
     ax.set_yscale("log")
