@@ -69,7 +69,7 @@ def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
                 returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
-                return failed_record(case, "failed", f"timed out after {timeout:g} s",
+                return failed_record(case, "failed", f"timed out after {timeout:g} s", pid=proc.pid,
                                      stderr_tail=_tail(err), child_wall_s=time.perf_counter() - started)
             except BaseException:  # Ctrl-C: leave no orphan behind, then let the caller decide
                 _kill_group(proc)
@@ -78,7 +78,7 @@ def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
             stderr_tail = _tail(err)
         if returncode < 0:
             return failed_record(case, "failed", _signal_reason(returncode), stderr_tail=stderr_tail,
-                                 returncode=returncode, child_wall_s=wall)
+                                 returncode=returncode, child_wall_s=wall, pid=proc.pid)
         try:
             record = json.loads(record_file.read_text())
             if not isinstance(record, dict):
@@ -87,7 +87,7 @@ def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
             last = stderr_tail.splitlines()[-1] if stderr_tail else "no stderr"
             reason = "no record written" if isinstance(exc, OSError) else f"unreadable record ({exc})"
             return failed_record(case, "failed", f"{reason}; exit status {returncode}; stderr: {last}",
-                                 stderr_tail=stderr_tail, returncode=returncode, child_wall_s=wall)
+                                 stderr_tail=stderr_tail, returncode=returncode, child_wall_s=wall, pid=proc.pid)
         record["child_wall_s"] = wall
         if record.get("status") == "failed":
             record["stderr_tail"] = stderr_tail

@@ -130,7 +130,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
     from benchlib.verify import TOLERANCE
 
     rss_start, uss_start = memory_now()
-    fields: dict[str, Any] = {"rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start}}
+    fields: dict[str, Any] = {"pid": os.getpid(), "rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start}}
     try:
         env = collect_env()
         fields.update(env=env, env_key=fingerprint_key(env), warnings=list(env["warnings"]))

@@ -29,6 +29,7 @@ REQUIRED_KEYS: dict[str, Any] = {
     "protocol": None,
     "status": None,
     "error": None,
+    "pid": None,
     "latency_ms": dict.fromkeys(LATENCY_KEYS),
     "latency_ci95_ms": {"p50": None, "p99": None},
     "cv": None,
