@@ -115,12 +115,12 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and args.out is None:
         return _refuse("--resume needs --out PATH (the results file to resume)")
     out = args.out or results_dir() / f"run-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl"
-    problem = _writable_target(out)
-    if problem:
-        return _refuse(problem)
     cases = build_cases(args, backends)
     if isinstance(cases, str):
         return _refuse(cases)
+    problem = _writable_target(out)  # last: it creates the file, which a refusal must not leave behind
+    if problem:
+        return _refuse(problem)
     usable = usable_cores()["usable"]
     for count in args.threads or []:
         if count > usable:

@@ -88,6 +88,30 @@ class CpuUsage:
     cpu_fraction_of_usable: float  # 1.0 means every usable core busy all the time
     voluntary_ctx_switches: int
     involuntary_ctx_switches: int
+    #: cores' worth of CPU used by *other* processes on this process's CPUs over the window
+    #: (/proc/stat busy time of the affinity CPUs minus this process's own), None if unknown
+    others_cores: float | None = None
+
+
+def machine_busy_s(cpus: frozenset[int] | None = None) -> float | None:
+    """Busy (non-idle, non-iowait) CPU seconds so far of ``cpus`` (default: this process's affinity).
+
+    Read from /proc/stat through psutil: one file read, cheap enough to do around a timed loop.
+    Resolution is one clock tick (usually 10 ms) per CPU.
+    """
+    import psutil
+
+    try:
+        cpus = cpus if cpus is not None else frozenset(os.sched_getaffinity(0))
+        per_cpu = psutil.cpu_times(percpu=True)
+    except (AttributeError, OSError):
+        return None
+    total = 0.0
+    for index, times in enumerate(per_cpu):
+        if index in cpus:
+            total += sum(times) - times.idle - getattr(times, "iowait", 0.0) - getattr(times, "guest", 0.0) \
+                - getattr(times, "guest_nice", 0.0)
+    return total
 
 
 class CpuWindow:
@@ -99,17 +123,23 @@ class CpuWindow:
     def __init__(self, usable: int | None = None) -> None:
         self.usable = usable or int(usable_cores()["usable"] or 1)
         self._start: tuple[int, resource.struct_rusage] | None = None
+        self._machine_start: float | None = None
 
     def start(self) -> None:
+        self._machine_start = machine_busy_s()
         self._start = (time.perf_counter_ns(), resource.getrusage(resource.RUSAGE_SELF))
 
     def stop(self) -> CpuUsage:
         end_ns, end = time.perf_counter_ns(), resource.getrusage(resource.RUSAGE_SELF)
+        machine_end = machine_busy_s()
         if self._start is None:
             raise RuntimeError("CpuWindow.stop() called before start()")
         start_ns, start = self._start
         wall = max((end_ns - start_ns) / 1e9, 1e-9)
         cpu = (end.ru_utime - start.ru_utime) + (end.ru_stime - start.ru_stime)
+        others = None
+        if self._machine_start is not None and machine_end is not None:
+            others = max(0.0, (machine_end - self._machine_start - cpu) / wall)
         return CpuUsage(
             wall_s=wall,
             cpu_s=cpu,
@@ -117,4 +147,5 @@ class CpuWindow:
             cpu_fraction_of_usable=cpu / wall / self.usable,
             voluntary_ctx_switches=int(end.ru_nvcsw - start.ru_nvcsw),
             involuntary_ctx_switches=int(end.ru_nivcsw - start.ru_nivcsw),
+            others_cores=others,
         )

@@ -23,6 +23,8 @@ from benchlib.engine.case import RunCase
 from benchlib.results.schema import failed_record
 from benchlib.results.store import append_record, read_records
 
+#: The launcher's pid, given to each worker, which asks Linux to kill it when the launcher dies.
+PARENT_PID_ENV = "BENCHLIB_LAUNCHER_PID"
 #: How much of the child's stderr is kept in a failed record.
 STDERR_TAIL_CHARS = 2000
 
@@ -36,11 +38,24 @@ def _tail(handle: IO[bytes], limit: int = STDERR_TAIL_CHARS) -> str:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the child, its process group, and descendants that left the group (own session)."""
+    import psutil
+
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
     proc.wait()
+    psutil.wait_procs(descendants, timeout=5)
 
 
 def _signal_reason(returncode: int) -> str:
@@ -64,6 +79,7 @@ def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "benchlib.engine.worker", str(case_file), str(record_file)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
             )
             try:
                 returncode = proc.wait(timeout=timeout)
@@ -125,7 +141,7 @@ def run_cases(
         done = done_keys(results_path, collect_env()["key"])
         skipped = [c for c in todo if c.case_key in done]
         todo = [c for c in todo if c.case_key not in done]
-        if skipped and progress:
+        if skipped:  # said even without a progress bar: the user must know why fewer cases run
             print(f"resuming: {len(skipped)} case(s) already done in {results_path}", file=sys.stderr)
     records: list[dict[str, Any]] = []
     bar = tqdm(todo, disable=not progress, unit="run", file=sys.stderr, dynamic_ncols=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -29,27 +30,66 @@ from benchlib.engine.stats import compute_stats, subsample
 from benchlib.engine.timing import harness_overhead_ns, timed_loop
 
 #: Test-only fault injection: honoured only when this variable is "1" AND the case's ``extra``
-#: has ``test_fault`` (raise | abort | hang | exit). It is checked once before any phase, so it
-#: never touches the timed path.
+#: has ``test_fault``: raise | abort | kill (SIGKILL, as the out-of-memory killer would) | hang |
+#: hang_with_child (hangs after starting ``sleep`` grandchildren, one of them in its own session;
+#: their pids go to stderr) | exit | perturb (adds 1e-3 to the outputs handed to the reference
+#: check, as perturbed weights would). It is checked before any phase and at the output check,
+#: never inside the timed path.
 TEST_FAULTS_ENV = "BENCHLIB_TEST_FAULTS"
+TEST_FAULTS = ("raise", "abort", "kill", "hang", "hang_with_child", "exit", "perturb")
+#: Other processes using more than this fraction of the usable cores during the timed loop
+#: make the record warn of a busy machine (the 1-minute load average reacts too slowly).
+BUSY_OTHERS_FRACTION = 0.25
 #: At most this many raw per-call samples are stored in a record (uniformly thinned).
 MAX_STORED_SAMPLES = 10_000
 
 
-def _apply_test_fault(case: RunCase) -> None:
+def _test_fault(case: RunCase) -> str | None:
     fault = dict(case.extra).get("test_fault")
-    if not fault or os.environ.get(TEST_FAULTS_ENV) != "1":
+    return fault if fault and os.environ.get(TEST_FAULTS_ENV) == "1" else None
+
+
+def _apply_test_fault(case: RunCase) -> None:
+    fault = _test_fault(case)
+    if not fault or fault == "perturb":
         return
     if fault == "raise":
         raise RuntimeError("injected test fault")
     if fault == "abort":
         os.abort()
+    if fault == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "hang_with_child":
+        import subprocess
+
+        same_group = subprocess.Popen(["sleep", "600"])
+        own_session = subprocess.Popen(["sleep", "600"], start_new_session=True)
+        print(f"grandchild pids: {same_group.pid} {own_session.pid}", file=sys.stderr, flush=True)
+        fault = "hang"
     if fault == "hang":
         while True:
             time.sleep(1)
     if fault == "exit":
         os._exit(3)
-    raise ValueError(f"test_fault={fault!r} is unknown; allowed: raise, abort, hang, exit")
+    raise ValueError(f"test_fault={fault!r} is unknown; allowed: {', '.join(TEST_FAULTS)}")
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when the launcher dies (even by SIGKILL): no orphan runs on."""
+    from benchlib.engine.launcher import PARENT_PID_ENV
+
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # the launcher died before prctl took effect
+        os._exit(1)
 
 
 def measure(
@@ -79,7 +119,13 @@ def measure(
     stats = compute_stats(loop.samples_ns, batch_size=case.batch_size, seed=case.seed)
     framework_cpu_percent = max(0.0, 100.0 * (cpu.cpu_s - seen.sampler_cpu_s) / cpu.wall_s)
     samples_ms, stride = subsample(loop.samples_ns, MAX_STORED_SAMPLES)
+    warnings = []
+    if cpu.others_cores is not None and cpu.others_cores > BUSY_OTHERS_FRACTION * cores:
+        warnings.append(f"busy machine: other processes used {cpu.others_cores:.2f} of the {cores} usable "
+                        f"core(s) during the timed loop")
     return {
+        "others_cpu_cores": cpu.others_cores,
+        "loop_warnings": warnings,
         "latency_ms": stats.latency_ms(),
         "latency_ci95_ms": stats.ci95_ms(),
         "cv": stats.cv,
@@ -160,7 +206,10 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fields["first_call_ms"] = (time.perf_counter_ns() - t0) / 1e6
 
         fields.update(measure(predict, inputs, case))
+        fields["warnings"] += fields.pop("loop_warnings")
         last = predict(inputs)
+        if _test_fault(case) == "perturb":
+            first, last = first + np.float32(1e-3), last + np.float32(1e-3)
         err = _check_outputs(spec, inputs, [first, last])
         fields["max_abs_err"] = err
         fields["outputs_valid"] = bool(err <= TOLERANCE)
@@ -203,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 2:
         print("usage: python -m benchlib.engine.worker CASE_JSON_FILE RECORD_JSON_FILE", file=sys.stderr)
         return 2
+    _die_with_parent()
     case = RunCase.from_dict(json.loads(Path(argv[0]).read_text()))
     record = run_worker(case)
     write_json_atomic(Path(argv[1]), record)

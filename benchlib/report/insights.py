@@ -42,6 +42,14 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None) -> li
                              "re-run them on a quieter machine before trusting small differences.")
         else:
             sentences.append(f"None of the {len(ok)} successful runs was noisy (IQR at most 10% of the median).")
+    if "warnings" in ok and len(ok):
+        from benchlib.report.tables import busy_machine
+
+        busy = ok[ok["warnings"].map(busy_machine)]
+        if len(busy):
+            names = ", ".join(sorted({f"{_label(r)} b={r['batch_size']}" for _, r in busy.iterrows()}))
+            sentences.append(f"{len(busy)} of {len(ok)} runs were measured on a busy machine (other processes "
+                             f"used the CPU): {names}; their timings are pessimistic.")
     if "outputs_valid" in df:
         invalid = df[df["outputs_valid"].astype(object).eq(False)]
         for _, row in invalid.iterrows():

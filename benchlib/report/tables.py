@@ -24,6 +24,11 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
+def busy_machine(warnings: Any) -> bool:
+    """Whether a record's ``warnings`` say other processes competed for the CPU during the run."""
+    return isinstance(warnings, list | tuple) and any(str(w).startswith("busy machine") for w in warnings)
+
+
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per case: p50, p99, throughput, CPU %, peak RSS, p50 relative to the fastest.
 
@@ -37,7 +42,7 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     if df is None or df.empty:
         return pd.DataFrame(columns=columns)
     data = df.copy()
-    for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy"]:
+    for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy", "warnings"]:
         data[col] = _col(data, col)
     if data["created"].notna().any():
         data = data.sort_values("created", kind="stable")
@@ -61,6 +66,8 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             parts.append(f"outputs invalid (max abs err {row['max_abs_err']:.3g}); not ranked")
         if row["noisy"] is True or row["noisy"] == True:  # noqa: E712
             parts.append("noisy")
+        if busy_machine(row["warnings"]):
+            parts.append("busy machine")
         return "; ".join(parts)
 
     table["note"] = data.apply(note, axis=1)
