@@ -174,6 +174,34 @@ def test_sigkill_mid_run_keeps_every_completed_record_and_leaves_no_orphan(tmp_p
     assert _wait_for(lambda: all(_gone(pid) for pid in workers), timeout=10)
 
 
+_LAUNCHER = """
+import sys
+from benchlib.engine import RunCase, run_cases
+cases = [RunCase("numpy", min_time_s=0.05, warmup_time_s=0.0),
+         RunCase("numpy", batch_size=2, min_time_s=0.05, extra=(("test_fault", "hang"),))]
+run_cases(cases, results_path=sys.argv[1], progress=False)
+"""
+
+
+def test_worker_dies_with_a_sigkilled_launcher(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(out)], env=child_env(**{TEST_FAULTS_ENV: "1"}),
+                            cwd=ROOT)
+    try:
+        assert _wait_for(lambda: _lines(out) >= 1 or proc.poll() is not None)
+        workers: list[int] = []
+        assert _wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
+                         or proc.poll() is not None)
+        assert workers, "the hanging case never started"
+        proc.kill()
+    finally:
+        proc.wait()
+    # without PR_SET_PDEATHSIG the hanging worker would run on forever as an orphan
+    assert _wait_for(lambda: all(_gone(pid) for pid in workers), timeout=10)
+    records, problems = read_records(out)
+    assert problems == [] and [r["status"] for r in records] == ["ok"]
+
+
 def test_ctrl_c_stops_the_current_case_says_how_to_resume_and_resume_skips_done(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     proc = _start_run(out, (1, 2, 3, 4), "0.5")
