@@ -55,7 +55,8 @@ def append_record(path: PathLike, record: dict[str, Any]) -> None:
     line = (json.dumps(_clean(record), default=_json_default, allow_nan=False, separators=(",", ":")) + "\n").encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    # read access too: the last byte is checked for a newline before appending
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
