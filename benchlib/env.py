@@ -46,6 +46,8 @@ ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512_vnni", 
 
 #: Load average per usable core above which the machine is called busy.
 BUSY_LOAD_PER_CORE = 0.5
+#: Set by the first ``run_cases`` (or the suite) to the load average before its first run.
+BATCH_LOAD_ENV = "BENCHLIB_LOAD_BEFORE_BATCH"
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,18 +126,38 @@ def collect_env() -> dict[str, Any]:
         "frameworks": framework_versions(),
         "thread_env": {name: os.environ[name] for name in THREAD_ENV_VARS if name in os.environ},
         "load_avg": load,
+        "load_avg_before_batch": _batch_start_load(),
     }
     env["key"] = fingerprint_key(env)
     env["warnings"] = env_warnings(env)
     return env
 
 
+def _batch_start_load() -> float | None:
+    value = os.environ.get(BATCH_LOAD_ENV)
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
 def env_warnings(env: dict[str, Any]) -> list[str]:
-    """Reasons to distrust results measured in this environment."""
+    """Reasons to distrust results measured in this environment.
+
+    Within a batch of runs, the 1-minute load average mostly counts the batch's own earlier runs
+    (it decays over minutes), so the figure taken before the batch started is the one judged; load
+    that appears during the batch is caught by the worker's measurement of other processes' CPU
+    time over each timed loop.
+    """
     warnings: list[str] = []
     usable = env.get("usable_cores") or 1
     load = env.get("load_avg")
-    if load and load[0] > BUSY_LOAD_PER_CORE * usable:
+    before = env.get("load_avg_before_batch")
+    if before is not None:
+        if before > BUSY_LOAD_PER_CORE * usable:
+            warnings.append(f"busy machine: 1-minute load average {before:.2f} before this batch of runs "
+                            f"exceeds {BUSY_LOAD_PER_CORE} per usable core ({usable} usable)")
+    elif load and load[0] > BUSY_LOAD_PER_CORE * usable:
         warnings.append(f"busy machine: 1-minute load average {load[0]:.2f} exceeds "
                         f"{BUSY_LOAD_PER_CORE} per usable core ({usable} usable)")
     quota = env.get("cpu_quota_cores")

@@ -132,6 +132,30 @@ def run_cases(
     On Ctrl-C the running child is killed, nothing partial is written, and how to resume is
     printed before the interrupt propagates.
     """
+    from benchlib.env import BATCH_LOAD_ENV
+
+    # The load average before the first run judges whether the machine was busy; later in the
+    # batch it mostly counts this batch's own runs (see benchlib.env.env_warnings).
+    owns_batch_load = BATCH_LOAD_ENV not in os.environ
+    if owns_batch_load:
+        try:
+            os.environ[BATCH_LOAD_ENV] = f"{os.getloadavg()[0]:.2f}"
+        except OSError:
+            owns_batch_load = False
+    try:
+        return _run_cases(cases, results_path, progress, skip_done, on_record)
+    finally:
+        if owns_batch_load:
+            os.environ.pop(BATCH_LOAD_ENV, None)
+
+
+def _run_cases(
+    cases: Sequence[RunCase],
+    results_path: str | os.PathLike | None,
+    progress: bool,
+    skip_done: bool,
+    on_record: Callable[[dict[str, Any]], None] | None,
+) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
     from benchlib.env import collect_env
