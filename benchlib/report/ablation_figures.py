@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from benchlib.report.ablation_tables import cpu_memory_table, latency_table
-from benchlib.report.sweep_figures import _plt, save_figure
+from benchlib.report.figures import save_figure
 
 
 def latency_steps_figure(frame: pd.DataFrame) -> Any:
     """One line per framework across the steps, latency on a log scale."""
-    plt = _plt()
     table = latency_table(frame)
-    fig, ax = plt.subplots(figsize=(10, 5.5))
+    fig = Figure(figsize=(10, 5.5))
+    ax = fig.subplots()
     frameworks = [c for c in table.columns if c not in ("step", "step_name", "statistic")]
     for framework in frameworks:
         ax.plot(table["step"], table[framework], marker="o", label=framework)
@@ -33,9 +34,9 @@ def latency_steps_figure(frame: pd.DataFrame) -> Any:
 
 def cpu_memory_figure(frame: pd.DataFrame) -> Any:
     """Bars per framework: CPU % and memory at the first and the last step."""
-    plt = _plt()
     table = cpu_memory_table(frame)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = Figure(figsize=(11, 4.5))
+    axes = fig.subplots(1, 2)
     for ax, prefix, label in ((axes[0], "cpu %", "CPU (% of one core)"), (axes[1], "memory MB", "memory (MB)")):
         columns = [c for c in table.columns if c.startswith(prefix)]
         table.set_index("framework")[columns].plot.bar(ax=ax, rot=0)
@@ -44,13 +45,10 @@ def cpu_memory_figure(frame: pd.DataFrame) -> Any:
     return fig
 
 
-def all_figures(frame: pd.DataFrame, figures_dir: str | os.PathLike, close: bool = True) -> dict[str, list[Path]]:
+def all_figures(frame: pd.DataFrame, figures_dir: str | os.PathLike) -> dict[str, list[Path]]:
     """Draw and save the ablation figures (PNG and SVG); return their paths by name."""
-    plt = _plt()
     out = {}
     for name, fig in (("ablation_latency", latency_steps_figure(frame)),
                       ("ablation_cpu_memory", cpu_memory_figure(frame))):
         out[name] = save_figure(fig, figures_dir, name)
-        if close:
-            plt.close(fig)
     return out

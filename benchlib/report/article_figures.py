@@ -7,8 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from benchlib.report.article_tables import METRIC_TITLES, METRICS
+from benchlib.report.figures import save_figure
 
 #: one colour per framework, kept across both charts
 COLORS = {"PyTorch": "#ee4c2c", "TensorFlow": "#ff8f00", "JAX": "#5e97f6", "ONNX": "#7f7f7f",
@@ -16,21 +18,8 @@ COLORS = {"PyTorch": "#ee4c2c", "TensorFlow": "#ff8f00", "JAX": "#5e97f6", "ONNX
 SERIES_COLORS = {"Article protocol": "#c44e52", "Corrected": "#4c72b0", "Published": "#bbbbbb"}
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, stem: Path) -> list[Path]:  # noqa: ANN001 - matplotlib Figure
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    return paths
+def _save(fig: Figure, stem: Path) -> list[Path]:
+    return save_figure(fig, stem.parent, stem.name)
 
 
 def plot_article_chart(frame: pd.DataFrame, stem: Path, title: str = "Article protocol on this machine") -> list[Path]:
@@ -39,8 +28,8 @@ def plot_article_chart(frame: pd.DataFrame, stem: Path, title: str = "Article pr
     ``frame`` has ``framework``, ``latency_ms``, ``cpu_percent`` and ``memory_mb``; writes
     ``stem``.png and ``stem``.svg and returns their paths.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig = Figure(figsize=(15, 4.5))
+    axes = fig.subplots(1, 3)
     for ax, metric in zip(axes, METRICS, strict=True):
         values = pd.to_numeric(frame[metric], errors="coerce")
         names = list(frame["framework"])
@@ -55,7 +44,6 @@ def plot_article_chart(frame: pd.DataFrame, stem: Path, title: str = "Article pr
     fig.suptitle(title)
     fig.tight_layout()
     paths = _save(fig, stem)
-    plt.close(fig)
     return paths
 
 
@@ -64,14 +52,14 @@ def plot_protocol_comparison(article: pd.DataFrame, corrected: pd.DataFrame, ste
     """Grouped bars per framework: article protocol, corrected measurement (and the published
     figures when given), one panel per metric; latency on a log scale because it spans decades.
     """
-    plt = _pyplot()
     import numpy as np
 
     series = {"Article protocol": article, "Corrected": corrected}
     if published is not None:
         series = {"Published": published, **series}
     names = list(article["framework"])
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    fig = Figure(figsize=(16, 4.8))
+    axes = fig.subplots(1, 3)
     width = 0.8 / len(series)
     x = np.arange(len(names))
     for ax, metric in zip(axes, METRICS, strict=True):
@@ -89,5 +77,4 @@ def plot_protocol_comparison(article: pd.DataFrame, corrected: pd.DataFrame, ste
     fig.suptitle("Article protocol vs corrected measurement (batch 1000 for every framework)")
     fig.tight_layout()
     paths = _save(fig, stem)
-    plt.close(fig)
     return paths
