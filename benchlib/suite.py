@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import time
 import traceback
@@ -151,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         archived = archive_previous_results()
         if archived:
             print(f"previous results moved to {archived}")
+    # First the promise everything rests on: every backend computes the same function.
+    # In a child process, so that no framework is loaded into this one.
+    print("verifying every backend against the float64 reference ...", flush=True)
+    verified = subprocess.run([sys.executable, "-m", "benchlib", "verify"], check=False)
+    if verified.returncode != 0:
+        print("warning: a backend failed verification; its runs are marked invalid in the results", flush=True)
     result = run_suite(QUICK if args.quick else FULL, tuple(args.notebooks) if args.notebooks else None)
     print(f"\nsuite finished in {result.seconds / 60:.1f} min")
     print(f"  executed notebooks: {outputs_dir() / 'notebooks'}")
