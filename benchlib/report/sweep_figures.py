@@ -14,14 +14,18 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchlib.report.figures import save_figure
+from benchlib.report.figures import LINESTYLES, MARKERS, colour, save_figure
 from benchlib.report.sweep_tables import _ok, cold_start_table, main_threads
 
 
 def _lines(ax: Any, data: pd.DataFrame, value: str) -> None:
+    # the project's colour per framework; line style and marker tell its variants apart
+    seen: dict[str, int] = {}
     for (backend, variant), group in data.groupby(["backend", "variant"]):
+        index = seen[backend] = seen.get(backend, -1) + 1
         group = group.sort_values("batch_size")
-        ax.plot(group["batch_size"], group[value], marker="o", label=f"{backend}/{variant}")
+        ax.plot(group["batch_size"], group[value], color=colour(backend), linestyle=LINESTYLES[index % len(LINESTYLES)],
+                marker=MARKERS[index % len(MARKERS)], label=f"{backend}/{variant}")
 
 
 def throughput_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
