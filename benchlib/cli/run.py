@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
     from benchlib.engine.launcher import run_cases
     from benchlib.report.tables import comparison_table, to_markdown
-    from benchlib.results.store import load
+    from benchlib.results.store import load, to_csv
 
     started = time.perf_counter()
     records = run_cases(cases, results_path=out, progress=not args.no_progress, skip_done=args.resume)
@@ -142,5 +142,6 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     failed = sum(r["status"] == "failed" for r in records)
-    print(f"\n{len(records)} run(s) in {wall:.1f} s ({failed} failed); results: {out}")
+    csv = to_csv(df, out.with_suffix(".csv"))  # the same runs, flat, for spreadsheets
+    print(f"\n{len(records)} run(s) in {wall:.1f} s ({failed} failed); results: {out} (CSV: {csv})")
     return 1 if failed else 0
