@@ -3,8 +3,10 @@
 A daemon thread wakes every ``interval_s`` (10 ms by default) and reads RSS (cheap:
 ``/proc/self/statm``) and, every ``uss_every`` ticks, USS (``memory_full_info``, which reads
 ``/proc/self/smaps_rollup`` and is tens of microseconds or more on a large process). Per-core
-utilisation is ``psutil.cpu_percent(percpu=True)`` over the whole window (one reading at start,
-one at stop). The thread measures its own CPU time with ``time.thread_time`` so its cost is
+utilisation comes from the kernel's per-CPU time counters (``psutil.cpu_times(percpu=True)``):
+the thread reads them every ``cores_every`` ticks (100 ms by default) for a per-core timeline, and
+the whole window's figure is the difference between the first and the last reading. The thread
+measures its own CPU time with ``time.thread_time`` so its cost is
 reported beside the results instead of being guessed.
 """
 
@@ -33,14 +35,34 @@ class SamplerResult:
     #: CPU time of the sampler thread / wall time of the window, in percent of one core
     sampler_cpu_percent: float
     rss_timeline_mb: list[float] = field(default_factory=list)
+    #: per-core busy % over each ``cores_every`` interval, in time order
+    per_core_timeline: list[list[float]] = field(default_factory=list)
+
+
+def _core_counters() -> list[tuple[float, float]]:
+    """(busy, total) seconds per CPU since boot; idle and iowait count as not busy."""
+    counters = []
+    for times in psutil.cpu_times(percpu=True):
+        total = sum(times)
+        counters.append((total - times.idle - getattr(times, "iowait", 0.0), total))
+    return counters
+
+
+def _busy_percent(before: list[tuple[float, float]], after: list[tuple[float, float]]) -> list[float]:
+    return [round(100.0 * (b1 - b0) / (t1 - t0), 1) if t1 > t0 else 0.0
+            for (b0, t0), (b1, t1) in zip(before, after, strict=False)]
 
 
 class Sampler:
     """Start before the timed loop, stop after it; the loop itself is never touched."""
 
-    def __init__(self, interval_s: float = 0.01, uss_every: int = 1) -> None:
+    def __init__(self, interval_s: float = 0.01, uss_every: int = 1, cores_every: int = 10) -> None:
         self.interval_s = interval_s
         self.uss_every = max(1, uss_every)
+        self.cores_every = max(1, cores_every)
+        self._cores_start: list[tuple[float, float]] = []
+        self._cores_last: list[tuple[float, float]] = []
+        self._cores_timeline: list[list[float]] = []
         self._process = psutil.Process()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -73,11 +95,15 @@ class Sampler:
         while not self._stop.wait(self.interval_s):
             tick += 1
             self._sample(tick % self.uss_every == 0)
+            if tick % self.cores_every == 0:
+                now = _core_counters()
+                self._cores_timeline.append(_busy_percent(self._cores_last, now))
+                self._cores_last = now
         self._thread_cpu = time.thread_time() - cpu0
 
     def start(self) -> None:
         """Take a first sample and start the thread."""
-        psutil.cpu_percent(percpu=True)  # sets the reference point for the per-core figure
+        self._cores_start = self._cores_last = _core_counters()
         self._t0 = time.perf_counter()
         self._sample(True)
         self._thread = threading.Thread(target=self._run, name="benchlib-sampler", daemon=True)
@@ -90,7 +116,7 @@ class Sampler:
         self._stop.set()
         self._thread.join()
         wall = max(time.perf_counter() - self._t0, 1e-9)
-        per_core = [float(v) for v in psutil.cpu_percent(percpu=True)]
+        per_core = _busy_percent(self._cores_start, _core_counters())
         self._sample(True)
         # Keep the timeline short: about 200 points is plenty for a chart.
         stride = max(1, len(self._timeline) // 200)
@@ -104,6 +130,7 @@ class Sampler:
             sampler_cpu_s=self._thread_cpu,
             sampler_cpu_percent=100.0 * self._thread_cpu / wall,
             rss_timeline_mb=[v / MIB for v in self._timeline[::stride]],
+            per_core_timeline=self._cores_timeline[:: max(1, len(self._cores_timeline) // 200)],
         )
 
 

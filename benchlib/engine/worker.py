@@ -142,6 +142,7 @@ def measure(
         "usable_cores": cores,
         "ctx_switches": {"voluntary": cpu.voluntary_ctx_switches, "involuntary": cpu.involuntary_ctx_switches},
         "per_core_percent": seen.per_core_percent,
+        "per_core_timeline": seen.per_core_timeline,
         "rss_peak_mb": seen.rss_peak_mb,
         "uss_peak_mb": seen.uss_peak_mb,
         "rss_timeline_mb": seen.rss_timeline_mb,

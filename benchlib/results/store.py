@@ -27,7 +27,7 @@ PathLike = str | os.PathLike
 #: Env fields copied into the flat table (the full fingerprint stays in the JSON file).
 ENV_COLUMNS = ("cpu_model", "usable_cores", "logical_cores", "python", "key")
 #: Keys never flattened into columns.
-NOT_FLAT = ("samples_ms", "env", "case", "rss_timeline_mb")
+NOT_FLAT = ("samples_ms", "env", "case", "rss_timeline_mb", "per_core_timeline")
 
 
 def _json_default(value: Any) -> Any:
