@@ -123,27 +123,29 @@ def build_steps(num_runs: int = 100, frameworks: Sequence[str] = ARTICLE_ORDER,
 
 # -- measuring ---------------------------------------------------------------------------------------
 
-def _in_child(function: Callable[..., Any], *args: Any, timeout_s: float = 3600.0) -> Any:
-    """Run ``function(*args)`` in a fresh Python process (no framework state shared with the caller).
+def _in_child(function: Callable[..., Any], protocol: ArticleProtocol, onnx_dir: str | None,
+              timeout_s: float = 3600.0) -> list[dict[str, Any]]:
+    """Run ``function(protocol, onnx_dir)`` in a fresh Python process; return its rows.
 
     A plain subprocess (``python -m benchlib.protocols.ablation``) rather than multiprocessing's
     spawn, which re-imports the caller's ``__main__`` and so fails from scripts without a main guard.
-    Arguments and the result travel as pickles through a temporary folder.
+    The request and the rows travel as JSON through a private temporary folder (never pickle).
     """
-    import pickle
+    import json
     import subprocess
     import sys
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="benchlib-ablation-") as tmp:
-        request, response = Path(tmp) / "in.pickle", Path(tmp) / "out.pickle"
-        request.write_bytes(pickle.dumps((function.__name__, args)))
+        request, response = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        request.write_text(json.dumps({"function": function.__name__, "protocol": protocol.to_dict(),
+                                       "onnx_dir": onnx_dir}))
         done = subprocess.run([sys.executable, "-m", "benchlib.protocols.ablation", str(request), str(response)],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s)
         if done.returncode != 0 or not response.exists():
             tail = (done.stderr.strip().splitlines() or ["no stderr"])[-1]
             raise RuntimeError(f"child process exited with status {done.returncode}: {tail}")
-        return pickle.loads(response.read_bytes())
+        return json.loads(response.read_text())
 
 
 def _article_rows(protocol: ArticleProtocol, onnx_dir: str | None) -> list[dict[str, Any]]:
@@ -327,13 +329,18 @@ def step_fields() -> tuple[str, ...]:
 
 
 def _child_main(argv: list[str]) -> int:
-    """Child side of :func:`_in_child`: run the named function of this module, pickle its result."""
-    import pickle
+    """Child side of :func:`_in_child`: run the named function of this module, write its rows as JSON."""
+    import json
 
-    name, args = pickle.loads(Path(argv[0]).read_bytes())
+    request = json.loads(Path(argv[0]).read_text())
+    name = request["function"]
     if name not in ("_article_rows", "per_call_rows"):
         raise ValueError(f"function {name!r} may not be run in a child")
-    Path(argv[1]).write_bytes(pickle.dumps(globals()[name](*args)))
+    settings = dict(request["protocol"])
+    settings["frameworks"] = tuple(settings["frameworks"])
+    settings["per_sample"] = tuple(settings["per_sample"])
+    rows = globals()[name](ArticleProtocol(**settings), request["onnx_dir"])
+    Path(argv[1]).write_text(json.dumps(rows, default=str))
     return 0
 
 
