@@ -489,3 +489,31 @@ def test_soak_three_rounds_in_one_process(tmp_path: Path, record_property) -> No
     stored, problems = read_records(results)
     assert problems == [] and len(stored) == 3 * len(cases)
     assert {c.pid for c in me.children(recursive=True)} <= children0  # no worker left behind
+
+
+def test_soak_notebook_suite_three_times_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite machinery itself (papermill kernels, engine runs, the HTML report) three times in a row."""
+    from benchlib.suite import TINY, run_suite
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+    notebooks = ("00_numpy", "04_onnxruntime", "comparison")
+    me = psutil.Process()
+    gc.collect()
+    rss0 = me.memory_info().rss
+    fds, rss = [], []
+    for _ in range(3):
+        result = run_suite(TINY, notebooks=notebooks)
+        assert result.failed == {} and result.report is not None and result.report.exists()
+        gc.collect()
+        fds.append(_fds())
+        rss.append(me.memory_info().rss)
+    # The first round imports papermill, nbconvert, pandas and the report templates into this
+    # process once (about 90 MB here); a leak shows as growth over the rounds that follow it.
+    growth_mb = (rss[-1] - rss[0]) / 2**20
+    print(f"suite soak: RSS {rss0 / 2**20:.0f} MB before, {[round(r / 2**20) for r in rss]} MB after each round; "
+          f"growth after the first round {growth_mb:.1f} MB; open fds after each round {fds}")
+    assert growth_mb < 50
+    assert fds[0] == fds[1] == fds[2]
+    for backend in ("numpy", "onnxruntime"):
+        stored, problems = read_records(tmp_path / "outputs" / "results" / f"{backend}.jsonl")
+        assert problems == [] and len(stored) == 3 and {r["status"] for r in stored} == {"ok"}
