@@ -24,6 +24,23 @@ class _SkipModule(importlib.abc.MetaPathFinder):
         return None
 
 
+def import_openvino() -> Any:
+    """``import openvino`` without its model-conversion API.
+
+    ``import openvino`` also imports ``openvino.tools.ovc``, whose telemetry forks a process to send
+    an event on first use: a process competing for the CPU during a measurement, and a fork of a
+    multithreaded process when JAX or TensorFlow are loaded. benchlib converts no models, so that
+    optional import (which OpenVINO wraps in ``try/except ImportError``) is skipped.
+    """
+    skip = _SkipModule("openvino.tools.ovc")
+    sys.meta_path.insert(0, skip)
+    try:
+        import openvino
+    finally:
+        sys.meta_path.remove(skip)
+    return openvino
+
+
 #: Inputs up to this many bytes are copied into an input buffer bound to the request once; a
 #: larger input is bound zero-copy (a new shared-memory ``ov.Tensor`` per call). Copying a small
 #: batch is cheaper than binding a new tensor (~2-4 µs per call measured); copying a large one
@@ -82,16 +99,7 @@ class OpenVinoBackend(Backend):
     variants = ("latency", "throughput", "async")
 
     def _import(self) -> Any:
-        # `import openvino` also imports its model-conversion API (openvino.tools.ovc), whose
-        # telemetry forks a process to send an event on first use. benchlib does not convert
-        # models, so that optional import is skipped: no extra process competes for the CPU.
-        skip = _SkipModule("openvino.tools.ovc")
-        sys.meta_path.insert(0, skip)
-        try:
-            import openvino
-        finally:
-            sys.meta_path.remove(skip)
-        return openvino
+        return import_openvino()
 
     def _build(self) -> None:
         ov = self._framework

@@ -308,8 +308,11 @@ def import_framework(framework: str, models: ArticleModels) -> None:
         models.ort = ort
         models.versions[framework] = ort.__version__
     elif framework == "openvino":
-        import openvino as ov  # ``openvino.runtime`` (the article's import) no longer exists
+        # ``openvino.runtime`` (the article's import) no longer exists. The import skips OpenVINO's
+        # telemetry, which would fork this process while JAX's and TensorFlow's threads run.
+        from benchlib.backends.openvino import import_openvino
 
+        ov = import_openvino()
         models.ov = ov
         models.versions[framework] = ov.get_version()
     else:  # pragma: no cover - ArticleProtocol validates names
