@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from benchlib.backends.registry import BACKEND_NAMES
@@ -51,3 +52,9 @@ threads = positive_int("--threads", MAX_THREADS)
 def add_backends_option(parser: argparse.ArgumentParser, default_help: str = "all installed") -> None:
     parser.add_argument("--backends", nargs="+", type=backend_name, metavar="NAME",
                         help=f"backends to include ({', '.join(BACKEND_NAMES)}); default: {default_help}")
+
+
+def refuse(command: str, message: str) -> int:
+    """Print ``benchlib <command>: error: <message>`` to stderr and return exit status 2."""
+    print(f"benchlib {command}: error: {message}", file=sys.stderr)
+    return 2

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib.cli.common import add_backends_option, batch_size, positive_int, positive_seconds, threads
+from benchlib.cli.common import add_backends_option, batch_size, positive_int, positive_seconds, refuse, threads
 from benchlib.engine.case import MAX_CALLS, RunCase
 from benchlib.models.zoo import MODELS
 
@@ -60,11 +60,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _refuse(message: str) -> int:
-    print(f"benchlib run: error: {message}", file=sys.stderr)
-    return 2
-
-
 def _writable_target(path: Path) -> str | None:
     """Why ``path`` cannot receive results, or ``None`` if it can (creates the folder and file)."""
     if path.is_dir():
@@ -111,16 +106,16 @@ def run(args: argparse.Namespace) -> int:
 
     backends = list(dict.fromkeys(args.backends or available_backends()))
     if not backends:
-        return _refuse("no backend is installed; install one, e.g. pip install torch")
+        return refuse("run", "no backend is installed; install one, e.g. pip install torch")
     if args.resume and args.out is None:
-        return _refuse("--resume needs --out PATH (the results file to resume)")
+        return refuse("run", "--resume needs --out PATH (the results file to resume)")
     out = args.out or results_dir() / f"run-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl"
     cases = build_cases(args, backends)
     if isinstance(cases, str):
-        return _refuse(cases)
+        return refuse("run", cases)
     problem = _writable_target(out)  # last: it creates the file, which a refusal must not leave behind
     if problem:
-        return _refuse(problem)
+        return refuse("run", problem)
     usable = usable_cores()["usable"]
     for count in args.threads or []:
         if count > usable:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, threads
+from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, refuse, threads
 from benchlib.sweep import DEFAULT_BATCH_SIZES, DEFAULT_MIN_TIME_S, QUICK_BATCH_SIZES, QUICK_MIN_TIME_S
 
 
@@ -43,11 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _refuse(message: str) -> int:
-    print(f"benchlib sweep: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
     from benchlib.cli.run import _writable_target
     from benchlib.paths import figures_dir, tables_dir
@@ -60,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
         message = str(exc)
         for name, option in (("variants=", "--variants="), ("backends=", "--backends=")):
             message = message.replace(name, option, 1) if message.startswith(name) else message
-        return _refuse(message)
+        return refuse("sweep", message)
     out = args.out or default_results_path(args.quick)
     problem = _writable_target(out)
     if problem:
-        return _refuse(problem)
+        return refuse("sweep", problem)
 
     from benchlib.report.sweep_figures import all_figures
     from benchlib.report.sweep_tables import all_tables, summary_sentences, sweep_frame, write_tables
