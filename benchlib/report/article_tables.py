@@ -167,18 +167,29 @@ def published_comparison(frame: pd.DataFrame, published: pd.DataFrame, metric: s
     """
     merged = frame[["backend", "framework", metric]].merge(
         published[["backend", metric]], on="backend", how="left", suffixes=("_here", "_article"))
-    here = pd.to_numeric(merged[f"{metric}_here"], errors="coerce")
-    article = pd.to_numeric(merged[f"{metric}_article"], errors="coerce")
-    both = here.notna() & article.notna()
+    return _paired(merged, metric, ("_here", "This machine", "Rank here"),
+                   ("_article", "Article", "Rank in article"), "Ratio (this machine / article)")
+
+
+def _paired(merged: pd.DataFrame, metric: str, left: tuple[str, str, str], right: tuple[str, str, str],
+            ratio_title: str) -> pd.DataFrame:
+    """Two figures per framework side by side, their ratio and each one's rank (1 = lowest).
+
+    ``left`` and ``right`` are (column suffix in ``merged``, value title, rank title); ranks count
+    only frameworks with both figures, and ``attrs["ranking_agrees"]`` says whether they match.
+    """
+    first = pd.to_numeric(merged[f"{metric}{left[0]}"], errors="coerce")
+    second = pd.to_numeric(merged[f"{metric}{right[0]}"], errors="coerce")
+    both = first.notna() & second.notna()
     table = pd.DataFrame({
         "Framework": merged["framework"],
-        "This machine": here,
-        "Article": article,
-        "Ratio (this machine / article)": here / article,
-        "Rank here": _ranks(here.where(both)),
-        "Rank in article": _ranks(article.where(both)),
+        left[1]: first,
+        right[1]: second,
+        ratio_title: first / second,
+        left[2]: _ranks(first.where(both)),
+        right[2]: _ranks(second.where(both)),
     })
-    table.attrs.update(metric=metric, ranking_agrees=ranking_agrees(table))
+    table.attrs.update(metric=metric, ranking_agrees=ranking_agrees(table, left[2], right[2]))
     return table
 
 
@@ -193,21 +204,8 @@ def protocol_comparison(article: pd.DataFrame, corrected: pd.DataFrame, metric: 
     merged = article[["backend", "framework", metric]].merge(
         corrected[["backend", metric]], on="backend", how="outer", suffixes=("_article", "_corrected"))
     merged["framework"] = merged["backend"].map(DISPLAY_NAMES)
-    merged = _ordered(merged)
-    left = pd.to_numeric(merged[f"{metric}_article"], errors="coerce")
-    right = pd.to_numeric(merged[f"{metric}_corrected"], errors="coerce")
-    both = left.notna() & right.notna()
-    table = pd.DataFrame({
-        "Framework": merged["framework"],
-        "Article protocol": left,
-        "Corrected": right,
-        "Ratio (article / corrected)": left / right,
-        "Rank (article protocol)": _ranks(left.where(both)),
-        "Rank (corrected)": _ranks(right.where(both)),
-    })
-    table.attrs.update(metric=metric, ranking_agrees=ranking_agrees(
-        table, "Rank (article protocol)", "Rank (corrected)"))
-    return table
+    return _paired(_ordered(merged), metric, ("_article", "Article protocol", "Rank (article protocol)"),
+                   ("_corrected", "Corrected", "Rank (corrected)"), "Ratio (article / corrected)")
 
 
 def wall_time_table(frame: pd.DataFrame) -> pd.DataFrame:
