@@ -35,8 +35,11 @@ def predictor(request, spec, tmp_path_factory):
     if name not in available_backends():
         pytest.skip(f"{name} is not installed")
     # module-scoped: the autouse outputs fixture is function-scoped, so give the ONNX file its own home
-    os.environ["BENCHLIB_OUTPUTS"] = str(tmp_path_factory.mktemp(f"outputs-{name}"))
-    return create_backend(name, spec, threads=2).predictor()
+    # for the build (the predictor keeps its session; nothing is read from disk afterwards)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENCHLIB_OUTPUTS", str(tmp_path_factory.mktemp(f"outputs-{name}")))
+        predictor = create_backend(name, spec, threads=2).predictor()
+    return predictor
 
 
 def test_every_backend_is_installed_in_ci() -> None:
