@@ -28,14 +28,19 @@ def _lines(ax: Any, data: pd.DataFrame, value: str) -> None:
                 marker=MARKERS[index % len(MARKERS)], label=f"{backend}/{variant}")
 
 
-def throughput_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
-    """Samples per second against batch size, one line per backend/variant (log-log)."""
+def _line_chart(df: pd.DataFrame, value: str, threads: int | None) -> tuple[int | None, Figure, Any]:
+    """A figure with one line of ``value`` per backend/variant, for the ok runs at ``threads``."""
     threads = main_threads(df) if threads is None else threads
     data = _ok(df)
-    data = data[data["threads"] == threads]
     fig = Figure(figsize=(9, 5.5))
     ax = fig.subplots()
-    _lines(ax, data, "throughput_sps")
+    _lines(ax, data[data["threads"] == threads], value)
+    return threads, fig, ax
+
+
+def throughput_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
+    """Samples per second against batch size, one line per backend/variant (log-log)."""
+    threads, fig, ax = _line_chart(df, "throughput_sps", threads)
     ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="throughput (samples/s, from p50)",
            title=f"Throughput vs batch size ({threads} thread(s))")
     ax.grid(True, which="both", alpha=0.3)
@@ -46,12 +51,7 @@ def throughput_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
 
 def roofline_figure(df: pd.DataFrame, peaks: dict[int, float], threads: int | None = None) -> Any:
     """Achieved GFLOP/s against batch size (log-log), with the measured peak as a horizontal line."""
-    threads = main_threads(df) if threads is None else threads
-    data = _ok(df)
-    data = data[data["threads"] == threads]
-    fig = Figure(figsize=(9, 5.5))
-    ax = fig.subplots()
-    _lines(ax, data, "gflops")
+    threads, fig, ax = _line_chart(df, "gflops", threads)
     peak = peaks.get(threads) if threads is not None else None
     if peak:
         ax.axhline(peak, color="black", linestyle="--", linewidth=1.5,
