@@ -9,6 +9,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import sys
@@ -17,7 +18,71 @@ from typing import Any
 
 import psutil
 
-from benchlib.engine.cpu import usable_cores
+# -- usable cores: the affinity mask and a cgroup CPU quota (containers often get a quota below the
+#    machine's core count) ----------------------------------------------------------------------
+
+def affinity_cores() -> int:
+    """Number of CPUs this process may run on (its affinity mask)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _cgroup_dirs() -> list[tuple[int, Path]]:
+    """Candidate cgroup directories of this process, as (cgroup version, path)."""
+    dirs: list[tuple[int, Path]] = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, rel = parts
+        rel = rel.lstrip("/")
+        if hierarchy == "0" and controllers == "":
+            dirs.append((2, Path("/sys/fs/cgroup") / rel))
+        elif "cpu" in controllers.split(","):
+            for mount in ("/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu"):
+                dirs.append((1, Path(mount) / rel))
+    # Inside a container the process's cgroup is usually mounted as the root.
+    dirs += [(2, Path("/sys/fs/cgroup")), (1, Path("/sys/fs/cgroup/cpu,cpuacct")), (1, Path("/sys/fs/cgroup/cpu"))]
+    return dirs
+
+
+def cgroup_quota_cores() -> float | None:
+    """CPU quota as a number of cores (e.g. 1.5), or ``None`` when there is no quota."""
+    for version, directory in _cgroup_dirs():
+        try:
+            if version == 2:
+                text = (directory / "cpu.max").read_text().split()
+                if text and text[0] != "max":
+                    return int(text[0]) / int(text[1])
+                if text:
+                    return None
+            else:
+                quota = int((directory / "cpu.cfs_quota_us").read_text())
+                period = int((directory / "cpu.cfs_period_us").read_text())
+                return quota / period if quota > 0 and period > 0 else None
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
+def usable_cores() -> dict[str, float | int | None]:
+    """Cores available to this process: ``affinity``, cgroup ``quota`` (cores or None), ``usable``.
+
+    ``usable`` is the smaller of the affinity count and the quota, rounded up (a 1.5-core quota
+    still lets two threads run, but only for three quarters of the time each).
+    """
+    affinity = affinity_cores()
+    quota = cgroup_quota_cores()
+    usable = affinity if quota is None else max(1, min(affinity, math.ceil(quota)))
+    return {"affinity": affinity, "quota": quota, "usable": usable}
+
+
 
 #: Distributions whose versions matter for a result (first installed name wins per framework).
 FRAMEWORK_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {

@@ -14,7 +14,7 @@ import pandas as pd
 
 from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.engine.case import RunCase
-from benchlib.engine.cpu import usable_cores
+from benchlib.env import usable_cores
 from benchlib.models.zoo import get_model
 
 

@@ -56,7 +56,7 @@ class SweepConfig:
 
 def default_threads(quick: bool = False) -> tuple[int, ...]:
     """1 up to the usable cores (affinity and cgroup quota respected); quick: the usable cores only."""
-    from benchlib.engine.cpu import usable_cores
+    from benchlib.env import usable_cores
 
     usable = int(usable_cores()["usable"] or 1)
     return (usable,) if quick else tuple(range(1, usable + 1))

@@ -386,7 +386,7 @@ def test_unwritable_out_under_a_file_is_refused_before_any_run(tmp_path: Path,
 
 
 def test_more_threads_than_cores_is_a_warning_not_an_error(tmp_path: Path) -> None:
-    from benchlib.engine.cpu import usable_cores
+    from benchlib.env import usable_cores
 
     many = str(int(usable_cores()["usable"]) * 4)
     run = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--threads", many, "--out",
@@ -438,7 +438,7 @@ _BURN = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end
 
 
 def test_busy_machine_is_warned_in_the_record_and_the_report(tmp_path: Path) -> None:
-    from benchlib.engine.cpu import usable_cores
+    from benchlib.env import usable_cores
 
     burners = [subprocess.Popen([sys.executable, "-c", _BURN]) for _ in range(int(usable_cores()["usable"]))]
     try:

@@ -101,7 +101,7 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import available_backends
-    from benchlib.engine.cpu import usable_cores
+    from benchlib.env import usable_cores
     from benchlib.paths import results_dir
 
     backends = list(dict.fromkeys(args.backends or available_backends()))

@@ -1,6 +1,22 @@
-"""The measurement engine: cases, isolated runs, statistics."""
+"""The measurement engine: cases, isolated runs, statistics.
 
-from benchlib.engine.case import RunCase
-from benchlib.engine.launcher import run_case, run_cases
+Names are resolved lazily, so that ``python -m benchlib.engine.child`` (a child process) does not
+import the launcher, and the launcher not itself, before the child module runs.
+"""
 
-__all__ = ["RunCase", "run_case", "run_cases"]
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["RunCase", "case_grid", "run_case", "run_cases"]
+
+_WHERE = {"RunCase": "benchlib.engine.case", "case_grid": "benchlib.engine.grid",
+          "run_case": "benchlib.engine.launcher", "run_cases": "benchlib.engine.launcher"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'benchlib.engine' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_WHERE[name]), name)

@@ -1,15 +1,14 @@
-"""The child process of one run: ``python -m benchlib.engine.worker CASE_JSON RECORD_JSON``.
+"""What one run does inside its own process (started by :mod:`benchlib.engine.child`).
 
 Phases, each timed with ``time.perf_counter_ns``: interpreter baseline memory, framework
 import, model build, first (cold) call, warm-up, the timed loop (with the memory sampler, CPU
 time and context switches measured around it, never inside), the output check against the
-float64 reference, and the harness overhead. The record goes to RECORD_JSON, never to stdout,
-because frameworks print to stdout.
+float64 reference, and the harness overhead. The record travels back as a JSON file, never
+through stdout, because frameworks print to stdout.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import signal
@@ -17,17 +16,17 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
-from benchlib.engine.cpu import CpuWindow, usable_cores
+from benchlib.engine.cpu import CpuWindow
 from benchlib.engine.sampler import Sampler, memory_now
 from benchlib.engine.stats import compute_stats, subsample
 from benchlib.engine.timing import harness_overhead_ns, timed_loop
+from benchlib.env import usable_cores
 
 #: Test-only fault injection: honoured only when this variable is "1" AND the case's ``extra``
 #: has ``test_fault``: raise | abort | kill (SIGKILL, as the out-of-memory killer would) | hang |
@@ -72,24 +71,6 @@ def _apply_test_fault(case: RunCase) -> None:
     if fault == "exit":
         os._exit(3)
     raise ValueError(f"test_fault={fault!r} is unknown; allowed: {', '.join(TEST_FAULTS)}")
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this worker when the launcher dies (even by SIGKILL): no orphan runs on."""
-    from benchlib.engine.launcher import PARENT_PID_ENV
-
-    parent = os.environ.get(PARENT_PID_ENV)
-    if not parent or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if str(os.getppid()) != parent:  # the launcher died before prctl took effect
-        os._exit(1)
 
 
 def measure(
@@ -238,27 +219,6 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         return failed_record(case, "failed", last_line, traceback=traceback.format_exc(), **fields)
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file)."""
-    from benchlib.results.store import _clean, _json_default
-
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(data), default=_json_default, allow_nan=False))
-    os.replace(tmp, path)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: read the case, run it, write the record; exit 0 whenever a record is written."""
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 2:
-        print("usage: python -m benchlib.engine.worker CASE_JSON_FILE RECORD_JSON_FILE", file=sys.stderr)
-        return 2
-    _die_with_parent()
-    case = RunCase.from_dict(json.loads(Path(argv[0]).read_text()))
-    record = run_worker(case)
-    write_json_atomic(Path(argv[1]), record)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run_case_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Child-process entry (:func:`benchlib.engine.child.run_in_child`): a case dict in, its record out."""
+    return run_worker(RunCase.from_dict(payload))

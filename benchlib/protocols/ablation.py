@@ -85,7 +85,7 @@ def build_steps(num_runs: int = 100, frameworks: Sequence[str] = ARTICLE_ORDER,
 
     ``threads`` is the controlled setting of step 8 (default: the usable cores).
     """
-    from benchlib.engine.cpu import usable_cores
+    from benchlib.env import usable_cores
 
     if threads is None:
         threads = int(usable_cores()["usable"] or 1)

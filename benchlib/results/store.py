@@ -30,7 +30,8 @@ ENV_COLUMNS = ("cpu_model", "usable_cores", "logical_cores", "python", "key")
 NOT_FLAT = ("samples_ms", "env", "case", "rss_timeline_mb", "per_core_timeline")
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps`` fallback: NumPy values and paths as plain JSON."""
     # NumPy scalars and arrays sneak into records from statistics; store them as plain JSON.
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -39,20 +40,22 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _clean(value: Any) -> Any:
+def clean_for_json(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by ``None``, recursively."""
     # JSON has no NaN/Infinity; write null so that every reader accepts the line.
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean_for_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [clean_for_json(v) for v in value]
     return value
 
 
 def append_record(path: PathLike, record: dict[str, Any]) -> None:
     """Append ``record`` as one line to ``path`` (created with its folder if needed)."""
-    line = (json.dumps(_clean(record), default=_json_default, allow_nan=False, separators=(",", ":")) + "\n").encode()
+    text = json.dumps(clean_for_json(record), default=json_default, allow_nan=False, separators=(",", ":"))
+    line = (text + "\n").encode()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # read access too: the last byte is checked for a newline before appending

@@ -1,0 +1,87 @@
+"""The one case grid: backends × models × variants × threads × batch sizes → :class:`RunCase` list.
+
+The CLI's ``run``, the sweeps, the framework notebooks, the article's corrected run and the
+ablation's engine steps all build their cases here, so a new dimension of a case is added once.
+
+``threads`` has one meaning everywhere (see docs/threads.md): ``None`` (or ``"default"``) leaves
+the framework's default, ``"cores"`` means one thread per usable core (affinity and cgroup quota
+respected; resolved to a number here, so the record says how many), and an integer N means N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from benchlib.engine.case import MAX_THREADS, RunCase, check_positive_int
+
+#: Spellings of "the framework's own default thread count".
+DEFAULT_THREADS = ("default",)
+#: The spelling of "one thread per usable core".
+CORES = "cores"
+#: ``variants`` value meaning every variant each backend offers.
+ALL_VARIANTS = "all"
+
+ThreadSetting = int | str | None
+
+
+def resolve_threads(value: ThreadSetting, name: str = "threads") -> int | None:
+    """The thread count a setting means: ``None``/"default" → None, "cores" → usable cores, N → N.
+
+    Raises ``ValueError`` naming ``name``, the value and what is allowed.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in DEFAULT_THREADS):
+        return None
+    if isinstance(value, str) and value.strip().lower() == CORES:
+        from benchlib.env import usable_cores
+
+        return int(usable_cores()["usable"] or 1)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    try:
+        return check_positive_int(name, value, MAX_THREADS)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer from 1 to {MAX_THREADS}, "
+                         f"'{CORES}' (one per usable core) or None/'default' (the framework's default)") from None
+
+
+def _variants_for(backend: str, variants: Sequence[str] | str | None, omit_missing: bool) -> list[str | None]:
+    from benchlib.backends.registry import backend_variants
+
+    if variants is None:
+        return [None]
+    offered = backend_variants(backend)
+    if variants == ALL_VARIANTS:
+        return list(offered)
+    chosen: list[str | None] = [v for v in variants if v in offered]
+    return chosen if chosen or omit_missing else [None]
+
+
+def case_grid(
+    backends: Iterable[str],
+    batch_sizes: Iterable[int],
+    *,
+    models: Iterable[str] = ("fnn",),
+    threads: Iterable[ThreadSetting] = (None,),
+    variants: Sequence[str] | str | None = None,
+    omit_missing_variants: bool = False,
+    **settings: Any,
+) -> list[RunCase]:
+    """Every case of the cross product, in a stable order (backend, model, variant, threads, batch).
+
+    ``variants``: ``None`` runs each backend's default variant, ``"all"`` every variant it offers,
+    a list the named variants each backend offers; a backend offering none of the named ones runs
+    its default, or nothing with ``omit_missing_variants``. Duplicates in any list run once.
+    ``settings`` are the remaining :class:`RunCase` fields (timing, protocol, seed, ...).
+    """
+    counts = list(dict.fromkeys(resolve_threads(t) for t in threads))
+    sizes = list(dict.fromkeys(batch_sizes))
+    cases = []
+    for backend in dict.fromkeys(backends):
+        for model in dict.fromkeys(models):
+            for variant in dict.fromkeys(_variants_for(backend, variants, omit_missing_variants)):
+                for count in counts:
+                    for batch in sizes:
+                        cases.append(RunCase(backend=backend, model=model, batch_size=batch, threads=count,
+                                             variant=variant, **settings))
+    return cases
