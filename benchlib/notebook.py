@@ -14,7 +14,6 @@ import pandas as pd
 
 from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.engine.case import RunCase
-from benchlib.env import usable_cores
 from benchlib.models.zoo import get_model
 
 
@@ -46,9 +45,12 @@ def announce(backend: str) -> Availability:
     )
 
 
-def resolve_threads(threads: int | None) -> int:
-    """``None`` or ``0`` means one thread per usable core (affinity and cgroup quota respected)."""
-    return int(usable_cores()["usable"]) if not threads else threads
+def resolve_threads(threads: int | str | None) -> int | None:
+    """The thread count a notebook's ``threads`` parameter means (docs/threads.md): ``"cores"`` is one
+    per usable core, ``None``/``"default"`` the framework's own default, an integer itself."""
+    from benchlib.engine.grid import resolve_threads as resolve
+
+    return resolve(threads)
 
 
 def environment_table() -> pd.DataFrame:
@@ -89,20 +91,22 @@ def knobs_table(backend: str, threads: int | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], threads: int | None,
+def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], threads: int | str | None,
                     min_time_s: float) -> list[RunCase]:
-    """One case per (variant, batch size); an empty ``variants`` list means the default variant."""
+    """One case per (variant, batch size) from the one case grid; empty ``variants`` means the default."""
+    from benchlib.engine.grid import case_grid
+
     if backend not in BACKEND_NAMES:
         raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
-    chosen: list[str | None] = list(variants) or [None]
     if missing_requirement(backend) is None:
         offered = backend_variants(backend)
-        for variant in chosen:
-            if variant is not None and variant not in offered:
+        for variant in variants:
+            if variant not in offered:
                 raise ValueError(f"variants={variants!r}: {variant!r} is unknown for {backend}; "
                                  f"allowed: {', '.join(offered)}")
-    return [RunCase(backend=backend, batch_size=batch, threads=threads, variant=variant, min_time_s=min_time_s)
-            for variant in chosen for batch in batch_sizes]
+    # An uninstalled backend runs its default variant once per batch size: each becomes a skipped record.
+    chosen = list(variants) if variants and missing_requirement(backend) is None else None
+    return case_grid([backend], batch_sizes, threads=[threads], variants=chosen, min_time_s=min_time_s)
 
 
 def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: int | None, min_time_s: float,
@@ -111,7 +115,8 @@ def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: 
     from benchlib.engine.launcher import run_cases
 
     path = Path(results_dir) / f"{backend}.jsonl"
-    return run_cases(framework_cases(backend, variants, batch_sizes, threads, min_time_s), results_path=path)
+    return run_cases(framework_cases(backend, variants, batch_sizes, threads, min_time_s), results_path=path,
+                     resume_hint="Run the cell again to resume: finished cases are kept.")
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:

@@ -43,17 +43,16 @@ def check_int_list(name: str, values: object, maximum: int) -> list[int]:
     return [check_positive_int(name, value, maximum) for value in items]
 
 
-def check_threads(name: str, value: object) -> int | None:
-    """``None`` or ``0`` (one thread per usable core) or a positive int.
+def check_threads(name: str, value: object) -> int | str | None:
+    """A thread setting (docs/threads.md): ``None``/"default", ``"cores"`` or a positive int, normalised.
 
     More threads than usable cores is allowed here; the run warns about it.
     """
-    if value is None or (value == 0 and not isinstance(value, bool) and isinstance(value, int)):
-        return value  # type: ignore[return-value]
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_THREADS:
-        raise ValueError(f"{name}={value!r} is invalid; allowed: 0 (one per usable core) or an integer "
-                         f"from 1 to {MAX_THREADS}")
-    return value
+    from benchlib.engine.grid import CORES, resolve_threads
+
+    if isinstance(value, str) and value.strip().lower() == CORES:
+        return CORES
+    return resolve_threads(value, name)
 
 
 def check_writable_dir(name: str, value: object) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
+from benchlib.results.records import SETTLED
 
 #: The issue's batch sizes: from one request to a large offline batch.
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64, 256, 1000, 4096)
@@ -30,8 +31,6 @@ QUICK_BATCH_SIZES: tuple[int, ...] = (1, 64, 1000)
 #: so the timed loop is kept short; the per-call percentiles still rest on hundreds of calls.
 DEFAULT_MIN_TIME_S = 0.3
 QUICK_MIN_TIME_S = 0.1
-#: Status values that mean "nothing new to learn by running this case again in this environment".
-DONE_STATUSES = ("ok", "skipped")
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,20 @@ def default_threads(quick: bool = False) -> tuple[int, ...]:
     return (usable,) if quick else tuple(range(1, usable + 1))
 
 
+def _sweep_threads(threads: Sequence[int | str | None] | int | str) -> list[int]:
+    """Thread settings of a sweep as numbers: integers or "cores"; each is matched to a measured peak."""
+    from benchlib.engine.grid import resolve_threads
+
+    items = [threads] if isinstance(threads, int | str) else list(threads)
+    if not items:
+        raise ValueError(f"threads={threads!r} is invalid; allowed: a non-empty list of integers or 'cores'")
+    counts = [resolve_threads(t) for t in items]
+    if None in counts:
+        raise ValueError(f"threads={threads!r} is invalid in a sweep; allowed: integers or 'cores' (a sweep "
+                         "compares explicit thread counts, each against the peak measured with that count)")
+    return [int(c) for c in counts if c is not None]
+
+
 def sweep_config(
     backends: Sequence[str] | None = None,
     batch_sizes: Sequence[int] | None = None,
@@ -73,7 +86,7 @@ def sweep_config(
 ) -> SweepConfig:
     """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
     from benchlib.backends.registry import available_backends, backend_variants
-    from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, MAX_THREADS, check_positive_float
+    from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float
     from benchlib.params import check_backends, check_int_list
 
     chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
@@ -82,8 +95,7 @@ def sweep_config(
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
     sizes = tuple(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE)) if batch_sizes is not None \
         else (QUICK_BATCH_SIZES if quick else DEFAULT_BATCH_SIZES)
-    counts = tuple(check_int_list("threads", threads, MAX_THREADS)) if threads is not None \
-        else default_threads(quick)
+    counts = tuple(_sweep_threads(threads)) if threads is not None else default_threads(quick)
     if variants is not None:
         known = sorted({v for name in chosen for v in backend_variants(name)})
         unknown = [v for v in variants if v not in known]
@@ -100,44 +112,27 @@ def sweep_config(
 
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
-    """Every (backend, variant, batch size, threads) case of ``config``, cheapest frameworks first per backend."""
-    from benchlib.backends.registry import backend_variants
+    """Every (backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
+    from benchlib.engine.grid import ALL_VARIANTS, case_grid
 
-    cases = []
-    for backend in config.backends:
-        variants = [v for v in backend_variants(backend) if config.variants is None or v in config.variants]
-        for variant in variants:
-            for threads in config.threads:
-                for batch in config.batch_sizes:
-                    cases.append(RunCase(
-                        backend=backend, model=config.model, batch_size=batch, threads=threads, variant=variant,
-                        min_time_s=config.min_time_s, min_calls=config.min_calls,
-                        warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
-                        timeout_s=config.timeout_s,
-                    ))
-    return cases
-
-
-def done_case_keys(results_path: str | os.PathLike, env_key: str) -> set[str]:
-    """``case_key`` of cases with an ``ok`` or ``skipped`` record from environment ``env_key``.
-
-    The engine's own ``skip_done`` only counts ``ok`` records; a ``skipped`` variant (e.g. one a
-    framework version cannot do) would otherwise pay a process start and an import on every re-run
-    although the environment key (which includes the framework versions) guarantees the same outcome.
-    """
-    from benchlib.results.store import read_records
-
-    if not Path(results_path).exists():
-        return set()
-    records, _ = read_records(results_path)
-    return {r["case_key"] for r in records if r.get("status") in DONE_STATUSES and r.get("env_key") == env_key}
+    return case_grid(config.backends, config.batch_sizes, models=[config.model], threads=config.threads,
+                     variants=config.variants if config.variants is not None else ALL_VARIANTS,
+                     omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
+                     warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
+                     timeout_s=config.timeout_s)
 
 
 def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> list[RunCase]:
-    """The cases of ``cases`` that still have to run (see :func:`done_case_keys`)."""
-    from benchlib.env import collect_env
+    """The cases of ``cases`` that still have to run: no ``ok`` or ``skipped`` record in this environment.
 
-    done = done_case_keys(results_path, collect_env()["key"])
+    A ``skipped`` variant (one a framework version cannot do) would otherwise pay a process start
+    and an import on every re-run although the environment key (which includes the framework
+    versions) guarantees the same outcome; ``failed`` cases are retried.
+    """
+    from benchlib.env import collect_env
+    from benchlib.results.records import SETTLED, done_keys
+
+    done = done_keys(results_path, collect_env()["key"], SETTLED)
     return [case for case in cases if case.case_key not in done]
 
 
@@ -244,7 +239,7 @@ def run_sweep(
         stored = measure_roofline(config.threads, result.roofline_path)
         result.peaks = peaks_by_threads(stored)
         result.roofline_s = time.perf_counter() - tick
-    # skip_done=True as well: harmless after pending_cases, and it keeps the engine's own notion of done.
-    result.records = run_cases(todo, results_path=path, progress=progress, skip_done=True, on_record=on_record)
+    result.records = run_cases(todo, results_path=path, progress=progress, skip_done=SETTLED, on_record=on_record,
+                               resume_hint="A sweep resumes by itself: run the same command (or notebook) again.")
     result.wall_s = time.perf_counter() - started
     return result

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from benchlib.backends.registry import BACKEND_NAMES
-from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, MAX_THREADS, check_positive_float, check_positive_int
+from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float, check_positive_int
 
 
 def positive_int(option: str, maximum: int) -> Callable[[str], int]:
@@ -46,7 +46,18 @@ def backend_name(text: str) -> str:
 
 
 batch_size = positive_int("--batch-sizes", MAX_BATCH_SIZE)
-threads = positive_int("--threads", MAX_THREADS)
+
+
+def threads(text: str) -> int | str | None:
+    """``--threads`` value: an integer, ``cores`` (one per usable core) or ``default`` (docs/threads.md)."""
+    from benchlib.engine.grid import CORES, resolve_threads
+
+    if text.strip().lower() == CORES:
+        return CORES
+    try:
+        return resolve_threads(text, "--threads")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_backends_option(parser: argparse.ArgumentParser, default_help: str = "all installed") -> None:

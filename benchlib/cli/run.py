@@ -38,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=list(DEFAULT_BATCH_SIZES),
                         metavar="N", help="batch sizes (default: 1 1000)")
     parser.add_argument("--threads", nargs="+", type=threads, default=None, metavar="N",
-                        help="thread counts to try (default: each framework's own default)")
+                        help="thread settings to try: integers, 'cores' (one per usable core) or 'default' "
+                             "(the framework's own; this is the default)")
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="backend variants to run where a backend supports them (default: each "
                              "backend's default variant); a name no selected backend knows is refused")
@@ -75,28 +76,19 @@ def _writable_target(path: Path) -> str | None:
 
 
 def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] | str:
-    """The cases the options describe, or the refusal message."""
+    """The cases the options describe (through the one case grid), or the refusal message."""
     from benchlib.backends.registry import backend_variants
+    from benchlib.engine.grid import case_grid
 
-    variants_of = {name: backend_variants(name) for name in backends}
     if args.variants:
-        known = {v for vs in variants_of.values() for v in vs}
+        known = {v for name in backends for v in backend_variants(name)}
         unknown = [v for v in args.variants if v not in known]
         if unknown:
             allowed = ", ".join(sorted(known))
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
-    cases = []
-    for name in backends:
-        chosen: list[str | None] = [v for v in (args.variants or []) if v in variants_of[name]] or [None]
-        for variant in chosen:
-            for batch in args.batch_sizes:
-                for count in args.threads or [None]:
-                    cases.append(RunCase(
-                        backend=name, model=args.model, batch_size=batch, threads=count, variant=variant,
-                        min_time_s=args.min_time, min_calls=args.min_calls, warmup_time_s=args.warmup_time,
-                        warmup_calls=args.warmup_calls, timeout_s=args.timeout,
-                    ))
-    return cases
+    return case_grid(backends, args.batch_sizes, models=[args.model], threads=args.threads or [None],
+                     variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
+                     warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         return refuse("run", problem)
     usable = usable_cores()["usable"]
     for count in args.threads or []:
-        if count > usable:
+        if isinstance(count, int) and count > usable:
             print(f"warning: --threads {count} exceeds the {usable} usable core(s); threads will share cores",
                   file=sys.stderr)
 
@@ -127,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.results.store import load, to_csv
 
     started = time.perf_counter()
-    records = run_cases(cases, results_path=out, progress=not args.no_progress, skip_done=args.resume)
+    records = run_cases(cases, results_path=out, progress=not args.no_progress, skip_done=args.resume,
+                        resume_hint=f"Resume with the same command plus --resume --out {out}")
     wall = time.perf_counter() - started
     df = load(out)
     print(to_markdown(comparison_table(df)))
