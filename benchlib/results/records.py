@@ -53,15 +53,15 @@ def record_identity(record: dict[str, Any]) -> str:
 
 
 def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The newest record of each case (by ``created``, then file order), in first-seen order."""
-    ordered = sorted(enumerate(records), key=lambda item: (str(item[1].get("created") or ""), item[0]))
-    newest: dict[str, tuple[int, dict[str, Any]]] = {}
+    """The newest record of each case (by ``created``, then file order), in first-seen (file) order."""
+    items = list(records)
     first_seen: dict[str, int] = {}
-    for position, record in ordered:
-        key = record_identity(record)
-        newest[key] = (position, record)
-        first_seen.setdefault(key, position)
-    return [record for _, (_, record) in sorted(newest.items(), key=lambda kv: first_seen[kv[0]])]
+    for position, record in enumerate(items):
+        first_seen.setdefault(record_identity(record), position)
+    newest: dict[str, dict[str, Any]] = {}
+    for _, record in sorted(enumerate(items), key=lambda item: (str(item[1].get("created") or ""), item[0])):
+        newest[record_identity(record)] = record
+    return [newest[key] for key in sorted(newest, key=first_seen.__getitem__)]
 
 
 def latest_rows(frame: pd.DataFrame, identity: Sequence[str] | None = None) -> pd.DataFrame:
