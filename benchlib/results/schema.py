@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import uuid
 from typing import Any
 
@@ -108,3 +109,68 @@ def failed_record(case: Any, status: str, error: str, **fields: Any) -> dict[str
 def missing_keys(record: dict[str, Any]) -> list[str]:
     """Required keys absent from ``record`` (empty for a valid record)."""
     return [key for key in REQUIRED_KEYS if key not in record]
+
+
+# -- what a readable record may hold ---------------------------------------------------------------
+
+#: Keys whose value is a text (or null) in every record.
+TEXT_KEYS = ("backend", "model", "variant", "protocol", "case_key", "created", "run_id", "env_key")
+#: Timing keys of ``latency_ms`` that must be above 0 (a spread may be exactly 0).
+POSITIVE_LATENCIES = ("mean", "min", "p50", "p90", "p95", "p99", "max")
+#: Measured quantities that are never negative.
+NON_NEGATIVE_KEYS = ("throughput_sps", "cpu_percent", "rss_peak_mb", "uss_peak_mb", "max_abs_err", "cv",
+                     "n_calls", "import_s", "load_s", "first_call_ms", "gflops")
+#: Keys holding an object (or null), a list (or null) or a yes/no (or null).
+OBJECT_KEYS = ("latency_ms", "latency_ci95_ms", "env", "rss_mb", "uss_mb", "ctx_switches")
+LIST_KEYS = ("warnings", "samples_ms", "per_core_percent")
+BOOL_KEYS = ("outputs_valid", "noisy")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def invalid_reason(record: dict[str, Any]) -> str | None:
+    """Why ``record`` cannot be shown or ranked (wrong types, impossible values), or ``None``.
+
+    Only keys present are checked, so records from older benchlib versions stay readable; a
+    value that no measurement can produce (a latency of 0, below 0 or infinite, an unknown
+    status, a batch size given as text) makes the whole record unusable.
+    """
+    status = record.get("status")
+    if status not in STATUSES:
+        return f"status={status!r} is unknown; allowed: {', '.join(STATUSES)}"
+    for key in TEXT_KEYS:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: text or null"
+    if not isinstance(record.get("backend"), str) or not record["backend"]:
+        return f"backend={record.get('backend')!r} is missing; allowed: a backend name"
+    for key, low in (("batch_size", 1), ("threads", 0)):
+        value = record.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            return f"{key}={value!r} is invalid; allowed: an integer from {low}, or null"
+    for key in OBJECT_KEYS:
+        if record.get(key) is not None and not isinstance(record[key], dict):
+            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: an object or null"
+    for key in LIST_KEYS:
+        if record.get(key) is not None and not isinstance(record[key], list):
+            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: a list or null"
+    for key in BOOL_KEYS:
+        if record.get(key) is not None and not isinstance(record[key], bool):
+            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: true, false or null"
+    for name, value in (record.get("latency_ms") or {}).items():
+        if value is None:
+            continue
+        positive = name in POSITIVE_LATENCIES
+        if not _number(value) or not math.isfinite(value) or value < 0 or (positive and value == 0):
+            low = "above 0" if positive else "from 0"
+            return f"latency_ms.{name}={value!r} is impossible; allowed: a finite number of milliseconds {low}"
+    for key in NON_NEGATIVE_KEYS:
+        value = record.get(key)
+        if value is not None and (not _number(value) or not math.isfinite(value) or value < 0):
+            return f"{key}={value!r} is impossible; allowed: a finite number from 0, or null"
+    return None
