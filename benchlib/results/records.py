@@ -35,40 +35,71 @@ def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
     if isinstance(results, str | os.PathLike):
         if not Path(results).exists():
             return set()
-        from benchlib.results.store import read_records
+        from benchlib.results.store import iter_records
 
-        records, _ = read_records(results)
+        records: Iterable[dict[str, Any]] = iter_records(results)  # streamed: only the keys are kept
     else:
-        records = list(results)
+        records = results
     return {r["case_key"] for r in records
             if r.get("status") in statuses and r.get("env_key") == env_key and r.get("case_key")}
 
 
+def machine_of(record: dict[str, Any]) -> str | None:
+    """The machine a record was measured on: ``"CPU model, N CPUs, M GB"``, or ``None`` if unknown.
+
+    Built from the hardware facts of the record's ``env`` (or of a flat row's ``env.*`` columns),
+    so records from different machines are never taken for one case, while a framework upgrade
+    on the same machine (a new environment key) still replaces the older record of a case.
+    """
+    given = record.get("machine")
+    if isinstance(given, str) and given:
+        return given
+    env = record.get("env")
+    if isinstance(env, dict):
+        model, cpus, memory = env.get("cpu_model"), env.get("logical_cores"), env.get("memory_total_mb")
+    else:
+        model, cpus, memory = (record.get(f"env.{k}") for k in ("cpu_model", "logical_cores", "memory_total_mb"))
+    if not isinstance(model, str) or not model:
+        return None
+    parts = [model]
+    if isinstance(cpus, int | float) and not isinstance(cpus, bool) and cpus == cpus:
+        parts.append(f"{int(cpus)} CPUs")
+    if isinstance(memory, int | float) and not isinstance(memory, bool) and memory == memory:
+        parts.append(f"{round(memory / 1024)} GB")
+    return ", ".join(parts)
+
+
 def record_identity(record: dict[str, Any]) -> str:
-    """The key under which records of one case are the same case: ``case_key``, else identity fields."""
+    """The key under which records are the same case: ``case_key`` (else the identity fields) and machine."""
     key = record.get("case_key")
-    if isinstance(key, str) and key:
-        return key
-    return "|".join(str(record.get(field)) for field in CASE_IDENTITY)
+    if not (isinstance(key, str) and key):
+        key = "|".join(str(record.get(field)) for field in CASE_IDENTITY)
+    machine = machine_of(record)
+    return f"{key}@{machine}" if machine else key
 
 
 def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The newest record of each case (by ``created``, then file order), in first-seen (file) order."""
-    items = list(records)
+    """The newest record of each case (by ``created``, then file order), in first-seen (file) order.
+
+    Streams: only the newest record of each case is held, so a large folder costs memory per case.
+    """
     first_seen: dict[str, int] = {}
-    for position, record in enumerate(items):
-        first_seen.setdefault(record_identity(record), position)
-    newest: dict[str, dict[str, Any]] = {}
-    for _, record in sorted(enumerate(items), key=lambda item: (str(item[1].get("created") or ""), item[0])):
-        newest[record_identity(record)] = record
-    return [newest[key] for key in sorted(newest, key=first_seen.__getitem__)]
+    newest: dict[str, tuple[tuple[str, int], dict[str, Any]]] = {}
+    for position, record in enumerate(records):
+        key = record_identity(record)
+        first_seen.setdefault(key, position)
+        rank = (str(record.get("created") or ""), position)
+        if key not in newest or rank >= newest[key][0]:
+            newest[key] = (rank, record)
+    return [newest[key][1] for key in sorted(newest, key=first_seen.__getitem__)]
 
 
 def latest_rows(frame: pd.DataFrame, identity: Sequence[str] | None = None) -> pd.DataFrame:
     """The newest row of each case in a flat results frame (:func:`benchlib.results.load`).
 
     Rows are ordered by ``created`` (stable, so file order breaks ties); a case is its
-    ``case_key`` where present, else the ``identity`` columns (default :data:`CASE_IDENTITY`).
+    ``case_key`` where present, else the ``identity`` columns (default :data:`CASE_IDENTITY`),
+    on one machine (the ``machine`` column, when present).
     """
     if frame is None or frame.empty:
         return frame
@@ -81,4 +112,7 @@ def latest_rows(frame: pd.DataFrame, identity: Sequence[str] | None = None) -> p
         key = data["case_key"].where(data["case_key"].notna() & data["case_key"].astype(bool), fallback)
     else:
         key = fallback
+    if "machine" in data.columns:  # records from different machines are never one case
+        machine = data["machine"]
+        key = key.where(machine.isna() | machine.eq(""), key.astype(str) + "@" + machine.astype(str))
     return data[~key.duplicated(keep="last")]

@@ -8,7 +8,10 @@ import uuid
 from typing import Any
 
 #: Bump when a key changes meaning or disappears; readers skip records newer than they know.
-SCHEMA_VERSION = 1
+#: 2: article-protocol records are made by :func:`make_record` like every other (``case_key``,
+#: ``model``, ``env``, ``env_key``; their ``version`` is now ``framework_version``). Version 1
+#: files stay readable; :func:`upgrade_record` gives their records the current shape.
+SCHEMA_VERSION = 2
 
 STATUSES = ("ok", "failed", "skipped")
 
@@ -111,6 +114,27 @@ def missing_keys(record: dict[str, Any]) -> list[str]:
     return [key for key in REQUIRED_KEYS if key not in record]
 
 
+def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``record`` (any readable ``schema_version``) in the current shape; its version is kept.
+
+    Version 1 article-protocol records lacked ``case_key``, ``model``, ``env`` and ``env_key`` and
+    named the framework version ``version``: the missing keys become nulls (the machine they came
+    from is unknown), ``version`` becomes ``framework_version``. Values already there are kept.
+    """
+    upgraded = dict(record)
+    if upgraded.get("protocol") == "article" and "version" in upgraded:
+        upgraded.setdefault("framework_version", upgraded.pop("version"))
+    for key, value in REQUIRED_KEYS.items():
+        if key == "schema_version":
+            continue
+        if key not in upgraded or upgraded[key] is None:
+            upgraded[key] = dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) \
+                else value
+        elif isinstance(value, dict) and isinstance(upgraded[key], dict):
+            upgraded[key] = {**value, **upgraded[key]}
+    return upgraded
+
+
 # -- what a readable record may hold ---------------------------------------------------------------
 
 #: Keys whose value is a text (or null) in every record.
@@ -147,8 +171,6 @@ def invalid_reason(record: dict[str, Any]) -> str | None:
     for key in TEXT_KEYS:
         if record.get(key) is not None and not isinstance(record[key], str):
             return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: text or null"
-    if not isinstance(record.get("backend"), str) or not record["backend"]:
-        return f"backend={record.get('backend')!r} is missing; allowed: a backend name"
     for key, low in (("batch_size", 1), ("threads", 0)):
         value = record.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):

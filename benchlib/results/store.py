@@ -1,23 +1,31 @@
-"""Results as JSON lines: append-only, one write per record, tolerant reading, a tidy DataFrame.
+"""Results as JSON lines: append-only, one write per record, tolerant streaming reads, a tidy DataFrame.
 
-Writing: each record is serialised to one line and written with a single ``os.write`` on an
-``O_APPEND`` descriptor under an exclusive ``flock``, then fsynced, so concurrent writers
-(several processes appending to one file) never interleave and a crash loses at most the line
-being written. Reading: a line that is cut, not JSON, not an object or from a newer schema is
-skipped and reported with its file and line number; the rest loads.
+Writing: each record is serialised to one line and written on an ``O_APPEND`` descriptor under
+an exclusive ``flock``, then fsynced, so concurrent writers (several processes appending to one
+file) never interleave. A write that fails (full disk, file size limit) is rolled back to the
+file's previous length, so the file never ends in half a record; the error says why.
+
+Reading streams line by line and reads only regular files (a FIFO or device is named and
+skipped, never opened for a blocking read). A line that is cut, longer than
+:data:`MAX_LINE_BYTES`, not UTF-8, not JSON, not an object, from a newer schema or holding an
+impossible value (:func:`benchlib.results.schema.invalid_reason`) is skipped and reported with
+its file and line number; the rest loads.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
 import fcntl
 import json
 import math
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from benchlib.results.schema import SCHEMA_VERSION
+from benchlib.results.schema import SCHEMA_VERSION, invalid_reason
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is built: run workers never need it
     import pandas as pd
@@ -25,10 +33,14 @@ if TYPE_CHECKING:  # pandas is imported only when a frame is built: run workers 
 PathLike = str | os.PathLike
 
 #: Env fields copied into the flat table (the full fingerprint stays in the JSON file).
-ENV_COLUMNS = ("cpu_model", "usable_cores", "logical_cores", "python", "key")
+ENV_COLUMNS = ("cpu_model", "usable_cores", "logical_cores", "memory_total_mb", "python", "key")
 #: Keys never flattened into columns.
 NOT_FLAT = ("samples_ms", "env", "case", "rss_timeline_mb", "per_core_timeline")
-
+#: A line longer than this is skipped unread: benchlib's largest records (10,000 samples, a
+#: per-core timeline of a long run on a large machine) stay far below it.
+MAX_LINE_BYTES = 64 * 2**20
+#: errno values that mean "no room left" (disk or quota).
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 def json_default(value: Any) -> Any:
     """``json.dumps`` fallback: NumPy values and paths as plain JSON."""
@@ -52,8 +64,33 @@ def clean_for_json(value: Any) -> Any:
     return value
 
 
+class ResultsWriteError(OSError):
+    """A record could not be saved (full disk, file size limit, I/O error); the file was rolled back."""
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:  # a regular file accepts nothing more: the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[written:]
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno in DISK_FULL:
+        return "the disk is full"
+    if exc.errno == errno.EFBIG:
+        return "the file size limit (ulimit -f) is reached"
+    return "the write failed"
+
+
 def append_record(path: PathLike, record: dict[str, Any]) -> None:
-    """Append ``record`` as one line to ``path`` (created with its folder if needed)."""
+    """Append ``record`` as one line to ``path`` (created with its folder if needed).
+
+    Either the whole line is written or none of it: a failed write (full disk, file size limit)
+    truncates the file back to its previous length and raises :class:`ResultsWriteError`.
+    """
     text = json.dumps(clean_for_json(record), default=json_default, allow_nan=False, separators=(",", ":"))
     line = (text + "\n").encode()
     path = Path(path)
@@ -68,71 +105,173 @@ def append_record(path: PathLike, record: dict[str, Any]) -> None:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line
-            written = os.write(fd, line)
-            if written != len(line):  # a short write on a regular file means a full disk
-                raise OSError(f"short write to {path}: {written} of {len(line)} bytes")
-            os.fsync(fd)
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError as exc:
+                # Every benchlib writer holds the lock, so nobody appended after ``size``: cutting
+                # back to it removes exactly the part of this record that reached the disk.
+                try:
+                    os.ftruncate(fd, size)
+                    kept = f"nothing of it was kept (the file is back to its previous {size} bytes)"
+                except OSError:
+                    kept = "the file may end in a partial line, which readers skip"
+                raise ResultsWriteError(
+                    exc.errno, f"could not save a record to {path}: {_why(exc)} ({exc.strerror or exc}); "
+                               f"{kept}; the records saved before are intact") from exc
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
 
 
-def _expand(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+# -- reading -----------------------------------------------------------------------------------------
+
+def file_kind(mode: int) -> str:
+    """Words for a file type: ``a FIFO (named pipe)``, ``a character device``, ``a directory``, ..."""
+    for test, words in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def _expand(paths: PathLike | Iterable[PathLike], problems: list[str]) -> list[Path]:
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     files: list[Path] = []
     for item in paths:
         item = Path(item)
-        files.extend(sorted(item.glob("*.jsonl")) if item.is_dir() else [item])
+        if item.is_dir():
+            found = sorted(item.glob("*.jsonl"))
+            if not found:
+                problems.append(f"{item}: no *.jsonl results files in this folder")
+            files.extend(found)
+        else:
+            files.append(item)
     return files
 
 
-def read_records(paths: PathLike | Iterable[PathLike]) -> tuple[list[dict[str, Any]], list[str]]:
+def open_regular(file: PathLike) -> tuple[IO[bytes] | None, str | None]:
+    """``(handle, None)`` for a regular file (symlinks followed), else ``(None, why not)``.
+
+    A FIFO would block the reader until some writer appeared, and a device never ends: both are
+    named and refused without reading (the descriptor is opened non-blocking, then checked).
+    """
+    try:
+        kind = os.stat(file).st_mode  # follows a symlink: a link to a FIFO is a FIFO
+        if stat.S_ISREG(kind):
+            fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            kind = os.fstat(fd).st_mode  # what was opened, in case the path changed in between
+            if stat.S_ISREG(kind):
+                os.set_blocking(fd, True)
+                return os.fdopen(fd, "rb", buffering=1 << 20), None
+            os.close(fd)
+    except OSError as exc:
+        return None, f"{file}: cannot read ({exc.strerror or exc})"
+    return None, (f"{file}: skipped, {file_kind(kind)} is not a regular file; "
+                  f"allowed: a results file (JSON lines) or a folder of them")
+
+
+def _lines(handle: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, int]]:
+    """Each line as ``(bytes, length)``; a line longer than ``limit`` as ``(None, length)``, unread."""
+    while True:
+        raw = handle.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield raw, len(raw)
+            continue
+        length = len(raw)
+        while not raw.endswith(b"\n"):  # skip the rest of the line, one chunk at a time
+            raw = handle.readline(1 << 20)
+            if not raw:
+                break
+            length += len(raw)
+        yield None, length
+
+
+def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A record from one line, or ``(None, the reason it is skipped)``; ``(None, None)`` for a blank line."""
+    if not raw.strip():
+        return None, None
+    cut = not raw.endswith(b"\n") and not raw.rstrip().endswith(b"}")
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        if cut:
+            return None, "skipped truncated line (the writer was probably killed)"
+        return None, f"skipped, not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start + 1})"
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError; so are 5000-digit numbers
+        if cut:
+            return None, "skipped truncated line (the writer was probably killed)"
+        detail = exc.msg if isinstance(exc, json.JSONDecodeError) else ("nested too deeply" if isinstance(
+            exc, RecursionError) else str(exc).split(":")[0])
+        return None, f"skipped not JSON ({detail})"
+    if not isinstance(record, dict):
+        return None, f"skipped, a JSON {type(record).__name__} instead of a record object"
+    version = record.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION:
+        return None, (f"skipped, schema_version {version!r} is not readable by this benchlib "
+                      f"(reads up to {SCHEMA_VERSION}); upgrade benchlib")
+    reason = invalid_reason(record)
+    if reason:
+        return None, f"skipped, invalid record (not shown or ranked): {reason}"
+    return record, None
+
+
+def iter_records(paths: PathLike | Iterable[PathLike], problems: list[str] | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[dict[str, Any]]:
+    """Each readable record in ``paths`` (files, folders of ``*.jsonl``, or a list), one at a time.
+
+    Nothing but the current line is held in memory. Every skipped file or line is appended to
+    ``problems`` as ``FILE:LINE: why``. Each record gets ``_source`` (its ``FILE:LINE``).
+    """
+    problems = [] if problems is None else problems
+    for file in _expand(paths, problems):
+        handle, problem = open_regular(file)
+        if handle is None:
+            problems.append(problem or f"{file}: cannot read")
+            continue
+        with handle:
+            for number, (raw, length) in enumerate(_lines(handle, max_line_bytes), start=1):
+                where = f"{file}:{number}"
+                if raw is None:
+                    problems.append(f"{where}: skipped a line of {length:,} bytes, longer than the "
+                                    f"{max_line_bytes:,} bytes any benchlib record takes")
+                    continue
+                record, problem = parse_line(raw)
+                if problem:
+                    problems.append(f"{where}: {problem}")
+                if record is not None:
+                    record["_source"] = where
+                    yield record
+
+
+def read_records(paths: PathLike | Iterable[PathLike],
+                 max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[dict[str, Any]], list[str]]:
     """All records in ``paths`` (files, folders of ``*.jsonl``, or a list), and load problems.
 
-    Each problem names the file and line: a missing file, a cut or non-JSON line, a line that
-    is not an object, or a record with a newer ``schema_version`` than this benchlib reads.
+    Each problem names the file and line: a missing or non-regular file, a cut, over-long,
+    non-UTF-8 or non-JSON line, a line that is not an object, a record with a newer
+    ``schema_version`` than this benchlib reads, or one with impossible values. To keep memory
+    flat on large folders, iterate with :func:`iter_records` instead.
     """
-    records: list[dict[str, Any]] = []
     problems: list[str] = []
-    for file in _expand(paths):
-        try:
-            lines = file.read_bytes().split(b"\n")
-        except OSError as exc:
-            problems.append(f"{file}: cannot read ({exc.strerror or exc})")
-            continue
-        last = len(lines)
-        for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            where = f"{file}:{number}"
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                cut = number >= last - 1 and not raw.endswith(b"}")
-                kind = "truncated line (the writer was probably killed)" if cut else f"not JSON ({exc.msg})"
-                problems.append(f"{where}: skipped {kind}")
-                continue
-            if not isinstance(record, dict):
-                problems.append(f"{where}: skipped, a JSON {type(record).__name__} instead of a record object")
-                continue
-            version = record.get("schema_version")
-            if not isinstance(version, int) or version > SCHEMA_VERSION:
-                problems.append(f"{where}: skipped, schema_version {version!r} is not readable by this "
-                                f"benchlib (reads up to {SCHEMA_VERSION}); upgrade benchlib")
-                continue
-            record["_source"] = f"{where}"
-            records.append(record)
+    records = list(iter_records(paths, problems, max_line_bytes))
     return records, problems
 
 
 def flatten(record: dict[str, Any]) -> dict[str, Any]:
     """One flat row: nested objects become dotted columns (``latency_ms.p50``).
 
-    ``samples_ms`` and the full ``env`` stay out; a few env fields become ``env.<field>``.
-    Lists (per-core figures, confidence intervals) are kept as lists in one cell.
+    ``samples_ms`` and the full ``env`` stay out; a few env fields become ``env.<field>`` and the
+    machine (:func:`benchlib.results.records.machine_of`) becomes ``machine``. Lists (per-core
+    figures, confidence intervals) are kept as lists in one cell.
     """
+    from benchlib.results.records import machine_of
+
     row: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -147,29 +286,46 @@ def flatten(record: dict[str, Any]) -> dict[str, Any]:
             continue
         if key == "latency_ci95_ms" and isinstance(value, dict):
             for quantile, pair in value.items():
-                pair = pair or [None, None]
-                row[f"latency_ci95_ms.{quantile}.lo"], row[f"latency_ci95_ms.{quantile}.hi"] = pair
+                low, high = ([*pair, None, None][:2]) if isinstance(pair, list) else (None, None)
+                row[f"latency_ci95_ms.{quantile}.lo"], row[f"latency_ci95_ms.{quantile}.hi"] = low, high
             continue
         walk(key, value)
-    env = record.get("env") or {}
+    env = record.get("env") if isinstance(record.get("env"), dict) else {}
     for key in ENV_COLUMNS:
         row[f"env.{key}"] = env.get(key)
-    row["n_samples_stored"] = len(record.get("samples_ms") or [])
+    row["machine"] = machine_of(record)
+    samples = record.get("samples_ms")
+    row["n_samples_stored"] = len(samples) if isinstance(samples, list) else 0
     return row
 
 
-def load(paths: PathLike | Iterable[PathLike]) -> pd.DataFrame:
+def load(paths: PathLike | Iterable[PathLike], columns: Sequence[str] | None = None,
+         newest_only: bool = False) -> pd.DataFrame:
     """A tidy DataFrame, one row per run, from result files or folders (problems in ``df.attrs``).
 
-    Load problems (skipped lines) are in ``df.attrs["problems"]``; use :func:`read_records`
-    to get them without building a frame.
+    Records are streamed: only the flat rows are kept, and only ``columns`` of them when given
+    (missing ones are empty). ``newest_only`` keeps the newest record of each case and machine
+    (:func:`benchlib.results.records.latest`) while reading, so memory follows the number of
+    cases, not of lines. Load problems (skipped lines) are in ``df.attrs["problems"]``.
     """
     import pandas as pd
 
-    records, problems = read_records(paths)
-    df = pd.DataFrame([flatten(r) for r in records])
+    from benchlib.results.records import latest
+
+    problems: list[str] = []
+    rows: Iterable[dict[str, Any]] = (flatten(r) for r in iter_records(paths, problems))
+    if columns is not None:
+        wanted = list(dict.fromkeys([*columns, "case_key", "created", "machine", *_IDENTITY_COLUMNS]))
+        rows = ({c: row.get(c) for c in wanted if c in row} for row in rows)
+    if newest_only:
+        rows = latest(rows)
+    df = pd.DataFrame(list(rows))
     df.attrs["problems"] = problems
     return df
+
+
+#: Columns that identify a case when a record has no ``case_key`` (kept by ``load(columns=...)``).
+_IDENTITY_COLUMNS = ("model", "backend", "variant", "batch_size", "threads", "protocol")
 
 
 def to_csv(df: pd.DataFrame, path: PathLike) -> Path:
@@ -178,3 +334,34 @@ def to_csv(df: pd.DataFrame, path: PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return path
+
+
+def export_csv(paths: PathLike | Iterable[PathLike], dest: PathLike) -> tuple[Path, int]:
+    """Write every run in ``paths`` as one flat CSV row to ``dest``; returns ``(dest, rows)``.
+
+    Streams twice (once for the union of columns, once for the rows), so memory stays flat on
+    large folders. The file is written beside ``dest`` and renamed over it, so ``dest`` is either
+    the old file or the complete new one; a full disk raises :class:`ResultsWriteError`.
+    """
+    dest = Path(dest)
+    columns: dict[str, None] = {}
+    for record in iter_records(paths):
+        columns.update(dict.fromkeys(flatten(record)))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    count = 0
+    try:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="ignore")
+            writer.writeheader()
+            for record in iter_records(paths):
+                writer.writerow(flatten(record))
+                count += 1
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResultsWriteError(exc.errno, f"could not write {dest}: {_why(exc)} ({exc.strerror or exc}); "
+                                           f"the results it exports are intact") from exc
+    return dest, count
