@@ -165,6 +165,30 @@ def fingerprint_key(env: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
+#: Fingerprint fields that describe the machine itself (not its software): records that differ in
+#: these come from different machines and are never compared or collapsed without saying so.
+MACHINE_FIELDS = ("cpu_model", "isa_flags", "usable_cores", "logical_cores", "cpu_quota_cores")
+
+
+def machine_key(env: dict[str, Any] | None) -> str | None:
+    """Short hash of the machine part of a fingerprint (:data:`MACHINE_FIELDS`); ``None`` without ``env``."""
+    if not isinstance(env, dict):
+        return None
+    what = {name: env.get(name) for name in MACHINE_FIELDS}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fingerprint_differences(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
+    """Fields of two fingerprints that differ: machine fields and framework versions, as (a, b)."""
+    a, b = a or {}, b or {}
+    diff = {name: (a.get(name), b.get(name)) for name in MACHINE_FIELDS if a.get(name) != b.get(name)}
+    fa, fb = a.get("frameworks") or {}, b.get("frameworks") or {}
+    for name in sorted(set(fa) | set(fb)):
+        if fa.get(name) != fb.get(name):
+            diff[f"frameworks.{name}"] = (fa.get(name), fb.get(name))
+    return diff
+
+
 def collect_env() -> dict[str, Any]:
     """The environment fingerprint: CPU, cores, memory, OS, Python, frameworks, thread vars, load."""
     cores = usable_cores()

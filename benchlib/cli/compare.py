@@ -1,0 +1,97 @@
+"""``benchlib compare BASE NEW``: did something change? Case by case, with intervals and verdicts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchlib.cli.common import refuse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"--min-change={text!r} is invalid; allowed: a fraction from 0 to "
+                                         "below 1 (0.05 = 5%)")
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare", help="compare two result sets case by case (ratio of medians, 95% interval, verdict)",
+        description="Match each measured case (backend, variant, model, batch size, threads) of BASE and NEW, "
+                    "and print the ratio of NEW's median to BASE's with a bootstrap 95%% interval from the "
+                    "stored samples and a verdict: faster, slower or indistinguishable. Cases measured on "
+                    "different machines are compared only with --across-machines.",
+    )
+    parser.add_argument("base", type=Path, help="results file or folder of the baseline")
+    parser.add_argument("new", type=Path, help="results file or folder to compare with it")
+    parser.add_argument("--min-change", type=_fraction, default=0.05, metavar="F",
+                        help="flag significant changes of at least this fraction (default: 0.05 = 5%%)")
+    parser.add_argument("--fail-on-regression", action="store_true",
+                        help="exit 1 when any case got significantly slower by at least --min-change")
+    parser.add_argument("--across-machines", action="store_true",
+                        help="also compare cases measured on different machines (the table says what differs)")
+    parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
+                        help="also write the table as Markdown (for a pull request)")
+    parser.set_defaults(func=run)
+
+
+def _table(rows: list[dict], min_change: float) -> str:
+    header = "| case | base p50 (ms) | new p50 (ms) | new/base | 95% interval | verdict | flag |"
+    lines = [header, "|" + "---|" * 7]
+    for row in rows:
+        significant = row["verdict"] != "indistinguishable" and abs(row["ratio"] - 1.0) >= min_change
+        flag = ("REGRESSION" if row["verdict"] == "slower" else "improvement") if significant else ""
+        lines.append(f"| {row['case']} | {row['base_p50_ms']:.4g} | {row['new_p50_ms']:.4g} | {row['ratio']:.3f} "
+                     f"| {row['lo']:.3f}-{row['hi']:.3f} | {row['verdict']} | {flag} |")
+        if row.get("fingerprint_differs"):
+            lines.append(f"|  ↳ differs: {row['fingerprint_differs']} | | | | | | |")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchlib.results.compare import case_label, compare_runs
+    from benchlib.results.store import read_records
+
+    for name, path in (("BASE", args.base), ("NEW", args.new)):
+        if not path.exists():
+            return refuse("compare", f"{name}={str(path)!r} does not exist; allowed: a results file or folder")
+    if args.markdown is not None and args.markdown.resolve() in {args.base.resolve(), args.new.resolve()}:
+        return refuse("compare", f"--markdown={str(args.markdown)!r} is one of the inputs; allowed: another path")
+    base, base_problems = read_records(args.base)
+    new, new_problems = read_records(args.new)
+    for problem in base_problems + new_problems:
+        print(f"load problem: {problem}", file=sys.stderr)
+    result = compare_runs(base, new, across_machines=args.across_machines)
+    if not result.rows and not result.not_ok and not result.other_machine:
+        return refuse("compare", f"{args.base} and {args.new} have no case in common "
+                                 f"({len(result.only_base)} only in BASE, {len(result.only_new)} only in NEW)")
+    text = _table(result.rows, args.min_change) if result.rows else "(no case measured ok on both sides)"
+    print(text)
+    notes = []
+    if result.other_machine:
+        fields = sorted({k for item in result.other_machine for k in item["differs"]})
+        notes.append(f"{len(result.other_machine)} case(s) measured on different machines were not compared "
+                     f"(differs: {', '.join(fields)}); add --across-machines to compare them anyway")
+    for item in result.not_ok:
+        notes.append(f"not compared: {item['case']} (base {item['base']}, new {item['new']})")
+    for label, records in (("only in BASE", result.only_base), ("only in NEW", result.only_new)):
+        if records:
+            notes.append(f"{label}: " + "; ".join(case_label(r) for r in records))
+    for note in notes:
+        print(note)
+    regressions = result.regressions(args.min_change)
+    print(f"\n{len(result.rows)} case(s) compared: {sum(r['verdict'] == 'faster' for r in result.rows)} faster, "
+          f"{sum(r['verdict'] == 'slower' for r in result.rows)} slower, "
+          f"{sum(r['verdict'] == 'indistinguishable' for r in result.rows)} indistinguishable; "
+          f"{len(regressions)} significant regression(s) of at least {args.min_change:.0%}")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
+        print(f"markdown: {args.markdown}")
+    return 1 if args.fail_on_regression and regressions else 0

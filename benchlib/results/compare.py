@@ -1,0 +1,197 @@
+"""Is A really faster than B? The ratio of two medians with a bootstrap 95% interval, and a verdict.
+
+Every ``ok`` record stores its per-call samples (``samples_ms``, uniformly thinned to at most
+10,000, which only widens the interval). The bootstrap distribution of a sample median has a
+closed form: if ``x(1) <= ... <= x(n)`` are the sorted samples, the median ``m``-th order
+statistic of a resample is at most ``x(k)`` with probability ``P(Binomial(n, k/n) >= m)``. Drawing
+from that distribution gives exactly what resampling would, in O(n) instead of O(n × draws), so
+the comparison of two 10,000-sample records takes milliseconds.
+
+The verdict compares the interval of ``new / base`` with 1: ``faster`` when it lies entirely below,
+``slower`` when entirely above, otherwise ``indistinguishable`` (a tie at this precision).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Draws of each side's bootstrap median (the interval's percentiles come from these).
+DEFAULT_DRAWS = 4000
+CONFIDENCE = 0.95
+VERDICTS = ("faster", "slower", "indistinguishable")
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """``new`` median over ``base`` median, its interval, and what that means."""
+
+    ratio: float
+    lo: float
+    hi: float
+    verdict: str  # one of VERDICTS, for new relative to base
+    n_base: int
+    n_new: int
+
+    def significant(self, min_change: float = 0.0) -> bool:
+        """Whether the interval excludes 1 *and* the ratio moved by at least ``min_change`` (0.05 = 5%)."""
+        return self.verdict != "indistinguishable" and abs(self.ratio - 1.0) >= min_change
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return {"ratio": self.ratio, "lo": self.lo, "hi": self.hi, "verdict": self.verdict,
+                "n_base": self.n_base, "n_new": self.n_new}
+
+
+def _clean(samples: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+    values = np.asarray(samples, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size < 3:
+        raise ValueError(f"{name} has {values.size} usable sample(s); allowed: at least 3 positive finite samples")
+    return np.sort(values)
+
+
+def bootstrap_medians(samples: Sequence[float] | np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``draws`` medians of bootstrap resamples of ``samples``, drawn from their exact distribution."""
+    from scipy.stats import binom
+
+    x = _clean(samples, "samples")
+    n = x.size
+    m = (n + 1) // 2  # the (lower) median's rank in a resample of n
+    cdf = binom.sf(m - 1, n, np.arange(1, n + 1) / n)  # P(resample median <= x(k)), k = 1..n
+    ranks = np.searchsorted(cdf, rng.random(draws), side="left")
+    return x[np.minimum(ranks, n - 1)]
+
+
+def compare_samples(base: Sequence[float] | np.ndarray, new: Sequence[float] | np.ndarray,
+                    confidence: float = CONFIDENCE, draws: int = DEFAULT_DRAWS, seed: int = 0) -> Ratio:
+    """Ratio of the medians of ``new`` and ``base`` (e.g. latencies in ms) with its interval and verdict."""
+    if not 0.5 < confidence < 1.0:
+        raise ValueError(f"confidence={confidence!r} is invalid; allowed: a number between 0.5 and 1")
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 100:
+        raise ValueError(f"draws={draws!r} is invalid; allowed: an integer of at least 100")
+    a, b = _clean(base, "base"), _clean(new, "new")
+    rng = np.random.default_rng(seed)
+    ratios = bootstrap_medians(b, draws, rng) / bootstrap_medians(a, draws, rng)
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = (float(v) for v in np.quantile(ratios, [tail, 1.0 - tail]))
+    ratio = float(np.median(b) / np.median(a))
+    verdict = "faster" if hi < 1.0 else "slower" if lo > 1.0 else "indistinguishable"
+    return Ratio(ratio, lo, hi, verdict, int(a.size), int(b.size))
+
+
+def compare_records(base: dict, new: dict, **options: float | int) -> Ratio | None:
+    """:func:`compare_samples` on two records' stored samples; ``None`` when either has too few."""
+    try:
+        return compare_samples(base.get("samples_ms") or [], new.get("samples_ms") or [], **options)
+    except ValueError:
+        return None
+
+
+def describe(ratio: Ratio, new_name: str = "new", base_name: str = "base") -> str:
+    """One sentence a reader can trust: a winner only where the interval supports it."""
+    if ratio.verdict == "indistinguishable":
+        return (f"{new_name} and {base_name} are indistinguishable at this precision "
+                f"(ratio {ratio.ratio:.3f}, 95% interval {ratio.lo:.3f}-{ratio.hi:.3f})")
+    factor = 1.0 / ratio.ratio if ratio.verdict == "faster" else ratio.ratio
+    word = "faster" if ratio.verdict == "faster" else "slower"
+    return (f"{new_name} is {factor:.2f}x {word} than {base_name} "
+            f"(ratio {ratio.ratio:.3f}, 95% interval {ratio.lo:.3f}-{ratio.hi:.3f})")
+
+
+def tie_groups(names: Sequence[str], samples: Sequence[Sequence[float]], **options: float | int) -> list[list[str]]:
+    """Rank by median and group neighbours whose difference the interval does not support.
+
+    Walks from the fastest: a name joins the current group while it is indistinguishable from
+    the group's first (fastest) member; otherwise it starts the next group. Names whose samples
+    are unusable are left out.
+    """
+    usable = []
+    for name, values in zip(names, samples, strict=True):
+        try:
+            usable.append((float(np.median(_clean(values, name))), name, values))
+        except ValueError:
+            continue
+    usable.sort(key=lambda item: item[0])
+    groups: list[list[str]] = []
+    leader: Sequence[float] | None = None
+    for _, name, values in usable:
+        if leader is not None and compare_samples(leader, values, **options).verdict == "indistinguishable":
+            groups[-1].append(name)
+            continue
+        groups.append([name])
+        leader = values
+    return groups
+
+
+# -- two result sets ----------------------------------------------------------------------------------
+
+@dataclass
+class RunComparison:
+    """Case-by-case comparison of two result sets (``compare BASE NEW``)."""
+
+    rows: list[dict] = field(default_factory=list)  # one per case measured ok on both sides
+    only_base: list[dict] = field(default_factory=list)  # newest record of cases only in BASE
+    only_new: list[dict] = field(default_factory=list)
+    other_machine: list[dict] = field(default_factory=list)  # pairs left out: different machines
+    not_ok: list[dict] = field(default_factory=list)  # pairs where either side is not ok
+
+    def regressions(self, min_change: float) -> list[dict]:
+        """Rows significantly slower by at least ``min_change``."""
+        return [r for r in self.rows if r["verdict"] == "slower" and abs(r["ratio"] - 1.0) >= min_change]
+
+
+def case_label(record: dict) -> str:
+    """``backend/variant model b=N t=T`` for tables."""
+    variant = f"/{record.get('variant')}" if record.get("variant") else ""
+    threads = record.get("threads")
+    return (f"{record.get('backend')}{variant} {record.get('model')} b={record.get('batch_size')}"
+            f" t={threads if threads is not None else 'default'}")
+
+
+#: What a case measures; timing settings (minimum time, precision target) are left out on purpose, so
+#: that a run with a longer loop or another target still matches the same case.
+MEASURED_CASE = ("model", "backend", "variant", "batch_size", "threads", "protocol", "precision", "scenario")
+
+
+def _newest_by_measured_case(records: list[dict]) -> dict[str, dict]:
+    newest: dict[str, dict] = {}
+    for _, record in sorted(enumerate(records), key=lambda item: (str(item[1].get("created") or ""), item[0])):
+        newest["|".join(str(record.get(name)) for name in MEASURED_CASE)] = record
+    return newest
+
+
+def compare_runs(base: list[dict], new: list[dict], across_machines: bool = False,
+                 **options: float | int) -> RunComparison:
+    """Match the newest record of each measured case (:data:`MEASURED_CASE`) on both sides; compare samples.
+
+    Pairs measured on different machines (:func:`benchlib.env.machine_key`) are compared only
+    with ``across_machines``, and then each row lists the fingerprint fields that differ.
+    """
+    from benchlib.env import fingerprint_differences, machine_key
+
+    old, now = _newest_by_measured_case(base), _newest_by_measured_case(new)
+    result = RunComparison()
+    result.only_base = [r for key, r in old.items() if key not in now]
+    result.only_new = [r for key, r in now.items() if key not in old]
+    for key, a in old.items():
+        b = now.get(key)
+        if b is None:
+            continue
+        if a.get("status") != "ok" or b.get("status") != "ok":
+            result.not_ok.append({"case": case_label(b), "base": a.get("status"), "new": b.get("status")})
+            continue
+        differs = fingerprint_differences(a.get("env"), b.get("env"))
+        same_machine = machine_key(a.get("env")) == machine_key(b.get("env"))
+        if not same_machine and not across_machines:
+            result.other_machine.append({"case": case_label(b), "differs": differs})
+            continue
+        ratio = compare_records(a, b, **options)
+        if ratio is None:
+            result.not_ok.append({"case": case_label(b), "base": "no samples", "new": "no samples"})
+            continue
+        result.rows.append({"case": case_label(b), "base_p50_ms": float(np.median(a["samples_ms"])),
+                            "new_p50_ms": float(np.median(b["samples_ms"])), **ratio.to_dict(),
+                            "fingerprint_differs": ", ".join(f"{k}: {x} -> {y}" for k, (x, y) in differs.items())})
+    return result
