@@ -38,7 +38,9 @@ ENV_COLUMNS = ("cpu_model", "usable_cores", "logical_cores", "memory_total_mb", 
 NOT_FLAT = ("samples_ms", "env", "case", "rss_timeline_mb", "per_core_timeline")
 #: A line longer than this is skipped unread: benchlib's largest records (10,000 samples, a
 #: per-core timeline of a long run on a large machine) stay far below it.
-MAX_LINE_BYTES = 64 * 2**20
+MAX_LINE_BYTES = 32 * 2**20
+#: Problems listed per file; the rest are counted (a large foreign file would list one per line).
+MAX_PROBLEMS_PER_FILE = 50
 #: errno values that mean "no room left" (disk or quota).
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
@@ -234,19 +236,24 @@ def iter_records(paths: PathLike | Iterable[PathLike], problems: list[str] | Non
         if handle is None:
             problems.append(problem or f"{file}: cannot read")
             continue
+        found = 0
         with handle:
             for number, (raw, length) in enumerate(_lines(handle, max_line_bytes), start=1):
                 where = f"{file}:{number}"
                 if raw is None:
-                    problems.append(f"{where}: skipped a line of {length:,} bytes, longer than the "
-                                    f"{max_line_bytes:,} bytes any benchlib record takes")
-                    continue
-                record, problem = parse_line(raw)
+                    record, problem = None, (f"skipped a line of {length:,} bytes, longer than the "
+                                             f"{max_line_bytes:,} bytes any benchlib record takes")
+                else:
+                    record, problem = parse_line(raw)
                 if problem:
-                    problems.append(f"{where}: {problem}")
+                    found += 1
+                    if found <= MAX_PROBLEMS_PER_FILE:
+                        problems.append(f"{where}: {problem}")
                 if record is not None:
                     record["_source"] = where
                     yield record
+        if found > MAX_PROBLEMS_PER_FILE:
+            problems.append(f"{file}: {found - MAX_PROBLEMS_PER_FILE} more skipped line(s) not listed")
 
 
 def read_records(paths: PathLike | Iterable[PathLike],
