@@ -12,18 +12,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Print what every result record stores about the machine: CPU model and ISA flags, "
                     "physical/logical/usable cores, memory, OS, Python, framework versions (read from "
                     "package metadata, nothing imported), thread environment variables, load average, "
-                    "and warnings (busy machine, CPU quota).",
+                    "and warnings (busy machine, CPU quota); then the noise audit (steal time, cgroup "
+                    "throttling, frequency governor and frequencies, turbo, SMT siblings, swap) with advice. "
+                    "Nothing on the machine is changed.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchlib.audit import audit
     from benchlib.env import collect_env
 
     env = collect_env()
+    noise = audit()
     if args.json:
-        print(json.dumps(env, indent=2))
+        print(json.dumps({**env, "noise_audit": noise}, indent=2, default=str))
         return 0
     for key, value in env.items():
         if isinstance(value, dict):
@@ -31,4 +35,15 @@ def run(args: argparse.Namespace) -> int:
         elif isinstance(value, list):
             value = ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value) or "-"
         print(f"{key:<22} {value}")
+    print("\nnoise audit (read-only)")
+    for key, value in noise.items():
+        if key == "advice":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value)) or "-"
+        print(f"  {key:<22} {'not exposed' if value is None else value}")
+    for tip in noise["advice"]:
+        print(f"  advice: {tip}")
     return 0

@@ -13,6 +13,7 @@ import resource
 import time
 from dataclasses import dataclass
 
+from benchlib.audit import counters, difference
 from benchlib.env import usable_cores
 
 
@@ -29,6 +30,9 @@ class CpuUsage:
     #: cores' worth of CPU used by *other* processes on this process's CPUs over the window
     #: (/proc/stat busy time of the affinity CPUs minus this process's own), None if unknown
     others_cores: float | None = None
+    #: noise counters over the window (benchlib.audit.counters): steal_s, nr_throttled, throttled_s,
+    #: swap_io_bytes; None where the kernel does not expose one
+    noise: dict | None = None
 
 
 def machine_busy_s(cpus: frozenset[int] | None = None) -> float | None:
@@ -62,14 +66,17 @@ class CpuWindow:
         self.usable = usable or int(usable_cores()["usable"] or 1)
         self._start: tuple[int, resource.struct_rusage] | None = None
         self._machine_start: float | None = None
+        self._noise_start: dict | None = None
 
     def start(self) -> None:
+        self._noise_start = counters()
         self._machine_start = machine_busy_s()
         self._start = (time.perf_counter_ns(), resource.getrusage(resource.RUSAGE_SELF))
 
     def stop(self) -> CpuUsage:
         end_ns, end = time.perf_counter_ns(), resource.getrusage(resource.RUSAGE_SELF)
         machine_end = machine_busy_s()
+        noise = difference(self._noise_start, counters()) if self._noise_start is not None else None
         if self._start is None:
             raise RuntimeError("CpuWindow.stop() called before start()")
         start_ns, start = self._start
@@ -86,4 +93,5 @@ class CpuWindow:
             voluntary_ctx_switches=int(end.ru_nvcsw - start.ru_nvcsw),
             involuntary_ctx_switches=int(end.ru_nivcsw - start.ru_nivcsw),
             others_cores=others,
+            noise=noise,
         )
