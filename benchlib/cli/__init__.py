@@ -35,8 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for invalid arguments)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    from benchlib.results.store import ResultsWriteError
+
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except ResultsWriteError as exc:  # a full disk after the checks: say so instead of a traceback
+        print(f"benchlib {args.command}: error: {exc}", file=sys.stderr)
+        return 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from benchlib.backends.registry import BACKEND_NAMES
 from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float, check_positive_int
@@ -69,3 +70,27 @@ def refuse(command: str, message: str) -> int:
     """Print ``benchlib <command>: error: <message>`` to stderr and return exit status 2."""
     print(f"benchlib {command}: error: {message}", file=sys.stderr)
     return 2
+
+
+def once_each(option: str, values: Sequence[Any] | None) -> list[Any] | None:
+    """``values`` without repeats, in order; a value given more than once is named in a note on stderr.
+
+    Every case runs once anyway (the case grid drops repeats); the note says why fewer run.
+    """
+    if values is None:
+        return None
+    unique = list(dict.fromkeys(values))
+    if len(unique) < len(values):
+        repeated = " ".join("default" if v is None else str(v) for v in unique if list(values).count(v) > 1)
+        print(f"note: {option} {repeated} given more than once; each case runs once", file=sys.stderr)
+    return unique
+
+
+def timing_conflict(timeout_s: float, warmup_time_s: float, min_time_s: float) -> str | None:
+    """Why a ``--timeout`` cannot let a case finish (not longer than warm-up plus timed loop), or ``None``."""
+    least = warmup_time_s + min_time_s
+    if timeout_s > least:
+        return None
+    return (f"--timeout={timeout_s:g} is not longer than --warmup-time ({warmup_time_s:g} s) + --min-time "
+            f"({min_time_s:g} s) = {least:g} s, so every case would be killed before its timed loop ends; "
+            f"allowed: more than {least:g} seconds (the default is 600), or a shorter --min-time")

@@ -8,8 +8,27 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib.cli.common import add_backends_option, batch_size, positive_int, positive_seconds, refuse, threads
+from benchlib.cli.common import (
+    add_backends_option,
+    batch_size,
+    once_each,
+    positive_int,
+    positive_seconds,
+    refuse,
+    threads,
+    timing_conflict,
+)
 from benchlib.engine.case import MAX_CALLS, RunCase
+from benchlib.engine.timing import (
+    DEFAULT_MAX_TIME_S,
+    DEFAULT_MIN_CALLS,
+    DEFAULT_MIN_TIME_S,
+    DEFAULT_TARGET_CI,
+    DEFAULT_WARMUP_CALLS,
+    DEFAULT_WARMUP_MAX_S,
+    DEFAULT_WARMUP_TIME_S,
+    check_target_ci,
+)
 from benchlib.models.zoo import MODELS
 
 DEFAULT_BATCH_SIZES = (1, 1000)
@@ -24,6 +43,31 @@ def _calls(option: str, allow_zero: bool = False):  # noqa: ANN202 - an argparse
         return positive(text)
 
     return parse
+
+
+def target_ci(option: str = "--target-ci"):  # noqa: ANN201 - an argparse type
+    """``--target-ci`` value: a relative half-width in [0, 1); 0 measures for a fixed time."""
+
+    def parse(text: str) -> float:
+        try:
+            return check_target_ci(float(text), option)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option}={text!r} is invalid; allowed: a relative half-width from 0 (fixed time) up to but "
+                "excluding 1, e.g. 0.01 for ±1%") from None
+
+    return parse
+
+
+def add_precision_options(parser: argparse.ArgumentParser, max_time_default: str) -> None:
+    """``--target-ci`` and ``--max-time``, shared by ``run`` and ``sweep``."""
+    parser.add_argument("--target-ci", type=target_ci(), default=DEFAULT_TARGET_CI, metavar="F",
+                        help=f"after --min-time and --min-calls, measure until the 95%% interval of the median is "
+                             f"within F of it (default: {DEFAULT_TARGET_CI:g}, i.e. ±{DEFAULT_TARGET_CI:.0%}); "
+                             "0 measures for --min-time only (fixed time, as the article protocol does)")
+    parser.add_argument("--max-time", type=positive_seconds("--max-time"), default=None, metavar="S",
+                        help=f"with a target, stop after S seconds and record that the target was not met "
+                             f"(default: {max_time_default})")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,14 +87,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="backend variants to run where a backend supports them (default: each "
                              "backend's default variant); a name no selected backend knows is refused")
-    parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=1.0, metavar="S",
-                        help="timed loop lasts at least S seconds (default: 1.0)")
-    parser.add_argument("--min-calls", type=_calls("--min-calls"), default=50, metavar="N",
-                        help="timed loop makes at least N calls (default: 50)")
-    parser.add_argument("--warmup-time", type=positive_seconds("--warmup-time", allow_zero=True), default=0.2,
-                        metavar="S", help="warm-up lasts at least S seconds (default: 0.2)")
-    parser.add_argument("--warmup-calls", type=_calls("--warmup-calls", allow_zero=True), default=10,
-                        metavar="N", help="warm-up makes at least N calls (default: 10)")
+    parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=DEFAULT_MIN_TIME_S, metavar="S",
+                        help=f"timed loop lasts at least S seconds (default: {DEFAULT_MIN_TIME_S:g})")
+    parser.add_argument("--min-calls", type=_calls("--min-calls"), default=DEFAULT_MIN_CALLS, metavar="N",
+                        help=f"timed loop makes at least N calls (default: {DEFAULT_MIN_CALLS})")
+    add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}, or --min-time when longer")
+    parser.add_argument("--warmup-time", type=positive_seconds("--warmup-time", allow_zero=True),
+                        default=DEFAULT_WARMUP_TIME_S, metavar="S",
+                        help=f"warm-up lasts at least S seconds (default: {DEFAULT_WARMUP_TIME_S:g})")
+    parser.add_argument("--warmup-calls", type=_calls("--warmup-calls", allow_zero=True),
+                        default=DEFAULT_WARMUP_CALLS, metavar="N",
+                        help=f"warm-up makes at least N calls (default: {DEFAULT_WARMUP_CALLS})")
+    parser.add_argument("--warmup-max", type=positive_seconds("--warmup-max", allow_zero=True),
+                        default=DEFAULT_WARMUP_MAX_S, metavar="S",
+                        help="after its minimums, warm-up goes on until the per-call time settles (the last "
+                             f"window's median within 5%% of the previous), for at most S seconds (default: "
+                             f"{DEFAULT_WARMUP_MAX_S:g}); 0: the minimums only")
     parser.add_argument("--timeout", type=positive_seconds("--timeout"), default=600.0, metavar="S",
                         help="kill a run after S seconds and record it as failed (default: 600)")
     parser.add_argument("--out", type=Path, default=None, metavar="PATH",
@@ -59,20 +111,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="skip cases that already have an ok record in --out from this environment")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
-
-
-def _writable_target(path: Path) -> str | None:
-    """Why ``path`` cannot receive results, or ``None`` if it can (creates the folder and file)."""
-    if path.is_dir():
-        return f"--out={str(path)!r} is a directory; allowed: a file path"
-    # Actually opening for append is the only reliable test (os.access says yes to root everywhere).
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a"):
-            pass
-    except OSError as exc:
-        return f"--out={str(path)!r} is not writable ({exc.strerror or exc}); allowed: a path in a writable folder"
-    return None
 
 
 def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] | str:
@@ -86,16 +124,29 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
         if unknown:
             allowed = ", ".join(sorted(known))
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
+    if args.max_time is not None and args.max_time < args.min_time:
+        return f"--max-time={args.max_time:g} is invalid; allowed: at least --min-time ({args.min_time:g})"
     return case_grid(backends, args.batch_sizes, models=[args.model], threads=args.threads or [None],
                      variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
-                     warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout)
+                     warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout,
+                     target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max)
 
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import available_backends
+    from benchlib.cli.outputs import OutputRefused, plan_run
+    from benchlib.engine.grid import resolve_threads
     from benchlib.env import usable_cores
     from benchlib.paths import results_dir
 
+    # Contradictions and repeats are settled before anything runs (repeats run once, with a note).
+    conflict = timing_conflict(args.timeout, args.warmup_time, args.min_time)
+    if conflict:
+        return refuse("run", conflict)
+    args.backends = once_each("--backends", args.backends)
+    args.batch_sizes = once_each("--batch-sizes", args.batch_sizes)
+    args.variants = once_each("--variants", args.variants)
+    args.threads = once_each("--threads", [resolve_threads(t) for t in args.threads] if args.threads else None)
     backends = list(dict.fromkeys(args.backends or available_backends()))
     if not backends:
         return refuse("run", "no backend is installed; install one, e.g. pip install torch")
@@ -105,24 +156,30 @@ def run(args: argparse.Namespace) -> int:
     cases = build_cases(args, backends)
     if isinstance(cases, str):
         return refuse("run", cases)
-    problem = _writable_target(out)  # last: it creates the file, which a refusal must not leave behind
-    if problem:
-        return refuse("run", problem)
+    try:
+        outputs = plan_run(out, len(cases), resume=args.resume)  # last: it creates the folder
+    except OutputRefused as exc:
+        return refuse("run", str(exc))
+    if args.resume:
+        problem = _resume_problem(out, cases)
+        if problem:
+            return refuse("run", problem)
     usable = usable_cores()["usable"]
     for count in args.threads or []:
         if isinstance(count, int) and count > usable:
             print(f"warning: --threads {count} exceeds the {usable} usable core(s); threads will share cores",
                   file=sys.stderr)
 
+    from benchlib.cli.report import table_columns
     from benchlib.engine.launcher import run_cases
     from benchlib.report.tables import comparison_table, to_markdown
-    from benchlib.results.store import load, to_csv
+    from benchlib.results.store import export_csv, load
 
     started = time.perf_counter()
     records = run_cases(cases, results_path=out, progress=not args.no_progress, skip_done=args.resume,
                         resume_hint=f"Resume with the same command plus --resume --out {out}")
     wall = time.perf_counter() - started
-    df = load(out)
+    df = load(out, columns=table_columns(), newest_only=True)
     print(to_markdown(comparison_table(df)))
     for problem in df.attrs.get("problems", []):
         print(f"load problem: {problem}", file=sys.stderr)
@@ -130,6 +187,32 @@ def run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     failed = sum(r["status"] == "failed" for r in records)
-    csv = to_csv(df, out.with_suffix(".csv"))  # the same runs, flat, for spreadsheets
+    csv, _ = export_csv(out, outputs.csv)  # the same runs, flat, for spreadsheets
     print(f"\n{len(records)} run(s) in {wall:.1f} s ({failed} failed); results: {out} (CSV: {csv})")
     return 1 if failed else 0
+
+
+#: Case settings → the ``run`` option that sets them.
+SETTING_OPTIONS = {"model": "--model", "min_time_s": "--min-time", "min_calls": "--min-calls",
+                   "warmup_time_s": "--warmup-time", "warmup_calls": "--warmup-calls", "seed": "seed"}
+
+
+def _resume_problem(out: Path, cases: list[RunCase]) -> str | None:
+    """Why ``--resume`` cannot resume ``out`` with these cases (settings differ), or ``None``; notes on stderr."""
+    from benchlib.env import collect_env
+    from benchlib.results.records import resume_check
+
+    check = resume_check(out, cases, collect_env())
+    if check.differences:
+        differ = "; ".join(f"{SETTING_OPTIONS.get(name, name)} is {' or '.join(map(str, there))} there, "
+                           f"{' or '.join(map(str, now))} now" for name, (there, now) in check.differences.items())
+        use = " ".join(f"{SETTING_OPTIONS.get(name, name)} {there[0]}"
+                       for name, (there, _) in check.differences.items())
+        return (f"--resume: the records in {out} were made with other settings ({differ}), so none of these "
+                f"{len(cases)} case(s) is done there and all would run again; allowed: the file's settings "
+                f"({use}) to resume it, or another --out to measure with the new settings")
+    if check.other_environment:
+        why = f" ({'; '.join(check.environment_differences)})" if check.environment_differences else ""
+        print(f"note: {check.other_environment} case(s) in {out} were measured in another environment{why}; "
+              "they run again here", file=sys.stderr)
+    return None

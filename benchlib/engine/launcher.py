@@ -13,14 +13,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from benchlib.engine.case import RunCase
 from benchlib.engine.child import PARENT_PID_ENV, run_in_child
 from benchlib.results.records import done_keys
 from benchlib.results.schema import failed_record
-from benchlib.results.store import append_record
+from benchlib.results.store import ResultsWriteError, append_record
 
 __all__ = ["PARENT_PID_ENV", "run_case", "run_cases"]
 
@@ -43,6 +43,21 @@ def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
     return record
 
 
+def checked_cases(cases: object) -> list[RunCase]:
+    """``cases`` as a list of :class:`RunCase` (one case becomes a list of one); anything else is refused."""
+    if isinstance(cases, RunCase):
+        return [cases]
+    if isinstance(cases, str | bytes | dict) or not isinstance(cases, Iterable):
+        raise TypeError(f"cases={cases!r:.80} is a {type(cases).__name__}; allowed: a list of RunCase, "
+                        "e.g. [RunCase('numpy', batch_size=64)]")
+    items = list(cases)
+    for index, case in enumerate(items):
+        if not isinstance(case, RunCase):
+            raise TypeError(f"cases[{index}]={case!r:.80} is a {type(case).__name__}; allowed: RunCase objects, "
+                            "e.g. RunCase('numpy', batch_size=64)")
+    return items
+
+
 def run_cases(
     cases: Sequence[RunCase],
     results_path: str | os.PathLike | None = None,
@@ -62,6 +77,10 @@ def run_cases(
     """
     from benchlib.env import BATCH_LOAD_ENV
 
+    cases = checked_cases(cases)
+    if results_path is not None and not isinstance(results_path, str | os.PathLike):
+        raise TypeError(f"results_path={results_path!r} is a {type(results_path).__name__}; allowed: a file path "
+                        "(str or pathlib.Path) or None")
     # The load average before the first run judges whether the machine was busy; later in the
     # batch it mostly counts this batch's own runs (see benchlib.env.env_warnings).
     owns_batch_load = BATCH_LOAD_ENV not in os.environ
@@ -119,21 +138,28 @@ def _run_cases(
         if skipped:  # said even without a progress bar: the user must know why fewer cases run
             print(f"resuming: {len(skipped)} case(s) already done in {results_path}", file=sys.stderr)
     records: list[dict[str, Any]] = []
+    if resume_hint is None:
+        where = f" --out {results_path}" if results_path is not None else ""
+        resume_hint = f"Resume with the same command plus --resume{where}"
     bar = tqdm(todo, disable=not progress, unit="run", file=sys.stderr, dynamic_ncols=True)
     try:
         for case in bar:
             bar.set_description(case.label())
             record = run_case(case)
             if results_path is not None:
-                append_record(results_path, record)
+                try:
+                    append_record(results_path, record)
+                except ResultsWriteError:  # full disk: the file was rolled back; say what is lost and how to go on
+                    bar.close()
+                    print(f"\nstopped after {len(records)} of {len(todo)} run(s): the record of {case.label()} "
+                          f"could not be saved; completed records are saved. Free some space, then: {resume_hint}",
+                          file=sys.stderr)
+                    raise
             records.append(record)
             if on_record is not None:
                 on_record(record)
     except KeyboardInterrupt:
         bar.close()
-        if resume_hint is None:
-            where = f" --out {results_path}" if results_path is not None else ""
-            resume_hint = f"Resume with the same command plus --resume{where}"
         print(f"\ninterrupted after {len(records)} of {len(todo)} run(s); completed records are saved. "
               f"{resume_hint}", file=sys.stderr)
         raise

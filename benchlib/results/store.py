@@ -69,6 +69,9 @@ def clean_for_json(value: Any) -> Any:
 class ResultsWriteError(OSError):
     """A record could not be saved (full disk, file size limit, I/O error); the file was rolled back."""
 
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]" prefix
+        return str(self.strerror)
+
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
