@@ -27,20 +27,51 @@ def check_backend(name: str, value: object) -> str:
     return value  # type: ignore[return-value]
 
 
+def as_list(name: str, values: object) -> list[object]:
+    """``values`` as a list: a single value (text, number) becomes a list of one, never a list of characters.
+
+    Papermill passes ``-p backends numpy`` as the text ``"numpy"``; iterating it would give letters.
+    A mapping is refused, naming the parameter.
+    """
+    if isinstance(values, str | bytes | int | float) or values is None:
+        return [values]
+    if isinstance(values, dict) or not isinstance(values, Iterable):
+        raise ValueError(f"{name}={values!r} is invalid; allowed: a list (or a single value)")
+    return list(values)
+
+
+def once_each(name: str, values: list[object]) -> list[object]:
+    """``values`` without repeats, in order; repeats are named in a note (each case runs once anyway)."""
+    unique = list(dict.fromkeys(values))
+    if len(unique) < len(values):
+        repeated = ", ".join(repr(v) for v in unique if values.count(v) > 1)
+        print(f"note: {name} lists {repeated} more than once; each case runs once")
+    return unique
+
+
 def check_backends(name: str, values: object) -> list[str]:
-    if isinstance(values, str) or not isinstance(values, Iterable):
+    """A list of backend names (a single name becomes a list of one), each known, each once."""
+    if values is None:
         allowed = ", ".join(BACKEND_NAMES)
         raise ValueError(f"{name}={values!r} is invalid; allowed: a list of backend names from {allowed}")
-    return [check_backend(name, value) for value in values]
+    return once_each(name, [check_backend(name, value) for value in as_list(name, values)])  # type: ignore[return-value]
 
 
 def check_int_list(name: str, values: object, maximum: int) -> list[int]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise ValueError(f"{name}={values!r} is invalid; allowed: a non-empty list of integers from 1 to {maximum}")
-    items = list(values)
+    """A non-empty list of integers from 1 to ``maximum`` (a single integer becomes a list of one), each once."""
+    items = as_list(name, values) if values is not None else []
     if not items:
         raise ValueError(f"{name}={values!r} is invalid; allowed: a non-empty list of integers from 1 to {maximum}")
-    return [check_positive_int(name, value, maximum) for value in items]
+    return once_each(name, [check_positive_int(name, value, maximum) for value in items])  # type: ignore[return-value]
+
+
+def check_variants(name: str, values: object) -> list[str]:
+    """Variant names (a single name becomes a list of one; an empty list means each backend's default)."""
+    items = as_list(name, values) if values is not None else []
+    for value in items:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name}={values!r} is invalid; allowed: a list of variant names, e.g. ['default']")
+    return once_each(name, items)  # type: ignore[return-value]
 
 
 def check_threads(name: str, value: object) -> int | str | None:
@@ -74,6 +105,7 @@ def check_writable_dir(name: str, value: object) -> Path:
 CHECKS = {
     "backend": check_backend,
     "backends": check_backends,
+    "variants": check_variants,
     "batch_sizes": lambda n, v: check_int_list(n, v, MAX_BATCH_SIZE),
     "batch_size": lambda n, v: check_positive_int(n, v, MAX_BATCH_SIZE),
     "threads": check_threads,
