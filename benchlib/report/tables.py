@@ -35,7 +35,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
     batch size (1.00 = fastest). Failed and skipped runs stay in the table with their status and
     reason. Runs whose outputs failed the reference check are shown but not ranked, with a note.
-    When a case was run more than once, the newest record is shown.
+    When a case was run more than once, the newest record is shown. Records from different machines
+    are never one case: with more than one machine a ``machine`` column is shown and each machine is
+    ranked on its own.
     """
     columns = ["model", "backend", "variant", "batch_size", "threads", "status", *TABLE_COLUMNS,
                "vs_fastest", "note"]
@@ -48,14 +50,20 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         data = data.sort_values("created", kind="stable")
     # case_key identifies what was measured; fall back to the identity columns for foreign rows.
     key = data.apply(lambda r: r.get("case_key") or "|".join(str(r[c]) for c in CASE_COLUMNS), axis=1)
-    data = data[~key.duplicated(keep="last")]
+    machine = _col(data, "machine").fillna("").astype(str)
+    data = data[~(key + "@" + machine).duplicated(keep="last")]
+    machine = machine.loc[data.index]
+    if machine[machine != ""].nunique() > 1:
+        columns.insert(0, "machine")
     table = pd.DataFrame({col: data[col] for col in ["model", "backend", "variant", "batch_size", "threads",
                                                       "status"]})
+    table.insert(0, "machine", machine.where(machine != "", "unknown"))
     for out, src in TABLE_COLUMNS.items():
         table[out] = pd.to_numeric(_col(data, src), errors="coerce")
     invalid = data["outputs_valid"].astype(object).eq(False)
     ranked = data["status"].eq("ok") & ~invalid & table["p50_ms"].notna()
-    fastest = table["p50_ms"].where(ranked).groupby([table["model"], table["batch_size"]]).transform("min")
+    fastest = table["p50_ms"].where(ranked).groupby([table["machine"], table["model"],
+                                                     table["batch_size"]]).transform("min")
     table["vs_fastest"] = (table["p50_ms"] / fastest).where(ranked)
 
     def note(row: pd.Series) -> str:
@@ -74,7 +82,7 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     table["threads"] = table["threads"].astype(object).where(table["threads"].notna(), "default")
     order = {"ok": 0, "failed": 1, "skipped": 2}
     table = table.assign(_status=table["status"].map(order).fillna(3))
-    table = table.sort_values(["model", "batch_size", "_status", "p50_ms", "backend"], kind="stable",
+    table = table.sort_values(["machine", "model", "batch_size", "_status", "p50_ms", "backend"], kind="stable",
                               na_position="last").drop(columns="_status")
     return table[columns].reset_index(drop=True)
 
