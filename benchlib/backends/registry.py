@@ -81,12 +81,12 @@ def create_backend(
     Arguments are checked here, where they enter, with the CLI's style of message.
     """
     if not isinstance(name, str):
-        raise TypeError(f"name={name!r} is a {type(name).__name__}; allowed: one of {', '.join(BACKEND_NAMES)}")
+        raise TypeError(f"name={name!r} ({type(name).__name__}) is invalid; allowed: one of {', '.join(BACKEND_NAMES)}")
     if not isinstance(spec, ModelSpec):
-        raise TypeError(f"spec={spec!r:.80} is a {type(spec).__name__}, not a model spec; allowed: a ModelSpec, "
+        raise TypeError(f"spec={spec!r:.80} ({type(spec).__name__}) is not a model spec; allowed: a ModelSpec, "
                         "e.g. benchlib.models.zoo.get_model('fnn')")
     if variant is not None and not isinstance(variant, str):
-        raise TypeError(f"variant={variant!r} is a {type(variant).__name__}; allowed: None or a variant name")
+        raise TypeError(f"variant={variant!r} ({type(variant).__name__}) is invalid; allowed: None or a variant name")
     requirement = missing_requirement(name)
     if requirement is not None:
         raise BackendUnavailableError(name, requirement)

@@ -27,7 +27,10 @@ __all__ = ["PARENT_PID_ENV", "run_case", "run_cases"]
 def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
     """Run ``case`` in a child process and return its record (``timeout_s`` defaults to the case's)."""
     timeout = case.timeout_s if timeout_s is None else timeout_s
-    child = run_in_child("benchlib.engine.worker:run_case_payload", case.to_dict(), timeout, what="record")
+    # the engine's timed loop, or LoadGen for a deployment scenario: one launcher, one record builder
+    target = ("benchlib.engine.worker:run_case_payload" if case.scenario == "single"
+              else "benchlib.scenarios.loadgen_worker:run_case_payload")
+    child = run_in_child(target, case.to_dict(), timeout, what="record")
     facts = {"stderr_tail": child.stderr_tail, "child_wall_s": child.wall_s, "pid": child.pid}
     if child.returncode is not None:
         facts["returncode"] = child.returncode
@@ -48,13 +51,13 @@ def checked_cases(cases: object) -> list[RunCase]:
     if isinstance(cases, RunCase):
         return [cases]
     if isinstance(cases, str | bytes | dict) or not isinstance(cases, Iterable):
-        raise TypeError(f"cases={cases!r:.80} is a {type(cases).__name__}; allowed: a list of RunCase, "
+        raise TypeError(f"cases={cases!r:.80} ({type(cases).__name__}) is invalid; allowed: a list of RunCase, "
                         "e.g. [RunCase('numpy', batch_size=64)]")
     items = list(cases)
     for index, case in enumerate(items):
         if not isinstance(case, RunCase):
-            raise TypeError(f"cases[{index}]={case!r:.80} is a {type(case).__name__}; allowed: RunCase objects, "
-                            "e.g. RunCase('numpy', batch_size=64)")
+            raise TypeError(f"cases[{index}]={case!r:.80} ({type(case).__name__}) is not a case; allowed: RunCase "
+                            "objects, e.g. RunCase('numpy', batch_size=64)")
     return items
 
 
@@ -79,8 +82,8 @@ def run_cases(
 
     cases = checked_cases(cases)
     if results_path is not None and not isinstance(results_path, str | os.PathLike):
-        raise TypeError(f"results_path={results_path!r} is a {type(results_path).__name__}; allowed: a file path "
-                        "(str or pathlib.Path) or None")
+        raise TypeError(f"results_path={results_path!r} ({type(results_path).__name__}) is invalid; allowed: a file "
+                        "path (str or pathlib.Path) or None")
     # The load average before the first run judges whether the machine was busy; later in the
     # batch it mostly counts this batch's own runs (see benchlib.env.env_warnings).
     owns_batch_load = BATCH_LOAD_ENV not in os.environ
