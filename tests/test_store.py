@@ -91,3 +91,47 @@ def test_concurrent_writers_produce_only_whole_lines(tmp_path: Path) -> None:
     assert problems == []
     assert len(records) == 100
     assert len({r["batch_size"] for r in records}) == 100
+
+
+def test_load_keeps_only_the_asked_columns_and_the_newest_record_per_case(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    for created, p50 in (("2026-01-01T00:00:00Z", 1.0), ("2026-01-03T00:00:00Z", 3.0), ("2026-01-02T00:00:00Z", 2.0)):
+        append_record(path, {**_record(1), "created": created, "latency_ms": {"p50": p50}})
+    append_record(path, _record(2))
+    df = load(path, columns=["latency_ms.p50"], newest_only=True)
+    assert len(df) == 2 and df.loc[0, "latency_ms.p50"] == 3.0
+    assert "samples_ms" not in df.columns and "env.python" not in df.columns and "case_key" in df.columns
+
+
+def test_records_from_different_machines_are_different_cases(tmp_path: Path) -> None:
+    from benchlib.results.records import latest, machine_of
+
+    here = {**_record(1), "env": {"cpu_model": "AMD EPYC", "logical_cores": 2, "memory_total_mb": 24105.1}}
+    there = {**here, "env": {"cpu_model": "Intel Xeon", "logical_cores": 8, "memory_total_mb": 65536.0},
+             "created": "2099-01-01T00:00:00Z"}
+    assert machine_of(here) == "AMD EPYC, 2 CPUs, 24 GB" and machine_of(there) == "Intel Xeon, 8 CPUs, 64 GB"
+    assert len(latest([here, there])) == 2
+    path = tmp_path / "r.jsonl"
+    for record in (here, there):
+        append_record(path, record)
+    df = load(path)
+    assert sorted(df["machine"]) == ["AMD EPYC, 2 CPUs, 24 GB", "Intel Xeon, 8 CPUs, 64 GB"]
+    from benchlib.report.tables import comparison_table
+
+    table = comparison_table(df)
+    assert list(table["machine"]) == ["AMD EPYC, 2 CPUs, 24 GB", "Intel Xeon, 8 CPUs, 64 GB"]
+    assert list(table["vs_fastest"]) == [1.0, 1.0]  # each machine ranked on its own
+    assert "machine" not in comparison_table(load(path).iloc[:1]).columns  # one machine: no column
+
+
+def test_export_csv_streams_every_run_and_replaces_only_whole(tmp_path: Path) -> None:
+    from benchlib.results.store import export_csv
+
+    path = tmp_path / "r.jsonl"
+    append_record(path, _record(1))
+    append_record(path, failed_record(RunCase("pytorch"), "skipped", "not installed"))
+    dest, rows = export_csv(path, tmp_path / "out" / "r.csv")
+    assert rows == 2
+    frame = pd.read_csv(dest)
+    assert list(frame["status"]) == ["ok", "skipped"] and frame.columns[0] == "schema_version"
+    assert not list((tmp_path / "out").glob(".*.tmp"))
