@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from benchlib.protocols import ablation
 from benchlib.protocols.ablation import build_steps, changed_settings, run_ablation, step_fields
 
 
@@ -37,3 +38,36 @@ def test_tiny_ablation_records_every_step_and_framework(frameworks, tmp_path):
         assert record["status"] == "ok", record["error"]
         assert record["latency_reported_ms"] > 0
         assert record["memory_mb"] > 0
+    # every record is a full record (make_record): case key per (step, framework), one environment
+    from benchlib.env import collect_env
+    from benchlib.results.schema import missing_keys
+
+    assert all(missing_keys(r) == [] and r["model"] == "article-fnn" for r in result.records)
+    assert len({r["case_key"] for r in result.records}) == len(result.records)
+    assert {r["env_key"] for r in result.records} == {collect_env()["key"]}
+
+
+def test_engine_steps_build_their_cases_with_the_case_grid():
+    steps = build_steps(num_runs=7, threads=2)
+    for step in steps[7:]:
+        cases = ablation.engine_cases(step, min_time_s=0.5)
+        assert [c.backend for c in cases] == list(step.article.frameworks)
+        assert [c.variant for c in cases] == [ablation.ENGINE_VARIANTS[c.backend] for c in cases]
+        assert all(c.threads == step.threads and c.min_calls == 7 and c.min_time_s == 0.5 for c in cases)
+        assert all(c.protocol == "ablation" and dict(c.extra) == {"step": step.index} for c in cases)
+        assert all(c.batch_size == 1000 and c.warmup_calls == ablation.WARMUP_RUNS for c in cases)
+
+
+def test_a_child_that_times_out_or_dies_gives_failed_rows(monkeypatch):
+    protocol = build_steps(num_runs=1, frameworks=("onnxruntime", "openvino"), threads=1)[0].article
+    rows = ablation._rows_from_child(ablation.per_call_rows, protocol, None, timeout_s=0.01)
+    assert [(r["backend"], r["status"]) for r in rows] == [("onnxruntime", "failed"), ("openvino", "failed")]
+    assert all(r["error"] == "child process failed: timed out after 0.01 s" for r in rows)
+    monkeypatch.setattr(ablation, "CHILD_TARGET", "sys:exit")  # exits with status 1, no rows written
+    rows = ablation._rows_from_child(ablation.per_call_rows, protocol, None)
+    assert all(r["status"] == "failed" and "no rows written; exit status 1" in r["error"] for r in rows)
+
+
+def test_only_the_measuring_functions_run_in_a_child():
+    with pytest.raises(ValueError, match="function='run_ablation' may not be run in a child"):
+        ablation.rows_in_child({"function": "run_ablation", "protocol": {}, "onnx_dir": None})

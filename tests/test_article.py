@@ -10,10 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from benchlib.backends.registry import missing_requirement
 from benchlib.protocols import article as ap
+from benchlib.protocols.article import models as article_models
+from benchlib.protocols.article import runner as article_runner
 from benchlib.report import article_tables as at
 
 ALL_INSTALLED = all(missing_requirement(f) is None for f in ap.ARTICLE_ORDER)
@@ -93,7 +96,7 @@ def test_cli_refuses_bad_num_runs(bad, capsys):
 
 def test_loop_reads_psutil_after_every_call(monkeypatch):
     readings = {"cpu": 0, "rss": 0, "calls": 0}
-    real = ap.psutil.Process
+    real = psutil.Process
 
     class SpyProcess:
         def __init__(self, pid):
@@ -112,7 +115,7 @@ def test_loop_reads_psutil_after_every_call(monkeypatch):
         # psutil must have been read after every earlier call, i.e. inside the loop
         assert readings["cpu"] == readings["calls"] - 1
 
-    monkeypatch.setattr(ap.psutil, "Process", SpyProcess)
+    monkeypatch.setattr(psutil, "Process", SpyProcess)
     loop = ap.benchmark_model(predict, np.zeros((2, 200), np.float32), num_runs=7)
     assert readings == {"cpu": 7, "rss": 7, "calls": 7}
     assert len(loop.cpu_readings) == 7 and loop.cpu_readings[0] == 0.0  # psutil's first reading
@@ -182,14 +185,14 @@ def test_all_five_run_in_one_process_in_the_articles_order():
 
 
 def test_missing_framework_is_skipped_and_a_failure_does_not_stop_the_rest(monkeypatch):
-    real_missing = ap.missing_requirement
-    monkeypatch.setattr(ap, "missing_requirement",
+    real_missing = missing_requirement
+    monkeypatch.setattr(article_runner, "missing_requirement",
                         lambda name: "tensorflow-cpu" if name == "tensorflow" else real_missing(name))
 
     def broken(models, protocol):
         raise RuntimeError("deliberately broken")
 
-    monkeypatch.setattr(ap, "build_jax_model", broken)
+    monkeypatch.setattr(article_models, "build_jax_model", broken)
     protocol = ap.ArticleProtocol(num_runs=1, frameworks=("tensorflow", "jax", "onnxruntime"))
     run = ap.run_article_protocol(protocol, progress=False)
     by = run.by_framework()
@@ -250,10 +253,9 @@ def test_missing_baseline_leaves_relative_empty():
 
 @needs_all
 def test_corrected_runs_are_isolated_processes():
-    from benchlib.cli.article import corrected_cases
     from benchlib.engine import run_cases
 
-    cases = corrected_cases(("onnxruntime", "openvino"), min_time_s=0.2, per_row=False)
+    cases = ap.corrected_cases(("onnxruntime", "openvino"), min_time_s=0.2, per_row=False)
     records = run_cases(cases, progress=False)
     assert [r["status"] for r in records] == ["ok", "ok"], [r.get("error") for r in records]
     assert all(r["protocol"] == "corrected" and r["batch_size"] == 1000 for r in records)
@@ -289,3 +291,117 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert (corrected["protocol"] == "corrected").all() and (corrected["status"] == "ok").all()
     latency = pd.read_csv(tmp_path / "tables" / "article-latency.csv")
     assert list(latency.columns) == ["Framework", "Latency (ms)", "Relative Latency (vs. PyTorch)"]
+
+
+# -- records, the corrected cases and process isolation -------------------------------------------
+
+def _hand_built_run(num_runs: int = 3) -> ap.ArticleRun:
+    protocol = ap.ArticleProtocol(num_runs=num_runs, frameworks=("pytorch", "tensorflow"))
+    ok = ap.FrameworkResult(framework="pytorch", display="PyTorch", pid=os.getpid(), num_runs=num_runs,
+                            batch_size=1000, latency_ms=2.5, cpu_percent=50.0, memory_mb=900.0, version="2.0")
+    skipped = ap.FrameworkResult(framework="tensorflow", display="TensorFlow", status="skipped",
+                                 error="not installed; needs: pip install tensorflow-cpu")
+    return ap.ArticleRun(protocol=protocol, results=[ok, skipped], pid=os.getpid(), rss_baseline_mb=70.0)
+
+
+def test_article_records_have_every_required_key_and_the_environment():
+    from benchlib.env import collect_env, fingerprint_key
+    from benchlib.results.schema import SCHEMA_VERSION, invalid_reason, missing_keys
+
+    env = collect_env()
+    records = _hand_built_run().records(env=env, run_id="r1", created="2026-01-01T00:00:00Z")
+    assert [r["backend"] for r in records] == ["pytorch", "tensorflow"]
+    for record in records:
+        assert missing_keys(record) == [] and invalid_reason(record) is None
+        assert record["schema_version"] == SCHEMA_VERSION
+        assert record["model"] == ap.ARTICLE_MODEL and record["protocol"] == "article"
+        assert record["variant"] == "article" and record["threads"] is None
+        assert record["env"] == env and record["env_key"] == fingerprint_key(env) == env["key"]
+        assert record["run_id"] == "r1" and record["created"] == "2026-01-01T00:00:00Z"
+        assert record["article_run"]["protocol"]["num_runs"] == 3
+    ok, skipped = records
+    assert ok["latency_ms"]["mean"] == 2.5 and ok["latency_ms"]["p50"] is None
+    assert ok["per_call_us"] == 2500.0 and ok["framework_version"] == "2.0" and "version" not in ok
+    assert skipped["status"] == "skipped" and "tensorflow-cpu" in skipped["error"]
+    # the case key names what was measured: per framework, stable, and changed by the settings
+    assert len(ok["case_key"]) == 16 and ok["case_key"] != skipped["case_key"]
+    assert ok["case_key"] == _hand_built_run().records(env=env)[0]["case_key"]
+    assert ok["case_key"] != _hand_built_run(num_runs=4).records(env=env)[0]["case_key"]
+    # without an environment given, this machine's is collected
+    assert _hand_built_run().results[0].to_record()["env_key"] == env["key"]
+
+
+def test_old_shape_article_records_stay_readable(tmp_path):
+    from benchlib.results import load, read_records
+    from benchlib.results.schema import missing_keys, upgrade_record
+
+    # two lines as benchlib wrote them with schema_version 1 (no case_key, model, env or env_key)
+    old = tmp_path / "article-protocol.jsonl"
+    old.write_text(
+        '{"schema_version":1,"display":"PyTorch","status":"ok","error":null,"pid":4334,"num_runs":2,'
+        '"batch_size":1000,"calls_per_run":1,"latency_ms":{"mean":7.7},"cpu_percent":0.0,"memory_mb":996.5,'
+        '"wall_s":0.0154,"setup_s":1.88,"cpu_readings":2,"cpu_zero_fraction":1.0,"cpu_max_percent":0.0,'
+        '"cpu_first_reading":0.0,"rss_min_mb":995.5,"rss_max_mb":997.5,"rss_before_mb":992.9,'
+        '"version":"2.13.0+cpu","output_sample":[0.51,0.51,0.51],"notes":[],"backend":"pytorch",'
+        '"protocol":"article","variant":"article","threads":null,"per_call_us":7700.0,'
+        '"article_run":{"protocol":{"num_runs":2,"batch_size":1000},"pid":4334,"rss_baseline_mb":70.7},'
+        '"run_id":"d6f463b1f51843c5a4d4194e0509fd15","created":"2026-11-25T01:29:14Z"}\n'
+        '{"schema_version":1,"display":"TensorFlow","status":"skipped",'
+        '"error":"not installed; needs: pip install tensorflow-cpu","pid":4334,"num_runs":2,"batch_size":1000,'
+        '"calls_per_run":1,"latency_ms":{"mean":null},"cpu_percent":null,"memory_mb":null,"version":null,'
+        '"notes":[],"backend":"tensorflow","protocol":"article","variant":"article","threads":null,'
+        '"per_call_us":null,"run_id":"d6f463b1f51843c5a4d4194e0509fd15","created":"2026-11-25T01:29:14Z"}\n')
+    records, problems = read_records(old)
+    assert problems == [] and [r["backend"] for r in records] == ["pytorch", "tensorflow"]
+    frame = at.article_frame(records)
+    assert frame["latency_ms"].tolist()[0] == 7.7 and frame["status"].tolist() == ["ok", "skipped"]
+    assert list(load(old)["latency_ms.mean"])[0] == 7.7
+    upgraded = [upgrade_record(r) for r in records]
+    assert all(missing_keys(r) == [] for r in upgraded)
+    assert upgraded[0]["framework_version"] == "2.13.0+cpu" and "version" not in upgraded[0]
+    assert upgraded[0]["env"] is None and upgraded[0]["case_key"] is None and upgraded[0]["schema_version"] == 1
+    assert upgraded[0]["latency_ms"]["mean"] == 7.7 and upgraded[0]["latency_ms"]["p50"] is None
+    assert records[0]["version"] == "2.13.0+cpu"  # the record read is left as it was
+
+
+def test_corrected_cases_come_from_the_case_grid():
+    from benchlib.engine.grid import case_grid
+
+    cases = ap.corrected_cases(("pytorch", "onnxruntime", "openvino"), min_time_s=0.5, seed=3)
+    assert [(c.backend, c.batch_size) for c in cases] == [
+        ("pytorch", 1000), ("onnxruntime", 1000), ("openvino", 1000), ("onnxruntime", 1), ("openvino", 1)]
+    assert all(c.protocol == "corrected" and c.min_time_s == 0.5 and c.seed == 3 for c in cases)
+    assert all(c.model == "fnn" and c.threads is None and c.variant is None for c in cases)
+    assert cases[:3] == case_grid(("pytorch", "onnxruntime", "openvino"), [1000], protocol="corrected",
+                                  min_time_s=0.5, seed=3)
+    assert ap.corrected_cases(("pytorch", "openvino"), per_row=False) == case_grid(
+        ("pytorch", "openvino"), [1000], protocol="corrected", min_time_s=1.0, seed=0)
+
+
+def test_isolated_child_that_fails_or_times_out_is_one_failed_framework(monkeypatch):
+    from benchlib.protocols.article import isolation
+
+    protocol = ap.ArticleProtocol(num_runs=1, frameworks=("pytorch", "jax"), one_process=False)
+    seen = []
+    run = isolation.run_isolated(protocol, timeout_s=0.01, on_result=seen.append)
+    assert [r.framework for r in run.results] == ["pytorch", "jax"] and seen == run.results
+    assert all(r.status == "failed" and "child process failed: timed out after 0.01 s" in r.error
+               for r in run.results)
+    # a child that exits without handing a run back (sys.exit with the payload: status 1)
+    monkeypatch.setattr(isolation, "CHILD_TARGET", "sys:exit")
+    run = ap.run_article_protocol(replace(protocol, frameworks=("jax",)), progress=False)
+    (result,) = run.results
+    assert result.status == "failed" and "no article run written; exit status 1" in result.error
+    assert result.pid is not None and result.pid != os.getpid()
+
+
+@pytest.mark.skipif(any(missing_requirement(f) for f in ("pytorch", "jax")), reason="needs torch and jax")
+def test_isolated_frameworks_each_run_in_their_own_process():
+    protocol = ap.ArticleProtocol(num_runs=2, frameworks=("pytorch", "jax"), one_process=False)
+    run = ap.run_article_protocol(protocol, progress=False)
+    assert [r.status for r in run.results] == ["ok", "ok"], [r.error for r in run.results]
+    pids = {r.pid for r in run.results}
+    assert len(pids) == 2 and os.getpid() not in pids and run.pid == os.getpid()
+    assert all(r.num_runs == 2 and r.latency_ms > 0 for r in run.results)
+    records = run.records()
+    assert {rec["pid"] for rec in records} == pids and all(rec["env_key"] for rec in records)

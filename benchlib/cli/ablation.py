@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from benchlib.cli.common import backend_name, positive_int, positive_seconds
-from benchlib.protocols.article import ARTICLE_ORDER, MAX_NUM_RUNS
+from benchlib.params import MAX_NUM_RUNS
+from benchlib.protocols.article.settings import ARTICLE_ORDER
 
 
 def _article_backend(text: str) -> str:

@@ -10,12 +10,18 @@ How a step is measured follows from its settings:
 
 * steps 0-4 run :func:`benchlib.protocols.article.run_article_protocol` unchanged, in one fresh
   child process per step (all five frameworks in it, like the article);
+
+Every child process is started by :func:`benchlib.engine.child.run_in_child` (JSON in and out, own
+session, timeout, whole-tree kill); a child that crashes or times out gives failed rows for the
+frameworks it was measuring, and the ablation goes on. Records are made by
+:func:`benchlib.results.schema.make_record`, with a ``case_key`` and the environment fingerprint.
 * step 5 reuses the article's models and predict functions but times each call with
   ``perf_counter_ns`` (the engine's timed loop) and reports the p50;
 * step 6 does the same with each framework in its own fresh process. The article's own models
   (and their own weights) cannot be run by the engine's worker, which builds every backend from
-  the shared model spec, so this step uses one spawned process per framework instead of
-  ``run_cases``; the weights stay the article's until step 7;
+  the shared model spec, so this step starts one process per framework itself (with
+  :func:`benchlib.engine.child.run_in_child`, like ``run_cases``); the weights stay the article's
+  until step 7;
 * steps 7-8 are engine runs (:func:`benchlib.engine.launcher.run_cases`): identical spec weights,
   outputs verified against the float64 reference, and at step 8 one explicit thread count.
 """
@@ -28,9 +34,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from benchlib.protocols.article import ARTICLE_ORDER, DISPLAY_NAMES, ArticleProtocol
+from benchlib.protocols.article.settings import ARTICLE_MODEL, ARTICLE_ORDER, DISPLAY_NAMES, ArticleProtocol
+
+if TYPE_CHECKING:
+    from benchlib.engine.case import RunCase
 
 #: Untimed calls before the loop from step 3 on (the article made none).
 WARMUP_RUNS = 10
@@ -123,34 +132,32 @@ def build_steps(num_runs: int = 100, frameworks: Sequence[str] = ARTICLE_ORDER,
 
 # -- measuring ---------------------------------------------------------------------------------------
 
-def _in_child(function: Callable[..., Any], protocol: ArticleProtocol, onnx_dir: str | None,
-              timeout_s: float = 3600.0) -> list[dict[str, Any]]:
-    """Run ``function(protocol, onnx_dir)`` in a fresh Python process; return its rows.
+#: Seconds one child process (one step's frameworks, or one framework) may take before it is killed.
+CHILD_TIMEOUT_S = 3600.0
+#: The child-side entry point (``module:function``) given to :func:`~benchlib.engine.child.run_in_child`.
+CHILD_TARGET = "benchlib.protocols.ablation:rows_in_child"
 
-    A plain subprocess (``python -m benchlib.protocols.ablation``) rather than multiprocessing's
-    spawn, which re-imports the caller's ``__main__`` and so fails from scripts without a main guard.
-    The request and the rows travel as JSON through a private temporary folder (never pickle).
+
+def _rows_from_child(function: Callable[[ArticleProtocol, str | None], list[dict[str, Any]]], protocol: ArticleProtocol,
+              onnx_dir: str | None, timeout_s: float = CHILD_TIMEOUT_S) -> list[dict[str, Any]]:
+    """Rows of ``function(protocol, onnx_dir)`` run in a fresh process (:func:`benchlib.engine.child.run_in_child`).
+
+    The settings go in and the rows come back as JSON. A child that crashes or times out gives one
+    ``failed`` row per framework it was measuring, with the reason; the other steps go on.
     """
-    import json
-    import subprocess
-    import sys
-    import tempfile
+    from benchlib.engine.child import run_in_child
 
-    with tempfile.TemporaryDirectory(prefix="benchlib-ablation-") as tmp:
-        request, response = Path(tmp) / "in.json", Path(tmp) / "out.json"
-        request.write_text(json.dumps({"function": function.__name__, "protocol": protocol.to_dict(),
-                                       "onnx_dir": onnx_dir}))
-        done = subprocess.run([sys.executable, "-m", "benchlib.protocols.ablation", str(request), str(response)],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s)
-        if done.returncode != 0 or not response.exists():
-            tail = (done.stderr.strip().splitlines() or ["no stderr"])[-1]
-            raise RuntimeError(f"child process exited with status {done.returncode}: {tail}")
-        return json.loads(response.read_text())
+    payload = {"function": function.__name__, "protocol": protocol.to_dict(), "onnx_dir": onnx_dir}
+    outcome = run_in_child(CHILD_TARGET, payload, timeout_s=timeout_s, what="rows")
+    if outcome.ok:
+        return outcome.value
+    return [{"backend": framework, "status": "failed", "error": f"child process failed: {outcome.error}",
+             "pid": outcome.pid} for framework in protocol.frameworks]
 
 
 def _article_rows(protocol: ArticleProtocol, onnx_dir: str | None) -> list[dict[str, Any]]:
     """Steps 0-4: the article protocol as it is, reported as the article did (loop mean)."""
-    from benchlib.protocols.article import run_article_protocol
+    from benchlib.protocols.article.runner import run_article_protocol
 
     run = run_article_protocol(protocol, progress=False, onnx_dir=Path(onnx_dir) if onnx_dir else None)
     rows = []
@@ -173,12 +180,19 @@ def per_call_rows(protocol: ArticleProtocol, onnx_dir: str | None = None) -> lis
     from benchlib.backends.registry import missing_requirement
     from benchlib.engine.stats import compute_stats
     from benchlib.engine.timing import timed_loop
-    from benchlib.protocols import article as art
+    from benchlib.protocols.article.loop import make_predict
+    from benchlib.protocols.article.models import (
+        ArticleModels,
+        article_onnx_path,
+        build_model,
+        import_framework,
+        make_input,
+    )
 
     folder = Path(onnx_dir) if onnx_dir else None
-    models = art.ArticleModels()
-    data = art.make_input(protocol)
-    exported = art.article_onnx_path(protocol, folder)
+    models = ArticleModels()
+    data = make_input(protocol)
+    exported = article_onnx_path(protocol, folder)
     process = psutil.Process(os.getpid())
     rows = []
     for framework in protocol.frameworks:
@@ -193,11 +207,11 @@ def per_call_rows(protocol: ArticleProtocol, onnx_dir: str | None = None) -> lis
                 if exported.exists():  # reuse the article's exported file: no torch in this process
                     models.onnx_path = exported
                 else:
-                    art.import_framework("pytorch", models)
-                    art.build_model("pytorch", models, protocol, folder)
-            art.import_framework(framework, models)
-            art.build_model(framework, models, protocol, folder)
-            predict = art.make_predict(framework, models, protocol)
+                    import_framework("pytorch", models)
+                    build_model("pytorch", models, protocol, folder)
+            import_framework(framework, models)
+            build_model(framework, models, protocol, folder)
+            predict = make_predict(framework, models, protocol)
             for _ in range(protocol.warmup_runs):
                 predict(data)
             before, start = process.cpu_times(), time.perf_counter()
@@ -214,17 +228,24 @@ def per_call_rows(protocol: ArticleProtocol, onnx_dir: str | None = None) -> lis
     return rows
 
 
+def engine_cases(step: AblationStep, min_time_s: float) -> list[RunCase]:
+    """The engine cases of an engine step (7-8): each framework in its :data:`ENGINE_VARIANTS` variant."""
+    from benchlib.engine.grid import case_grid
+
+    settings = {"threads": (step.threads,), "min_time_s": min_time_s, "min_calls": step.article.num_runs,
+                "warmup_calls": WARMUP_RUNS, "seed": step.article.seed or 0, "protocol": "ablation",
+                "extra": (("step", step.index),)}
+    # one grid per framework: each runs its own variant, not every variant named for the others
+    return [case for f in step.article.frameworks
+            for case in case_grid([f], [step.article.batch_size], variants=[ENGINE_VARIANTS[f]], **settings)]
+
+
 def _engine_rows(step: AblationStep, min_time_s: float, progress: bool) -> list[dict[str, Any]]:
     """Steps 7-8: the engine's isolated, verified runs at the article's batch."""
-    from benchlib.engine.case import RunCase
     from benchlib.engine.launcher import run_cases
 
-    cases = [RunCase(backend=f, batch_size=step.article.batch_size, threads=step.threads, variant=ENGINE_VARIANTS[f],
-                     min_time_s=min_time_s, min_calls=step.article.num_runs, warmup_calls=WARMUP_RUNS,
-                     seed=step.article.seed or 0, protocol="ablation", extra=(("step", step.index),))
-             for f in step.article.frameworks]
     rows = []
-    for record in run_cases(cases, progress=progress):
+    for record in run_cases(engine_cases(step, min_time_s), progress=progress):
         latency = record.get("latency_ms") or {}
         rows.append({"backend": record["backend"], "status": record["status"], "error": record.get("error"),
                      "latency_ms": latency, "latency_reported_ms": latency.get("p50"), "latency_statistic": "p50",
@@ -241,16 +262,13 @@ def measure_step(step: AblationStep, min_time_s: float = 1.0, onnx_dir: str | No
     if step.runner == "engine":
         return _engine_rows(step, min_time_s, progress)
     if not step.per_call_percentiles:
-        return _in_child(_article_rows, step.article, onnx_dir)
+        return _rows_from_child(_article_rows, step.article, onnx_dir)
     if step.article.one_process:
-        return _in_child(per_call_rows, step.article, onnx_dir)
+        return _rows_from_child(per_call_rows, step.article, onnx_dir)
     rows = []
-    for framework in step.article.frameworks:  # a fresh process per framework
+    for framework in step.article.frameworks:  # a fresh process per framework: a crash fails that one only
         child = replace(step.article, frameworks=(framework,), one_process=True)
-        try:
-            rows += _in_child(per_call_rows, child, onnx_dir)
-        except Exception as exc:  # noqa: BLE001 - a crashed child is one failed framework
-            rows.append({"backend": framework, "status": "failed", "error": f"child process failed: {exc}"})
+        rows += _rows_from_child(per_call_rows, child, onnx_dir)
     return rows
 
 
@@ -262,16 +280,21 @@ class AblationResult:
     wall_s: float = 0.0
 
 
-def _record(step: AblationStep, row: dict[str, Any], run_id: str) -> dict[str, Any]:
+def _record(step: AblationStep, row: dict[str, Any], run_id: str, env: dict[str, Any]) -> dict[str, Any]:
+    """The results-store record of one framework at one step (every required key, ``env`` included)."""
+    from benchlib.env import fingerprint_key
+    from benchlib.protocols.article.records import protocol_case_key
     from benchlib.results.schema import make_record
 
-    identity = {"backend": row["backend"], "model": "article-fnn", "batch_size": step.article.batch_size,
-                "threads": step.threads, "variant": f"step{step.index}", "protocol": "ablation"}
+    identity = {"backend": row["backend"], "model": ARTICLE_MODEL, "batch_size": step.article.batch_size,
+                "threads": step.threads, "variant": f"step{step.index}", "protocol": "ablation",
+                "settings": step.settings()}
+    identity["case_key"] = protocol_case_key(identity)
     fields = {k: v for k, v in row.items() if k not in ("backend", "status", "error")}
     return make_record(identity, status=row.get("status", "failed"), error=row.get("error"),
                        step=step.index, step_name=step.name, step_changes=list(step.changes),
                        display=DISPLAY_NAMES.get(row["backend"], row["backend"]), ablation_run=run_id,
-                       step_settings=step.settings(), **fields)
+                       step_settings=step.settings(), env=env, env_key=fingerprint_key(env), **fields)
 
 
 def run_ablation(
@@ -292,6 +315,7 @@ def run_ablation(
     import sys
     import uuid
 
+    from benchlib.env import collect_env
     from benchlib.paths import models_dir, results_dir
 
     if log is None:
@@ -306,13 +330,14 @@ def run_ablation(
     chosen = [s for s in all_steps if steps is None or s.index in steps]
     result = AblationResult(steps=all_steps, results_path=path)
     run_id = uuid.uuid4().hex[:12]
+    env = collect_env()  # once: every record of this ablation comes from this machine
     for step in chosen:
         tick = time.perf_counter()
         if log:
             log(f"ablation step {step.index}/{len(all_steps) - 1}: {step.name} ...")
         rows = measure_step(step, min_time_s=min_time_s, onnx_dir=str(models_dir()), progress=progress)
         for row in rows:
-            record = _record(step, row, run_id)
+            record = _record(step, row, run_id, env)
             append_record(path, record)
             result.records.append(record)
         if log:
@@ -328,23 +353,13 @@ def step_fields() -> tuple[str, ...]:
     return (*[f.name for f in dataclasses.fields(ArticleProtocol)], *own)
 
 
-def _child_main(argv: list[str]) -> int:
-    """Child side of :func:`_in_child`: run the named function of this module, write its rows as JSON."""
-    import json
-
-    request = json.loads(Path(argv[0]).read_text())
-    name = request["function"]
-    if name not in ("_article_rows", "per_call_rows"):
-        raise ValueError(f"function {name!r} may not be run in a child")
-    settings = dict(request["protocol"])
-    settings["frameworks"] = tuple(settings["frameworks"])
-    settings["per_sample"] = tuple(settings["per_sample"])
-    rows = globals()[name](ArticleProtocol(**settings), request["onnx_dir"])
-    Path(argv[1]).write_text(json.dumps(rows, default=str))
-    return 0
+#: What :func:`rows_in_child` may run: a child runs a named function of this module, nothing else.
+CHILD_FUNCTIONS = ("_article_rows", "per_call_rows")
 
 
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(_child_main(sys.argv[1:]))
+def rows_in_child(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Child side of :func:`_rows_from_child`: the rows of the named function for the protocol in ``payload``."""
+    name = payload["function"]
+    if name not in CHILD_FUNCTIONS:
+        raise ValueError(f"function={name!r} may not be run in a child; allowed: {', '.join(CHILD_FUNCTIONS)}")
+    return globals()[name](ArticleProtocol.from_dict(payload["protocol"]), payload["onnx_dir"])
