@@ -2,7 +2,8 @@
 
 Functions return ``matplotlib.figure.Figure`` objects built without pyplot, so a notebook shows each
 figure exactly once (as the cell's value) and scripts need no display. :func:`save_figure` writes PNG
-and SVG.
+and SVG. Layout rules (grid of at most three panels per row, legible text, legends outside the data,
+labelled log axes) live in :mod:`benchlib.report.chart_style`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from benchlib.report.chart_style import (
+    FONT,
+    legend_below,
+    legend_right,
+    legend_rows,
+    log_axis,
+    single,
+    small_multiples,
+    style_axes,
+)
+
 #: One colour per backend, the same in every chart.
 BACKEND_COLOURS = {
     "numpy": "#7f7f7f",
@@ -25,9 +37,11 @@ BACKEND_COLOURS = {
     "openvino": "#8e44ad",
 }
 
-
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v")
+#: What "framework memory" means in every table, chart and sentence of the report.
+MEMORY_DEFINITION = ("framework memory = peak RSS of the run's own process minus its RSS when the worker "
+                     "started, before the framework was imported (the interpreter is not counted)")
 
 
 def colour(backend: str) -> str:
@@ -44,24 +58,47 @@ def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
     return paths
 
 
-def _label(row: Any) -> str:
-    variant = row.get("variant")
-    return f"{row['backend']}/{variant}" if variant else str(row["backend"])
+def _threads_text(value: Any) -> str:
+    return "default" if value is None or (isinstance(value, float) and np.isnan(value)) else str(int(value))
+
+
+def case_labels(rows: pd.DataFrame | Iterable[dict]) -> list[str]:
+    """``backend/variant`` per row, plus `` t=N`` when one backend/variant appears at several thread counts."""
+    items = list(rows.to_dict("records")) if isinstance(rows, pd.DataFrame) else list(rows)
+    threads_seen: dict[tuple[str, str], set[str]] = {}
+    for item in items:
+        key = (str(item.get("backend")), str(item.get("variant") or ""))
+        threads_seen.setdefault(key, set()).add(_threads_text(item.get("threads")))
+    labels = []
+    for item in items:
+        variant = item.get("variant")
+        label = f"{item['backend']}/{variant}" if isinstance(variant, str) and variant else str(item["backend"])
+        if len(threads_seen[(str(item.get("backend")), str(variant or ""))]) > 1:
+            label += f" t={_threads_text(item.get('threads'))}"
+        labels.append(label)
+    return labels
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
-    if df.empty or "status" not in df:
+    if df.empty or "status" not in df or "latency_ms.p50" not in df:
         return df.iloc[0:0]
     return df[df["status"].eq("ok") & df["latency_ms.p50"].notna()]
 
 
 def _empty(title: str, message: str) -> Figure:
-    fig = Figure(figsize=(7, 2.5))
-    ax = fig.add_subplot()
+    fig, ax = single(7.0, 2.5, title)
     ax.axis("off")
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=FONT["note"])
     return fig
+
+
+def _first_variant(backend: str) -> str | None:
+    try:
+        from benchlib.backends.registry import backend_variants
+
+        return backend_variants(backend)[0]
+    except Exception:  # noqa: BLE001 - line style only
+        return None
 
 
 def latency_distribution(records: Iterable[dict], title: str = "Per-call latency distribution") -> Figure:
@@ -69,109 +106,98 @@ def latency_distribution(records: Iterable[dict], title: str = "Per-call latency
     runs = [r for r in records if r.get("status") == "ok" and r.get("samples_ms")]
     if not runs:
         return _empty(title, "no successful runs with stored samples")
+    labels = dict(zip(map(id, runs), case_labels(runs), strict=True))
     batches = sorted({r["batch_size"] for r in runs})
-    fig = Figure(figsize=(6.5 * len(batches), 4.2), layout="constrained")
-    axes = fig.subplots(1, len(batches), squeeze=False)[0]
+    fig, axes = small_multiples(len(batches), panel_height_in=3.0, title=title,
+                                legend_rows=legend_rows(labels.values()))
     for ax, batch in zip(axes, batches, strict=True):
-        for record in sorted((r for r in runs if r["batch_size"] == batch), key=_label):
+        for record in sorted((r for r in runs if r["batch_size"] == batch), key=lambda r: labels[id(r)]):
             samples = np.sort(np.asarray(record["samples_ms"], dtype=float))
             share = np.arange(1, samples.size + 1) / samples.size
-            ax.step(samples, share, where="post", color=colour(record["backend"]), label=_label(record),
-                    linestyle="-" if record.get("variant") in (None, _first_variant(record)) else "--")
-        ax.set_xscale("log")
-        ax.set_xlabel("latency per call (ms, log scale)")
-        ax.set_ylabel("share of calls at or below")
-        ax.set_title(f"batch size {batch}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="small")
-    fig.suptitle(title)
+            default = record.get("variant") in (None, _first_variant(record["backend"]))
+            ax.step(samples, share, where="post", color=colour(record["backend"]), label=labels[id(record)],
+                    linestyle="-" if default else "--", linewidth=1.6)
+        style_axes(ax, title=f"batch size {batch}", ylabel="share of calls at or below")
+        log_axis(ax, "x", "ms per call")
+        ax.set_ylim(0, 1.02)
+    legend_below(fig, axes)
     return fig
 
 
-def _first_variant(record: dict) -> str | None:
-    try:
-        from benchlib.backends.registry import backend_variants
+def p50_with_p99(df: pd.DataFrame, title: str = "Median latency per call (point) and its p99 (end of line)") -> Figure:
+    """Per batch size, one row per case: a point at p50 and a line on to p99 (log time axis).
 
-        return backend_variants(record["backend"])[0]
-    except Exception:  # noqa: BLE001 - colour/style only
-        return None
-
-
-def p50_with_p99(df: pd.DataFrame, title: str = "Median latency per call, whiskers to p99") -> Figure:
-    """Bars of p50 per case with a whisker up to p99, one panel per batch size (log scale)."""
+    Points, not bars: a bar on a log axis starts at an arbitrary bottom, so its length misstates ratios.
+    """
     data = _ok(df)
     if data.empty:
         return _empty(title, "no successful runs")
+    data = data.assign(_label=case_labels(data))
     batches = sorted(data["batch_size"].unique())
-    fig = Figure(figsize=(max(6.0, 1.2 * data.groupby("batch_size").size().max()) * len(batches) / 1.5, 4.5),
-                 layout="constrained")
-    axes = fig.subplots(1, len(batches), squeeze=False)[0]
+    most = int(data.groupby("batch_size").size().max())
+    fig, axes = small_multiples(len(batches), panel_height_in=1.4 + 0.32 * most, title=title)
     for ax, batch in zip(axes, batches, strict=True):
-        part = data[data["batch_size"] == batch].sort_values("latency_ms.p50")
-        labels = [_label(row) for _, row in part.iterrows()]
+        part = data[data["batch_size"] == batch].sort_values("latency_ms.p50", ascending=False)
+        positions = np.arange(len(part))
         p50 = part["latency_ms.p50"].to_numpy(float)
-        p99 = part["latency_ms.p99"].to_numpy(float)
-        ax.bar(labels, p50, color=[colour(b) for b in part["backend"]],
-               yerr=[np.zeros_like(p50), np.maximum(p99 - p50, 0)], capsize=4)
-        ax.set_yscale("log")
-        ax.set_ylabel("ms per call (log scale)")
-        ax.set_title(f"batch size {batch}")
-        ax.tick_params(axis="x", rotation=45)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
-    fig.suptitle(title)
+        p99 = pd.to_numeric(part.get("latency_ms.p99", pd.Series(np.nan, index=part.index)),
+                            errors="coerce").to_numpy(float)
+        colours = [colour(b) for b in part["backend"]]
+        for y, low, high, tint in zip(positions, p50, p99, colours, strict=True):
+            if np.isfinite(high):
+                ax.plot([low, high], [y, y], color=tint, linewidth=2.0, alpha=0.7, solid_capstyle="butt")
+                ax.plot([high], [y], marker="|", markersize=12, color=tint)
+        ax.scatter(p50, positions, color=colours, s=45, zorder=3)
+        ax.set_yticks(positions, part["_label"])
+        ax.set_ylim(-0.6, len(part) - 0.4)
+        style_axes(ax, title=f"batch size {batch}")
+        log_axis(ax, "x", "ms per call")
+        ax.grid(True, axis="x", which="both", alpha=0.25)
     return fig
 
 
 def throughput_vs_batch(df: pd.DataFrame, title: str = "Throughput against batch size") -> Figure:
-    """Samples per second against batch size, one line per backend/variant (log-log)."""
+    """Samples per second against batch size, one line per case label (log-log)."""
     data = _ok(df)
-    if data.empty or data["batch_size"].nunique() < 1:
+    if data.empty or "throughput_sps" not in data:
         return _empty(title, "no successful runs")
-    fig = Figure(figsize=(7.5, 4.8), layout="constrained")
-    ax = fig.add_subplot()
+    data = data.assign(_label=case_labels(data))
+    fig, ax = single(9.0, 4.8, title)
     seen: dict[str, int] = {}
-    for (backend, variant), part in data.groupby(["backend", data["variant"].fillna("")]):
+    for (backend, label), part in data.groupby(["backend", "_label"], sort=True):
         # same colour per framework; line style and marker tell its variants apart
         index = seen[backend] = seen.get(backend, -1) + 1
         part = part.groupby("batch_size", as_index=False)["throughput_sps"].max()
         ax.plot(part["batch_size"], part["throughput_sps"], color=colour(backend),
-                linestyle=LINESTYLES[index % len(LINESTYLES)], marker=MARKERS[index % len(MARKERS)],
-                label=f"{backend}/{variant}" if variant else backend)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("batch size (log)")
-    ax.set_ylabel("samples per second (log)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    ax.set_title(title)
+                linestyle=LINESTYLES[index % len(LINESTYLES)], marker=MARKERS[index % len(MARKERS)], label=label)
+    style_axes(ax)
+    log_axis(ax, "x", "batch size")
+    log_axis(ax, "y", "samples per second")
+    legend_right(ax)
     return fig
 
 
 def cpu_and_memory(df: pd.DataFrame, batch_size: int | None = None,
-                   title: str = "CPU use and peak memory per framework") -> Figure:
-    """Two bar panels: CPU % of one core during the timed loop, and the framework's own memory."""
+                   title: str = "CPU use and framework memory") -> Figure:
+    """Two bar panels on linear axes: CPU % of one core during the timed loop, and framework memory."""
     data = _ok(df)
     if batch_size is not None and not data.empty:
         data = data[data["batch_size"] == batch_size]
     if data.empty:
         return _empty(title, "no successful runs")
-    data = data.sort_values(["backend", "variant"])
-    labels = [_label(row) for _, row in data.iterrows()]
+    data = data.sort_values(["backend", "variant"], na_position="first")
+    data = data.assign(_label=case_labels(data)).iloc[::-1]
     colours = [colour(b) for b in data["backend"]]
-    fig = Figure(figsize=(max(8.0, 1.1 * len(labels) * 2), 4.2), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    left.bar(labels, data["cpu_percent"], color=colours)
-    left.set_ylabel("CPU, % of one core")
-    left.set_title("CPU during the timed loop")
-    memory = data["framework_mb"] if "framework_mb" in data else data["rss_peak_mb"]
-    right.bar(labels, memory, color=colours)
-    right.set_ylabel("MB")
-    right.set_title("framework memory (peak RSS minus interpreter baseline)")
-    for ax in (left, right):
-        ax.tick_params(axis="x", rotation=45)
-        for tick in ax.get_xticklabels():
-            tick.set_horizontalalignment("right")
     suffix = f" (batch size {batch_size})" if batch_size is not None else ""
-    fig.suptitle(title + suffix)
+    fig, (left, right) = small_multiples(2, panel_width_in=5.0, panel_height_in=1.2 + 0.32 * len(data),
+                                         title=title + suffix)
+    positions = np.arange(len(data))
+    left.barh(positions, pd.to_numeric(data["cpu_percent"], errors="coerce"), color=colours)
+    left.set_yticks(positions, data["_label"])
+    style_axes(left, title="CPU during the timed loop", xlabel="% of one core")
+    memory = pd.to_numeric(data["framework_mb"], errors="coerce") if "framework_mb" in data else \
+        pd.Series(np.nan, index=data.index)
+    right.barh(positions, memory, color=colours)
+    right.set_yticks(positions, data["_label"])
+    style_axes(right, title="framework memory", xlabel="MB (peak RSS minus RSS at worker start)")
     return fig
