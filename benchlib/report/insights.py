@@ -1,55 +1,177 @@
-"""Sentences computed from results: what a reader should take away, never fixed text."""
+"""Sentences computed from results: what a reader should take away, never fixed text.
+
+A winner is named only when the 95% confidence intervals of the two medians do not overlap;
+otherwise the cases are "indistinguishable at this precision". Noisy runs are counted in a sentence
+and listed in a table (:func:`noisy_runs_table`), shown collapsed by :func:`insights_html`.
+Every summary takes one record per configuration (:func:`benchlib.report.tables.one_per_case`).
+"""
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
+from benchlib.report.display import details, people_table, significant
+from benchlib.report.figures import MEMORY_DEFINITION
+from benchlib.report.tables import busy_machine, one_per_case
 
-def _label(row: pd.Series) -> str:
+CI_LO = "latency_ci95_ms.p50.lo"
+CI_HI = "latency_ci95_ms.p50.hi"
+
+
+def _label(row: pd.Series, with_threads: bool = False) -> str:
     variant = row.get("variant")
-    return f"{row['backend']} ({variant})" if isinstance(variant, str) and variant else str(row["backend"])
+    text = f"{row['backend']} ({variant})" if isinstance(variant, str) and variant else str(row["backend"])
+    if with_threads:
+        threads = row.get("threads")
+        text += " t=" + ("default" if threads is None or pd.isna(threads) else str(int(threads)))
+    return text
 
 
-def insights(df: pd.DataFrame, expected_backends: list[str] | None = None) -> list[str]:
-    """Fastest framework per batch size, memory ranking, noisy runs, invalid, failed and missing frameworks."""
-    if df is None or df.empty:
-        return ["No results were found; run the framework notebooks or `python -m benchlib run` first."]
-    sentences: list[str] = []
+def _ms(value: float) -> str:
+    return f"{significant(float(value))} ms"
+
+
+def _interval(row: pd.Series) -> tuple[float, float] | None:
+    low, high = row.get(CI_LO), row.get(CI_HI)
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return float(low), float(high)
+
+
+def _overlaps(a: pd.Series, b: pd.Series) -> bool | None:
+    """Whether the medians' 95% intervals of ``a`` and ``b`` overlap (None: an interval is missing)."""
+    first, second = _interval(a), _interval(b)
+    if first is None or second is None:
+        return None
+    return not (first[1] < second[0] or second[1] < first[0])
+
+
+def _several_threads(part: pd.DataFrame) -> bool:
+    if "threads" not in part:
+        return False
+    variant = part["variant"] if "variant" in part else pd.Series("", index=part.index)
+    return bool(part.groupby([part["backend"], variant.fillna("")])["threads"].nunique(dropna=False).gt(1).any())
+
+
+def _speed_sentence(batch: int, part: pd.DataFrame) -> str:
+    part = part.sort_values("latency_ms.p50")
+    threads = _several_threads(part)
+    best = part.iloc[0]
+    p50 = best["latency_ms.p50"]
+    if len(part) == 1:
+        return (f"At batch size {batch}, the fastest is {_label(best, threads)} (the only valid run), "
+                f"with a median of {_ms(p50)}.")
+    tied = [best]
+    unknown = False
+    for _, row in part.iloc[1:].iterrows():
+        overlap = _overlaps(best, row)
+        unknown = unknown or overlap is None
+        if overlap is not False:
+            tied.append(row)
+    if unknown:
+        line = (f"At batch size {batch}, {_label(best, threads)} has the lowest median ({_ms(p50)}), but some "
+                "runs store no confidence interval, so no winner is named")
+    elif len(tied) > 1:
+        names = ", ".join(f"{_label(r, threads)} ({_ms(r['latency_ms.p50'])})" for r in tied)
+        line = (f"At batch size {batch}, {names} are indistinguishable at this precision: the 95% confidence "
+                "intervals of their medians overlap")
+    else:
+        second = part.iloc[1]
+        line = (f"At batch size {batch}, the fastest is {_label(best, threads)} with a median of {_ms(p50)} "
+                f"(95% CI {significant(_interval(best)[0])}–{significant(_interval(best)[1])}), "
+                f"{second['latency_ms.p50'] / p50:.2f}× ahead of {_label(second, threads)} "
+                f"({_ms(second['latency_ms.p50'])}); their intervals do not overlap")
+    slowest = part.iloc[-1]
+    if len(part) > 2 and not unknown and all(slowest.name != r.name for r in tied):
+        line += (f"; the slowest, {_label(slowest, threads)}, takes {significant(slowest['latency_ms.p50'] / p50)}× as "
+                 f"long as {_label(best, threads)}")
+    return line + "."
+
+
+def _valid_ok(df: pd.DataFrame) -> pd.DataFrame:
     status = df["status"] if "status" in df else pd.Series("ok", index=df.index)
     valid = df["outputs_valid"].astype(object).ne(False) if "outputs_valid" in df else True
-    ok = df[status.eq("ok") & valid & df["latency_ms.p50"].notna()]
-    for batch, part in ok.groupby("batch_size"):
-        part = part.sort_values("latency_ms.p50")
-        best = part.iloc[0]
-        line = f"At batch size {batch}, the fastest is {_label(best)} with a median of {best['latency_ms.p50']:.4g} ms"
-        if len(part) > 1:
-            second = part.iloc[1]
-            ratio = second["latency_ms.p50"] / best["latency_ms.p50"]
-            line += f", {ratio:.2f}× ahead of {_label(second)} ({second['latency_ms.p50']:.4g} ms)"
-        slowest = part.iloc[-1]
-        if len(part) > 2:
-            line += f"; the slowest, {_label(slowest)}, takes {slowest['latency_ms.p50'] / best['latency_ms.p50']:.1f}×"
-        sentences.append(line + ".")
-    if "framework_mb" in ok and ok["framework_mb"].notna().any():
-        memory = ok.groupby("backend")["framework_mb"].max().sort_values()
-        ranking = ", ".join(f"{name} {value:.0f} MB" for name, value in memory.items())
-        sentences.append(f"Memory of each framework alone (largest peak over its runs), lightest first: {ranking}.")
-    if "noisy" in ok and len(ok):
-        noisy = ok[ok["noisy"].astype(object).eq(True)]
-        if len(noisy):
-            names = ", ".join(sorted({f"{_label(r)} b={r['batch_size']}" for _, r in noisy.iterrows()}))
-            sentences.append(f"{len(noisy)} of {len(ok)} runs were noisy (IQR above 10% of the median): {names}; "
-                             "re-run them on a quieter machine before trusting small differences.")
-        else:
-            sentences.append(f"None of the {len(ok)} successful runs was noisy (IQR at most 10% of the median).")
-    if "warnings" in ok and len(ok):
-        from benchlib.report.tables import busy_machine
+    p50 = df["latency_ms.p50"] if "latency_ms.p50" in df else pd.Series(float("nan"), index=df.index)
+    return df[status.eq("ok") & valid & p50.notna()]
 
+
+def _noisy_thresholds() -> str:
+    from benchlib.engine import stats
+
+    spread = getattr(stats, "NOISY_IQR_RATIO", 0.10)
+    text = f"spread: IQR above {spread:.0%} of the median"
+    tail = getattr(stats, "NOISY_TAIL_RATIO", None)
+    if tail:
+        text += f"; tail: p99 above {tail:g}× the median"
+    return text
+
+
+def noisy_runs_table(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per noisy ok run: framework, variant, batch, threads, p50, IQR / p50, p99 / p50, criterion."""
+    columns = ["backend", "variant", "batch_size", "threads", "p50_ms", "iqr_ratio", "tail_ratio", "noisy_criteria"]
+    if df is None or df.empty or "noisy" not in df:
+        return pd.DataFrame(columns=columns)
+    ok = _valid_ok(one_per_case(df))
+    noisy = ok[ok["noisy"].astype(object).eq(True)]
+    if noisy.empty:
+        return pd.DataFrame(columns=columns)
+    p50 = noisy["latency_ms.p50"].astype(float)
+    reasons = next((noisy[c] for c in ("noisy_reasons", "latency_stats.noisy_reasons") if c in noisy), None)
+
+    def criteria(value: object) -> str:
+        if isinstance(value, list | tuple) and value:
+            return "; ".join(map(str, value))
+        return "spread (IQR)"  # records written before the tail criterion existed
+
+    table = pd.DataFrame({
+        "backend": noisy["backend"], "variant": noisy.get("variant"), "batch_size": noisy["batch_size"],
+        "threads": noisy.get("threads"), "p50_ms": p50,
+        "iqr_ratio": pd.to_numeric(noisy.get("latency_ms.iqr"), errors="coerce") / p50,
+        "tail_ratio": pd.to_numeric(noisy.get("latency_ms.p99"), errors="coerce") / p50,
+        "noisy_criteria": reasons.map(criteria) if reasons is not None else "spread (IQR)",
+    })
+    table["threads"] = table["threads"].astype(object).where(table["threads"].notna(), "default")
+    return table[columns].sort_values(["backend", "variant", "batch_size"]).reset_index(drop=True)
+
+
+def insights(df: pd.DataFrame, expected_backends: list[str] | None = None,
+             memory_batch: int | None = None) -> list[str]:
+    """Fastest framework per batch size (only when the medians' intervals separate), memory ranking,
+    the count of noisy and busy-machine runs, invalid, failed and missing frameworks.
+
+    ``memory_batch`` is the batch size whose framework memory is ranked (default: the largest measured).
+    """
+    if df is None or df.empty:
+        return ["No results were found; run the framework notebooks or `python -m benchlib run` first."]
+    df = one_per_case(df)
+    sentences: list[str] = []
+    status = df["status"] if "status" in df else pd.Series("ok", index=df.index)
+    ok = _valid_ok(df)
+    for batch, part in ok.groupby("batch_size"):
+        sentences.append(_speed_sentence(int(batch), part))
+    if "framework_mb" in ok and ok["framework_mb"].notna().any():
+        measured = ok[ok["framework_mb"].notna()]
+        batch = memory_batch if memory_batch in set(measured["batch_size"]) else int(measured["batch_size"].max())
+        part = measured[measured["batch_size"] == batch].sort_values("framework_mb")
+        threads = _several_threads(part)
+        ranking = ", ".join(f"{_label(r, threads)} {significant(r['framework_mb'])} MB" for _, r in part.iterrows())
+        sentences.append(f"Framework memory at batch size {batch}, lightest first: {ranking} "
+                         f"({MEMORY_DEFINITION}).")
+    if "noisy" in ok and len(ok):
+        noisy = noisy_runs_table(df)
+        if len(noisy):
+            sentences.append(f"{len(noisy)} of {len(ok)} runs were noisy ({_noisy_thresholds()}); the table of "
+                             "noisy runs lists them. Re-run them on a quieter machine before trusting small "
+                             "differences.")
+        else:
+            sentences.append(f"None of the {len(ok)} successful runs was noisy ({_noisy_thresholds()}).")
+    if "warnings" in ok and len(ok):
         busy = ok[ok["warnings"].map(busy_machine)]
         if len(busy):
-            names = ", ".join(sorted({f"{_label(r)} b={r['batch_size']}" for _, r in busy.iterrows()}))
-            sentences.append(f"{len(busy)} of {len(ok)} runs were measured on a busy machine (other processes "
-                             f"used the CPU): {names}; their timings are pessimistic.")
+            sentences.append(f"{len(busy)} of {len(ok)} runs were measured on a busy machine (other processes used "
+                             "the CPU); their timings are pessimistic (the note column of the tables marks them).")
     if "outputs_valid" in df:
         invalid = df[df["outputs_valid"].astype(object).eq(False)]
         for _, row in invalid.iterrows():
@@ -58,7 +180,7 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None) -> li
                              f"reference by {error:.3g}; it is left out of the rankings.")
     for label, wanted in (("failed", "failed"), ("skipped", "skipped")):
         rows = df[status.eq(wanted)]
-        for _, row in rows.drop_duplicates(["backend", "variant"]).iterrows():
+        for _, row in rows.drop_duplicates(["backend", "variant"] if "variant" in rows else ["backend"]).iterrows():
             sentences.append(f"{_label(row)} {label}: {row.get('error')}.")
     if expected_backends:
         present = set(df["backend"])
@@ -66,3 +188,15 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None) -> li
             if name not in present:
                 sentences.append(f"{name} has no results here (not available or not run).")
     return sentences
+
+
+def insights_html(df: pd.DataFrame, expected_backends: list[str] | None = None,
+                  memory_batch: int | None = None) -> str:
+    """The sentences as a list, then the noisy runs as a collapsible table (``<details>``)."""
+    items = "".join(f"<li>{html.escape(s)}</li>" for s in insights(df, expected_backends, memory_batch))
+    out = f"<ul>{items}</ul>"
+    noisy = noisy_runs_table(df) if df is not None and not df.empty else pd.DataFrame()
+    if len(noisy):
+        table = people_table(noisy).to_html()
+        out += details(f"Noisy runs ({len(noisy)}): click to list them", table)
+    return out

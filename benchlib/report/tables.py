@@ -16,12 +16,32 @@ TABLE_COLUMNS = {
     "p99_ms": "latency_ms.p99",
     "throughput_sps": "throughput_sps",
     "cpu_percent": "cpu_percent",
-    "rss_peak_mb": "rss_peak_mb",
+    # the one meaning of "framework memory" (benchlib.report.figures.MEMORY_DEFINITION)
+    "framework_mb": "framework_mb",
 }
+#: What a summary compares: a configuration, not how long it was timed. A configuration re-run with
+#: other loop settings (a new ``case_key``) replaces its older record in every table, chart and count.
+SUMMARY_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "batch_size", "threads", "protocol")
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
+
+
+def one_per_case(frame: pd.DataFrame) -> pd.DataFrame:
+    """The newest row of each configuration (:data:`SUMMARY_IDENTITY`, per machine) in a flat results frame.
+
+    Every summary (tables, charts, insights, counts) goes through here, so they agree on what was measured.
+    """
+    from benchlib.results.records import latest_rows
+
+    if frame is None or frame.empty:
+        return frame
+    present = [c for c in SUMMARY_IDENTITY if c in frame.columns]
+    # None and NaN both mean "not set" (a variant-less record, the framework's default threads)
+    key = frame[present].astype(object).where(frame[present].notna(), "").astype(str).agg("|".join, axis=1)
+    chosen = latest_rows(frame.assign(_summary_key=key), identity=["_summary_key"])
+    return chosen.drop(columns="_summary_key")
 
 
 def busy_machine(warnings: Any) -> bool:
@@ -30,7 +50,7 @@ def busy_machine(warnings: Any) -> bool:
 
 
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per case: p50, p99, throughput, CPU %, peak RSS, p50 relative to the fastest.
+    """One row per case: p50, p99, throughput, CPU %, framework memory, p50 relative to the fastest.
 
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
     batch size (1.00 = fastest). Failed and skipped runs stay in the table with their status and
@@ -46,13 +66,8 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     data = df.copy()
     for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy", "warnings"]:
         data[col] = _col(data, col)
-    if data["created"].notna().any():
-        data = data.sort_values("created", kind="stable")
-    # case_key identifies what was measured; fall back to the identity columns for foreign rows.
-    key = data.apply(lambda r: r.get("case_key") or "|".join(str(r[c]) for c in CASE_COLUMNS), axis=1)
+    data = one_per_case(data)
     machine = _col(data, "machine").fillna("").astype(str)
-    data = data[~(key + "@" + machine).duplicated(keep="last")]
-    machine = machine.loc[data.index]
     if machine[machine != ""].nunique() > 1:
         columns.insert(0, "machine")
     table = pd.DataFrame({col: data[col] for col in ["model", "backend", "variant", "batch_size", "threads",
@@ -87,28 +102,33 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     return table[columns].reset_index(drop=True)
 
 
-def _format(value: Any, column: str) -> str:
+def _format(value: Any, column: str, precision: str = "people") -> str:
+    """One Markdown cell: as people read it (:mod:`benchlib.report.display`), or every digit for exports."""
+    from benchlib.report.display import column_kind, format_value
+
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if column == "vs_fastest":
-            return f"{value:.2f}x"
-        if column in ("cpu_percent", "rss_peak_mb"):
-            return f"{value:.0f}"
-        if column == "throughput_sps":
-            return f"{value:,.0f}"
-        if value == 0:
-            return "0"
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value)
+    if precision == "full":
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return repr(float(value)) if isinstance(value, float) else str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_value(value, column_kind(column))
+    return format_value(value, "text")
 
 
-def to_markdown(df: pd.DataFrame, max_cell: int = 80) -> str:
-    """A GitHub-flavoured Markdown table of ``df`` (numbers right-aligned; no extra dependency)."""
+def to_markdown(df: pd.DataFrame, max_cell: int | None = 80, precision: str = "people") -> str:
+    """A GitHub-flavoured Markdown table of ``df`` (numbers right-aligned; no extra dependency).
+
+    ``precision="people"`` writes numbers as the notebooks show them (three significant figures,
+    thousands separators); ``"full"`` keeps every digit and every character (for exported files).
+    """
+    if precision not in ("people", "full"):
+        raise ValueError(f"precision={precision!r} is invalid; allowed: 'people', 'full'")
+    limit = None if precision == "full" else max_cell
     columns = [str(c) for c in df.columns]
-    rows = [[_format(v, c).replace("|", "\\|").replace("\n", " ")[:max_cell] for v, c in zip(row, columns, strict=True)]
+    rows = [[_format(v, c, precision).replace("|", "\\|").replace("\n", " ")[:limit]
+             for v, c in zip(row, columns, strict=True)]
             for row in df.itertuples(index=False, name=None)]
     numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df.columns]
     widths = [max([len(c), 3, *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]

@@ -1,0 +1,183 @@
+"""Tables for people: units in column names, three significant figures, thousands separators, no index.
+
+:func:`people_table` turns a result table (machine column names such as ``p50_ms``, full-precision
+floats) into a pandas ``Styler`` that notebooks and the HTML report show the same way (the report is
+the executed notebooks' HTML). Long text columns wrap so that a table fits a JupyterLab notebook at
+about 1400 pixels. The exported Markdown and CSV files keep full precision
+(:func:`benchlib.report.tables.to_markdown` with ``precision="full"``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+#: Column name → what a reader sees (units in brackets).
+LABELS: dict[str, str] = {
+    "machine": "machine", "model": "model", "backend": "framework", "framework": "framework",
+    "variant": "variant", "best_variant": "best variant", "batch_size": "batch", "threads": "threads",
+    "status": "status", "p50_ms": "p50 (ms)", "p99_ms": "p99 (ms)", "latency_ms.p50": "p50 (ms)",
+    "latency_ms.p99": "p99 (ms)", "throughput_sps": "throughput (samples/s)", "cpu_percent": "CPU (% of one core)",
+    "rss_peak_mb": "peak RSS (MB)", "framework_mb": "framework memory (MB)", "vs_fastest": "p50 vs fastest",
+    "note": "note", "error": "reason", "gflops": "achieved (GFLOP/s)", "pct_of_peak": "% of peak",
+    "peak_gflops": "peak (GFLOP/s)", "import_s": "import (s)", "load_s": "load / compile (s)",
+    "first_call_ms": "first call (ms)", "total_s": "total (s)", "p50_us": "p50 (µs)",
+    "flop_us": "FLOPs at peak (µs)", "fixed_us": "fixed per-call cost (µs)", "per_layer_us": "per layer (µs)",
+    "noisy_criteria": "criterion", "iqr_ratio": "IQR / p50", "tail_ratio": "p99 / p50", "what": "what",
+    "value": "value", "setting": "setting",
+}
+#: Columns whose text wraps (everything else stays on one line).
+WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "criterion", "noisy_criteria",
+           "install", "Reason", "warnings", "target"}
+
+
+def column_kind(name: str) -> str:
+    """How a column's numbers are written: time, rate, percent, ratio, memory, count, float or text."""
+    low = name.lower()
+    if low.startswith(("relative", "ratio", "speedup")) or low in ("vs_fastest", "iqr_ratio", "tail_ratio") \
+            or "vs fastest" in low:
+        return "ratio"
+    if "samples/s" in low or low.endswith("_sps") or "(samples/s)" in low:
+        return "rate"
+    if low in ("batch_size", "threads", "batch", "ok", "failed", "skipped", "n_calls", "calls"):
+        return "count"
+    if re.search(r"(_ms|_us|_s)(\.|$|\s)|\((ms|µs|s)\)|latency_ms", low):
+        return "time"
+    if "percent" in low or "pct" in low or "(%" in low or low.endswith("%)"):
+        return "percent"
+    if low.endswith("_mb") or "(mb)" in low:
+        return "memory"
+    return "float"
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant figures without exponent notation (1,234 / 12.3 / 0.0123)."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    if abs(value) < 1e-3:  # 0.000000165 is harder to read than 1.65e-07
+        return f"{value:.{digits}g}"
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude >= digits - 1:
+        return f"{round(value, digits - 1 - magnitude):,.0f}"
+    decimals = digits - 1 - magnitude
+    return f"{value:.{decimals}f}"
+
+
+def format_value(value: Any, kind: str) -> str:
+    """One cell as a person reads it; missing values are a dash."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, int | float) or kind == "text":
+        return str(value)
+    if kind == "rate":
+        return f"{value:,.0f}"
+    if kind == "ratio":
+        return f"{value:.2f}×"
+    if kind == "count":
+        return f"{value:.0f}" if float(value).is_integer() else significant(float(value))
+    if isinstance(value, int) and kind == "float":
+        return f"{value:,}"
+    return significant(float(value))
+
+
+def label(name: str) -> str:
+    """The column's name for people: known names from :data:`LABELS`, else the name with its unit suffix spelled."""
+    if name in LABELS:
+        return LABELS[name]
+    for suffix, unit in (("_ms", "ms"), ("_us", "µs"), ("_s", "s"), ("_mb", "MB"), ("_sps", "samples/s")):
+        if name.endswith(suffix):
+            return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
+    return name
+
+
+def people_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None,
+                 empty: Mapping[str, str] | None = None, drop_constant: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``df`` with every cell formatted as text and columns renamed for people.
+
+    ``kinds`` overrides :func:`column_kind` per column; ``empty`` gives, per column, the text shown
+    instead of a dash where the value is missing (for example why a relative column is empty);
+    ``drop_constant`` lists columns left out when they hold one value only (said in a caption instead).
+    """
+    kinds = dict(kinds or {})
+    empty = dict(empty or {})
+    out = {}
+    for column in df.columns:
+        name = str(column)
+        series = df[column]
+        if name in drop_constant and series.nunique(dropna=False) <= 1 and len(df) > 1:
+            continue
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        kind = kinds.get(name) or (column_kind(name) if numeric or series.map(_is_number).any() else "text")
+        cells = [format_value(v, kind) for v in series]
+        if name in empty:
+            cells = [empty[name] if c == "–" else c for c in cells]
+        out[label(name)] = cells
+    frame = pd.DataFrame(out)
+    frame.attrs["numeric"] = [label(str(c)) for c in df.columns if _numeric_column(df[c])]
+    return frame
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _numeric_column(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series):
+        return False
+    return pd.api.types.is_numeric_dtype(series) or bool(series.map(_is_number).any())
+
+
+def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[str, str] | None = None,
+                 empty: Mapping[str, str] | None = None, drop_constant: tuple[str, ...] = ("model",)) -> Any:
+    """A ``Styler`` of ``df`` formatted for people: no index, numbers right-aligned, long text wrapped.
+
+    Shown as the value of a notebook cell (or with ``display``), it renders the same in JupyterLab
+    and in the report; pandas' own truncation of long cells does not apply to it.
+    """
+    frame = people_frame(df, kinds=kinds, empty=empty, drop_constant=drop_constant)
+    numeric = set(frame.attrs.get("numeric", []))
+    styler = frame.style.hide(axis="index")
+    styles = [
+        {"selector": "th", "props": "white-space: normal; max-width: 9em; text-align: left; vertical-align: bottom;"},
+        {"selector": "td", "props": "white-space: nowrap; vertical-align: top;"},
+        {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: normal; "
+                                         "padding-bottom: 0.4em;"},
+    ]
+    styler = styler.set_table_styles(styles)
+    wrapped = [c for c in frame.columns if c in WRAPPED or c in {label(w) for w in WRAPPED}]
+    if wrapped:
+        styler = styler.set_properties(subset=wrapped, **{"white-space": "normal", "min-width": "10em",
+                                                          "max-width": "30em", "text-align": "left"})
+    right = [c for c in frame.columns if c in numeric]
+    if right:
+        styler = styler.set_properties(subset=right, **{"text-align": "right"})
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
+def details(summary: str, body_html: str, open_: bool = False) -> str:
+    """A collapsible HTML block (``<details>``): ``summary`` always shown, ``body_html`` on a click."""
+    import html
+
+    return (f"<details{' open' if open_ else ''}><summary>{html.escape(summary)}</summary>\n"
+            f"{body_html}\n</details>")
+
+
+class Html:
+    """Raw HTML that a notebook shows as the value of a cell (and the report keeps as it is)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
