@@ -55,9 +55,26 @@ def run(args: argparse.Namespace) -> int:
         print(f"benchlib article: error: --min-time={args.min_time} is invalid; allowed: 0 < S <= 3600",
               file=sys.stderr)
         return 2
+    refusal = _check_outputs(args)
+    if refusal:
+        return refusal
     started = time.perf_counter()
     report = run_article(num_runs=args.num_runs, out=args.out, backends=tuple(args.backends or ARTICLE_ORDER),
                          corrected=not args.skip_corrected, seed=args.seed, min_time_s=args.min_time,
                          progress=not args.no_progress)
     print(report_text(report, total_s=time.perf_counter() - started))
     return 0 if measured_any(report) else 1
+
+
+def _check_outputs(args: argparse.Namespace) -> int | None:
+    """Refuse (exit 2) before the protocol runs when a folder or file under ``--out`` cannot be written."""
+    from benchlib.cli.common import refuse
+    from benchlib.cli.outputs import OutputRefused, plan_article
+    from benchlib.paths import outputs_dir
+
+    try:
+        # per framework: the article's record, the corrected run and its batch-1 run at most
+        plan_article(Path(args.out or outputs_dir()), runs=3 * len(args.backends or ARTICLE_ORDER))
+    except OutputRefused as exc:
+        return refuse("article", str(exc))
+    return None

@@ -279,10 +279,10 @@ ARTICLE_RESULTS = ("article-protocol.jsonl", "article-corrected.jsonl")
 def plan_article(out: Path, runs: int) -> None:
     """Check ``article --out``: the folder, its results files and its tables, figures and models folders."""
     output_dir("--out", out)
-    for sub in ("results", "tables", "figures", "models"):
-        output_dir(f"--out (its {sub}/ folder)", out / sub)
+    for sub in ("results", "tables", "figures", "models"):  # named by their own path under --out
+        output_dir("--out", out / sub)
     for name in ARTICLE_RESULTS:
-        results_file(f"--out (its results/{name})", out / "results" / name)
+        results_file("--out", out / "results" / name)
     check_free_space("--out", out, runs)
     for sub in ("results", "tables", "figures", "models"):
         _probe_folder("--out", out / sub, out)
