@@ -109,17 +109,20 @@ def test_records_from_different_machines_are_different_cases(tmp_path: Path) -> 
     here = {**_record(1), "env": {"cpu_model": "AMD EPYC", "logical_cores": 2, "memory_total_mb": 24105.1}}
     there = {**here, "env": {"cpu_model": "Intel Xeon", "logical_cores": 8, "memory_total_mb": 65536.0},
              "created": "2099-01-01T00:00:00Z"}
-    assert machine_of(here) == "AMD EPYC, 2 CPUs, 24 GB" and machine_of(there) == "Intel Xeon, 8 CPUs, 64 GB"
+    amd, intel = machine_of(here), machine_of(there)
+    assert amd.startswith("AMD EPYC, 2 CPUs [") and intel.startswith("Intel Xeon, 8 CPUs [")
+    assert machine_of({**here, "env": {**here["env"], "memory_total_mb": 1.0}}) == amd  # not a machine field
+    assert machine_of({**here, "env": {**here["env"], "isa_flags": ["avx512f"]}}) != amd
     assert len(latest([here, there])) == 2
     path = tmp_path / "r.jsonl"
     for record in (here, there):
         append_record(path, record)
     df = load(path)
-    assert sorted(df["machine"]) == ["AMD EPYC, 2 CPUs, 24 GB", "Intel Xeon, 8 CPUs, 64 GB"]
+    assert sorted(df["machine"]) == [amd, intel]
     from benchlib.report.tables import comparison_table
 
     table = comparison_table(df)
-    assert list(table["machine"]) == ["AMD EPYC, 2 CPUs, 24 GB", "Intel Xeon, 8 CPUs, 64 GB"]
+    assert list(table["machine"]) == [amd, intel]
     assert list(table["vs_fastest"]) == [1.0, 1.0]  # each machine ranked on its own
     assert "machine" not in comparison_table(load(path).iloc[:1]).columns  # one machine: no column
 

@@ -46,28 +46,26 @@ def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
 
 
 def machine_of(record: dict[str, Any]) -> str | None:
-    """The machine a record was measured on: ``"CPU model, N CPUs, M GB"``, or ``None`` if unknown.
+    """The machine a record was measured on, e.g. ``"AMD EPYC, 2 CPUs [3fa2c1]"``; ``None`` if unknown.
 
-    Built from the hardware facts of the record's ``env`` (or of a flat row's ``env.*`` columns),
-    so records from different machines are never taken for one case, while a framework upgrade
-    on the same machine (a new environment key) still replaces the older record of a case.
+    Two records share a machine exactly when :func:`benchlib.env.machine_key` of their ``env`` is the
+    same (CPU model, ISA flags, usable and logical cores, CPU quota): the label ends with that key, so
+    records from different machines are never taken for one case, while a framework upgrade on the
+    same machine (a new environment key) still replaces the older record of a case. A flat row
+    (:func:`benchlib.results.store.flatten`) carries the label in its ``machine`` column.
     """
     given = record.get("machine")
     if isinstance(given, str) and given:
         return given
     env = record.get("env")
-    if isinstance(env, dict):
-        model, cpus, memory = env.get("cpu_model"), env.get("logical_cores"), env.get("memory_total_mb")
-    else:
-        model, cpus, memory = (record.get(f"env.{k}") for k in ("cpu_model", "logical_cores", "memory_total_mb"))
-    if not isinstance(model, str) or not model:
+    if not isinstance(env, dict) or not env:
         return None
-    parts = [model]
-    if isinstance(cpus, int | float) and not isinstance(cpus, bool) and cpus == cpus:
-        parts.append(f"{int(cpus)} CPUs")
-    if isinstance(memory, int | float) and not isinstance(memory, bool) and memory == memory:
-        parts.append(f"{round(memory / 1024)} GB")
-    return ", ".join(parts)
+    from benchlib.env import machine_key
+
+    model = env.get("cpu_model") if isinstance(env.get("cpu_model"), str) else "unknown CPU"
+    cpus = env.get("usable_cores") or env.get("logical_cores")
+    count = f", {cpus:g} CPUs" if isinstance(cpus, int | float) and not isinstance(cpus, bool) else ""
+    return f"{model}{count} [{(machine_key(env) or '')[:6]}]"
 
 
 def record_identity(record: dict[str, Any]) -> str:
