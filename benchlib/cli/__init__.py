@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: Command modules, in the order ``--help`` lists them.
-COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep")
+COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep", "scenarios")
 
 
 def build_parser() -> argparse.ArgumentParser:

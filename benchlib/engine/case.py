@@ -15,6 +15,9 @@ MAX_BATCH_SIZE = 1_000_000
 MAX_THREADS = 1024
 MAX_SECONDS = 24 * 3600.0
 MAX_CALLS = 10_000_000
+#: How a case is run: "single" is the engine's timed loop (one call at a time, each waiting for the
+#: last); the others are MLPerf LoadGen's scenarios, run by benchlib.scenarios (docs/scenarios.md).
+SCENARIOS = ("single", "SingleStream", "MultiStream", "Offline", "Server")
 
 
 def check_positive_int(name: str, value: object, maximum: int) -> int:
@@ -51,6 +54,7 @@ class RunCase:
     seed: int = 0  # seed of the input batch
     protocol: str = "engine"
     extra: tuple[tuple[str, object], ...] = field(default=())  # protocol-specific settings
+    scenario: str = "single"  # one of SCENARIOS; a LoadGen scenario's settings are in ``extra``
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_NAMES:
@@ -67,6 +71,8 @@ class RunCase:
         if isinstance(calls, bool) or not isinstance(calls, int) or not 0 <= calls <= MAX_CALLS:
             raise ValueError(f"warmup_calls={calls!r} is invalid; allowed: an integer from 0 to {MAX_CALLS}")
         check_positive_float("timeout_s", self.timeout_s, MAX_SECONDS)
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"scenario={self.scenario!r} is unknown; allowed: {', '.join(SCENARIOS)}")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -82,10 +88,13 @@ class RunCase:
     @property
     def case_key(self) -> str:
         """Stable hash of what is measured (not of how long): used to resume sweeps."""
-        what = {k: v for k, v in self.to_dict().items() if k not in ("timeout_s",)}
+        # a field added later leaves the key of the cases measured before it unchanged
+        what = {k: v for k, v in self.to_dict().items()
+                if k not in ("timeout_s",) and not (k == "scenario" and v == "single")}
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def label(self) -> str:
         variant = f"/{self.variant}" if self.variant else ""
         threads = f" t={self.threads}" if self.threads else ""
-        return f"{self.backend}{variant} b={self.batch_size}{threads}"
+        scenario = f" {self.scenario}" if self.scenario != "single" else ""
+        return f"{self.backend}{variant} b={self.batch_size}{threads}{scenario}"

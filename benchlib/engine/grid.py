@@ -65,16 +65,20 @@ def case_grid(
     threads: Iterable[ThreadSetting] = (None,),
     variants: Sequence[str] | str | None = None,
     omit_missing_variants: bool = False,
+    scenarios: Iterable[str] = ("single",),
     **settings: Any,
 ) -> list[RunCase]:
-    """Every case of the cross product, in a stable order (backend, model, variant, threads, batch).
+    """Every case of the cross product, in a stable order (backend, model, variant, threads, batch, scenario).
 
     ``variants``: ``None`` runs each backend's default variant, ``"all"`` every variant it offers,
     a list the named variants each backend offers; a backend offering none of the named ones runs
     its default, or nothing with ``omit_missing_variants``. Duplicates in any list run once.
+    ``scenarios``: ``"single"`` (the engine's timed loop) or LoadGen's SingleStream, MultiStream,
+    Offline, Server (benchlib.scenarios; their settings go in ``extra``).
     ``settings`` are the remaining :class:`RunCase` fields (timing, protocol, seed, ...).
     """
     counts = list(dict.fromkeys(resolve_threads(t) for t in threads))
+    modes = list(dict.fromkeys(scenarios))
     sizes = list(dict.fromkeys(batch_sizes))
     cases = []
     for backend in dict.fromkeys(backends):
@@ -82,6 +86,7 @@ def case_grid(
             for variant in dict.fromkeys(_variants_for(backend, variants, omit_missing_variants)):
                 for count in counts:
                     for batch in sizes:
-                        cases.append(RunCase(backend=backend, model=model, batch_size=batch, threads=count,
-                                             variant=variant, **settings))
+                        for scenario in modes:
+                            cases.append(RunCase(backend=backend, model=model, batch_size=batch, threads=count,
+                                                 variant=variant, scenario=scenario, **settings))
     return cases

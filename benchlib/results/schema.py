@@ -31,6 +31,7 @@ REQUIRED_KEYS: dict[str, Any] = {
     "threads": None,
     "variant": None,
     "protocol": None,
+    "scenario": None,  # "single" (the engine's timed loop) or a LoadGen scenario (benchlib.scenarios)
     "status": None,
     "error": None,
     "pid": None,
@@ -74,7 +75,8 @@ def _utc_now() -> str:
 def _case_fields(case: Any) -> dict[str, Any]:
     """Identity fields of a :class:`~benchlib.engine.case.RunCase` (or a dict with the same keys)."""
     data = case.to_dict() if hasattr(case, "to_dict") else dict(case)
-    fields = {key: data.get(key) for key in ("backend", "model", "batch_size", "threads", "variant", "protocol")}
+    fields = {key: data.get(key) for key in ("backend", "model", "batch_size", "threads", "variant", "protocol",
+                                                "scenario")}
     fields["case_key"] = case.case_key if hasattr(case, "case_key") else data.get("case_key")
     fields["case"] = data
     return fields

@@ -1,0 +1,9 @@
+"""Deployment scenarios with MLPerf LoadGen: latency under load, and the most queries per second within a bound.
+
+A scenario case is a :class:`~benchlib.engine.case.RunCase` whose ``scenario`` is SingleStream,
+MultiStream, Offline or Server. The one launcher runs it in its own process through
+:mod:`benchlib.scenarios.loadgen_worker`, where the backend becomes LoadGen's system under test
+(served concurrently the framework's own way, :mod:`benchlib.scenarios.strategies`) and the model's
+inputs its query sample library (:mod:`benchlib.scenarios.loadgen_harness`). Cases are built by
+:mod:`benchlib.scenarios.plan`, shown by :mod:`benchlib.scenarios.report`; see docs/scenarios.md.
+"""

@@ -1,0 +1,91 @@
+"""What LoadGen and benchlib's SUT plumbing cost per query, measured with a no-op system under test.
+
+The no-op SUT completes every query inside LoadGen's ``IssueQuery`` callback, the way the harness
+completes a SingleStream query, so the cost measured is everything but the inference: LoadGen's
+scheduling and logging, the Python binding's callback and the completion call.
+
+* SingleStream, back to back: microseconds of wall time per query (LoadGen's own
+  ``qps_with_loadgen_overhead``), the latency the harness adds to every query.
+* Server at a fixed rate: process CPU time per query, the share of the cores the harness takes
+  away from the framework while queries arrive.
+
+Run in a child process (:func:`noop_cost_payload`) so that no framework shares the process.
+"""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchlib.scenarios.loadgen_harness import read_detail_log
+
+#: The issue's goal: at most this much per query, so that the harness does not cap ``fnn`` at batch 1.
+GOAL_US = 20.0
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def noop_cost(scenario: str = "SingleStream", queries: int = 20_000, rate: float = 5_000.0,
+              log_dir: str | Path | None = None) -> dict[str, Any]:
+    """One LoadGen run of ``queries`` queries against a SUT that completes each at once."""
+    import mlperf_loadgen as lg
+
+    def issue(ids: list[int], indices: list[int]) -> None:
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+
+    settings = lg.TestSettings()
+    settings.scenario = getattr(lg.TestScenario, scenario)
+    settings.mode = lg.TestMode.PerformanceOnly
+    settings.min_query_count = settings.max_query_count = queries
+    settings.min_duration_ms = 0
+    settings.single_stream_expected_latency_ns = 1000
+    settings.server_target_qps = rate
+    settings.server_target_latency_ns = 10_000_000
+    with tempfile.TemporaryDirectory(prefix="benchlib-noop-") as tmp:
+        folder = Path(log_dir) if log_dir is not None else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        log_settings = lg.LogSettings()
+        log_settings.log_output.outdir = str(folder)
+        log_settings.enable_trace = False
+        sut = lg.ConstructFastSUT(issue, lambda: None)
+        qsl = lg.ConstructQSL(1024, 1024, lambda _: None, lambda _: None)
+        cpu, tick = _cpu_s(), time.perf_counter()
+        lg.StartTestWithLogSettings(sut, qsl, settings, log_settings)
+        wall, cpu = time.perf_counter() - tick, _cpu_s() - cpu
+        lg.DestroyQSL(qsl)
+        lg.DestroyFastSUT(sut)
+        values, _ = read_detail_log(folder / "mlperf_log_detail.txt")
+    count = values.get("result_query_count") or queries
+    result = {"scenario": scenario, "queries": count, "wall_s": wall, "cpu_us_per_query": cpu / count * 1e6,
+              "wall_us_per_query": wall / count * 1e6, "loadgen_version": values.get("loadgen_version")}
+    if scenario == "SingleStream":
+        qps = values.get("result_qps_with_loadgen_overhead")
+        result["us_per_query"] = 1e6 / qps if qps else None  # LoadGen's own figure, fixed start-up excluded
+    else:
+        result["us_per_query"] = result["cpu_us_per_query"]
+        result["target_qps"] = rate
+        result["completed_samples_per_sec"] = values.get("result_completed_samples_per_sec")
+    return result
+
+
+def noop_cost_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Child-process entry (:func:`benchlib.engine.child.run_in_child`)."""
+    return noop_cost(**payload)
+
+
+def measure_in_child(scenario: str = "SingleStream", queries: int = 20_000, rate: float = 5_000.0,
+                     timeout_s: float = 300.0) -> dict[str, Any]:
+    """:func:`noop_cost` in a fresh process; raises ``RuntimeError`` with the child's reason if it failed."""
+    from benchlib.engine.child import run_in_child
+
+    child = run_in_child("benchlib.scenarios.harness_cost:noop_cost_payload",
+                         {"scenario": scenario, "queries": queries, "rate": rate}, timeout_s, what="measurement")
+    if not child.ok:
+        raise RuntimeError(f"no-op SUT run failed: {child.error}; {child.stderr_tail[-500:]}")
+    return child.value

@@ -1,0 +1,121 @@
+"""Each framework's way of serving concurrent queries: the table, and what every strategy provides.
+
+A strategy builds the backend through its public interface (``create_backend``, ``import_framework``,
+``build``, ``raw_predictor``) and wraps it in an :class:`~benchlib.scenarios.executors.Executor`
+that runs batches concurrently the way that framework is meant to (docs/scenarios.md):
+
+============  =============================================================================
+numpy         thread pool; BLAS threads per call = threads / streams (threadpoolctl)
+pytorch       thread pool; intra-op threads per calling thread = threads / streams
+tensorflow    thread pool; one intra-op pool per process sized to all threads, inter-op = streams
+onnxruntime   one InferenceSession per stream, each with threads / streams intra-op threads
+jax           asynchronous dispatch: up to ``streams`` computations in flight, one completer
+openvino      AsyncInferQueue on the throughput (or latency) hint's streams and requests
+============  =============================================================================
+
+Every strategy offers at least two :class:`Configuration` s, so that the sweep shows which wins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from benchlib.scenarios.executors import Executor
+
+#: backend -> "module:attribute" of its strategy (imported only when used).
+STRATEGIES: dict[str, str] = {
+    "numpy": "benchlib.scenarios.threads:NUMPY",
+    "pytorch": "benchlib.scenarios.threads:PYTORCH",
+    "tensorflow": "benchlib.scenarios.threads:TENSORFLOW",
+    "onnxruntime": "benchlib.scenarios.onnxruntime_sessions:STRATEGY",
+    "jax": "benchlib.scenarios.jax_dispatch:STRATEGY",
+    "openvino": "benchlib.scenarios.openvino_async:STRATEGY",
+}
+
+
+class ScenarioUnsupportedError(RuntimeError):
+    """This backend (or configuration) cannot run the scenario: the record is ``skipped`` with the reason."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One way of running a framework concurrently: a column of its records."""
+
+    streams: int | None  # batches in flight at once; None: the framework's own choice (OpenVINO's hint)
+    threads: int | None  # threads of all streams together; None: the framework's default
+    variant: str | None = None  # None: the backend's default variant
+
+    def label(self) -> str:
+        streams = "auto" if self.streams is None else str(self.streams)
+        threads = "default" if self.threads is None else str(self.threads)
+        variant = f"{self.variant} " if self.variant else ""
+        return f"{variant}{streams} stream(s), {threads} thread(s)"
+
+
+def threads_per_stream(threads: int | None, streams: int) -> int | None:
+    """Each stream's share of the thread budget (at least one); ``None`` keeps the framework's default."""
+    return None if threads is None else max(1, threads // streams)
+
+
+@dataclass
+class Built:
+    """A ready executor and the facts of building it (record fields)."""
+
+    executor: Executor
+    facts: dict[str, Any]
+
+
+def build_backend(backend_name: str, spec: Any, threads: int | None, variant: str | None,
+                  before_build: Any = None) -> tuple[Any, dict[str, Any]]:
+    """Create, import and build one backend through its public interface; the phases are timed.
+
+    ``before_build(backend)`` runs between import and build (thread settings that a framework only
+    accepts before its first operation).
+    """
+    from benchlib.backends.registry import create_backend
+
+    backend = create_backend(backend_name, spec, threads=threads, variant=variant)
+    tick = time.perf_counter()
+    backend.import_framework()
+    facts: dict[str, Any] = {"import_s": time.perf_counter() - tick}
+    if before_build is not None:
+        before_build(backend)
+    tick = time.perf_counter()
+    backend.build()
+    facts["load_s"] = time.perf_counter() - tick
+    facts["variant"] = backend.variant
+    facts["framework_version"] = backend.version()
+    return backend, facts
+
+
+class Strategy(ABC):
+    """How one framework serves concurrent queries."""
+
+    #: what the records and docs call it
+    name: str = "strategy"
+
+    @abstractmethod
+    def configurations(self, cores: int) -> list[Configuration]:
+        """The configurations a sweep compares on a machine with ``cores`` usable cores (at least two)."""
+
+    def unsupported(self, case: Any) -> str | None:
+        """Why ``case`` cannot run with this strategy, or ``None``."""
+        return None
+
+    @abstractmethod
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
+        """Import and build the framework for ``case`` and return the executor (not started)."""
+
+
+def strategy_for(backend: str) -> Strategy:
+    """The strategy of ``backend`` (imports the strategy module, not the framework)."""
+    try:
+        target = STRATEGIES[backend]
+    except KeyError:
+        raise ValueError(f"backend={backend!r} has no scenario strategy; allowed: {', '.join(STRATEGIES)}") from None
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
