@@ -52,11 +52,11 @@ def test_content_hash_changes_with_weights_and_architecture() -> None:
 
 
 def test_bad_specs_are_refused() -> None:
-    with pytest.raises(ValueError, match="activation='tanh'.*allowed: relu, sigmoid, none"):
-        Dense(4, 2, "tanh")
+    with pytest.raises(ValueError, match="activation='swish'.*allowed: relu, sigmoid, tanh, gelu, softmax, none"):
+        Dense(4, 2, "swish")
     with pytest.raises(ValueError, match="in_features=0"):
         Dense(0, 2)
     with pytest.raises(ValueError, match="expects 3 features"):
         ModelSpec("bad", (2,), (Dense(3, 1),))
-    with pytest.raises(ValueError, match="model='resnet' is unknown; allowed: fnn"):
+    with pytest.raises(ValueError, match="model='resnet' is unknown; allowed: fnn, resnet8, bert_tiny, lstm_spam"):
         get_model("resnet")

@@ -81,21 +81,26 @@ class Backend(ABC):
             raise BackendUnavailableError(self.name, self.requirement, str(exc)) from exc
 
     def build(self) -> None:
-        """Build the native model from the spec and load the spec's weights (phase 2)."""
+        """Build the native model from the spec and load the spec's weights (phase 2).
+
+        Raises :class:`~benchlib.models.spec.UnsupportedLayerError` naming the layer kind this
+        backend cannot build (the engine records the run as skipped).
+        """
         self.import_framework()
         self._build()
         self._built = True
 
     def predictor(self) -> Predictor:
-        """The timed call: float32 ``[batch, *input_shape]`` in, float32 NumPy out, work finished.
+        """The timed call: ``[batch, *input_shape]`` of the spec's input dtype in (float32, or int64
+        token ids), float32 NumPy out, work finished.
 
         The returned callable validates shape and dtype; :meth:`raw_predictor` skips that check.
         """
         raw = self.raw_predictor()
-        expected = self.spec.input_shape
+        expected, dtype = self.spec.input_shape, self.spec.input_dtype
 
         def predict(inputs: np.ndarray) -> np.ndarray:
-            validate_input(inputs, expected)
+            validate_input(inputs, expected, dtype)
             return raw(inputs)
 
         return predict
@@ -130,12 +135,12 @@ class Backend(ABC):
         """Return the unchecked predictor."""
 
 
-def validate_input(inputs: Any, input_shape: tuple[int, ...]) -> None:
-    """Raise ``ValueError`` unless ``inputs`` is a float32 array of shape ``[batch, *input_shape]``."""
-    expected = f"a float32 numpy array of shape [batch, {', '.join(map(str, input_shape))}]"
+def validate_input(inputs: Any, input_shape: tuple[int, ...], dtype: str = "float32") -> None:
+    """Raise ``ValueError`` unless ``inputs`` is a ``dtype`` array of shape ``[batch, *input_shape]``."""
+    expected = f"a {dtype} numpy array of shape [batch, {', '.join(map(str, input_shape))}]"
     if not isinstance(inputs, np.ndarray):
         raise ValueError(f"inputs must be {expected}; got {type(inputs).__name__}")
-    if inputs.dtype != np.float32:
+    if inputs.dtype != np.dtype(dtype):
         raise ValueError(f"inputs must be {expected}; got dtype {inputs.dtype}")
     if inputs.ndim != len(input_shape) + 1 or tuple(inputs.shape[1:]) != tuple(input_shape):
         raise ValueError(f"inputs must be {expected}; got shape {list(inputs.shape)}")

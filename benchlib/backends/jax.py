@@ -1,4 +1,7 @@
-"""JAX backend: a pure function of (params, x), jitted, with the spec's arrays passed as arguments."""
+"""JAX backend: a pure function of (params, x), jitted, with the spec's arrays passed as arguments.
+
+The layer functions, one per layer kind, are in :mod:`benchlib.backends.jax_layers`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
-from benchlib.models.spec import Dense, UnsupportedLayerError
 
 #: XLA:CPU has no flag for "N threads"; these two make it run single-threaded.
 SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -34,25 +36,10 @@ class JaxBackend(Backend):
 
     def _build(self) -> None:
         jax = self._framework
-        import jax.numpy as jnp
+        from benchlib.backends.jax_layers import chain
 
-        params = []
-        activations = []
-        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
-            if not isinstance(layer, Dense):
-                raise UnsupportedLayerError(f"jax backend cannot build layer kind {layer.kind!r}")
-            params.append((jnp.asarray(arrays["weight"]), jnp.asarray(arrays["bias"])))
-            activations.append(layer.activation)
-
-        def forward(params, x):
-            for (weight, bias), activation in zip(params, activations, strict=True):
-                x = x @ weight + bias
-                if activation == "relu":
-                    x = jax.nn.relu(x)
-                elif activation == "sigmoid":
-                    x = jax.nn.sigmoid(x)
-            return x
-
+        spec = self.spec
+        params, forward = chain(spec.layers, spec.params, spec.shapes()[:-1])
         self._params = jax.device_put(params)
         self._forward = jax.jit(forward) if self.variant == "jit" else forward
 

@@ -1,13 +1,10 @@
-"""Plain NumPy float32 baseline: one BLAS matmul per layer."""
+"""Plain NumPy float32 baseline: BLAS matmuls (im2col for convolutions), one function per layer kind."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from benchlib.backends.base import Backend, Predictor
-from benchlib.models.spec import Dense, UnsupportedLayerError
 
 
 class NumpyBackend(Backend):
@@ -19,6 +16,9 @@ class NumpyBackend(Backend):
     def _import(self) -> Any:
         import numpy
 
+        # the layer functions need scipy (erf for GELU): imported here, counted as import time
+        import benchlib.backends.numpy_layers  # noqa: F401
+
         if self.threads is not None:
             # NumPy's BLAS reads no setting of its own at run time; threadpoolctl limits it
             # for the life of this backend (the limiter is kept on the instance).
@@ -28,32 +28,13 @@ class NumpyBackend(Backend):
         return numpy
 
     def _build(self) -> None:
-        layers = []
-        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
-            if not isinstance(layer, Dense):
-                raise UnsupportedLayerError(f"numpy backend cannot build layer kind {layer.kind!r}")
-            layers.append((np.ascontiguousarray(arrays["weight"]), arrays["bias"], layer.activation))
-        self._layers = layers
+        from benchlib.backends.numpy_layers import chain
+
+        spec = self.spec
+        self._forward = chain(spec.layers, spec.params, spec.shapes()[:-1])
 
     def _make_predictor(self) -> Predictor:
-        layers = self._layers
-
-        def predict(inputs: np.ndarray) -> np.ndarray:
-            values = inputs
-            for weight, bias, activation in layers:
-                values = values @ weight
-                values += bias
-                if activation == "relu":
-                    np.maximum(values, 0.0, out=values)
-                elif activation == "sigmoid":
-                    # 1 / (1 + exp(-x)) in place, without float32 overflow warnings
-                    np.negative(values, out=values)
-                    np.exp(values, out=values)
-                    values += 1.0
-                    np.reciprocal(values, out=values)
-            return values
-
-        return predict
+        return self._forward
 
     def thread_settings(self) -> dict[str, Any]:
         from threadpoolctl import threadpool_info

@@ -54,7 +54,7 @@ class _StaticShape:
     """One batch size: the model reshaped to a static ``[batch, *input_shape]`` and compiled, one
     reused infer request with the output (and, for small inputs, the input) bound to NumPy buffers."""
 
-    def __init__(self, ov: Any, compiled: Any) -> None:
+    def __init__(self, ov: Any, compiled: Any, input_dtype: str = "float32") -> None:
         self.compiled = compiled
         self.request = request = compiled.create_infer_request()
         infer = request.infer
@@ -63,8 +63,9 @@ class _StaticShape:
         out = np.empty_like(request.get_output_tensor(0).data)
         request.set_output_tensor(ov.Tensor(out, shared_memory=True))
         batch_shape = tuple(compiled.input(0).shape)
-        if int(np.prod(batch_shape)) * 4 <= COPY_INPUT_MAX_BYTES:
-            buffer = np.empty(batch_shape, np.float32)
+        dtype = np.dtype(input_dtype)  # float32, or int64 token ids
+        if int(np.prod(batch_shape)) * dtype.itemsize <= COPY_INPUT_MAX_BYTES:
+            buffer = np.empty(batch_shape, dtype)
             request.set_input_tensor(ov.Tensor(buffer, shared_memory=True))
             copyto = np.copyto
 
@@ -127,7 +128,8 @@ class OpenVinoBackend(Backend):
         if slot is None:
             model = self._model.clone()
             model.reshape([batch, *self.spec.input_shape])
-            slot = _StaticShape(self._framework, self._core.compile_model(model, "CPU", self._config))
+            slot = _StaticShape(self._framework, self._core.compile_model(model, "CPU", self._config),
+                                self.spec.input_dtype)
             while len(self._static) >= MAX_STATIC_SHAPES:
                 del self._static[next(iter(self._static))]
             self._static[batch] = slot

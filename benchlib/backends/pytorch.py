@@ -1,4 +1,4 @@
-"""PyTorch backend: ``torch.nn`` modules with the spec's weights copied in."""
+"""PyTorch backend: ``torch.nn`` modules with the spec's weights copied in (builders in :mod:`.torch_layers`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor, UnsupportedVariantError
-from benchlib.models.spec import Dense, UnsupportedLayerError
 
 
 class PyTorchBackend(Backend):
@@ -32,23 +31,9 @@ class PyTorchBackend(Backend):
 
     def _build(self) -> None:
         torch = self._framework
-        modules: list[Any] = []
-        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
-            if not isinstance(layer, Dense):
-                raise UnsupportedLayerError(f"pytorch backend cannot build layer kind {layer.kind!r}")
-            linear = torch.nn.Linear(layer.in_features, layer.out_features)
-            with torch.no_grad():
-                # torch stores Linear weights as (out, in)
-                linear.weight.copy_(torch.from_numpy(np.array(arrays["weight"].T, order="C")))
-                linear.bias.copy_(torch.from_numpy(np.array(arrays["bias"])))
-            modules.append(linear)
-            if layer.activation == "relu":
-                modules.append(torch.nn.ReLU())
-            elif layer.activation == "sigmoid":
-                modules.append(torch.nn.Sigmoid())
-        model = torch.nn.Sequential(*modules).eval()
-        for parameter in model.parameters():
-            parameter.requires_grad_(False)
+        from benchlib.backends.torch_layers import build_model
+
+        model = build_model(self.spec)
         example = torch.from_numpy(self.spec.random_input(8, seed=0))
         if self.variant == "torchscript":
             with torch.inference_mode():

@@ -1,4 +1,7 @@
-"""TensorFlow backend: a Keras Sequential of Dense layers with ``set_weights`` from the spec."""
+"""TensorFlow backend: a functional Keras model with ``set_weights`` from the spec.
+
+The layer builders, one per layer kind, are in :mod:`benchlib.backends.keras_layers`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
-from benchlib.models.spec import Dense, UnsupportedLayerError
 
 
 class TensorFlowBackend(Backend):
@@ -38,21 +40,14 @@ class TensorFlowBackend(Backend):
 
     def _build(self) -> None:
         tf = self._framework
-        layers: list[Any] = [tf.keras.Input(shape=self.spec.input_shape)]
-        weights: list[np.ndarray] = []
-        for layer, arrays in zip(self.spec.layers, self.spec.params, strict=True):
-            if not isinstance(layer, Dense):
-                raise UnsupportedLayerError(f"tensorflow backend cannot build layer kind {layer.kind!r}")
-            activation = None if layer.activation == "none" else layer.activation
-            layers.append(tf.keras.layers.Dense(layer.out_features, activation=activation))
-            weights += [arrays["weight"], arrays["bias"]]  # Keras Dense kernels are (in, out)
-        model = tf.keras.Sequential(layers)
-        model.set_weights(weights)
+        from benchlib.backends.keras_layers import build_model
+
+        model = build_model(self.spec)
         self._model = model
         if self.variant == "eager":
             self._call = lambda x: model(x, training=False)
         else:
-            signature = [tf.TensorSpec([None, *self.spec.input_shape], tf.float32)]
+            signature = [tf.TensorSpec([None, *self.spec.input_shape], self.spec.input_dtype)]
             self._call = tf.function(
                 lambda x: model(x, training=False),
                 input_signature=signature,

@@ -153,9 +153,9 @@ def run_worker(case: RunCase) -> dict[str, Any]:
     from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError, validate_input
     from benchlib.backends.registry import create_backend
     from benchlib.env import collect_env, fingerprint_key
+    from benchlib.models.spec import UnsupportedLayerError
     from benchlib.models.zoo import get_model
     from benchlib.results.schema import failed_record, make_record
-    from benchlib.verify import TOLERANCE
 
     rss_start, uss_start = memory_now()
     fields: dict[str, Any] = {"pid": os.getpid(), "rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start}}
@@ -182,7 +182,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fields["thread_settings"] = backend.thread_settings()
 
         inputs = spec.random_input(case.batch_size, case.seed)
-        validate_input(inputs, spec.input_shape)  # once, outside the timed path
+        validate_input(inputs, spec.input_shape, spec.input_dtype)  # once, outside the timed path
         t0 = time.perf_counter_ns()
         first = predict(inputs)
         fields["first_call_ms"] = (time.perf_counter_ns() - t0) / 1e6
@@ -194,9 +194,10 @@ def run_worker(case: RunCase) -> dict[str, Any]:
             first, last = first + np.float32(1e-3), last + np.float32(1e-3)
         err = _check_outputs(spec, inputs, [first, last])
         fields["max_abs_err"] = err
-        fields["outputs_valid"] = bool(err <= TOLERANCE)
+        fields["tolerance"] = spec.tolerance  # the model's own (see ModelSpec.tolerance_reason)
+        fields["outputs_valid"] = bool(err <= spec.tolerance)
         if not fields["outputs_valid"]:
-            fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {TOLERANCE:g}")
+            fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {spec.tolerance:g}")
         fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
 
         p50_s = fields["latency_ms"]["p50"] / 1e3
@@ -210,7 +211,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         return make_record(case, status="ok", **fields)
     except BackendUnavailableError as exc:
         return failed_record(case, "skipped", f"not installed: pip install {exc.requirement}", **fields)
-    except UnsupportedVariantError as exc:
+    except (UnsupportedVariantError, UnsupportedLayerError) as exc:  # the layer error names the layer kind
         return failed_record(case, "skipped", f"unsupported: {exc}", **fields)
     except BaseException as exc:  # noqa: BLE001 - the record must say why, whatever happened
         if isinstance(exc, KeyboardInterrupt):

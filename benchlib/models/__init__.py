@@ -1,14 +1,27 @@
 """Model specs: networks as framework-neutral data."""
 
+from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.reference import reference_forward
-from benchlib.models.spec import Dense, Layer, ModelSpec, UnsupportedLayerError
+from benchlib.models.sequence_layers import LSTM, Embedding, FirstToken, LayerNorm, PositionEmbedding, SelfAttention
+from benchlib.models.spec import Layer, ModelSpec, UnsupportedLayerError
 from benchlib.models.zoo import MODELS, get_model
 
 __all__ = [
+    "LSTM",
     "MODELS",
+    "Activation",
+    "BatchNorm",
+    "Conv2D",
     "Dense",
+    "Embedding",
+    "FirstToken",
+    "GlobalAvgPool",
     "Layer",
+    "LayerNorm",
     "ModelSpec",
+    "PositionEmbedding",
+    "Residual",
+    "SelfAttention",
     "UnsupportedLayerError",
     "get_model",
     "reference_forward",

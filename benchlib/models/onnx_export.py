@@ -1,17 +1,21 @@
 """Build one ONNX file from a spec, shared by ONNX Runtime and OpenVINO.
 
 The graph is written with ``onnx.helper`` straight from the spec's arrays (no exporter in
-between), saved under ``outputs/models/`` with the spec's content hash in its name, so a changed
-spec (architecture, seed or weights) always produces a new file and never reuses a stale one.
+between), saved under ``outputs/models/`` with the spec's content hash and the exporter's source
+hash in its name, so a changed spec (architecture, seed or weights) or a changed graph rule always
+produces a new file and never reuses a stale one. The rules, one per layer kind, are in
+:mod:`benchlib.models.onnx_layers`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
-from benchlib.models.spec import Dense, ModelSpec, UnsupportedLayerError
+from benchlib.models.spec import ModelSpec
 from benchlib.paths import models_dir
 
 INPUT_NAME = "input"
@@ -19,39 +23,43 @@ OUTPUT_NAME = "output"
 OPSET = 17
 
 
+@lru_cache(maxsize=1)
+def exporter_hash() -> str:
+    """Short hash of the exporter's own source, so that a changed graph rule never reuses an old file."""
+    digest = hashlib.sha256()
+    for module in ("onnx_export.py", "onnx_layers.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def onnx_path(spec: ModelSpec, directory: Path | None = None) -> Path:
     """Where the ONNX file for ``spec`` lives (whether or not it exists yet)."""
-    return (directory or models_dir()) / f"{spec.name}-{spec.content_hash}.onnx"
+    return (directory or models_dir()) / f"{spec.name}-{spec.content_hash}-x{exporter_hash()}.onnx"
 
 
 def build_onnx_model(spec: ModelSpec):  # -> onnx.ModelProto
-    """The spec as an in-memory ONNX model with a dynamic batch axis."""
+    """The spec as an in-memory ONNX model with a dynamic batch axis (one rule per layer kind)."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    nodes, initializers = [], []
+    from benchlib.models.onnx_layers import OnnxGraph, add_layers, image_layouts
+
+    graph_ = OnnxGraph()
+    image_in, image_out = image_layouts(spec.input_shape, spec.output_shape)
     current = INPUT_NAME
-    for index, (layer, arrays) in enumerate(zip(spec.layers, spec.params, strict=True)):
-        if not isinstance(layer, Dense):
-            raise UnsupportedLayerError(f"ONNX export has no rule for layer kind {layer.kind!r}")
-        weight, bias = f"layer{index}.weight", f"layer{index}.bias"
-        initializers += [numpy_helper.from_array(arrays["weight"], weight),
-                         numpy_helper.from_array(arrays["bias"], bias)]
-        gemm_out = f"layer{index}.linear"
-        nodes.append(helper.make_node("Gemm", [current, weight, bias], [gemm_out], name=f"layer{index}.gemm"))
-        current = gemm_out
-        if layer.activation != "none":
-            op = {"relu": "Relu", "sigmoid": "Sigmoid"}[layer.activation]
-            act_out = f"layer{index}.{layer.activation}"
-            nodes.append(helper.make_node(op, [current], [act_out], name=f"layer{index}.{layer.activation}"))
-            current = act_out
-    nodes.append(helper.make_node("Identity", [current], [OUTPUT_NAME], name="output"))
+    if image_in:  # the spec's images are channels last; ONNX's convolutions want channels first
+        current = graph_.op("Transpose", [current], "input.nchw", perm=[0, 3, 1, 2])
+    current = add_layers(graph_, spec.layers, spec.params, current, spec.shapes()[:-1], "layer")
+    if image_out:
+        current = graph_.op("Transpose", [current], "output.nhwc", perm=[0, 2, 3, 1])
+    graph_.nodes.append(helper.make_node("Identity", [current], [OUTPUT_NAME], name="output"))
+    input_type = TensorProto.INT64 if spec.input_dtype == "int64" else TensorProto.FLOAT
     graph = helper.make_graph(
-        nodes,
+        graph_.nodes,
         spec.name,
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", *spec.input_shape])],
+        [helper.make_tensor_value_info(INPUT_NAME, input_type, ["batch", *spec.input_shape])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", *spec.output_shape])],
-        initializer=initializers,
+        initializer=graph_.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="benchlib")

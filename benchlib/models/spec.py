@@ -2,9 +2,15 @@
 
 A :class:`ModelSpec` is data: an ordered tuple of layers, the per-sample input shape and a seed.
 Weights are drawn once from the seed, so every backend that builds the spec gets exactly the same
-float32 numbers. New layer kinds (convolution, attention) are added as new :class:`Layer`
-subclasses; backends that do not know a kind raise :class:`UnsupportedLayerError`, and no
-backend's public interface changes.
+float32 numbers. The layer kinds live in :mod:`benchlib.models.layers`; a chain of them, where a
+:class:`~benchlib.models.layers.Residual` layer holds the branches of a residual block, describes
+an MLP, a ResNet, a transformer encoder or a recurrent text classifier. Backends that do not know
+a kind raise :class:`UnsupportedLayerError`, and no backend's public interface changes.
+
+Shapes are per sample (no batch axis). A per-sample shape of rank 3 is an image in
+height × width × channels order (channels last, as Keras and JAX store images); backends whose
+natural layout is channels first (PyTorch, ONNX) convert inside the model, so that the cost of the
+conversion is part of the timed call, as a user of that framework would pay it.
 """
 
 from __future__ import annotations
@@ -16,11 +22,52 @@ from functools import cached_property
 
 import numpy as np
 
-ACTIVATIONS = ("relu", "sigmoid", "none")
+#: Element-wise activation functions a spec may name; ``gelu`` is the exact erf form and
+#: ``softmax`` normalises the last axis.
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "softmax", "none")
+#: Operations per element counted for each activation (a transcendental counts as one; softmax
+#: as exp, sum and divide).
+ACTIVATION_FLOPS = {"relu": 1, "sigmoid": 1, "tanh": 1, "gelu": 1, "softmax": 3, "none": 0}
+#: Outputs may never be checked more loosely than this (absolute error against float64).
+MAX_TOLERANCE = 1e-4
 
 
 class UnsupportedLayerError(NotImplementedError):
     """A backend was asked to build a layer kind it does not implement."""
+
+    def __init__(self, builder: str, kind: str) -> None:
+        self.builder = builder
+        self.kind = kind
+        super().__init__(f"{builder} cannot build layer kind {kind!r}")
+
+
+def check_activation(activation: str) -> None:
+    """Raise ``ValueError`` unless ``activation`` is one of :data:`ACTIVATIONS`."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation={activation!r} is not supported; allowed: {', '.join(ACTIVATIONS)}")
+
+
+def check_positive(layer: object, *names: str) -> None:
+    """Raise ``ValueError`` naming the first of ``names`` that is not a positive integer."""
+    for name in names:
+        value = getattr(layer, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer")
+
+
+def is_image(shape: tuple[int, ...]) -> bool:
+    """Whether a per-sample shape is an image (height, width, channels)."""
+    return len(shape) == 3
+
+
+def rows(shape: tuple[int, ...]) -> int:
+    """How many vectors of the last axis a per-sample tensor holds."""
+    return int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
+
+
+def size(shape: tuple[int, ...]) -> int:
+    """Elements of a per-sample tensor."""
+    return int(np.prod(shape, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -28,9 +75,16 @@ class Layer:
     """Base class of every layer description."""
 
     kind: str = field(init=False, default="layer")
+    #: dtype of the input this layer accepts when it is the first layer of a model
+    input_dtype = "float32"
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape; raises ``ValueError`` if the input shape does not fit."""
         raise NotImplementedError
+
+    def matmul_flops(self, input_shape: tuple[int, ...]) -> int:
+        """The multiply-add part of :meth:`flops` (matrix products and convolutions, two per multiply-add)."""
+        return 0
 
     def flops(self, input_shape: tuple[int, ...]) -> int:
         """Floating-point operations per sample (a multiply-add counts as two)."""
@@ -38,52 +92,19 @@ class Layer:
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Draw this layer's parameters as float32 arrays."""
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Dense(Layer):
-    """Fully connected layer ``y = act(x @ weight + bias)``; weight has shape (in, out)."""
-
-    in_features: int
-    out_features: int
-    activation: str = "relu"
-    kind: str = field(init=False, default="dense")
-
-    def __post_init__(self) -> None:
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation={self.activation!r} is not supported; allowed: {', '.join(ACTIVATIONS)}"
-            )
-        for name in ("in_features", "out_features"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} must be a positive integer")
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        if input_shape[-1] != self.in_features:
-            raise ValueError(f"Dense expects {self.in_features} features, got shape {input_shape}")
-        return (*input_shape[:-1], self.out_features)
-
-    def flops(self, input_shape: tuple[int, ...]) -> int:
-        rows = int(np.prod(input_shape[:-1], dtype=np.int64)) if len(input_shape) > 1 else 1
-        matmul = 2 * self.in_features * self.out_features
-        # bias add and the activation: one operation per output element each
-        elementwise = self.out_features * (2 if self.activation != "none" else 1)
-        return rows * (matmul + elementwise)
-
-    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        # He (fan-in) scaling keeps ReLU activations at a stable magnitude through the stack;
-        # small non-zero biases so that a backend that drops the bias is caught by verification.
-        scale = np.sqrt(2.0 / self.in_features)
-        weight = rng.standard_normal((self.in_features, self.out_features)) * scale
-        bias = rng.uniform(-0.1, 0.1, size=self.out_features)
-        return {"weight": weight.astype(np.float32), "bias": bias.astype(np.float32)}
+        return {}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A network described as data, with deterministic float32 parameters."""
+    """A network described as data, with deterministic float32 parameters.
+
+    ``tolerance`` is the largest absolute error against the float64 reference accepted on this
+    model's outputs (at most :data:`MAX_TOLERANCE`); ``tolerance_reason`` says why it is what it is.
+    ``batch_sizes`` are the model's default batch sizes (sweeps, notebooks), ``quick_batch_sizes``
+    the short runs' subset (``run`` defaults to its smallest and largest) and ``verify_batch_sizes``
+    the ones verification checks.
+    """
 
     name: str
     input_shape: tuple[int, ...]
@@ -91,9 +112,24 @@ class ModelSpec:
     seed: int = 0
     description: str = ""
     dtype: str = "float32"
+    tolerance: float = 1e-5
+    tolerance_reason: str = "float32 rounding of a few accumulations"
+    batch_sizes: tuple[int, ...] = (1, 1000)
+    quick_batch_sizes: tuple[int, ...] = (1, 1000)
+    verify_batch_sizes: tuple[int, ...] = (1, 7, 1000)
 
     def __post_init__(self) -> None:
-        shape = self.input_shape
+        if not self.layers:
+            raise ValueError(f"layers=() of model {self.name!r} is empty; allowed: one or more layers")
+        if not 0 < self.tolerance <= MAX_TOLERANCE:
+            raise ValueError(f"tolerance={self.tolerance!r} of model {self.name!r} is invalid; "
+                             f"allowed: more than 0 and at most {MAX_TOLERANCE:g}")
+        for name in ("batch_sizes", "quick_batch_sizes", "verify_batch_sizes"):
+            sizes = getattr(self, name)
+            if not sizes or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in sizes):
+                raise ValueError(f"{name}={sizes!r} of model {self.name!r} is invalid; "
+                                 "allowed: a non-empty tuple of positive integers")
+        shape = tuple(self.input_shape)
         for layer in self.layers:
             shape = layer.output_shape(shape)
         object.__setattr__(self, "_output_shape", shape)
@@ -102,6 +138,18 @@ class ModelSpec:
     def output_shape(self) -> tuple[int, ...]:
         """Per-sample output shape."""
         return self._output_shape  # type: ignore[attr-defined]
+
+    @property
+    def input_dtype(self) -> str:
+        """dtype of the input batch: ``int64`` token ids for text models, else ``float32``."""
+        return self.layers[0].input_dtype
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Per-sample input shape of every layer, then the output shape."""
+        shapes = [tuple(self.input_shape)]
+        for layer in self.layers:
+            shapes.append(layer.output_shape(shapes[-1]))
+        return shapes
 
     @cached_property
     def params(self) -> tuple[dict[str, np.ndarray], ...]:
@@ -115,19 +163,39 @@ class ModelSpec:
             params.append(arrays)
         return tuple(params)
 
+    @property
+    def run_batch_sizes(self) -> tuple[int, ...]:
+        """``run``'s default: the smallest and the largest of the quick batch sizes."""
+        return tuple(dict.fromkeys((min(self.quick_batch_sizes), max(self.quick_batch_sizes))))
+
+    def parameter_count(self) -> int:
+        """Number of parameters (every array element)."""
+        return sum(array.size for arrays in self.params for array in arrays.values())
+
     def flops_per_sample(self) -> int:
         """Floating-point operations for one sample through the whole network."""
-        total, shape = 0, self.input_shape
-        for layer in self.layers:
-            total += layer.flops(shape)
-            shape = layer.output_shape(shape)
-        return total
+        shapes = self.shapes()
+        return sum(layer.flops(shape) for layer, shape in zip(self.layers, shapes, strict=False))
+
+    def matmul_flops_per_sample(self) -> int:
+        """The multiply-add part of :meth:`flops_per_sample` (what profilers such as PyTorch's count)."""
+        shapes = self.shapes()
+        return sum(layer.matmul_flops(shape) for layer, shape in zip(self.layers, shapes, strict=False))
+
+    def activation_bytes_per_sample(self) -> int:
+        """float32 bytes of every layer's output for one sample (an upper bound on live activations)."""
+        return 4 * sum(size(shape) for shape in self.shapes())
+
+    def memory_estimate_bytes(self, batch_size: int) -> int:
+        """Rough working-set estimate of one call: parameters plus every activation of the batch."""
+        return 4 * self.parameter_count() + batch_size * self.activation_bytes_per_sample()
 
     def architecture(self) -> dict:
         """The spec without its weights, as JSON-friendly data."""
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
+            "input_dtype": self.input_dtype,
             "dtype": self.dtype,
             "seed": self.seed,
             "layers": [asdict(layer) for layer in self.layers],
@@ -144,6 +212,11 @@ class ModelSpec:
         return digest.hexdigest()[:16]
 
     def random_input(self, batch_size: int, seed: int | None = None) -> np.ndarray:
-        """A float32 batch drawn uniformly from [0, 1), like the article's input."""
+        """A batch for this model: float32 uniform in [0, 1) like the article's input, or int64
+        token ids uniform over the vocabulary for a model that starts with an embedding."""
         rng = np.random.default_rng(seed)
-        return rng.random((batch_size, *self.input_shape), dtype=np.float32)
+        shape = (batch_size, *self.input_shape)
+        if self.input_dtype == "int64":
+            vocab = self.layers[0].vocab_size  # type: ignore[attr-defined]
+            return rng.integers(0, vocab, size=shape, dtype=np.int64)
+        return rng.random(shape, dtype=np.float32)
