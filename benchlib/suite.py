@@ -22,9 +22,9 @@ from benchlib.paths import figures_dir, outputs_dir, results_dir, tables_dir
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino")
-ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "comparison")
+ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "comparison")
 #: Notebooks that make up report.html, in page order.
-REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps")
+REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios")
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,20 @@ class Settings:
     #: variants for the framework notebooks; None keeps each notebook's own list
     framework_variants: tuple[str, ...] | None = None
     quick: bool = False
+    #: each LoadGen run of the scenarios notebook lasts at least this long (seconds)
+    scenario_min_duration_s: float = 2.0
+    #: backends of the scenarios notebook; empty: every installed backend
+    scenario_backends: tuple[str, ...] = ()
 
 
 QUICK = Settings(batch_sizes=(1, 1000), min_time_s=0.3, num_runs=20, ablation_num_runs=10,
-                 sweep_batch_sizes=(1, 64, 1000), sweep_min_time_s=0.15, quick=True)
+                 sweep_batch_sizes=(1, 64, 1000), sweep_min_time_s=0.15, quick=True, scenario_min_duration_s=0.5)
 FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablation_num_runs=100,
                 sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096), sweep_min_time_s=0.5)
 #: The smallest run that still executes every cell of every notebook (used by the tests).
 TINY = Settings(batch_sizes=(1,), min_time_s=0.05, num_runs=2, ablation_num_runs=2, sweep_batch_sizes=(1,),
-                sweep_min_time_s=0.05, framework_variants=(), quick=True)
+                sweep_min_time_s=0.05, framework_variants=(), quick=True, scenario_min_duration_s=0.05,
+                scenario_backends=("numpy",))
 
 
 def notebook_parameters(name: str, settings: Settings) -> dict:
@@ -67,6 +72,9 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
     if name == "sweeps":
         return {**common, "batch_sizes": list(settings.sweep_batch_sizes),
                 "min_time_s": settings.sweep_min_time_s, "quick": settings.quick}
+    if name == "scenarios":
+        return {**common, "min_duration_s": settings.scenario_min_duration_s, "quick": settings.quick,
+                "backends": list(settings.scenario_backends)}
     if name == "comparison":
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}
