@@ -47,7 +47,7 @@ class ScenarioConfig:
     backends: tuple[str, ...]
     models: tuple[str, ...] = ("fnn",)
     scenarios: tuple[str, ...] = LOADGEN_SCENARIOS
-    latency_bound_ms: float | None = None  # None: each model's default
+    latency_bounds_ms: tuple[tuple[str, float], ...] = ()  # (model, bound); a model not named: its default
     min_duration_s: float = QUICK_MIN_DURATION_S
     min_queries: int | None = None
     target_qps: float | None = None  # Server: one fixed rate instead of the search
@@ -57,18 +57,26 @@ class ScenarioConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def latency_bound_ms(self, model: str) -> float:
+        """The Server p99 bound of ``model``: the one given, else the model's default."""
+        return dict(self.latency_bounds_ms).get(model) or default_latency_bound_ms(model)
+
 
 def scenario_config(
     backends: Sequence[str] | None = None,
     models: Sequence[str] | None = None,
     scenarios: Sequence[str] | None = None,
-    latency_bound_ms: float | None = None,
+    latency_bound_ms: float | dict[str, float] | None = None,
     min_duration_s: float | None = None,
     min_queries: int | None = None,
     target_qps: float | None = None,
     quick: bool = False,
 ) -> ScenarioConfig:
-    """A validated config (``None``: the quick or full default). Raises ``ValueError`` naming the parameter."""
+    """A validated config (``None``: the quick or full default). Raises ``ValueError`` naming the parameter.
+
+    ``latency_bound_ms``: one bound for every model, or ``{model: bound}`` (a model not named keeps
+    its default, :data:`~benchlib.scenarios.settings.DEFAULT_LATENCY_BOUND_MS`).
+    """
     from benchlib.backends.registry import available_backends
     from benchlib.models.zoo import MODELS
     from benchlib.params import check_backends
@@ -83,12 +91,24 @@ def scenario_config(
         for model in models:
             if model not in MODELS:
                 raise ValueError(f"models={model!r} is unknown; allowed: {', '.join(sorted(MODELS))}")
+    chosen_models = tuple(dict.fromkeys(models)) if models is not None else ("fnn",)
+    if isinstance(latency_bound_ms, dict):
+        for model in latency_bound_ms:
+            if model not in MODELS:
+                raise ValueError(f"latency_bound_ms={model!r} names an unknown model; allowed: "
+                                 f"{', '.join(sorted(MODELS))}")
+        bounds = tuple((model, check_number(f"latency_bound_ms[{model!r}]", value, MAX_LATENCY_BOUND_MS,
+                                            "milliseconds")) for model, value in latency_bound_ms.items())
+    elif latency_bound_ms is not None:
+        bound = check_number("latency_bound_ms", latency_bound_ms, MAX_LATENCY_BOUND_MS, "milliseconds")
+        bounds = tuple((model, bound) for model in chosen_models)
+    else:
+        bounds = ()
     return ScenarioConfig(
         backends=chosen,
-        models=tuple(dict.fromkeys(models)) if models is not None else ("fnn",),
+        models=chosen_models,
         scenarios=tuple(check_scenarios("scenarios", list(scenarios))) if scenarios is not None else LOADGEN_SCENARIOS,
-        latency_bound_ms=None if latency_bound_ms is None else check_number(
-            "latency_bound_ms", latency_bound_ms, MAX_LATENCY_BOUND_MS, "milliseconds"),
+        latency_bounds_ms=bounds,
         min_duration_s=check_number("min_duration_s", min_duration_s, MAX_DURATION_S, "seconds")
         if min_duration_s is not None else (QUICK_MIN_DURATION_S if quick else FULL_MIN_DURATION_S),
         min_queries=None if min_queries is None else check_count("min_queries", min_queries, MAX_QUERIES),
@@ -119,7 +139,7 @@ def build_cases(config: ScenarioConfig) -> list[RunCase]:
     for backend in config.backends:
         for configuration in strategy_for(backend).configurations(cores):
             for model in config.models:
-                bound = config.latency_bound_ms or default_latency_bound_ms(model)
+                bound = config.latency_bound_ms(model)
                 for scenario in config.scenarios:
                     settings = ScenarioSettings(
                         scenario=scenario, min_duration_s=config.min_duration_s, min_queries=config.min_queries,
