@@ -42,3 +42,27 @@ def figures_dir() -> Path:
 def tables_dir() -> Path:
     """Folder holding Markdown and CSV tables."""
     return outputs_dir() / "tables"
+
+
+def logs_dir() -> Path:
+    """Folder holding the suite's log files (one per notebook: framework messages, cell output)."""
+    return outputs_dir() / "logs"
+
+
+#: The kinds of output folder a notebook parameter can name, and where each one is by default.
+OUTPUT_KINDS = {"results": results_dir, "figures": figures_dir, "tables": tables_dir, "logs": logs_dir,
+                "models": models_dir}
+
+
+def output_folder(value: str | os.PathLike | None, kind: str) -> Path:
+    """The folder a notebook's ``<kind>_dir`` parameter means, independent of the working directory.
+
+    ``""`` (or ``None``) is the repository's ``outputs/<kind>`` (``$BENCHLIB_OUTPUTS/<kind>`` when set),
+    wherever papermill or JupyterLab was started; any other value is that path (``~`` expanded; a
+    relative path is taken from the working directory, as typed), made absolute.
+    """
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"kind={kind!r} is unknown; allowed: {', '.join(OUTPUT_KINDS)}")
+    if value is None or not str(value).strip():
+        return OUTPUT_KINDS[kind]()
+    return Path(value).expanduser().resolve()

@@ -3,6 +3,11 @@
 ``python -m benchlib.suite [--quick 1]`` (what ``make reproduce`` runs). Framework notebooks first,
 then the article, the method ablation, the sweeps and the comparison. A notebook that fails is
 reported and the others still run; the exit status is 1 if any failed.
+
+The console shows only the suite's own lines: one per notebook with its time and an estimate of what
+is left, and inside the long notebooks one per measured case. Everything else the notebooks' kernels
+and their child processes write (framework banners, kernel warnings, tracebacks) goes to
+``outputs/logs/<notebook>.log`` (:mod:`benchlib.console`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib.paths import figures_dir, outputs_dir, results_dir, tables_dir
+from benchlib.console import Console, ResultsWatcher, Timings, duration
+from benchlib.paths import figures_dir, logs_dir, outputs_dir, results_dir, tables_dir
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -25,6 +31,18 @@ FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_
 ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "comparison")
 #: Notebooks that make up report.html, in page order.
 REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios")
+#: Notebooks long enough that the console shows each measured case as it finishes.
+LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios")
+#: Seconds each notebook took on a 2-core machine (quick, full): the estimate before a run has been timed
+#: here; afterwards outputs/logs/suite-timings.json holds this machine's own durations.
+TYPICAL_SECONDS = {
+    "quick": {"00_numpy": 10, "01_pytorch": 30, "02_tensorflow": 50, "03_jax": 25, "04_onnxruntime": 12,
+              "05_openvino": 18, "article": 140, "method_ablation": 110, "sweeps": 150, "scenarios": 200,
+              "comparison": 20},
+    "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
+             "05_openvino": 35, "article": 160, "method_ablation": 130, "sweeps": 480, "scenarios": 420,
+             "comparison": 25},
+}
 
 
 @dataclass(frozen=True)
@@ -87,18 +105,38 @@ class SuiteResult:
     failed: dict[str, str] = field(default_factory=dict)
     report: Path | None = None
     seconds: float = 0.0
+    #: notebook name -> its log file (framework chatter, cell output, tracebacks)
+    logs: dict[str, Path] = field(default_factory=dict)
 
 
-def execute_notebook(source: Path, target: Path, parameters: dict, timeout_s: int = 3600) -> Path:
-    """Run one notebook with papermill (kernel in this interpreter's environment)."""
+def execute_notebook(source: Path, target: Path, parameters: dict, timeout_s: int = 3600,
+                     log_path: Path | None = None) -> Path:
+    """Run one notebook with papermill (kernel in this interpreter's environment).
+
+    With ``log_path``, what the cells print is also appended there as it arrives.
+    """
     import papermill
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(source), str(target), parameters=parameters, cwd=str(source.parent),
-        kernel_name="python3", progress_bar=False, execution_timeout=timeout_s, log_output=False,
-    )
+    log = log_path.open("a", encoding="utf-8") if log_path is not None else None
+    try:
+        papermill.execute_notebook(
+            str(source), str(target), parameters=parameters, cwd=str(source.parent),
+            kernel_name="python3", progress_bar=False, execution_timeout=timeout_s, log_output=False,
+            stdout_file=log, stderr_file=log,
+        )
+    finally:
+        if log is not None:
+            log.close()
     return target
+
+
+def failure_summary(exc: BaseException) -> str:
+    """One line about why a notebook failed: the cell's exception, not papermill's framing."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {str(evalue or '').strip().splitlines()[0] if evalue else ''}"[:500]
+    return traceback.format_exception_only(exc)[-1].strip()[:500]
 
 
 def archive_previous_results() -> Path | None:
@@ -112,34 +150,77 @@ def archive_previous_results() -> Path | None:
     return archive
 
 
-def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None) -> SuiteResult:
-    """Execute the notebooks (all by default) and write ``outputs/report.html``."""
+def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None,
+              console: Console | None = None) -> SuiteResult:
+    """Execute the notebooks (all by default) and write ``outputs/report.html``.
+
+    ``console`` receives the suite's own lines (default: this process's standard output); each
+    notebook's other output goes to ``outputs/logs/<notebook>.log``.
+    """
     from benchlib.report.html import write_report
 
-    names = notebooks or FRAMEWORK_NOTEBOOKS + ANALYSIS_NOTEBOOKS
+    names = tuple(notebooks or FRAMEWORK_NOTEBOOKS + ANALYSIS_NOTEBOOKS)
     executed_dir = outputs_dir() / "notebooks"
+    mode = "quick" if settings.quick else "full"
+    timings = Timings(logs_dir() / "suite-timings.json", mode, TYPICAL_SECONDS[mode])
+    own_console = console is None
+    console = console or Console()
     result = SuiteResult()
     started = time.perf_counter()
-    for index, name in enumerate(names, 1):
-        source = NOTEBOOKS_DIR / f"{name}.ipynb"
-        target = executed_dir / f"{name}.ipynb"
-        print(f"[{index}/{len(names)}] {name} ...", flush=True)
-        tick = time.perf_counter()
-        try:
-            execute_notebook(source, target, notebook_parameters(name, settings))
-            result.executed.append(target)
-            print(f"    done in {time.perf_counter() - tick:.0f} s -> {target}", flush=True)
-        except Exception as exc:  # noqa: BLE001 - one failing notebook must not stop the suite
-            result.failed[name] = traceback.format_exception_only(exc)[-1].strip()[:2000]
-            print(f"    FAILED after {time.perf_counter() - tick:.0f} s: {result.failed[name][:500]}", flush=True)
-            if target.exists():
-                result.executed.append(target)  # papermill saves the partial notebook with the error
-    reportable = [executed_dir / f"{name}.ipynb" for name in REPORT_NOTEBOOKS
-                  if (executed_dir / f"{name}.ipynb").exists()]
-    if reportable:
-        result.report = write_report(reportable, outputs_dir() / "report.html", "benchlib: CPU inference benchmark")
+    try:
+        for index, name in enumerate(names, 1):
+            source = NOTEBOOKS_DIR / f"{name}.ipynb"
+            target = executed_dir / f"{name}.ipynb"
+            log_path = logs_dir() / f"{name}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(f"# {name}: papermill {source} -> {target}\n", encoding="utf-8")
+            result.logs[name] = log_path
+            prefix = f"[{index}/{len(names)}] {name:<16}"
+            if name in LONG_NOTEBOOKS:
+                console.line(f"{prefix} running (usually about {duration(timings.expected(name))}); each case:")
+            tick = time.perf_counter()
+            failure = None
+            with console.logging_to(log_path):
+                watcher = ResultsWatcher(results_dir(), lambda text, n=name: console.line(f"      {n}: {text}"))
+                try:
+                    with watcher if name in LONG_NOTEBOOKS else _nothing():
+                        execute_notebook(source, target, notebook_parameters(name, settings), log_path=log_path)
+                except Exception as exc:  # noqa: BLE001 - one failing notebook must not stop the suite
+                    failure = failure_summary(exc)
+                    traceback.print_exc()  # into the notebook's log
+            seconds = time.perf_counter() - tick
+            left = timings.left(names[index:])
+            elapsed = time.perf_counter() - started
+            tail = f"elapsed {duration(elapsed)}" + (f", about {duration(left)} left" if index < len(names) else "")
+            if failure is None:
+                result.executed.append(target)
+                timings.record(name, seconds)
+                console.line(f"{prefix} done in {duration(seconds):>10}   ({tail})")
+            else:
+                result.failed[name] = failure
+                console.line(f"{prefix} FAILED after {duration(seconds)}: {failure}   (log: {log_path}; {tail})")
+                if target.exists():
+                    result.executed.append(target)  # papermill saves the partial notebook with the error
+        reportable = [executed_dir / f"{name}.ipynb" for name in REPORT_NOTEBOOKS
+                      if (executed_dir / f"{name}.ipynb").exists()]
+        if reportable:
+            result.report = write_report(reportable, outputs_dir() / "report.html",
+                                         "benchlib: CPU inference benchmark")
+    finally:
+        if own_console:
+            console.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+class _nothing:
+    """A context manager that does nothing (the watcher is only used for long notebooks)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,23 +242,31 @@ def main(argv: list[str] | None = None) -> int:
         if archived:
             print(f"previous results moved to {archived}")
     # First the promise everything rests on: every backend computes the same function.
-    # In a child process, so that no framework is loaded into this one.
+    # In a child process, so that no framework is loaded into this one; its table on the console,
+    # the frameworks' messages in the log.
     print("verifying every backend against the float64 reference ...", flush=True)
-    verified = subprocess.run([sys.executable, "-m", "benchlib", "verify"], check=False)
+    verify_log = logs_dir() / "verify.log"
+    verify_log.parent.mkdir(parents=True, exist_ok=True)
+    with verify_log.open("w", encoding="utf-8") as log:
+        verified = subprocess.run([sys.executable, "-m", "benchlib", "verify"], check=False, stderr=log)
     if verified.returncode != 0:
-        print("warning: a backend failed verification; its runs are marked invalid in the results", flush=True)
+        print(f"warning: a backend failed verification; its runs are marked invalid in the results "
+              f"(details: {verify_log})", flush=True)
+    print("running the notebooks (each one's framework messages and cell output: outputs/logs/<notebook>.log)",
+          flush=True)
     result = run_suite(QUICK if args.quick else FULL, tuple(args.notebooks) if args.notebooks else None)
-    print(f"\nsuite finished in {result.seconds / 60:.1f} min")
+    print(f"\nsuite finished in {duration(result.seconds)}")
     print(f"  executed notebooks: {outputs_dir() / 'notebooks'}")
     print(f"  results:            {results_dir()}")
     print(f"  figures:            {figures_dir()}")
     print(f"  tables:             {tables_dir()}")
+    print(f"  logs:               {logs_dir()}  ({', '.join(p.name for p in result.logs.values())}, "
+          f"{verify_log.name})")
     if result.report:
         print(f"  report:             {result.report}")
     for name, error in result.failed.items():
-        print(f"  FAILED {name}: {error[:300]}")
+        print(f"  FAILED {name}: {error[:300]}  (see {result.logs.get(name, logs_dir())})")
     return 1 if result.failed else 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -71,6 +71,63 @@ def test_comparison_tables_list_every_framework(suite) -> None:
     latency = (outputs / "tables" / "comparison-fair-latency_ms.md").read_text()
     for name in ("PyTorch", "TensorFlow", "JAX", "ONNX", "OpenVINO"):
         assert re.search(rf"\| {name} +\|", latency), name
+    for metric in ("latency_ms", "cpu_percent", "memory_mb"):  # one row per framework, one configuration
+        fair = pd.read_csv(outputs / "tables" / f"comparison-fair-{metric}.csv")
+        assert fair["Framework"].is_unique and len(fair) == len(installed - {"numpy"}), metric
+    comparison = nbformat.read(outputs / "notebooks" / "comparison.ipynb", as_version=4)
+    said = "".join(o.get("data", {}).get("text/markdown", "") for c in comparison.cells for o in c.get("outputs", []))
+    assert "**Configuration:** batch size 1, each framework's default variant, the framework's default threads" in said
+
+
+def _outputs_text(notebook: nbformat.NotebookNode) -> str:
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", "") if output.get("output_type") == "stream" else "")
+            parts += [str(v) for k, v in output.get("data", {}).items() if k.startswith("text/")]
+    return "\n".join(parts)
+
+
+def test_notebooks_show_people_tables_without_framework_spam(suite) -> None:
+    outputs, result = suite
+    for path in result.executed:
+        text = _outputs_text(nbformat.read(path, as_version=4))
+        for chatter in ("oneDNN custom operations", "without encryption", "absl::", "run/s]", "it/s]"):
+            assert chatter not in text, f"{path.name} shows {chatter!r}"
+        assert "row_heading" not in text, f"{path.name} shows a pandas index"
+        assert not re.search(r"<td[^>]*>[^<]*\.\.\.</td>", text), f"{path.name} truncates a table cell"
+    knobs = _outputs_text(nbformat.read(outputs / "notebooks" / "04_onnxruntime.ipynb", as_version=4))
+    if "onnxruntime" in set(available_backends()):
+        assert "parallel" in knobs  # the variant the text above the table describes
+
+
+def test_each_notebook_has_a_log_with_its_chatter(suite) -> None:
+    outputs, result = suite
+    assert set(result.logs) == {path.stem for path in NOTEBOOK_FILES}
+    for name, log in result.logs.items():
+        assert log == outputs / "logs" / f"{name}.log" and log.read_text().startswith(f"# {name}:")
+
+
+def test_default_folders_and_resume_do_not_depend_on_the_working_directory(tmp_path: Path,
+                                                                        isolated_outputs: Path) -> None:
+    import papermill
+
+    parameters = {"batch_sizes": [1], "min_time_s": 0.05, "target_ci": 0.0, "variants": []}
+    runs = []
+    for attempt in range(2):  # started from a folder that is not notebooks/, as `papermill` from anywhere
+        target = tmp_path / f"run{attempt}.ipynb"
+        papermill.execute_notebook(str(NOTEBOOKS_DIR / "00_numpy.ipynb"), str(target), parameters=parameters,
+                                   cwd=str(tmp_path), kernel_name="python3", progress_bar=False)
+        runs.append(nbformat.read(target, as_version=4))
+    lines = (isolated_outputs / "results" / "numpy.jsonl").read_text().splitlines()
+    assert len(lines) == 1, "the second run measured a case the first had finished"
+    assert (isolated_outputs / "tables" / "numpy-results.csv").exists()
+    assert not (tmp_path / "outputs").exists() and not (tmp_path.parent / "outputs").exists()
+    assert "resuming: 1 case(s) already done; they are not measured again" in _outputs_text(runs[1])
+    import pandas as pd
+
+    shown = pd.read_csv(isolated_outputs / "tables" / "numpy-results.csv")  # written again by the second run
+    assert shown[["backend", "batch_size", "status"]].values.tolist() == [["numpy", 1, "ok"]]
 
 
 def test_committed_notebooks_have_no_outputs() -> None:

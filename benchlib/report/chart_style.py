@@ -43,12 +43,13 @@ def grid_shape(panels: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
     return rows, columns
 
 
-def small_multiples(panels: int, panel_width_in: float = 3.7, panel_height_in: float = 3.0,
+def small_multiples(panels: int, panel_width_in: float = 5.2, panel_height_in: float = 3.0,
                     legend_rows: int = 0, title: str | None = None, sharex: bool = False,
                     sharey: bool = False) -> tuple[Figure, list[Axes]]:
     """A figure with ``panels`` axes on a grid of at most :data:`MAX_COLUMNS` columns (spare cells removed).
 
-    ``legend_rows`` reserves room below the grid for a shared legend of that many rows.
+    Each panel is ``panel_width_in`` wide unless the row would exceed :data:`MAX_WIDTH_IN`, so two
+    panels get more room than three. ``legend_rows`` reserves room below the grid for a shared legend.
     """
     rows, columns = grid_shape(panels)
     width = min(MAX_WIDTH_IN, panel_width_in * columns)

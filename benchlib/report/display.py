@@ -134,14 +134,17 @@ def _numeric_column(series: pd.Series) -> bool:
 
 
 def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[str, str] | None = None,
-                 empty: Mapping[str, str] | None = None, drop_constant: tuple[str, ...] = ("model",)) -> Any:
+                 empty: Mapping[str, str] | None = None, drop_constant: tuple[str, ...] = ("model",),
+                 right: tuple[str, ...] = ()) -> Any:
     """A ``Styler`` of ``df`` formatted for people: no index, numbers right-aligned, long text wrapped.
+
+    ``right`` names further columns to right-align (numbers already written as text).
 
     Shown as the value of a notebook cell (or with ``display``), it renders the same in JupyterLab
     and in the report; pandas' own truncation of long cells does not apply to it.
     """
     frame = people_frame(df, kinds=kinds, empty=empty, drop_constant=drop_constant)
-    numeric = set(frame.attrs.get("numeric", []))
+    numeric = set(frame.attrs.get("numeric", [])) | {label(c) for c in right}
     styler = frame.style.hide(axis="index")
     styles = [
         {"selector": "th", "props": "white-space: normal; max-width: 9em; text-align: left; vertical-align: bottom;"},
@@ -149,14 +152,20 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
         {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: normal; "
                                          "padding-bottom: 0.4em;"},
     ]
+    # numbers right-aligned under right-aligned headers, text left-aligned (JupyterLab right-aligns all)
+    styles += [{"selector": f"th.col_heading.col{i}", "props": "text-align: right;"}
+               for i, column in enumerate(frame.columns) if column in numeric]
     styler = styler.set_table_styles(styles)
+    numbers = [c for c in frame.columns if c in numeric]
+    left = [c for c in frame.columns if c not in numeric]
+    if numbers:
+        styler = styler.set_properties(subset=numbers, **{"text-align": "right"})
+    if left:
+        styler = styler.set_properties(subset=left, **{"text-align": "left"})
     wrapped = [c for c in frame.columns if c in WRAPPED or c in {label(w) for w in WRAPPED}]
     if wrapped:
         styler = styler.set_properties(subset=wrapped, **{"white-space": "normal", "min-width": "10em",
-                                                          "max-width": "30em", "text-align": "left"})
-    right = [c for c in frame.columns if c in numeric]
-    if right:
-        styler = styler.set_properties(subset=right, **{"text-align": "right"})
+                                                          "max-width": "30em"})
     if caption:
         styler = styler.set_caption(caption)
     return styler

@@ -40,8 +40,8 @@ BACKEND_COLOURS = {
 LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v")
 #: What "framework memory" means in every table, chart and sentence of the report.
-MEMORY_DEFINITION = ("framework memory = peak RSS of the run's own process minus its RSS when the worker "
-                     "started, before the framework was imported (the interpreter is not counted)")
+MEMORY_DEFINITION = ("the peak RSS of the run's own process minus its RSS when the worker started, before the "
+                     "framework was imported, so the interpreter itself is not counted")
 
 
 def colour(backend: str) -> str:
@@ -192,12 +192,23 @@ def cpu_and_memory(df: pd.DataFrame, batch_size: int | None = None,
     fig, (left, right) = small_multiples(2, panel_width_in=5.0, panel_height_in=1.2 + 0.32 * len(data),
                                          title=title + suffix)
     positions = np.arange(len(data))
-    left.barh(positions, pd.to_numeric(data["cpu_percent"], errors="coerce"), color=colours)
+    cpu = pd.to_numeric(data["cpu_percent"], errors="coerce")
+    bars = left.barh(positions, cpu, color=colours)
+    left.bar_label(bars, labels=[_short(v) for v in cpu], padding=3, fontsize=FONT["tick"])
     left.set_yticks(positions, data["_label"])
     style_axes(left, title="CPU during the timed loop", xlabel="% of one core")
     memory = pd.to_numeric(data["framework_mb"], errors="coerce") if "framework_mb" in data else \
         pd.Series(np.nan, index=data.index)
-    right.barh(positions, memory, color=colours)
+    bars = right.barh(positions, memory, color=colours)
+    right.bar_label(bars, labels=[_short(v) for v in memory], padding=3, fontsize=FONT["tick"])
     right.set_yticks(positions, data["_label"])
     style_axes(right, title="framework memory", xlabel="MB (peak RSS minus RSS at worker start)")
+    for ax in (left, right):
+        ax.margins(x=0.15)  # room for the value labels at the end of the longest bar
     return fig
+
+
+def _short(value: float) -> str:
+    from benchlib.report.display import significant
+
+    return "" if value is None or not np.isfinite(value) else significant(float(value))

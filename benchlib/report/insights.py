@@ -40,6 +40,15 @@ def _interval(row: pd.Series) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
+def _range(low: float, high: float) -> str:
+    """``low–high`` with enough significant figures that the two ends differ when they do."""
+    for digits in (3, 4, 5, 6):
+        first, second = significant(low, digits), significant(high, digits)
+        if first != second or low == high:
+            return f"{first}–{second}"
+    return f"{first}–{second}"
+
+
 def _overlaps(a: pd.Series, b: pd.Series) -> bool | None:
     """Whether the medians' 95% intervals of ``a`` and ``b`` overlap (None: an interval is missing)."""
     first, second = _interval(a), _interval(b)
@@ -80,7 +89,7 @@ def _speed_sentence(batch: int, part: pd.DataFrame) -> str:
     else:
         second = part.iloc[1]
         line = (f"At batch size {batch}, the fastest is {_label(best, threads)} with a median of {_ms(p50)} "
-                f"(95% CI {significant(_interval(best)[0])}–{significant(_interval(best)[1])}), "
+                f"(95% CI {_range(*_interval(best))} ms), "
                 f"{second['latency_ms.p50'] / p50:.2f}× ahead of {_label(second, threads)} "
                 f"({_ms(second['latency_ms.p50'])}); their intervals do not overlap")
     slowest = part.iloc[-1]
@@ -157,8 +166,8 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None,
         part = measured[measured["batch_size"] == batch].sort_values("framework_mb")
         threads = _several_threads(part)
         ranking = ", ".join(f"{_label(r, threads)} {significant(r['framework_mb'])} MB" for _, r in part.iterrows())
-        sentences.append(f"Framework memory at batch size {batch}, lightest first: {ranking} "
-                         f"({MEMORY_DEFINITION}).")
+        sentences.append(f"Framework memory at batch size {batch}, lightest first: {ranking}. Framework memory "
+                         f"is {MEMORY_DEFINITION}.")
     if "noisy" in ok and len(ok):
         noisy = noisy_runs_table(df)
         if len(noisy):

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from benchlib.report.chart_style import MAX_WIDTH_IN, legend_right, log_axis, single, style_axes
 from benchlib.report.figures import LINESTYLES, MARKERS, colour, save_figure
 from benchlib.report.sweep_tables import _ok, cold_start_table, main_threads
 
@@ -28,58 +29,53 @@ def _lines(ax: Any, data: pd.DataFrame, value: str) -> None:
                 marker=MARKERS[index % len(MARKERS)], label=f"{backend}/{variant}")
 
 
-def _line_chart(df: pd.DataFrame, value: str, threads: int | None) -> tuple[int | None, Figure, Any]:
+def _line_chart(df: pd.DataFrame, value: str, threads: int | None, title: str) -> tuple[int | None, Figure, Any]:
     """A figure with one line of ``value`` per backend/variant, for the ok runs at ``threads``."""
     threads = main_threads(df) if threads is None else threads
     data = _ok(df)
-    fig = Figure(figsize=(9, 5.5))
-    ax = fig.subplots()
+    fig, ax = single(MAX_WIDTH_IN, 5.5, title.format(threads=threads))
     _lines(ax, data[data["threads"] == threads], value)
     return threads, fig, ax
 
 
 def throughput_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
     """Samples per second against batch size, one line per backend/variant (log-log)."""
-    threads, fig, ax = _line_chart(df, "throughput_sps", threads)
-    ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="throughput (samples/s, from p50)",
-           title=f"Throughput vs batch size ({threads} thread(s))")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
-    fig.tight_layout()
+    _, fig, ax = _line_chart(df, "throughput_sps", threads, "Throughput vs batch size ({threads} thread(s))")
+    style_axes(ax)
+    log_axis(ax, "x", "batch size")
+    log_axis(ax, "y", "throughput (samples/s, from p50)")
+    legend_right(ax)
     return fig
 
 
 def roofline_figure(df: pd.DataFrame, peaks: dict[int, float], threads: int | None = None) -> Any:
     """Achieved GFLOP/s against batch size (log-log), with the measured peak as a horizontal line."""
-    threads, fig, ax = _line_chart(df, "gflops", threads)
+    threads, fig, ax = _line_chart(df, "gflops", threads, "Achieved rate vs the machine's peak ({threads} thread(s))")
     peak = peaks.get(threads) if threads is not None else None
     if peak:
         ax.axhline(peak, color="black", linestyle="--", linewidth=1.5,
                    label=f"measured matmul peak ({peak:.0f} GFLOP/s)")
-    ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="achieved GFLOP/s (spec FLOPs / p50)",
-           title=f"Achieved rate vs the machine's peak ({threads} thread(s))")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
-    fig.tight_layout()
+    style_axes(ax)
+    log_axis(ax, "x", "batch size")
+    log_axis(ax, "y", "achieved GFLOP/s (spec FLOPs / p50)")
+    legend_right(ax)
     return fig
 
 
 def cold_start_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
-    """Stacked bars per framework: import, load/compile, first call (seconds)."""
-    table = cold_start_table(df, threads)
-    fig = Figure(figsize=(8, 4.5))
-    ax = fig.subplots()
+    """Stacked horizontal bars per framework (linear axis): import, load/compile, first call (seconds)."""
+    table = cold_start_table(df, threads).iloc[::-1]
+    fig, ax = single(9.0, 1.6 + 0.45 * max(len(table), 1),
+                     "Cold start: from import to the first answer (default variant)")
     labels = [f"{b}/{v}" for b, v in zip(table["backend"], table["variant"], strict=True)]
-    bottom = pd.Series([0.0] * len(table))
+    left = pd.Series([0.0] * len(table))
     for column, label, scale in (("import_s", "import", 1.0), ("load_s", "load / compile", 1.0),
                                  ("first_call_ms", "first call", 1e-3)):
         values = (table[column].fillna(0.0) * scale).reset_index(drop=True)
-        ax.bar(labels, values, bottom=bottom, label=label)
-        bottom = bottom + values
-    ax.set(ylabel="seconds", title="Cold start: from import to the first answer (default variant)")
-    ax.legend()
-    ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
+        ax.barh(labels, values, left=left, label=label)
+        left = left + values
+    style_axes(ax, xlabel="seconds")
+    legend_right(ax)
     return fig
 
 

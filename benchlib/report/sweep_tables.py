@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from benchlib.report.tables import one_per_case
+
 #: A case's identity in a sweep (the newest record of each is kept).
 IDENTITY = ["model", "backend", "variant", "batch_size", "threads"]
 #: The issue's performance targets (stated in the README as results, never asserted in tests).
@@ -44,10 +46,7 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
                "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample"]
     if df.empty:
         return pd.DataFrame(columns=columns)
-    data = df.copy()
-    if "created" in data.columns:
-        data = data.sort_values("created", kind="stable")
-    data = data.drop_duplicates(subset=[c for c in IDENTITY if c in data.columns], keep="last")
+    data = one_per_case(df)  # the newest record of each case, as in every other summary
     out = pd.DataFrame({c: data[c] if c in data.columns else None for c in [*IDENTITY, "status", "error"]})
     out["p50_ms"] = _num(data, "latency_ms.p50")
     out["throughput_sps"] = _num(data, "throughput_sps")
@@ -79,23 +78,23 @@ def _at_threads(df: pd.DataFrame, threads: int | None) -> pd.DataFrame:
     return df[df["threads"] == threads]
 
 
-def _pivot(df: pd.DataFrame, value: str, threads: int | None) -> pd.DataFrame:
+def _pivot(df: pd.DataFrame, value: str, threads: int | None, unit: str) -> pd.DataFrame:
     data = _at_threads(_ok(df), threads)
     if data.empty:
         return pd.DataFrame()
     table = data.pivot_table(index=["backend", "variant"], columns="batch_size", values=value, aggfunc="first")
-    table.columns = [f"b={c}" for c in table.columns]
+    table.columns = [f"b={c} ({unit})" for c in table.columns]  # the unit in every column's name
     return table.reset_index()
 
 
 def throughput_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
     """Samples per second, one row per backend/variant, one column per batch size."""
-    return _pivot(df, "throughput_sps", threads)
+    return _pivot(df, "throughput_sps", threads, "samples/s")
 
 
 def percent_of_peak_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
     """Achieved GFLOP/s as percent of the measured peak, one row per backend/variant, one column per batch."""
-    return _pivot(df, "pct_of_peak", threads)
+    return _pivot(df, "pct_of_peak", threads, "% of peak")
 
 
 def best_variant_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
@@ -118,10 +117,10 @@ def threads_scaling_table(df: pd.DataFrame) -> pd.DataFrame:
     table = data.pivot_table(index=["backend", "variant", "batch_size"], columns="threads", values="p50_ms",
                              aggfunc="first")
     counts = sorted(table.columns)
-    table.columns = [f"p50_ms t={c}" for c in counts]
+    table.columns = [f"p50 (ms) t={c}" for c in counts]
     if len(counts) > 1:
-        table[f"speedup t={counts[-1]} vs t={counts[0]}"] = (table[f"p50_ms t={counts[0]}"]
-                                                             / table[f"p50_ms t={counts[-1]}"])
+        table[f"speedup t={counts[-1]} vs t={counts[0]}"] = (table[f"p50 (ms) t={counts[0]}"]
+                                                             / table[f"p50 (ms) t={counts[-1]}"])
     return table.reset_index()
 
 
@@ -279,11 +278,13 @@ def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
         out.append(f"From import to first answer, {first['backend']} is ready in {first['total_s']:.2f} s and "
                    f"{last['backend']} in {last['total_s']:.2f} s.")
     over = _ok(df)[_ok(df)["pct_of_peak"] > 100.0]
-    if not over.empty:  # a case cannot beat a matmul peak: the peak was measured while the machine was busier
+    if not over.empty:  # a network cannot outrun the matmul it is made of: the yardstick is too short
         worst = over.loc[over["pct_of_peak"].idxmax()]
-        out.append(f"Warning: {len(over)} case(s) exceed the measured peak (up to {worst['pct_of_peak']:.0f}%, "
-                   f"{worst['backend']}/{worst['variant']} at batch {worst['batch_size']}); the peak was probably "
-                   f"measured while other work loaded the machine. Delete the roofline file and re-run to re-measure.")
+        out.append(f"Defect of the yardstick: {len(over)} case(s) exceed the measured peak (up to "
+                   f"{worst['pct_of_peak']:.0f}%: {worst['backend']}/{worst['variant']} at batch {worst['batch_size']} "
+                   f"reached {worst['gflops']:.0f} GFLOP/s against a peak of {worst['peak_gflops']:.0f}). A network "
+                   f"of matrix multiplies cannot run faster than the fastest matrix multiply, so the measured peak "
+                   f"is below what this CPU does and every percent of peak here is too high.")
     skipped = not_measured_table(df)
     if not skipped.empty:
         out.append(f"{len(skipped)} case(s) were not measured (skipped or failed); the table below gives each reason.")
@@ -299,7 +300,7 @@ def write_tables(tables: dict[str, pd.DataFrame], tables_dir: str | os.PathLike)
     paths = []
     for name, table in tables.items():
         md, csv = folder / f"{name}.md", folder / f"{name}.csv"
-        md.write_text(to_markdown(table) + "\n" if not table.empty else "(no data)\n")
+        md.write_text(to_markdown(table, precision="full") + "\n" if not table.empty else "(no data)\n")
         table.to_csv(csv, index=False)
         paths += [md, csv]
     return paths

@@ -1,0 +1,201 @@
+"""The suite's console: its own lines on the terminal, everything else in a log file per notebook.
+
+A papermill kernel and every process it starts inherit the suite's standard output and error file
+descriptors, so framework chatter written straight to them (TensorFlow's and oneDNN's banners, the
+kernel's transport warning, absl) would land between the suite's lines. :class:`Console` points
+descriptors 1 and 2 at ``outputs/logs/<notebook>.log`` while a notebook runs and keeps a private
+copy of the terminal for the suite's own lines. :class:`ResultsWatcher` prints one line per record
+appended to the results folder (every case of every notebook writes one as soon as it finishes), so a
+long notebook shows its progress case by case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s`` or ``1 h 02 min``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class Console:
+    """The terminal for the suite's own lines; descriptors 1 and 2 go to a log file while :meth:`logging_to` runs."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream, self._owned = stream or sys.stdout, False
+        if stream is None:
+            sys.stdout.flush()
+            try:
+                # a private duplicate of the terminal: it stays the terminal while fds 1 and 2 point elsewhere
+                self._stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8",
+                                         errors="replace")
+                self._owned = True
+            except (AttributeError, OSError, ValueError):  # a stdout without a descriptor (captured in tests)
+                pass
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        """Print one line on the terminal (thread-safe: the results watcher prints from its own thread)."""
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def close(self) -> None:
+        if self._owned:
+            self._stream.close()
+
+    def logging_to(self, log_path: Path) -> _Redirect:
+        """Within the block, this process's (and its children's) descriptors 1 and 2 append to ``log_path``."""
+        return _Redirect(log_path)
+
+
+class _Redirect:
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self._saved: tuple[int, int] | None = None
+
+    def __enter__(self) -> Path:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        log_fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._saved = (os.dup(1), os.dup(2))
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        return self.log_path
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self._saved is not None:
+            os.dup2(self._saved[0], 1)
+            os.dup2(self._saved[1], 2)
+            for fd in self._saved:
+                os.close(fd)
+            self._saved = None
+
+
+def progress_line(record: dict[str, Any]) -> str:
+    """One line about a finished case: what it was, its status and its median (or why it failed)."""
+    variant = record.get("variant")
+    what = f"{record.get('backend')}/{variant}" if variant else str(record.get("backend"))
+    if record.get("step") is not None:
+        what = f"step {record['step']} ({record.get('step_name', '')}) {what}"
+    threads = record.get("threads")
+    what += f" b={record.get('batch_size')} t={'default' if threads is None else threads}"
+    status = record.get("status", "?")
+    if status == "ok":
+        latency = record.get("latency_ms") or {}
+        value = latency.get("p50") if isinstance(latency, dict) else None
+        if value is None and isinstance(latency, dict):
+            value = latency.get("mean")
+        return f"{what}: ok" + (f", {value:.3g} ms per call" if isinstance(value, int | float) else "")
+    reason = str(record.get("error") or "").splitlines()[0][:100] if record.get("error") else ""
+    return f"{what}: {status}" + (f" ({reason})" if reason else "")
+
+
+class ResultsWatcher:
+    """Print a line for every record appended to ``folder``'s ``*.jsonl`` files while the block runs.
+
+    Polls (every ``interval_s``) rather than hooking the engine: every notebook, whichever protocol it
+    runs, appends each record as soon as it exists, so the results folder is the one place to watch.
+    """
+
+    def __init__(self, folder: Path, emit: Callable[[str], None], interval_s: float = 0.5) -> None:
+        self.folder = folder
+        self.emit = emit
+        self.interval_s = interval_s
+        self.count = 0
+        self._offsets: dict[Path, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _files(self) -> list[Path]:
+        return sorted(self.folder.glob("*.jsonl")) if self.folder.is_dir() else []
+
+    def __enter__(self) -> ResultsWatcher:
+        self._offsets = {path: path.stat().st_size for path in self._files()}
+        self._thread = threading.Thread(target=self._run, name="results-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.poll()  # the last records written just before the notebook ended
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.poll()
+
+    def poll(self) -> None:
+        """Read the complete lines added since the last poll and emit one line per record."""
+        for path in self._files():
+            start = self._offsets.get(path, 0)
+            try:
+                size = path.stat().st_size
+                if size <= start:
+                    continue
+                with path.open("rb") as handle:
+                    handle.seek(start)
+                    chunk = handle.read(size - start)
+            except OSError:
+                continue
+            end = chunk.rfind(b"\n")
+            if end < 0:
+                continue  # a record still being written: read it whole next time
+            self._offsets[path] = start + end + 1
+            for raw in chunk[: end + 1].splitlines():
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(record, dict):
+                    self.count += 1
+                    self.emit(progress_line(record))
+
+
+class Timings:
+    """Each notebook's last duration (per quick/full setting), kept to estimate what is left of a run."""
+
+    def __init__(self, path: Path, mode: str, defaults: dict[str, float]) -> None:
+        self.path = path
+        self.mode = mode
+        self.defaults = defaults
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):
+            stored = {}
+        self.stored: dict[str, dict[str, float]] = stored if isinstance(stored, dict) else {}
+
+    def expected(self, name: str) -> float:
+        return float(self.stored.get(self.mode, {}).get(name, self.defaults.get(name, 60.0)))
+
+    def left(self, names: list[str] | tuple[str, ...]) -> float:
+        return sum(self.expected(name) for name in names)
+
+    def record(self, name: str, seconds: float) -> None:
+        self.stored.setdefault(self.mode, {})[name] = round(seconds, 1)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps(self.stored, indent=2, sort_keys=True))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # an estimate is a convenience: never fail the suite over it
