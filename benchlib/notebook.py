@@ -109,32 +109,110 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
     return case_grid([backend], batch_sizes, threads=[threads], variants=chosen, min_time_s=min_time_s)
 
 
+class Interrupted(KeyboardInterrupt):
+    """A notebook cell stopped by the user: one sentence instead of a traceback (IPython shows
+    ``_render_traceback_``), still an interrupt, so "Run all" stops at this cell."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+#: What an interrupted measuring cell says (a notebook has no command line to resume with).
+INTERRUPTED = "interrupted; finished cases are kept; run the cell again to resume"
+
+
 def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: int | None, min_time_s: float,
             results_dir: str | Path) -> list[dict[str, Any]]:
-    """Run each case in its own process and append the records to ``results_dir/<backend>.jsonl``."""
+    """Run each case not yet done in its own process, appending records to ``results_dir/<backend>.jsonl``.
+
+    Cases with an ``ok`` record from this environment are not run again (re-running the cell resumes);
+    returns the newest record of every case of this call, measured now or before. One line per case
+    goes to the cell's error stream as it finishes; an interrupt ends the cell with
+    :data:`INTERRUPTED` and no traceback.
+    """
+    import contextlib
+    import io
+
     from benchlib.engine.launcher import run_cases
+    from benchlib.results.records import latest
+    from benchlib.results.store import read_records
 
     path = Path(results_dir) / f"{backend}.jsonl"
-    return run_cases(framework_cases(backend, variants, batch_sizes, threads, min_time_s), results_path=path,
-                     resume_hint="Run the cell again to resume: finished cases are kept.")
+    cases = framework_cases(backend, variants, batch_sizes, threads, min_time_s)
+    report = case_progress()  # one line per case on the cell's error stream (taken before the redirect)
+    messages = io.StringIO()  # the engine's own resume and interrupt lines, said here in a notebook's words
+    try:
+        with contextlib.redirect_stderr(messages):
+            run_cases(cases, results_path=path, progress=False, skip_done=True, on_record=report,
+                      resume_hint=INTERRUPTED)
+    except KeyboardInterrupt:
+        raise Interrupted(INTERRUPTED) from None
+    finally:
+        for line in messages.getvalue().splitlines():
+            if line.startswith("resuming:"):
+                print(f"{line.split(' in ')[0]}; they are not measured again", flush=True)
+    wanted = {case.case_key for case in cases}
+    stored, _ = read_records(path) if path.exists() else ([], [])
+    return [record for record in latest(stored) if record.get("case_key") in wanted]
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The tidy frame of just-made records (same columns as :func:`benchlib.results.load`)."""
+    """The tidy frame of records (same columns as :func:`benchlib.results.load`)."""
     from benchlib.results.store import flatten
 
     return pd.DataFrame([flatten(record) for record in records])
 
 
 def results_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """The comparison table of these records."""
+    """The comparison table of these records (full precision: :func:`show` formats it for people)."""
     from benchlib.report.tables import comparison_table
 
     return comparison_table(records_frame(records))
 
 
+def show(table: pd.DataFrame, caption: str | None = None, **options: Any) -> Any:
+    """``table`` as people read it (units, three significant figures, no index); the same in the report."""
+    from benchlib.report.display import people_table
+
+    return people_table(table, caption=caption, **options)
+
+
+def collapsed(summary: str, content: Any) -> Any:
+    """``content`` (a table from :func:`show`, or HTML text) folded under ``summary`` (``<details>``)."""
+    from benchlib.report.display import Html, details
+
+    body = content.to_html() if hasattr(content, "to_html") else str(content)
+    return Html(details(summary, body))
+
+
+def case_progress() -> Any:
+    """A callback printing one line per finished case to the cell's error stream (for ``on_record``)."""
+    import sys
+
+    from benchlib.console import progress_line
+
+    stream = sys.stderr
+
+    def report(record: dict[str, Any]) -> None:
+        print(progress_line(record), file=stream, flush=True)
+
+    return report
+
+
+def output_folders(results_dir: str, figures_dir: str, tables_dir: str) -> tuple[Path, Path, Path]:
+    """The notebook's output folders as absolute paths; ``""`` is the repository's ``outputs/<kind>``,
+    wherever papermill or JupyterLab was started (:func:`benchlib.paths.output_folder`)."""
+    from benchlib.paths import output_folder
+
+    return (output_folder(results_dir, "results"), output_folder(figures_dir, "figures"),
+            output_folder(tables_dir, "tables"))
+
+
 def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]], list[str]]:
-    """Every record under ``results_dir``: the tidy frame, the raw records and the load problems."""
+    """Every record under ``results_dir``: the tidy frame, the raw records and the load problems.
+
+    Row ``i`` of the frame is ``records[i]`` (the frame's index says which record a row came from).
+    """
     from benchlib.results.store import flatten, read_records
 
     folder = Path(results_dir)
@@ -145,19 +223,28 @@ def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, 
 
 
 def engine_results(frame: pd.DataFrame, records: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Only the fair-measurement records (protocol ``engine``), for the comparison."""
+    """Only the fair-measurement records (protocol ``engine``), for the comparison (index kept aligned)."""
     if frame.empty:
         return frame, records
     mask = frame["protocol"].eq("engine") if "protocol" in frame else pd.Series(True, index=frame.index)
-    return frame[mask].reset_index(drop=True), [r for r in records if r.get("protocol", "engine") == "engine"]
+    kept = [records[i] for i in frame.index[mask]]
+    return frame[mask].reset_index(drop=True), kept
+
+
+def records_of(rows: pd.DataFrame, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The raw records behind ``rows`` (a selection of a frame whose index numbers ``records``)."""
+    return [records[i] for i in rows.index]
 
 
 def availability_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per known backend: installed here?, runs ok / failed / skipped in the results."""
+    """One row per known backend: installed here?, and its cases by status (newest record of each)."""
+    from benchlib.report.tables import one_per_case
+
+    latest_rows = one_per_case(frame) if not frame.empty else frame
     rows = []
     for backend in BACKEND_NAMES:
         requirement = missing_requirement(backend)
-        part = frame[frame["backend"].eq(backend)] if not frame.empty else frame
+        part = latest_rows[latest_rows["backend"].eq(backend)] if not latest_rows.empty else latest_rows
         counts = part["status"].value_counts().to_dict() if not part.empty else {}
         if part.empty:
             state = "not available" if requirement else "no results"
@@ -173,49 +260,77 @@ def availability_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_variant_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each backend's default-variant rows only, newest record per (backend, batch size, threads)."""
+    """Each backend's default-variant rows only, the newest record of each configuration."""
+    from benchlib.report.comparison import is_default_variant
+    from benchlib.report.tables import one_per_case
+
     if frame.empty:
         return frame
-    defaults = {name: backend_variants(name)[0] for name in BACKEND_NAMES if missing_requirement(name) is None}
-    variant = frame["variant"] if "variant" in frame else pd.Series(None, index=frame.index)
-    is_default = [v is None or (isinstance(v, float) and pd.isna(v)) or defaults.get(b) == v
-                  for b, v in zip(frame["backend"], variant, strict=True)]
-    chosen = frame[is_default]
-    if "created" in chosen:
-        chosen = chosen.sort_values("created", kind="stable")
-    return chosen.drop_duplicates(["backend", "batch_size", "threads"], keep="last").reset_index(drop=True)
+    data = one_per_case(frame)
+    return data[is_default_variant(data)]
 
 
-def fair_article_tables(frame: pd.DataFrame, batch_size: int = 1000) -> dict[str, pd.DataFrame]:
-    """The article's three tables, measured fairly (default variant, engine runs) at ``batch_size``."""
+def configuration(batch_size: int = 1000, threads: int | str | None = None) -> Any:
+    """The comparison's configuration (:class:`benchlib.report.comparison.Configuration`)."""
+    from benchlib.report.comparison import Configuration
+
+    return Configuration.of(batch_size, threads)
+
+
+def fair_article_tables(frame: pd.DataFrame, batch_size: int = 1000,
+                        threads: int | str | None = None) -> dict[str, pd.DataFrame]:
+    """The article's three tables, measured fairly: one row per framework in one configuration.
+
+    The configuration is the article's by default: ``batch_size`` 1000, each framework's default
+    variant, the framework's default threads. Memory is framework memory
+    (:data:`benchlib.report.figures.MEMORY_DEFINITION`), as everywhere in the report.
+    """
     from benchlib.report.article_tables import article_tables, corrected_frame
 
-    rows = default_variant_rows(frame)
-    if not rows.empty:
+    rows = configuration(batch_size, threads).rows(frame)
+    if rows is not None and not rows.empty:
         rows = rows[rows["status"].eq("ok")]
-    return article_tables(corrected_frame(rows, batch_size=batch_size))
+    fair = corrected_frame(rows if rows is not None else pd.DataFrame(), batch_size=batch_size)
+    fair["memory_mb"] = fair["framework_mb"]  # the one meaning of "framework memory"
+    tables = article_tables(fair)
+    memory = tables["memory_mb"]
+    tables["memory_mb"] = memory.rename(columns={"Memory (MB)": "Framework memory (MB)"})
+    tables["memory_mb"].attrs.update(memory.attrs)
+    return tables
 
 
 def save_table(table: pd.DataFrame, tables_dir: str | Path, name: str) -> list[Path]:
-    """Write ``table`` as ``name.md`` and ``name.csv`` under ``tables_dir``."""
+    """Write ``table`` as ``name.md`` and ``name.csv`` under ``tables_dir``, every digit kept."""
     from benchlib.report.tables import to_markdown
 
     folder = Path(tables_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.md", folder / f"{name}.csv"]
-    paths[0].write_text(to_markdown(table) + "\n", encoding="utf-8")
+    paths[0].write_text(to_markdown(table, precision="full") + "\n", encoding="utf-8")
     table.to_csv(paths[1], index=False)
     return paths
 
 
 def insights_for(records: list[dict[str, Any]]) -> list[str]:
-    """Computed sentences about just-made records."""
+    """Computed sentences about these records."""
     from benchlib.report.insights import insights
 
     return insights(records_frame(records))
 
 
+def insights_view(frame_or_records: pd.DataFrame | list[dict[str, Any]], expected_backends: list[str] | None = None,
+                  memory_batch: int | None = None) -> Any:
+    """The insights as a list, with the noisy runs in a collapsible table (shown as a cell's value)."""
+    from benchlib.report.display import Html
+    from benchlib.report.insights import insights_html
+
+    frame = frame_or_records if isinstance(frame_or_records, pd.DataFrame) else records_frame(frame_or_records)
+    return Html(insights_html(frame, expected_backends, memory_batch))
+
+
 def default_variant_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Raw records of each backend's default variant (for distribution charts)."""
-    defaults = {name: backend_variants(name)[0] for name in BACKEND_NAMES if missing_requirement(name) is None}
-    return [r for r in records if r.get("variant") in (None, defaults.get(r.get("backend")))]
+    """Raw records of each backend's default variant, the newest of each configuration (for distribution charts)."""
+    frame = records_frame(records)
+    if frame.empty:
+        return []
+    return records_of(default_variant_rows(frame), records)
