@@ -37,6 +37,11 @@ def check_positive_float(name: str, value: object, maximum: float, allow_zero: b
     return float(value)
 
 
+#: Fields added later → the value that means what records without them measured.
+_LATER_FIELDS: dict[str, object] = {"target_ci": 0.0, "max_time_s": None, "warmup_max_s": 0.0,
+                                   "scenario": "single"}
+
+
 @dataclass(frozen=True)
 class RunCase:
     """One (backend, model, batch size, threads, variant) case and how long to measure it."""
@@ -55,6 +60,14 @@ class RunCase:
     protocol: str = "engine"
     extra: tuple[tuple[str, object], ...] = field(default=())  # protocol-specific settings
     scenario: str = "single"  # one of SCENARIOS; a LoadGen scenario's settings are in ``extra``
+    #: precision target: after the minimums, measure until the 95% interval of the median is within
+    #: this fraction of it (0.01 = ±1%); 0 measures for the fixed minimums only (docs/measurement.md)
+    target_ci: float = 0.0
+    #: with a target, give up after this long (None: 3 s, or min_time_s when longer)
+    max_time_s: float | None = None
+    #: > 0: warm-up continues past its minimums until the per-call time settles, for at most this long;
+    #: 0: fixed warm-up (the minimums only)
+    warmup_max_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKEND_NAMES:
@@ -73,6 +86,15 @@ class RunCase:
         check_positive_float("timeout_s", self.timeout_s, MAX_SECONDS)
         if self.scenario not in SCENARIOS:
             raise ValueError(f"scenario={self.scenario!r} is unknown; allowed: {', '.join(SCENARIOS)}")
+        from benchlib.engine.timing import check_target_ci
+
+        check_target_ci(self.target_ci)
+        if self.max_time_s is not None:
+            check_positive_float("max_time_s", self.max_time_s, MAX_SECONDS)
+            if self.max_time_s < self.min_time_s:
+                raise ValueError(f"max_time_s={self.max_time_s!r} is invalid; allowed: at least min_time_s "
+                                 f"({self.min_time_s:g}) or None (the default cap)")
+        check_positive_float("warmup_max_s", self.warmup_max_s, MAX_SECONDS, allow_zero=True)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -88,9 +110,10 @@ class RunCase:
     @property
     def case_key(self) -> str:
         """Stable hash of what is measured (not of how long): used to resume sweeps."""
-        # a field added later leaves the key of the cases measured before it unchanged
+        # Settings added after the first records exist leave the key unchanged at their old meaning,
+        # so results measured before them still resume.
         what = {k: v for k, v in self.to_dict().items()
-                if k not in ("timeout_s",) and not (k == "scenario" and v == "single")}
+                if k not in ("timeout_s",) and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def label(self) -> str:

@@ -37,6 +37,8 @@ class SamplerResult:
     rss_timeline_mb: list[float] = field(default_factory=list)
     #: per-core busy % over each ``cores_every`` interval, in time order
     per_core_timeline: list[list[float]] = field(default_factory=list)
+    #: RSS at ``start()``: the peak minus this is what the process grew while it was watched
+    rss_first_mb: float = 0.0
 
 
 def _core_counters() -> list[tuple[float, float]]:
@@ -131,6 +133,7 @@ class Sampler:
             sampler_cpu_percent=100.0 * self._thread_cpu / wall,
             rss_timeline_mb=[v / MIB for v in self._timeline[::stride]],
             per_core_timeline=self._cores_timeline[:: max(1, len(self._cores_timeline) // 200)],
+            rss_first_mb=self._timeline[0] / MIB,
         )
 
 

@@ -2,17 +2,29 @@
 
 Pure functions: no clock is read here, so the tests can feed known samples.
 Percentiles use NumPy's default (linear interpolation between order statistics).
+
+Two intervals for the median: the percentile bootstrap (:func:`bootstrap_quantile_ci`, stored
+under ``latency_ci95_ms``) and the distribution-free order-statistic interval
+(:func:`median_ci_ranks`), which the timed loop's precision check uses because it costs one
+selection, O(n), instead of resampling. For the median of a few hundred calls or more the two
+agree closely; the record's ``precision.halfwidth`` is the order-statistic one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-#: A run is flagged ``noisy`` when IQR / median exceeds this.
+#: A run is flagged ``noisy`` when IQR / median exceeds this ("spread") ...
 NOISY_IQR_RATIO = 0.10
+#: ... or when p99 / median exceeds this ("tail": a few slow calls in a hundred, which the IQR
+#: cannot see). Chosen from measured runs (docs/measurement.md, "The noisy flag").
+NOISY_TAIL_RATIO = 3.0
+#: z of a two-sided 95% normal interval.
+Z95 = 1.959963984540054
 #: Bootstrap resamples for the confidence intervals.
 BOOTSTRAP_RESAMPLES = 2000
 NS_PER_MS = 1e6
@@ -37,6 +49,11 @@ class LatencyStats:
     p99_ci95: tuple[float, float]
     noisy: bool
     throughput_sps: float  # batch_size / p50 per-call time, samples per second
+    #: which criteria made the run noisy, each as "name: measured value > threshold"
+    noisy_reasons: tuple[str, ...] = field(default=())
+    #: order-statistic 95% interval of the median and its relative half-width (larger side / p50)
+    p50_ci95_ranks: tuple[float, float] = (float("nan"), float("nan"))
+    p50_halfwidth: float = float("nan")
 
     def latency_ms(self) -> dict[str, float]:
         """The latency summary in milliseconds, as stored under ``latency_ms``."""
@@ -55,7 +72,84 @@ class LatencyStats:
         data = asdict(self)
         data.update(self.latency_ms())
         data["p50_ci95"], data["p99_ci95"] = self.ci95_ms()["p50"], self.ci95_ms()["p99"]
+        data["p50_ci95_ranks"] = [v / NS_PER_MS for v in self.p50_ci95_ranks]
+        data["noisy_reasons"] = list(self.noisy_reasons)
         return data
+
+
+def median_ci_ranks(n: int, level: float = 0.95) -> tuple[int, int] | None:
+    """0-based indices (low, high) of the order statistics bounding the median's ``level`` interval.
+
+    The number of samples below the true median is Binomial(n, 1/2) whatever the distribution, so
+    [x_(l), x_(n-l+1)] (1-based) covers it with probability P(l <= B <= n-l). ``l`` comes from the
+    normal approximation rounded down (wider, so coverage is at least ``level`` up to the
+    approximation's error, which the seeded simulation test bounds). ``None`` when ``n`` is too
+    small for any such interval (n < 6 at 95%).
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level={level!r} is invalid; allowed: a probability strictly between 0 and 1")
+    z = Z95 if level == 0.95 else _normal_quantile(0.5 + level / 2)
+    low = math.floor((n - z * math.sqrt(n)) / 2)  # 1-based rank of the lower bound
+    if low < 1:
+        return None
+    return low - 1, n - low
+
+
+def _normal_quantile(p: float) -> float:
+    # Bisection on erf: only used for levels other than 95%, never on a hot path.
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def median_ci(samples: np.ndarray, level: float = 0.95, in_place: bool = False) -> tuple[float, float, float]:
+    """(median, low, high): the sample median and its order-statistic ``level`` interval.
+
+    One ``partition`` (O(n)) selects the needed order statistics; ``in_place`` lets it reorder
+    ``samples`` instead of a copy. Bounds are NaN when ``n`` is too small for an interval.
+    """
+    n = int(samples.size)
+    if n == 0:
+        return (float("nan"),) * 3
+    ranks = median_ci_ranks(n, level)
+    middle = [(n - 1) // 2, n // 2]
+    kth = sorted({*middle, *(ranks or ())})
+    work = samples if in_place else samples.copy()
+    work.partition(kth)
+    median = (float(work[middle[0]]) + float(work[middle[1]])) / 2
+    if ranks is None:
+        return median, float("nan"), float("nan")
+    return median, float(work[ranks[0]]), float(work[ranks[1]])
+
+
+def relative_halfwidth(samples: np.ndarray, level: float = 0.95, in_place: bool = False) -> float:
+    """The larger side of the median's order-statistic interval over the median (inf if undefined)."""
+    median, low, high = median_ci(samples, level, in_place=in_place)
+    return _halfwidth(median, low, high)
+
+
+def _halfwidth(median: float, low: float, high: float) -> float:
+    if math.isnan(low) or math.isnan(high):
+        return math.inf
+    side = max(median - low, high - median)
+    if median <= 0:
+        return 0.0 if side == 0 else math.inf
+    return side / median
+
+
+def noisy_reasons(p50: float, iqr: float, p99: float) -> tuple[str, ...]:
+    """The criteria a run fails, each naming the measured ratio and its threshold (empty: not noisy)."""
+    reasons = []
+    if p50 > 0 and iqr / p50 > NOISY_IQR_RATIO:
+        reasons.append(f"spread: IQR {iqr / p50:.0%} of the median > {NOISY_IQR_RATIO:.0%}")
+    if p50 > 0 and p99 / p50 > NOISY_TAIL_RATIO:
+        reasons.append(f"tail: p99 {p99 / p50:.1f}x the median > {NOISY_TAIL_RATIO:g}x")
+    return tuple(reasons)
 
 
 def bootstrap_quantile_ci(
@@ -98,6 +192,9 @@ def compute_stats(samples_ns: Sequence[int] | np.ndarray, batch_size: int = 1, s
     mean = float(data.mean())
     std = float(data.std(ddof=1)) if data.size > 1 else 0.0
     iqr = float(p75 - p25)
+    reasons = noisy_reasons(float(p50), iqr, float(p99))
+    ranks = median_ci_ranks(int(data.size))
+    ranks_ci = (float(data[ranks[0]]), float(data[ranks[1]])) if ranks else (float("nan"), float("nan"))
     return LatencyStats(
         n_calls=int(data.size),
         mean=mean,
@@ -112,8 +209,11 @@ def compute_stats(samples_ns: Sequence[int] | np.ndarray, batch_size: int = 1, s
         cv=std / mean if mean > 0 else 0.0,
         p50_ci95=bootstrap_quantile_ci(data, 0.50, seed=seed),
         p99_ci95=bootstrap_quantile_ci(data, 0.99, seed=seed + 1),
-        noisy=bool(p50 > 0 and iqr / p50 > NOISY_IQR_RATIO),
+        noisy=bool(reasons),
         throughput_sps=float(batch_size / (p50 / 1e9)) if p50 > 0 else float("inf"),
+        noisy_reasons=reasons,
+        p50_ci95_ranks=ranks_ci,
+        p50_halfwidth=_halfwidth(float(p50), *ranks_ci),
     )
 
 

@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,15 @@ from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
 from benchlib.engine.sampler import Sampler, memory_now
 from benchlib.engine.stats import compute_stats, subsample
-from benchlib.engine.timing import harness_overhead_ns, timed_loop
+from benchlib.engine.timing import (
+    LoopResult,
+    Timestamps,
+    effective_max_time,
+    expected_calls,
+    harness_overhead_ns,
+    timed_loop,
+    warm_up,
+)
 from benchlib.env import usable_cores
 
 #: Test-only fault injection: honoured only when this variable is "1" AND the case's ``extra``
@@ -83,10 +92,16 @@ def measure(
 ) -> dict[str, Any]:
     """Warm up, then run the timed loop with memory, CPU and context switches measured around it.
 
-    Returns record fields (latency statistics, throughput, CPU, peaks). Usable on any callable,
-    which is how the accounting tests feed it a workload of known cost.
+    Returns record fields (latency statistics, precision, warm-up, throughput, CPU, peaks). Usable
+    on any callable, which is how the accounting tests feed it a workload of known cost.
     """
-    timed_loop(predict, inputs, case.warmup_calls, case.warmup_time_s, clock=clock)
+    tick = time.perf_counter_ns()
+    warm = warm_up(predict, inputs, case.warmup_calls, case.warmup_time_s, case.warmup_max_s, clock=clock)
+    warmup_s = (time.perf_counter_ns() - tick) / 1e9
+    # The timestamp storage is sized from the warm-up's pace and its pages written now, before
+    # the sampler's first reading: the loop then grows the process only if it outruns the estimate.
+    storage = Timestamps(expected_calls(case.min_calls, case.min_time_s, warm.per_call_ns),
+                         scratch=case.target_ci > 0)
     cores = int(usable_cores()["usable"] or 1)
     # RSS every tick (10 ms); USS (smaps_rollup, up to ~2 ms on a TensorFlow-sized process)
     # every 5th tick, which keeps the sampler's own cost to a few percent of one core.
@@ -94,7 +109,8 @@ def measure(
     window = CpuWindow(usable=cores)
     sampler.start()
     window.start()
-    loop = timed_loop(predict, inputs, case.min_calls, case.min_time_s, clock=clock)
+    loop = timed_loop(predict, inputs, case.min_calls, case.min_time_s, clock=clock, target_ci=case.target_ci,
+                      max_time_s=case.max_time_s, storage=storage)
     cpu = window.stop()
     seen = sampler.stop()
     stats = compute_stats(loop.samples_ns, batch_size=case.batch_size, seed=case.seed)
@@ -104,6 +120,10 @@ def measure(
     if cpu.others_cores is not None and cpu.others_cores > BUSY_OTHERS_FRACTION * cores:
         warnings.append(f"busy machine: other processes used {cpu.others_cores:.2f} of the {cores} usable "
                         f"core(s) during the timed loop")
+    precision = _precision(case, loop, stats.p50_halfwidth, stats.p50_ci95_ranks)
+    if precision["met"] is False:
+        warnings.append(f"precision target not met: {precision['reason']}")
+    storage_mb = loop.storage_bytes / 2**20
     return {
         "others_cpu_cores": cpu.others_cores,
         "loop_warnings": warnings,
@@ -111,8 +131,11 @@ def measure(
         "latency_ci95_ms": stats.ci95_ms(),
         "cv": stats.cv,
         "noisy": stats.noisy,
+        "noisy_reasons": list(stats.noisy_reasons),
         "n_calls": stats.n_calls,
         "loop_wall_s": loop.wall_ns / 1e9,
+        "precision": precision,
+        "warmup": {**warm.to_dict(), "max_s": case.warmup_max_s, "wall_s": warmup_s},
         "throughput_sps": stats.throughput_sps,
         "throughput_mean_sps": case.batch_size * loop.n_calls / (loop.wall_ns / 1e9) if loop.wall_ns else None,
         # The sampler thread runs inside the measured process; its own CPU time is taken out so
@@ -127,10 +150,34 @@ def measure(
         "rss_peak_mb": seen.rss_peak_mb,
         "uss_peak_mb": seen.uss_peak_mb,
         "rss_timeline_mb": seen.rss_timeline_mb,
+        # What the process grew while the loop ran (the storage was resident before it began).
+        "loop_rss_growth_mb": seen.rss_peak_mb - seen.rss_first_mb,
+        "timing_storage_mb": storage_mb,
         "sampler": {"interval_s": seen.interval_s, "n_samples": seen.n_samples,
                     "cpu_percent": seen.sampler_cpu_percent, "uss_every": uss_every},
         "samples_ms": samples_ms,
         "samples_stride": stride,
+    }
+
+
+def _precision(case: RunCase, loop: LoopResult, halfwidth: float, ci_ns: tuple[float, float]) -> dict[str, Any]:
+    """The record's ``precision`` object: target, achieved half-width, whether met and why, what it cost."""
+    seconds = loop.wall_ns / 1e9
+    achieved = f"±{halfwidth:.2%}" if np.isfinite(halfwidth) else "no interval (too few calls)"
+    cap = effective_max_time(case.min_time_s, case.max_time_s)
+    if case.target_ci <= 0:
+        met, reason = None, f"fixed time: {achieved} after {loop.n_calls} calls in {seconds:.2f} s"
+    elif loop.target_met:
+        met, reason = True, f"{achieved} ≤ ±{case.target_ci:.2%} after {loop.n_calls} calls in {seconds:.2f} s"
+    else:
+        limit = f"max time {cap:g} s" if loop.stop != "max calls" else f"max calls ({loop.n_calls})"
+        met, reason = False, f"{achieved} > ±{case.target_ci:.2%} when {limit} was reached ({loop.n_calls} calls)"
+    return {
+        "target_ci": case.target_ci, "halfwidth": halfwidth if np.isfinite(halfwidth) else None, "met": met,
+        "stop": loop.stop, "reason": reason, "method": "order statistics, 95%",
+        "ci95_ms": [v / 1e6 for v in ci_ns], "calls": loop.n_calls, "seconds": seconds,
+        "max_time_s": cap if case.target_ci > 0 else None, "checks": loop.checks, "check_s": loop.check_ns / 1e9,
+        "blocks": loop.blocks, "storage_regrowths": loop.regrowths,
     }
 
 
@@ -157,11 +204,15 @@ def run_worker(case: RunCase) -> dict[str, Any]:
     from benchlib.models.zoo import get_model
     from benchlib.results.schema import failed_record, make_record
 
+    fixed: dict[str, float | None] = {"process_start": process_age_s()}
     rss_start, uss_start = memory_now()
-    fields: dict[str, Any] = {"pid": os.getpid(), "rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start}}
+    fields: dict[str, Any] = {"pid": os.getpid(), "rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start},
+                              "fixed_s": fixed}
     try:
+        t0 = time.perf_counter_ns()
         env = collect_env()
         fields.update(env=env, env_key=fingerprint_key(env), warnings=list(env["warnings"]))
+        fixed["env"] = (time.perf_counter_ns() - t0) / 1e9
         _apply_test_fault(case)
         spec = get_model(case.model)
         fields["flops_per_sample"] = spec.flops_per_sample()
@@ -170,13 +221,13 @@ def run_worker(case: RunCase) -> dict[str, Any]:
 
         t0 = time.perf_counter_ns()
         backend.import_framework()
-        fields["import_s"] = (time.perf_counter_ns() - t0) / 1e9
+        fields["import_s"] = fixed["import"] = (time.perf_counter_ns() - t0) / 1e9
         fields["rss_mb"]["after_import"], fields["uss_mb"]["after_import"] = memory_now()
 
         t0 = time.perf_counter_ns()
         backend.build()
         predict = backend.raw_predictor()
-        fields["load_s"] = (time.perf_counter_ns() - t0) / 1e9
+        fields["load_s"] = fixed["build"] = (time.perf_counter_ns() - t0) / 1e9
         fields["rss_mb"]["after_load"], fields["uss_mb"]["after_load"] = memory_now()
         fields["framework_version"] = backend.version()
         fields["thread_settings"] = backend.thread_settings()
@@ -186,9 +237,12 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         t0 = time.perf_counter_ns()
         first = predict(inputs)
         fields["first_call_ms"] = (time.perf_counter_ns() - t0) / 1e6
+        fixed["first_call"] = fields["first_call_ms"] / 1e3
 
         fields.update(measure(predict, inputs, case))
         fields["warnings"] += fields.pop("loop_warnings")
+        fixed["warmup"] = fields["warmup"]["wall_s"]
+        t0 = time.perf_counter_ns()
         last = predict(inputs)
         if _test_fault(case) == "perturb":
             first, last = first + np.float32(1e-3), last + np.float32(1e-3)
@@ -199,15 +253,17 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         if not fields["outputs_valid"]:
             fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {spec.tolerance:g}")
         fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
+        fixed["after_loop"] = (time.perf_counter_ns() - t0) / 1e9  # output check and harness overhead
 
         p50_s = fields["latency_ms"]["p50"] / 1e3
         fields["gflops"] = spec.flops_per_sample() * case.batch_size / p50_s / 1e9 if p50_s > 0 else None
         fields["rss_mb"]["peak"] = fields["rss_peak_mb"]
         fields["uss_mb"]["peak"] = fields["uss_peak_mb"]
-        fields["framework_mb"] = fields["rss_peak_mb"] - rss_start
+        # The timed loop's timestamp storage is the harness's, not the framework's (exact: its pages are resident).
+        fields["framework_mb"] = fields["rss_peak_mb"] - rss_start - fields["timing_storage_mb"]
         fields["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         if fields["noisy"]:
-            fields["warnings"].append("noisy: IQR above 10% of the median")
+            fields["warnings"].append("noisy: " + "; ".join(fields["noisy_reasons"]))
         return make_record(case, status="ok", **fields)
     except BackendUnavailableError as exc:
         return failed_record(case, "skipped", f"not installed: pip install {exc.requirement}", **fields)
@@ -218,6 +274,20 @@ def run_worker(case: RunCase) -> dict[str, Any]:
             raise
         last_line = traceback.format_exception_only(exc)[-1].strip()
         return failed_record(case, "failed", last_line, traceback=traceback.format_exc(), **fields)
+
+
+def process_age_s() -> float | None:
+    """Seconds since the kernel created this process (interpreter start and imports so far).
+
+    From ``/proc/self/stat``'s start time (clock ticks since boot, 10 ms on most kernels) against
+    ``CLOCK_BOOTTIME``, the clock that start time counts in; ``None`` where either is unreadable.
+    """
+    try:
+        after_name = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start_ticks = int(after_name[19])  # field 22 of stat(5); fields 1-2 precede the ")"
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 def run_case_payload(payload: dict[str, Any]) -> dict[str, Any]:
