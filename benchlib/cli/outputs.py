@@ -96,12 +96,12 @@ def _check_parent(option: str, path: Path) -> None:
         if mode is None:
             continue
         if not stat.S_ISDIR(mode):
-            raise OutputRefused(f"{_name(option, path)} is not writable (Not a directory: {parent} is "
-                                f"{file_kind(mode)}); allowed: a path in a writable folder")
+            raise OutputRefused(f"{_name(option, path)} is not writable (Not a directory); {parent} is "
+                                f"{file_kind(mode)}; allowed: a path in a writable folder")
         return
 
 
-def _probe_folder(option: str, folder: Path, shown: Path) -> None:
+def probe_folder(option: str, folder: Path, shown: Path) -> None:
     """Create ``folder`` if needed and prove it writable with a real file (root passes os.access everywhere)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -255,7 +255,7 @@ def plan_run(out: Path, runs: int, resume: bool = False) -> RunOutputs:
         raise OutputRefused(f"--resume with {_name('--out', out)}: the file does not exist, so there is nothing "
                             "to resume; allowed: an existing results file, or drop --resume to start a new one")
     check_free_space("--out", out, runs)
-    _probe_folder("--out", out.parent, out)
+    probe_folder("--out", out.parent, out)
     return RunOutputs(results, csv)
 
 
@@ -270,7 +270,7 @@ def plan_sweep(out: Path, tables: Path, figures: Path, runs: int) -> None:
     check_free_space("--out", out, runs)
     for option, folder, shown in (("--out", out.parent, out), ("--tables-dir", tables, tables),
                                   ("--figures-dir", figures, figures)):
-        _probe_folder(option, folder, shown)
+        probe_folder(option, folder, shown)
 
 
 ARTICLE_RESULTS = ("article-protocol.jsonl", "article-corrected.jsonl")
@@ -285,7 +285,7 @@ def plan_article(out: Path, runs: int) -> None:
         results_file("--out", out / "results" / name)
     check_free_space("--out", out, runs)
     for sub in ("results", "tables", "figures", "models"):
-        _probe_folder("--out", out / sub, out)
+        probe_folder("--out", out / sub, out)
 
 
 def plan_report(inputs: Sequence[Path], markdown: Path | None, csv: Path | None) -> list[Path]:
@@ -298,5 +298,5 @@ def plan_report(inputs: Sequence[Path], markdown: Path | None, csv: Path | None)
         named["--csv"] = export_file("--csv", csv, "csv", sources)
     distinct(named)
     for option, path in named.items():
-        _probe_folder(option, path.parent, path)
+        probe_folder(option, path.parent, path)
     return sources
