@@ -14,6 +14,7 @@ import pandas as pd
 
 from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.engine.case import RunCase
+from benchlib.engine.timing import DEFAULT_TARGET_CI
 from benchlib.models.zoo import get_model
 
 
@@ -92,9 +93,14 @@ def knobs_table(backend: str, threads: int | None = None) -> pd.DataFrame:
 
 
 def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], threads: int | str | None,
-                    min_time_s: float) -> list[RunCase]:
-    """One case per (variant, batch size) from the one case grid; empty ``variants`` means the default."""
+                    min_time_s: float, target_ci: float = DEFAULT_TARGET_CI) -> list[RunCase]:
+    """One case per (variant, batch size) from the one case grid; empty ``variants`` means the default.
+
+    ``target_ci`` is the precision target (relative half-width of the median's 95% interval; 0 measures
+    for ``min_time_s`` only). Warm-up ends when the per-call time has settled (docs/measurement.md).
+    """
     from benchlib.engine.grid import case_grid
+    from benchlib.engine.timing import DEFAULT_WARMUP_CALLS, DEFAULT_WARMUP_MAX_S, DEFAULT_WARMUP_TIME_S
 
     if backend not in BACKEND_NAMES:
         raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
@@ -106,7 +112,9 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
                                  f"allowed: {', '.join(offered)}")
     # An uninstalled backend runs its default variant once per batch size: each becomes a skipped record.
     chosen = list(variants) if variants and missing_requirement(backend) is None else None
-    return case_grid([backend], batch_sizes, threads=[threads], variants=chosen, min_time_s=min_time_s)
+    return case_grid([backend], batch_sizes, threads=[threads], variants=chosen, min_time_s=min_time_s,
+                     target_ci=target_ci, warmup_time_s=DEFAULT_WARMUP_TIME_S, warmup_calls=DEFAULT_WARMUP_CALLS,
+                     warmup_max_s=DEFAULT_WARMUP_MAX_S)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -122,7 +130,7 @@ INTERRUPTED = "interrupted; finished cases are kept; run the cell again to resum
 
 
 def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: int | None, min_time_s: float,
-            results_dir: str | Path) -> list[dict[str, Any]]:
+            results_dir: str | Path, target_ci: float = DEFAULT_TARGET_CI) -> list[dict[str, Any]]:
     """Run each case not yet done in its own process, appending records to ``results_dir/<backend>.jsonl``.
 
     Cases with an ``ok`` record from this environment are not run again (re-running the cell resumes);
@@ -138,7 +146,7 @@ def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: 
     from benchlib.results.store import read_records
 
     path = Path(results_dir) / f"{backend}.jsonl"
-    cases = framework_cases(backend, variants, batch_sizes, threads, min_time_s)
+    cases = framework_cases(backend, variants, batch_sizes, threads, min_time_s, target_ci)
     report = case_progress()  # one line per case on the cell's error stream (taken before the redirect)
     messages = io.StringIO()  # the engine's own resume and interrupt lines, said here in a notebook's words
     try:

@@ -31,6 +31,11 @@ QUICK_BATCH_SIZES: tuple[int, ...] = (1, 64, 1000)
 #: so the timed loop is kept short; the per-call percentiles still rest on hundreds of calls.
 DEFAULT_MIN_TIME_S = 0.3
 QUICK_MIN_TIME_S = 0.1
+#: Precision target per case (relative half-width of the median's 95% interval; 0: fixed time) and the
+#: time after which a case stops without it (docs/measurement.md).
+DEFAULT_TARGET_CI = 0.01
+DEFAULT_MAX_TIME_S = 2.0
+QUICK_MAX_TIME_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,9 @@ class SweepConfig:
     timeout_s: float = 600.0
     model: str = "fnn"
     quick: bool = False
+    target_ci: float = DEFAULT_TARGET_CI
+    max_time_s: float | None = DEFAULT_MAX_TIME_S
+    warmup_max_s: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,10 +91,13 @@ def sweep_config(
     min_time_s: float | None = None,
     quick: bool = False,
     model: str = "fnn",
+    target_ci: float | None = None,
+    max_time_s: float | None = None,
 ) -> SweepConfig:
     """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
     from benchlib.backends.registry import available_backends, backend_variants
     from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float
+    from benchlib.engine.timing import check_target_ci
     from benchlib.params import check_backends, check_int_list
 
     chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
@@ -104,11 +115,17 @@ def sweep_config(
     seconds = QUICK_MIN_TIME_S if quick else DEFAULT_MIN_TIME_S
     if min_time_s is not None:
         seconds = check_positive_float("min_time_s", min_time_s, MAX_SECONDS, allow_zero=True)
+    target = DEFAULT_TARGET_CI if target_ci is None else check_target_ci(target_ci)
+    cap = max(QUICK_MAX_TIME_S if quick else DEFAULT_MAX_TIME_S, seconds)
+    if max_time_s is not None:
+        cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
+        if cap < seconds:
+            raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
     return SweepConfig(backends=chosen, batch_sizes=tuple(dict.fromkeys(sizes)),
                        threads=tuple(dict.fromkeys(counts)),
                        variants=tuple(variants) if variants is not None else None,
                        min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
-                       model=model, quick=quick)
+                       model=model, quick=quick, target_ci=target, max_time_s=cap)
 
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
@@ -119,7 +136,9 @@ def build_cases(config: SweepConfig) -> list[RunCase]:
                      variants=config.variants if config.variants is not None else ALL_VARIANTS,
                      omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
                      warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
-                     timeout_s=config.timeout_s)
+                     timeout_s=config.timeout_s, target_ci=config.target_ci,
+                     max_time_s=config.max_time_s if config.target_ci > 0 else None,
+                     warmup_max_s=config.warmup_max_s)
 
 
 def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> list[RunCase]:

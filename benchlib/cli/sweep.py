@@ -6,7 +6,15 @@ import argparse
 from pathlib import Path
 
 from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, refuse, threads
-from benchlib.sweep import DEFAULT_BATCH_SIZES, DEFAULT_MIN_TIME_S, QUICK_BATCH_SIZES, QUICK_MIN_TIME_S
+from benchlib.cli.run import add_precision_options
+from benchlib.sweep import (
+    DEFAULT_BATCH_SIZES,
+    DEFAULT_MAX_TIME_S,
+    DEFAULT_MIN_TIME_S,
+    QUICK_BATCH_SIZES,
+    QUICK_MAX_TIME_S,
+    QUICK_MIN_TIME_S,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=None, metavar="S",
                         help=f"timed loop per case lasts at least S seconds (default: {DEFAULT_MIN_TIME_S}; "
                              f"--quick: {QUICK_MIN_TIME_S})")
+    add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}; --quick: {QUICK_MAX_TIME_S:g}")
     parser.add_argument("--quick", action="store_true",
                         help="fewer batch sizes, usable cores only, short loops (under 3 minutes on 2 cores)")
     parser.add_argument("--out", type=Path, default=None, metavar="PATH",
@@ -49,11 +58,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
-                              variants=args.variants, min_time_s=args.min_time, quick=args.quick)
+                              variants=args.variants, min_time_s=args.min_time, quick=args.quick,
+                              target_ci=args.target_ci, max_time_s=args.max_time)
     except ValueError as exc:
         message = str(exc)
-        for name, option in (("variants=", "--variants="), ("backends=", "--backends=")):
+        for name, option in (("variants=", "--variants="), ("backends=", "--backends="),
+                             ("max_time_s=", "--max-time=")):
             message = message.replace(name, option, 1) if message.startswith(name) else message
+        message = message.replace("at least min_time_s (", "at least --min-time (")
         return refuse("sweep", message)
     out = args.out or default_results_path(args.quick)
     problem = _writable_target(out)
