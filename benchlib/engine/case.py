@@ -70,6 +70,21 @@ class RunCase:
     warmup_max_s: float = 0.0
 
     def __post_init__(self) -> None:
+        # Types first: a list where a name belongs would otherwise fail later with an unrelated error.
+        for name, allowed in (("backend", "a backend name"), ("model", "a model name"), ("protocol", "a name"),
+                              ("scenario", "a scenario name")):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ValueError(f"{name}={value!r} ({type(value).__name__}) is invalid; allowed: {allowed} (text)")
+        if self.variant is not None and not isinstance(self.variant, str):
+            raise ValueError(f"variant={self.variant!r} ({type(self.variant).__name__}) is invalid; allowed: None "
+                             "or a variant name (text)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed={self.seed!r} ({type(self.seed).__name__}) is invalid; allowed: an integer")
+        if not isinstance(self.extra, tuple) or not all(
+                isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) for item in self.extra):
+            raise ValueError(f"extra={self.extra!r:.80} is invalid; allowed: a tuple of (name, value) pairs, "
+                             "e.g. tuple(sorted(settings.items()))")
         if self.backend not in BACKEND_NAMES:
             raise ValueError(f"backend={self.backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
         if self.model not in MODELS:
