@@ -101,7 +101,11 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
     """
     from benchlib.engine.grid import case_grid
     from benchlib.engine.timing import DEFAULT_WARMUP_CALLS, DEFAULT_WARMUP_MAX_S, DEFAULT_WARMUP_TIME_S
+    from benchlib.params import as_list
 
+    # papermill passes "-p variants avx2" as text: one name, never a list of its letters
+    variants = as_list("variants", variants) if variants else []
+    batch_sizes = as_list("batch_sizes", batch_sizes)
     if backend not in BACKEND_NAMES:
         raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
     if missing_requirement(backend) is None:
