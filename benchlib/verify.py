@@ -1,24 +1,34 @@
-"""Prove that every backend computes the spec's function: compare with a float64 reference."""
+"""Prove that every backend computes the spec's function: compare with a float64 reference.
+
+Each model states its own tolerance (:attr:`~benchlib.models.spec.ModelSpec.tolerance`, with the
+reason); a backend passes a model when its largest absolute error over every verification batch
+size is within it. The reference is computed once per model and batch, and shared by the backends.
+"""
 
 from __future__ import annotations
 
+import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from benchlib.backends.registry import BACKEND_NAMES, create_backend, missing_requirement
+from benchlib.backends.base import UnsupportedVariantError
+from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.models.reference import reference_forward
-from benchlib.models.spec import ModelSpec
+from benchlib.models.spec import ModelSpec, UnsupportedLayerError
 
-#: Largest absolute difference from the float64 reference accepted for float32 inference.
-TOLERANCE = 1e-5
+#: fnn's verification batch sizes (each model states its own in ``verify_batch_sizes``).
 BATCH_SIZES = (1, 7, 1000)
+
+#: (inputs, float64 reference outputs) per batch size
+Cases = list[tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
 class VerifyResult:
-    """Outcome of verifying one backend."""
+    """Outcome of verifying one backend on one model."""
 
     backend: str
     version: str | None
@@ -27,6 +37,10 @@ class VerifyResult:
     status: str  # "pass", "fail", "skipped"
     reason: str = ""
     batch_sizes: tuple[int, ...] = BATCH_SIZES
+    model: str = "fnn"
+    tolerance: float | None = None
+    seconds: float | None = None  # build and calls, excluding the reference
+    variant: str | None = None  # None: the backend's default
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,49 +53,103 @@ def max_abs_error(outputs: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(outputs.astype(np.float64) - reference)))
 
 
+def reference_cases(spec: ModelSpec, batch_sizes: Sequence[int], seed: int | None = None) -> Cases:
+    """Random inputs of each batch size (drawn from ``seed``) with their float64 reference outputs."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for batch in batch_sizes:
+        inputs = spec.random_input(batch, seed=int(rng.integers(2**31)))
+        cases.append((inputs, reference_forward(spec, inputs)))
+    return cases
+
+
 def verify_backend(
     name: str,
     spec: ModelSpec,
-    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+    batch_sizes: Sequence[int] | None = None,
     threads: int | None = None,
     variant: str | None = None,
-    tolerance: float = TOLERANCE,
+    tolerance: float | None = None,
     seed: int | None = None,
+    cases: Cases | None = None,
 ) -> VerifyResult:
-    """Build backend ``name`` and compare its outputs on fresh random inputs with the reference."""
+    """Build backend ``name`` and compare its outputs on random inputs with the reference.
+
+    ``batch_sizes`` and ``tolerance`` default to the model's own; ``cases`` (from
+    :func:`reference_cases`) lets several backends share one reference computation.
+    """
+    tolerance = spec.tolerance if tolerance is None else tolerance
+    if cases is None:
+        cases = reference_cases(spec, batch_sizes or spec.verify_batch_sizes, seed)
+    sizes = tuple(inputs.shape[0] for inputs, _ in cases)
+    result = {"backend": name, "batch_sizes": sizes, "model": spec.name, "tolerance": tolerance, "variant": variant}
     requirement = missing_requirement(name)
     if requirement is not None:
-        return VerifyResult(name, None, None, False, "skipped", f"not installed: pip install {requirement}",
-                            tuple(batch_sizes))
+        return VerifyResult(version=None, max_abs_err=None, ok=False, status="skipped",
+                            reason=f"not installed: pip install {requirement}", **result)
     version = None
+    started = time.perf_counter()
     try:
         backend = create_backend(name, spec, threads=threads, variant=variant)
         version = backend.version()
         predict = backend.predictor()
-        rng = np.random.default_rng(seed)
         worst = 0.0
-        for batch in batch_sizes:
-            inputs = rng.random((batch, *spec.input_shape), dtype=np.float32)
+        for inputs, reference in cases:
             outputs = predict(inputs)
             if not isinstance(outputs, np.ndarray) or outputs.dtype != np.float32:
                 raise TypeError(f"predictor returned {type(outputs).__name__} "
                                 f"{getattr(outputs, 'dtype', '')}, expected a float32 numpy array")
-            worst = max(worst, max_abs_error(outputs, reference_forward(spec, inputs)))
+            worst = max(worst, max_abs_error(outputs, reference))
+    except (UnsupportedLayerError, UnsupportedVariantError) as exc:
+        return VerifyResult(version=version, max_abs_err=None, ok=False, status="skipped",
+                            reason=f"unsupported: {exc}", seconds=time.perf_counter() - started, **result)
     except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
         last = traceback.format_exception_only(exc)[-1].strip()
-        return VerifyResult(name, version, None, False, "fail", last, tuple(batch_sizes))
+        return VerifyResult(version=version, max_abs_err=None, ok=False, status="fail", reason=last,
+                            seconds=time.perf_counter() - started, **result)
     ok = worst <= tolerance
     reason = "" if ok else f"max abs error {worst:.3g} > tolerance {tolerance:g}"
-    return VerifyResult(name, version, worst, ok, "pass" if ok else "fail", reason, tuple(batch_sizes))
+    return VerifyResult(version=version, max_abs_err=worst, ok=ok, status="pass" if ok else "fail", reason=reason,
+                        seconds=time.perf_counter() - started, **result)
+
+
+def _variants(name: str, variants: Sequence[str] | str | None) -> list[str | None]:
+    """None: the default variant; "all": every variant of the backend; a list: those it offers."""
+    if variants is None or missing_requirement(name) is not None:
+        return [None]
+    offered = backend_variants(name)
+    return list(offered) if variants == "all" else [v for v in variants if v in offered]
 
 
 def verify_all(
     spec: ModelSpec,
     backends: list[str] | None = None,
-    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+    batch_sizes: Sequence[int] | None = None,
     threads: int | None = None,
-    tolerance: float = TOLERANCE,
+    tolerance: float | None = None,
+    seed: int | None = None,
+    variants: Sequence[str] | str | None = None,
 ) -> list[VerifyResult]:
-    """Verify each named backend (default: all known); missing frameworks come back as skipped."""
-    return [verify_backend(name, spec, batch_sizes, threads=threads, tolerance=tolerance)
-            for name in (backends or list(BACKEND_NAMES))]
+    """Verify each named backend (default: all known) on one model, sharing one reference;
+    missing frameworks come back as skipped. ``variants``: None (each backend's default), "all"
+    or a list of names (each backend runs those it offers)."""
+    cases = reference_cases(spec, batch_sizes or spec.verify_batch_sizes, seed)
+    return [verify_backend(name, spec, threads=threads, variant=variant, tolerance=tolerance, cases=cases)
+            for name in (backends or list(BACKEND_NAMES)) for variant in _variants(name, variants)]
+
+
+def verify_models(
+    models: Sequence[str] | None = None,
+    backends: list[str] | None = None,
+    threads: int | None = None,
+    seed: int | None = None,
+    variants: Sequence[str] | str | None = None,
+) -> list[VerifyResult]:
+    """Verify every backend on every named model (default: all), each at the model's own batch sizes
+    and tolerance; results in model order, then backend order."""
+    from benchlib.models.zoo import MODELS, get_model
+
+    results = []
+    for model in models or list(MODELS):
+        results += verify_all(get_model(model), backends, threads=threads, seed=seed, variants=variants)
+    return results

@@ -18,7 +18,6 @@ from benchlib.backends import (
     create_backend,
 )
 from benchlib.models import get_model, reference_forward
-from benchlib.verify import TOLERANCE
 from tests.conftest import child_env
 
 FRAMEWORK_MODULES = ("torch", "tensorflow", "jax", "jaxlib", "onnxruntime", "openvino", "onnx", "keras")
@@ -55,7 +54,7 @@ def test_backend_matches_float64_reference(predictor, spec, batch: int) -> None:
     assert isinstance(outputs, np.ndarray) and outputs.dtype == np.float32
     assert outputs.shape == (batch, 1)
     error = np.max(np.abs(outputs.astype(np.float64) - reference_forward(spec, inputs)))
-    assert error <= TOLERANCE
+    assert error <= spec.tolerance
 
 
 @pytest.mark.parametrize(
@@ -116,3 +115,22 @@ def test_missing_framework_names_the_requirement() -> None:
 def test_unavailable_error_is_an_import_error() -> None:
     exc = BackendUnavailableError("jax", "jax jaxlib", "No module named 'jax'")
     assert isinstance(exc, ImportError) and "pip install jax jaxlib" in str(exc)
+
+
+def test_int64_token_inputs_are_validated() -> None:
+    spec = get_model("lstm_spam")
+    predict = create_backend("numpy", spec).predictor()
+    assert predict(spec.random_input(2, seed=0)).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"a numpy array of int64, shape \[batch, 64\]; got dtype float32"):
+        predict(np.zeros((2, 64), np.float32))
+
+
+def test_worker_records_a_layer_kind_a_backend_cannot_build_as_skipped(monkeypatch) -> None:
+    from benchlib.backends import numpy_layers
+    from benchlib.engine.case import RunCase
+    from benchlib.engine.worker import run_worker
+
+    monkeypatch.delitem(numpy_layers.NUMPY_BUILDERS, "conv2d")
+    record = run_worker(RunCase(backend="numpy", model="resnet8", batch_size=1, min_time_s=0, min_calls=1))
+    assert record["status"] == "skipped"
+    assert "numpy backend cannot build layer kind 'conv2d'" in record["error"]

@@ -137,7 +137,7 @@ class Backend(ABC):
 
 def validate_input(inputs: Any, input_shape: tuple[int, ...], dtype: str = "float32") -> None:
     """Raise ``ValueError`` unless ``inputs`` is a ``dtype`` array of shape ``[batch, *input_shape]``."""
-    expected = f"a {dtype} numpy array of shape [batch, {', '.join(map(str, input_shape))}]"
+    expected = f"a numpy array of {dtype}, shape [batch, {', '.join(map(str, input_shape))}]"
     if not isinstance(inputs, np.ndarray):
         raise ValueError(f"inputs must be {expected}; got {type(inputs).__name__}")
     if inputs.dtype != np.dtype(dtype):

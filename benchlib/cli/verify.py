@@ -1,40 +1,97 @@
-"""``benchlib verify``: check every backend against the float64 reference."""
+"""``benchlib verify``: check every backend against the float64 reference, on every model."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from benchlib.cli.common import add_backends_option, threads
-from benchlib.models.zoo import MODELS, get_model
-from benchlib.verify import BATCH_SIZES, TOLERANCE, verify_all
+from benchlib.models.zoo import MODELS
+
+
+def model_name(text: str) -> str:
+    """``--models`` value: a registered model name (a refusal lists them)."""
+    if text not in MODELS:
+        raise argparse.ArgumentTypeError(f"--models={text!r} is unknown; allowed: {', '.join(MODELS)}")
+    return text
+
+
+def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None, default_help: str) -> None:
+    """``--models NAME ...`` (``--model`` is accepted as an alias)."""
+    parser.add_argument("--models", "--model", dest="models", nargs="+", type=model_name, default=default,
+                        metavar="NAME", help=f"models to include ({', '.join(MODELS)}); default: {default_help}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "verify", help="check every backend's outputs against a float64 NumPy reference",
-        description=f"Build each backend from the model spec, run random inputs at batch sizes "
-                    f"{', '.join(map(str, BATCH_SIZES))} and compare with a float64 reference "
-                    f"(tolerance {TOLERANCE:g}). Exits 1 if any installed backend fails.",
+        "verify", help="check every backend's outputs against a float64 NumPy reference, on every model",
+        description="Build each backend from each model spec, run random inputs at the model's verification "
+                    "batch sizes and compare with a float64 reference, within the model's own tolerance "
+                    "(stated in the spec with its reason). Prints a backend x model table of the largest "
+                    "absolute error. Exits 1 if any installed backend fails.",
     )
     add_backends_option(parser, "all (missing frameworks are reported as skipped)")
-    parser.add_argument("--model", default="fnn", choices=sorted(MODELS), help="model spec (default: fnn)")
+    add_models_option(parser, None, "all")
+    parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+                        help="variants to verify: 'all', or names (each backend checks those it offers); "
+                             "default: each backend's default variant")
     parser.add_argument("--threads", type=threads, default=None, help="threads per framework (default: framework's)")
-    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    parser.add_argument("--json", action="store_true", help="print a JSON list (one row per backend and model)")
     parser.set_defaults(func=run)
 
 
+def _cell(result) -> str:  # noqa: ANN001 - a VerifyResult
+    if result.status == "skipped":
+        return "skipped"
+    if result.max_abs_err is None:
+        return "FAIL"
+    return f"{result.max_abs_err:.1e} {'ok' if result.ok else 'FAIL'}"
+
+
+def format_table(results: list) -> str:
+    """Backends as rows, models as columns (each headed by its tolerance); notes for anything not passing."""
+    from benchlib.models.zoo import get_model
+
+    models = list(dict.fromkeys(r.model for r in results))
+    label = {id(r): r.backend + (f"/{r.variant}" if r.variant else "") for r in results}
+    backends = list(dict.fromkeys(label[id(r)] for r in results))
+    by_key = {(label[id(r)], r.model): r for r in results}
+    headers = [f"{m} (tol {get_model(m).tolerance:.0e})" for m in models]
+    widths = [max(len(h), 16) for h in headers]
+    name_width = max(12, *(len(b) for b in backends))
+    header = " ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
+    lines = [f"{'backend':<{name_width}} {'version':<12} {header}"]
+    for backend in backends:
+        row = [by_key[(backend, m)] for m in models]
+        version = next((r.version for r in row if r.version), None) or "-"
+        cells = " ".join(_cell(r).rjust(w) for r, w in zip(row, widths, strict=True))
+        lines.append(f"{backend:<{name_width}} {version.split('-')[0][:12]:<12} {cells}")
+    notes = [f"  {label[id(r)]} / {r.model}: {r.status}: {r.reason}" for r in results if r.reason]
+    return "\n".join(lines + (["", *notes] if notes else []))
 
 
 def run(args: argparse.Namespace) -> int:
-    results = verify_all(get_model(args.model), args.backends, threads=args.threads)
+    from benchlib.backends.registry import BACKEND_NAMES, backend_variants
+    from benchlib.cli.common import refuse
+    from benchlib.verify import verify_models
+
+    variants = args.variants
+    if variants is not None:
+        known = {v for name in (args.backends or BACKEND_NAMES) for v in backend_variants(name)}
+        unknown = [v for v in variants if v != "all" and v not in known]
+        if unknown:
+            return refuse("verify", f"--variants={unknown[0]!r} is not offered by any selected backend; "
+                                    f"allowed: all, {', '.join(sorted(known))}")
+        variants = "all" if "all" in variants else variants
+    started = time.perf_counter()
+    results = verify_models(args.models, args.backends, threads=args.threads, variants=variants)
+    wall = time.perf_counter() - started
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        print(f"{'backend':<12} {'version':<16} {'max_abs_err':>12}  result")
-        for r in results:
-            err = "-" if r.max_abs_err is None else f"{r.max_abs_err:.3e}"
-            version = (r.version or "-").split("-")[0][:16]
-            note = f"  ({r.reason})" if r.reason else ""
-            print(f"{r.backend:<12} {version:<16} {err:>12}  {r.status.upper()}{note}")
+        print(format_table(results))
+        counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skipped")}
+        print(f"\n{len(results)} backend x model check(s): {counts['pass']} passed, {counts['fail']} failed, "
+              f"{counts['skipped']} skipped, in {wall:.1f} s")
     return 1 if any(r.status == "fail" for r in results) else 0

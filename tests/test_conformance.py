@@ -1,0 +1,132 @@
+"""Layer conformance matrix: every layer kind alone, then every whole model, in every backend,
+against the float64 reference (in the spirit of ONNX's backend node tests).
+
+Frameworks are imported once in this process (as ``benchlib verify`` does); each case builds a
+tiny spec at batch 3, so the whole matrix costs seconds per backend, not a process per case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchlib.backends import BACKEND_NAMES, available_backends, backend_variants, create_backend
+from benchlib.models import (
+    LSTM,
+    MODELS,
+    Activation,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Embedding,
+    FirstToken,
+    GlobalAvgPool,
+    LayerNorm,
+    ModelSpec,
+    PositionEmbedding,
+    Residual,
+    SelfAttention,
+    get_model,
+    reference_forward,
+)
+from benchlib.models.reference import REFERENCE
+from benchlib.models.spec import ACTIVATIONS
+
+#: A single layer checks tighter than a model: no depth to accumulate float32 rounding.
+LAYER_TOLERANCE = 1e-5
+LAYER_BATCH = 3
+
+#: (case name, per-sample input shape, layers): every layer kind, every activation, each layout path.
+LAYER_CASES: list[tuple[str, tuple[int, ...], tuple]] = [
+    *[(f"dense-{fn}", (12,), (Dense(12, 5, fn),)) for fn in ACTIVATIONS],
+    ("dense-sequence-gelu", (6, 12), (Dense(12, 5, "gelu"),)),
+    *[(f"activation-{fn}", (10,), (Activation(fn),)) for fn in ACTIVATIONS],
+    ("activation-relu-image", (4, 5, 3), (Activation("relu"),)),
+    ("activation-softmax-sequence", (6, 10), (Activation("softmax"),)),
+    ("conv2d-3x3-pad1", (9, 9, 3), (Conv2D(3, 4, 3, 1, 1),)),
+    ("conv2d-3x3-stride2-pad1", (9, 8, 3), (Conv2D(3, 4, 3, 2, 1),)),
+    ("conv2d-1x1-stride2", (8, 8, 3), (Conv2D(3, 4, 1, 2, 0),)),
+    ("conv2d-5x5-valid", (9, 9, 2), (Conv2D(2, 3, 5, 1, 0),)),
+    ("batch_norm-image", (5, 5, 4), (BatchNorm(4),)),
+    ("batch_norm-vector", (6,), (BatchNorm(6, eps=1e-5),)),
+    ("global_avg_pool", (5, 6, 4), (GlobalAvgPool(),)),
+    ("residual-identity", (6, 6, 4), (Residual((Conv2D(4, 4, 3, 1, 1), BatchNorm(4))),)),
+    ("residual-projection", (6, 6, 3), (Residual((Conv2D(3, 4, 3, 2, 1),), (Conv2D(3, 4, 1, 2, 0),)),)),
+    ("residual-dense", (7, 8), (Residual((Dense(8, 16, "gelu"), Dense(16, 8, "none"))),)),
+    ("embedding", (7,), (Embedding(50, 6),)),
+    ("position_embedding", (7, 6), (PositionEmbedding(16, 6),)),
+    ("layer_norm", (7, 6), (LayerNorm(6),)),
+    ("layer_norm-vector", (6,), (LayerNorm(6, eps=1e-5),)),
+    ("self_attention", (7, 8), (SelfAttention(8, 2),)),
+    ("lstm", (7, 5), (LSTM(5, 6),)),
+    ("first_token", (7, 6), (FirstToken(),)),
+]
+
+
+def _spec(case: tuple) -> ModelSpec:
+    name, shape, layers = case
+    return ModelSpec(name=f"layer-{name}", input_shape=shape, layers=layers, seed=7, tolerance=LAYER_TOLERANCE)
+
+
+def test_the_cases_cover_every_layer_kind_and_activation() -> None:
+    kinds = set()
+    for case in LAYER_CASES:
+        for layer in case[2]:
+            kinds.add(layer.kind)
+            kinds.update(child.kind for child in getattr(layer, "body", ()) + getattr(layer, "shortcut", ()))
+    assert kinds == set(REFERENCE)
+    assert {layer.function for _, _, (layer,) in LAYER_CASES if isinstance(layer, Activation)} == set(ACTIVATIONS)
+
+
+@pytest.fixture(scope="module", params=BACKEND_NAMES)
+def backend_name(request, tmp_path_factory):
+    name = request.param
+    if name not in available_backends():
+        pytest.skip(f"{name} is not installed")
+    # module-scoped: ONNX files of this module's specs get one home, outside the per-test outputs
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BENCHLIB_OUTPUTS", str(tmp_path_factory.mktemp(f"conformance-{name}")))
+        yield name
+
+
+def _check(name: str, spec: ModelSpec, batch_sizes: tuple[int, ...], variant: str | None = None) -> float:
+    predict = create_backend(name, spec, threads=2, variant=variant).predictor()
+    worst = 0.0
+    for batch in batch_sizes:
+        inputs = spec.random_input(batch, seed=batch)
+        outputs = predict(inputs)
+        assert isinstance(outputs, np.ndarray) and outputs.dtype == np.float32
+        assert outputs.shape == (batch, *spec.output_shape)
+        worst = max(worst, float(np.max(np.abs(outputs.astype(np.float64) - reference_forward(spec, inputs)))))
+    return worst
+
+
+@pytest.mark.parametrize("case", LAYER_CASES, ids=[case[0] for case in LAYER_CASES])
+def test_layer_alone_matches_reference(backend_name: str, case: tuple) -> None:
+    spec = _spec(case)
+    error = _check(backend_name, spec, (LAYER_BATCH,))
+    assert error <= spec.tolerance, f"{backend_name} {case[0]}: max abs error {error:.3g}"
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_whole_model_matches_reference(backend_name: str, model: str) -> None:
+    spec = get_model(model)
+    error = _check(backend_name, spec, (1, LAYER_BATCH))
+    assert error <= spec.tolerance, f"{backend_name} {model}: max abs error {error:.3g} > {spec.tolerance:g}"
+
+
+#: torch.compile's Inductor spends 15-60 s per model and batch size on 2 cores: checked by
+#: ``benchlib verify --variants all`` rather than on every test run.
+SLOW_VARIANTS = {("pytorch", "compile")}
+
+
+def test_every_other_variant_runs_every_model(backend_name: str) -> None:
+    # the default variant is covered above; a variant that cannot build a model must say so
+    # (UnsupportedVariantError / UnsupportedLayerError), never compute something else
+    for variant in backend_variants(backend_name)[1:]:
+        if (backend_name, variant) in SLOW_VARIANTS:
+            continue
+        for model in MODELS:
+            spec = get_model(model)
+            error = _check(backend_name, spec, (2,), variant=variant)
+            assert error <= spec.tolerance, f"{backend_name}/{variant} {model}: max abs error {error:.3g}"
