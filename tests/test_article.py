@@ -317,6 +317,7 @@ def test_article_records_have_every_required_key_and_the_environment():
         assert record["model"] == ap.ARTICLE_MODEL and record["protocol"] == "article"
         assert record["variant"] == "article" and record["threads"] is None
         assert record["env"] == env and record["env_key"] == fingerprint_key(env) == env["key"]
+        assert record["warnings"] == env["warnings"]  # a busy machine is flagged as on engine records
         assert record["run_id"] == "r1" and record["created"] == "2026-01-01T00:00:00Z"
         assert record["article_run"]["protocol"]["num_runs"] == 3
     ok, skipped = records

@@ -294,7 +294,8 @@ def _record(step: AblationStep, row: dict[str, Any], run_id: str, env: dict[str,
     return make_record(identity, status=row.get("status", "failed"), error=row.get("error"),
                        step=step.index, step_name=step.name, step_changes=list(step.changes),
                        display=DISPLAY_NAMES.get(row["backend"], row["backend"]), ablation_run=run_id,
-                       step_settings=step.settings(), env=env, env_key=fingerprint_key(env), **fields)
+                       step_settings=step.settings(), env=env, env_key=fingerprint_key(env),
+                       warnings=list(env.get("warnings") or []), **fields)
 
 
 def run_ablation(

@@ -94,8 +94,10 @@ class FrameworkResult:
         # the identity (backend, batch size) comes from the protocol, through make_record
         for key in ("framework", "status", "error", "latency_ms", "version", "batch_size"):
             data.pop(key)
+        # the environment's warnings (a busy machine, a CPU quota) as on every engine record
         data.update(latency_ms={"mean": self.latency_ms}, per_call_us=self.per_call_us,
-                    framework_version=self.version, env=env, env_key=fingerprint_key(env))
+                    framework_version=self.version, env=env, env_key=fingerprint_key(env),
+                    warnings=list(env.get("warnings") or []))
         if run is not None:
             data["article_run"] = {k: v for k, v in run.to_dict().items() if k != "results"}
         data.update(fields)
