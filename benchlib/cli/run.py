@@ -18,6 +18,7 @@ from benchlib.cli.common import (
     threads,
     timing_conflict,
 )
+from benchlib.cli.verify import add_models_option
 from benchlib.engine.case import MAX_CALLS, RunCase
 from benchlib.engine.timing import (
     DEFAULT_MAX_TIME_S,
@@ -29,9 +30,7 @@ from benchlib.engine.timing import (
     DEFAULT_WARMUP_TIME_S,
     check_target_ci,
 )
-from benchlib.models.zoo import MODELS
-
-DEFAULT_BATCH_SIZES = (1, 1000)
+from benchlib.models.zoo import MODELS, get_model
 
 
 def _calls(option: str, allow_zero: bool = False):  # noqa: ANN202 - an argparse type
@@ -78,9 +77,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and print a comparison table. Invalid options are refused (exit 2) before any run.",
     )
     add_backends_option(parser, "all installed; named but missing ones are recorded as skipped")
-    parser.add_argument("--model", default="fnn", choices=sorted(MODELS), help="model spec (default: fnn)")
-    parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=list(DEFAULT_BATCH_SIZES),
-                        metavar="N", help="batch sizes (default: 1 1000)")
+    add_models_option(parser, ["fnn"], "fnn")
+    per_model = "; ".join(f"{m} {' '.join(map(str, get_model(m).run_batch_sizes))}" for m in MODELS)
+    parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None,
+                        metavar="N", help=f"batch sizes (default: each model's own: {per_model})")
     parser.add_argument("--threads", nargs="+", type=threads, default=None, metavar="N",
                         help="thread settings to try: integers, 'cores' (one per usable core) or 'default' "
                              "(the framework's own; this is the default)")
@@ -138,10 +138,25 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
     if args.max_time is not None and args.max_time < args.min_time:
         return f"--max-time={args.max_time:g} is invalid; allowed: at least --min-time ({args.min_time:g})"
-    return case_grid(backends, args.batch_sizes, models=[args.model], threads=args.threads or [None],
-                     variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
-                     warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout,
-                     target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max)
+    cases = []
+    for model in args.models:
+        spec = get_model(model)
+        sizes = args.batch_sizes or list(spec.run_batch_sizes)  # each model's own default
+        problem = spec.batch_memory_problem(max(sizes), available_memory_bytes())
+        if problem:
+            return f"--batch-sizes={max(sizes)} is too large: {problem}"
+        cases += case_grid(backends, sizes, models=[model], threads=args.threads or [None],
+                           variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
+                           warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout,
+                           target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max)
+    return cases
+
+
+def available_memory_bytes() -> int:
+    """Memory the kernel says new work can use now (free plus reclaimable caches)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
     if conflict:
         return refuse("run", conflict)
     args.backends = once_each("--backends", args.backends)
+    args.models = once_each("--models", args.models)
     args.batch_sizes = once_each("--batch-sizes", args.batch_sizes)
     args.variants = once_each("--variants", args.variants)
     args.threads = once_each("--threads", [resolve_threads(t) for t in args.threads] if args.threads else None)
@@ -205,7 +221,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 #: Case settings → the ``run`` option that sets them.
-SETTING_OPTIONS = {"model": "--model", "min_time_s": "--min-time", "min_calls": "--min-calls",
+SETTING_OPTIONS = {"model": "--models", "min_time_s": "--min-time", "min_calls": "--min-calls",
                    "warmup_time_s": "--warmup-time", "warmup_calls": "--warmup-calls", "seed": "seed"}
 
 

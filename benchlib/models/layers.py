@@ -129,6 +129,10 @@ class Conv2D(Layer):
     def flops(self, input_shape: tuple[int, ...]) -> int:
         return self.matmul_flops(input_shape) + size(self.output_shape(input_shape))  # + bias
 
+    def workspace_elements(self, input_shape: tuple[int, ...]) -> int:
+        out = self.output_shape(input_shape)
+        return rows(out) * self.kernel_size**2 * self.in_channels  # im2col columns
+
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         fan_in = self.kernel_size**2 * self.in_channels
         shape = (self.kernel_size, self.kernel_size, self.in_channels, self.out_channels)
@@ -223,6 +227,14 @@ class Residual(Layer):
 
     def flops(self, input_shape: tuple[int, ...]) -> int:
         return self._sum("flops", input_shape) + size(self.output_shape(input_shape))  # + the add
+
+    def workspace_elements(self, input_shape: tuple[int, ...]) -> int:
+        total = 0
+        for branch in ("body", "shortcut"):
+            layers = getattr(self, branch)
+            for layer, shape in zip(layers, self._branch_shapes(layers, input_shape), strict=False):
+                total += size(layer.output_shape(shape)) + layer.workspace_elements(shape)
+        return total
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         params = {}

@@ -142,6 +142,10 @@ class SelfAttention(Layer):
         # four bias adds; scaling and softmax (exp, sum, divide) of the scores
         return self.matmul_flops(input_shape) + 4 * length * self.hidden + 4 * scores
 
+    def workspace_elements(self, input_shape: tuple[int, ...]) -> int:
+        length = input_shape[0]
+        return 4 * length * self.hidden + 2 * self.heads * length * length  # q, k, v, context; scores, weights
+
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         params = {}
         for name in ("query", "key", "value", "output"):
@@ -176,6 +180,9 @@ class LSTM(Layer):
     def flops(self, input_shape: tuple[int, ...]) -> int:
         # per step: bias (4u), gate activations (4u), c = f*c + i*g (3u), h = o*tanh(c) (2u)
         return self.matmul_flops(input_shape) + input_shape[0] * 13 * self.units
+
+    def workspace_elements(self, input_shape: tuple[int, ...]) -> int:
+        return input_shape[0] * 4 * self.units  # every step's input projection
 
     def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         # PyTorch's default: uniform(-1/sqrt(units), 1/sqrt(units)) for every array

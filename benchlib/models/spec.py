@@ -94,6 +94,10 @@ class Layer:
         """Draw this layer's parameters as float32 arrays."""
         return {}
 
+    def workspace_elements(self, input_shape: tuple[int, ...]) -> int:
+        """Intermediate elements per sample beyond the output (im2col columns, attention scores, ...)."""
+        return 0
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -183,12 +187,25 @@ class ModelSpec:
         return sum(layer.matmul_flops(shape) for layer, shape in zip(self.layers, shapes, strict=False))
 
     def activation_bytes_per_sample(self) -> int:
-        """float32 bytes of every layer's output for one sample (an upper bound on live activations)."""
-        return 4 * sum(size(shape) for shape in self.shapes())
+        """float32 bytes of every layer's output and intermediates for one sample (an upper bound on
+        what one call keeps alive: frameworks free most of it as they go)."""
+        shapes = self.shapes()
+        workspace = sum(layer.workspace_elements(shape) for layer, shape in zip(self.layers, shapes, strict=False))
+        return 4 * (sum(size(shape) for shape in shapes) + workspace)
 
     def memory_estimate_bytes(self, batch_size: int) -> int:
-        """Rough working-set estimate of one call: parameters plus every activation of the batch."""
+        """Rough working-set estimate of one float32 call: parameters plus the batch's activations."""
         return 4 * self.parameter_count() + batch_size * self.activation_bytes_per_sample()
+
+    def batch_memory_problem(self, batch_size: int, available_bytes: int) -> str | None:
+        """Why ``batch_size`` will not fit in ``available_bytes`` (with the estimate), or ``None``."""
+        needed = self.memory_estimate_bytes(batch_size)
+        if needed <= available_bytes:
+            return None
+        largest = max(1, (available_bytes - 4 * self.parameter_count()) // self.activation_bytes_per_sample())
+        return (f"batch size {batch_size} of model {self.name!r} needs about {needed / 2**30:.1f} GiB in float32 "
+                f"(parameters and activations), more than the {available_bytes / 2**30:.1f} GiB available; "
+                f"allowed: at most about {largest}")
 
     def architecture(self) -> dict:
         """The spec without its weights, as JSON-friendly data."""
