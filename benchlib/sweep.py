@@ -157,6 +157,10 @@ def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> 
 
 # -- roofline -----------------------------------------------------------------------------------------
 
+#: How the stored peaks were measured; a roofline file measured otherwise is measured again.
+YARDSTICK = "float32 GEMM in every installed framework, f32 forced, best of them (benchlib.gemm)"
+
+
 def roofline_path(results_path: str | os.PathLike) -> Path:
     """Where the peaks of the sweep in ``results_path`` are stored: ``roofline-<stem>.json`` beside it."""
     path = Path(results_path)
@@ -190,8 +194,9 @@ def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
     measure = measure or measure_peak
     env_key = collect_env()["key"]
     stored = read_roofline(path)
-    if stored.get("env_key") != env_key:
-        stored = {"env_key": env_key, "peaks": {}}  # another machine or framework versions: measure again
+    if stored.get("env_key") != env_key or stored.get("yardstick") != YARDSTICK:
+        # another machine, other framework versions, or a peak measured the old way: measure again
+        stored = {"env_key": env_key, "yardstick": YARDSTICK, "peaks": {}}
     for count in threads:
         if str(count) not in stored["peaks"]:
             stored["peaks"][str(count)] = measure(count).to_dict()
@@ -202,6 +207,48 @@ def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
     tmp.write_text(json.dumps(stored, indent=2))
     os.replace(tmp, path)
     return stored
+
+
+def roofline_table(roofline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every framework's GEMM rate per thread count, fastest first, beside the peak and the theoretical peak.
+
+    One row per (threads, library): GFLOP/s, share of the measured peak, whether it set the peak, the
+    theoretical peak and the measured peak's share of it, version, precision and dispatched kernels.
+    """
+    rows = []
+    for threads, peak in sorted((roofline.get("peaks") or {}).items(), key=lambda kv: int(kv[0])):
+        for row in peak.get("table") or []:
+            dispatch = row.get("dispatch")
+            rows.append({
+                "threads": int(threads), "library": row.get("library"), "gflops": row.get("gflops"),
+                "share_of_peak": row.get("share_of_peak"), "sets_peak": row.get("library") == peak.get("peak_library"),
+                "theoretical_gflops": peak.get("theoretical_gflops"),
+                "peak_share_of_theoretical": peak.get("peak_share_of_theoretical"),
+                "version": row.get("version"), "precision": row.get("precision") or row.get("error"),
+                "dispatch": json.dumps(dispatch, default=str) if dispatch is not None else None,
+            })
+    return rows
+
+
+def roofline_sentences(roofline: dict[str, Any]) -> list[str]:
+    """Per thread count: the peak, which framework set it, the slowest GEMM, and the theoretical peak."""
+    out = []
+    for threads, peak in sorted((roofline.get("peaks") or {}).items(), key=lambda kv: int(kv[0])):
+        ran = [r for r in peak.get("table") or [] if r.get("gflops")]
+        if not ran:
+            continue
+        slowest = ran[-1]
+        theory = peak.get("theoretical_gflops")
+        share = f", {peak['peak_share_of_theoretical']:.0%} of the theoretical {theory:.0f}" if theory else ""
+        out.append(f"With {threads} thread(s) the float32 GEMM peak is {peak['peak_gflops']:.0f} GFLOP/s, set by "
+                   f"{peak['peak_library']}{share}; the slowest of the {len(ran)} frameworks, {slowest['library']}, "
+                   f"reaches {slowest['gflops']:.0f} ({slowest['share_of_peak']:.0%} of the peak).")
+        theoretical = peak.get("theoretical") or {}
+        if theory and not out[:-1]:  # the sources once, not per thread count
+            out.append(f"Theoretical peak per core: {theoretical.get('flops_per_cycle')} float32 FLOP/cycle "
+                       f"({theoretical.get('flops_source')}) × {theoretical.get('ghz'):.2f} GHz "
+                       f"({theoretical.get('ghz_source')}).")
+    return out
 
 
 # -- running ------------------------------------------------------------------------------------------

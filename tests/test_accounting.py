@@ -60,3 +60,13 @@ def test_allocation_during_the_loop_shows_in_peak_rss() -> None:
                                              warmup_time_s=0.0))
     assert fields["rss_peak_mb"] - baseline >= 0.8 * size_mb
     assert fields["uss_peak_mb"] is None or fields["uss_peak_mb"] - baseline >= 0.7 * size_mb
+
+
+def test_a_300000_call_loop_does_not_grow_the_process() -> None:
+    # The readings go to int64 storage whose pages are written before the sampler's first reading,
+    # so the loop itself adds (almost) nothing; lists of Python ints grew ~100 bytes per call here.
+    case = RunCase("numpy", min_time_s=0.0, min_calls=300_000, warmup_calls=10, warmup_time_s=0.0)
+    fields = measure(lambda _x: None, None, case)
+    assert fields["n_calls"] == 300_000
+    assert fields["timing_storage_mb"] >= 300_000 * 16 / 2**20  # start and end reading, 8 bytes each
+    assert fields["loop_rss_growth_mb"] < 1.0, fields["loop_rss_growth_mb"]

@@ -1,0 +1,98 @@
+"""The roofline's yardstick: every framework's GEMM, the best as the peak, and the theoretical peak's sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchlib import roofline
+from benchlib.roofline import PeakMeasurement, TheoreticalPeak, measure_peak
+
+
+def _cpu(vendor: str, family: int, model: int, flags: str = "fma avx2", name: str = "CPU", mhz: str = "2445.4"):
+    return {"vendor_id": vendor, "cpu family": str(family), "model": str(model), "flags": flags,
+            "model name": name, "cpu MHz": mhz}
+
+
+@pytest.mark.parametrize(("info", "flops", "words"), [
+    (_cpu("AuthenticAMD", 25, 1), 32, "Zen 3"),
+    (_cpu("AuthenticAMD", 25, 0x11, "fma avx2 avx512f"), 32, "Zen 4"),
+    (_cpu("AuthenticAMD", 26, 2, "fma avx2 avx512f"), 64, "Zen 5"),
+    (_cpu("GenuineIntel", 6, 85, "fma avx2 avx512f"), 64, "assumed 2 FMA units × 512 bit"),
+    (_cpu("GenuineIntel", 6, 60), 32, "since Haswell"),
+    (_cpu("GenuineIntel", 6, 30, "sse4_2"), None, "unknown"),
+])
+def test_fma_units_and_width_name_their_source(info, flops, words) -> None:
+    got, source = roofline._fma(info)
+    assert got == flops
+    assert words in source and "/proc/cpuinfo" in source
+
+
+def test_frequency_falls_back_from_cpufreq_to_the_model_name_to_cpu_mhz(monkeypatch) -> None:
+    monkeypatch.setattr(roofline.Path, "read_text", lambda self: (_ for _ in ()).throw(OSError("no cpufreq")))
+    ghz, source = roofline._frequency(_cpu("GenuineIntel", 6, 85, name="Intel Xeon Gold 6148 CPU @ 2.40GHz"))
+    assert ghz == 2.4 and "model name" in source
+    ghz, source = roofline._frequency(_cpu("AuthenticAMD", 25, 1, name="AMD EPYC", mhz="2445.406"))
+    assert ghz == pytest.approx(2.445406) and "cpu MHz" in source
+    assert roofline._frequency({})[0] is None
+
+
+def test_peak_is_the_best_library_and_every_rate_is_kept() -> None:
+    theory = TheoreticalPeak(32, "table", 2.5, "cpu MHz")
+    peak = PeakMeasurement(2, 2048, 5, {"numpy": 247.0, "jax": 465.0, "pytorch": 211.0}, {"openvino": "timed out"},
+                           {"jax": {"version": "0.4", "precision": "f32", "dispatch": {"x": 1}}}, theory)
+    assert peak.peak_gflops == 465.0 and peak.peak_library == "jax"
+    assert peak.theoretical_gflops == pytest.approx(2 * 32 * 2.5)
+    table = peak.table()
+    assert [row["library"] for row in table] == ["jax", "numpy", "pytorch", "openvino"]
+    assert table[1]["share_of_peak"] == pytest.approx(247 / 465)
+    assert table[-1]["gflops"] is None and table[-1]["error"] == "timed out"
+    data = json.loads(json.dumps(peak.to_dict()))
+    assert data["peak_share_of_theoretical"] == pytest.approx(465 / 160)
+    assert data["theoretical"]["ghz_source"] == "cpu MHz"
+
+
+def test_measure_peak_runs_each_library_in_its_own_process_and_records_failures() -> None:
+    result = measure_peak(threads=1, size=64, repeats=1, libraries=["numpy", "no-such-library"])
+    assert set(result.gflops_by_library) == {"numpy"} and result.gflops_by_library["numpy"] > 0
+    assert "is unknown" in result.errors["no-such-library"]  # the child's own refusal, from its stderr
+    blas = result.details["numpy"]["dispatch"]["blas"]
+    assert isinstance(blas, list)  # what threadpoolctl saw (may be empty for a BLAS it does not know)
+    assert result.details["numpy"]["version"]
+
+
+def test_roofline_table_and_sentences_from_a_stored_file() -> None:
+    from benchlib.sweep import roofline_sentences, roofline_table
+
+    theory = TheoreticalPeak(32, "Zen 3 table", 2.445, "cpu MHz")
+    stored = {"peaks": {
+        "1": PeakMeasurement(1, 2048, 5, {"numpy": 70.0, "pytorch": 40.0}, {}, {}, theory).to_dict(),
+        "2": PeakMeasurement(2, 2048, 5, {"numpy": 120.0, "jax": 140.0}, {}, {}, theory).to_dict(),
+    }}
+    rows = roofline_table(stored)
+    assert [(r["threads"], r["library"], r["sets_peak"]) for r in rows] == [
+        (1, "numpy", True), (1, "pytorch", False), (2, "jax", True), (2, "numpy", False)]
+    sentences = roofline_sentences(stored)
+    assert sentences[0].startswith("With 1 thread(s) the float32 GEMM peak is 70 GFLOP/s, set by numpy, 89% of")
+    assert "pytorch, reaches 40 (57% of the peak)" in sentences[0]
+    assert "Zen 3 table" in sentences[1] and "cpu MHz" in sentences[1]
+    assert sentences[2].startswith("With 2 thread(s)") and len(sentences) == 3
+
+
+def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch) -> None:
+    from benchlib.env import collect_env
+    from benchlib.sweep import YARDSTICK, measure_roofline
+
+    path = tmp_path / "roofline-sweep.json"
+    path.write_text(json.dumps({"env_key": collect_env()["key"], "peaks": {"1": {"peak_gflops": 1.0}}}))
+    calls = []
+
+    def fake(threads: int) -> PeakMeasurement:
+        calls.append(threads)
+        return PeakMeasurement(threads, 64, 1, {"numpy": 5.0}, {})
+
+    stored = measure_roofline([1], path, measure=fake)
+    assert calls == [1] and stored["yardstick"] == YARDSTICK and stored["peaks"]["1"]["peak_gflops"] == 5.0
+    measure_roofline([1], path, measure=fake)
+    assert calls == [1]  # same environment, same yardstick: stored peak reused
