@@ -23,9 +23,10 @@ from typing import Any
 from benchlib.engine.case import RunCase
 from benchlib.results.records import SETTLED
 
-#: The issue's batch sizes: from one request to a large offline batch.
+#: fnn's batch sizes, from one request to a large offline batch (every model states its own in
+#: ``ModelSpec.batch_sizes``; a sweep without explicit batch sizes runs each model at its own).
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64, 256, 1000, 4096)
-#: Quick sweep: one small, one medium and the article's batch (keeps it under 3 minutes on 2 cores).
+#: fnn's quick sweep: one small, one medium and the article's batch (``ModelSpec.quick_batch_sizes``).
 QUICK_BATCH_SIZES: tuple[int, ...] = (1, 64, 1000)
 #: Timed-loop length per case. Each case pays a process start and a framework import (0.5-4 s),
 #: so the timed loop is kept short; the per-call percentiles still rest on hundreds of calls.
@@ -43,7 +44,7 @@ class SweepConfig:
     """What a sweep measures: the cross product of backends' variants × batch sizes × threads."""
 
     backends: tuple[str, ...]
-    batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
+    batch_sizes: tuple[int, ...] | None = None  # None: each model's own (ModelSpec.batch_sizes / quick_batch_sizes)
     threads: tuple[int, ...] = (1,)
     variants: tuple[str, ...] | None = None  # None: every variant of each backend
     min_time_s: float = DEFAULT_MIN_TIME_S
@@ -51,7 +52,7 @@ class SweepConfig:
     warmup_time_s: float = 0.1
     warmup_calls: int = 5
     timeout_s: float = 600.0
-    model: str = "fnn"
+    models: tuple[str, ...] = ("fnn",)
     quick: bool = False
     target_ci: float = DEFAULT_TARGET_CI
     max_time_s: float | None = DEFAULT_MAX_TIME_S
@@ -59,6 +60,15 @@ class SweepConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def batch_sizes_for(self, model: str) -> tuple[int, ...]:
+        """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full)."""
+        if self.batch_sizes is not None:
+            return self.batch_sizes
+        from benchlib.models.zoo import get_model
+
+        spec = get_model(model)
+        return spec.quick_batch_sizes if self.quick else spec.batch_sizes
 
 
 def default_threads(quick: bool = False) -> tuple[int, ...]:
@@ -90,7 +100,7 @@ def sweep_config(
     variants: Sequence[str] | None = None,
     min_time_s: float | None = None,
     quick: bool = False,
-    model: str = "fnn",
+    models: Sequence[str] | None = None,
     target_ci: float | None = None,
     max_time_s: float | None = None,
 ) -> SweepConfig:
@@ -104,8 +114,9 @@ def sweep_config(
         else tuple(available_backends())
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
-    sizes = tuple(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE)) if batch_sizes is not None \
-        else (QUICK_BATCH_SIZES if quick else DEFAULT_BATCH_SIZES)
+    sizes = tuple(dict.fromkeys(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE))) \
+        if batch_sizes is not None else None  # None: each model's own
+    chosen_models = _sweep_models(models)
     counts = tuple(_sweep_threads(threads)) if threads is not None else default_threads(quick)
     if variants is not None:
         known = sorted({v for name in chosen for v in backend_variants(name)})
@@ -121,24 +132,54 @@ def sweep_config(
         cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
-    return SweepConfig(backends=chosen, batch_sizes=tuple(dict.fromkeys(sizes)),
-                       threads=tuple(dict.fromkeys(counts)),
-                       variants=tuple(variants) if variants is not None else None,
-                       min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
-                       model=model, quick=quick, target_ci=target, max_time_s=cap)
+    config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=tuple(dict.fromkeys(counts)),
+                         variants=tuple(variants) if variants is not None else None,
+                         min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
+                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap)
+    _check_memory(config)
+    return config
+
+
+def _sweep_models(models: Sequence[str] | None) -> tuple[str, ...]:
+    """The models of a sweep (default: the article's fnn); unknown names list the valid ones."""
+    from benchlib.models.zoo import MODELS
+
+    if models is None:
+        return ("fnn",)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"models={list(models)!r} is invalid; allowed: names from {', '.join(MODELS)}")
+    return tuple(dict.fromkeys(models))
+
+
+def _check_memory(config: SweepConfig) -> None:
+    """Refuse (``ValueError`` with the estimate) a batch size too large for a model's float32 working set."""
+    import psutil
+
+    from benchlib.models.zoo import get_model
+
+    available = int(psutil.virtual_memory().available)
+    for model in config.models:
+        largest = max(config.batch_sizes_for(model))
+        problem = get_model(model).batch_memory_problem(largest, available)
+        if problem:
+            raise ValueError(f"batch_sizes={largest} is too large: {problem}")
 
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
-    """Every (backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
+    """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
     from benchlib.engine.grid import ALL_VARIANTS, case_grid
 
-    return case_grid(config.backends, config.batch_sizes, models=[config.model], threads=config.threads,
-                     variants=config.variants if config.variants is not None else ALL_VARIANTS,
-                     omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
-                     warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
-                     timeout_s=config.timeout_s, target_ci=config.target_ci,
-                     max_time_s=config.max_time_s if config.target_ci > 0 else None,
-                     warmup_max_s=config.warmup_max_s)
+    cases = []
+    for model in config.models:  # each model at its own batch sizes
+        cases += case_grid(config.backends, config.batch_sizes_for(model), models=[model], threads=config.threads,
+                           variants=config.variants if config.variants is not None else ALL_VARIANTS,
+                           omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
+                           warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
+                           timeout_s=config.timeout_s, target_ci=config.target_ci,
+                           max_time_s=config.max_time_s if config.target_ci > 0 else None,
+                           warmup_max_s=config.warmup_max_s)
+    return cases
 
 
 def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> list[RunCase]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, refuse, threads
 from benchlib.cli.run import add_precision_options
+from benchlib.cli.verify import add_models_option
 from benchlib.sweep import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_MAX_TIME_S,
@@ -27,9 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "environment. Invalid options are refused (exit 2) before any run.",
     )
     add_backends_option(parser, "all installed")
+    add_models_option(parser, None, "fnn")
     parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None, metavar="N",
-                        help=f"batch sizes (default: {' '.join(map(str, DEFAULT_BATCH_SIZES))}; "
-                             f"--quick: {' '.join(map(str, QUICK_BATCH_SIZES))})")
+                        help=f"batch sizes (default: each model's own; fnn: "
+                             f"{' '.join(map(str, DEFAULT_BATCH_SIZES))}, --quick: "
+                             f"{' '.join(map(str, QUICK_BATCH_SIZES))})")
     parser.add_argument("--threads", nargs="+", type=threads, default=None, metavar="N",
                         help="thread counts (default: 1 up to the usable cores; --quick: the usable cores)")
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
@@ -58,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
-                              variants=args.variants, min_time_s=args.min_time, quick=args.quick,
+                              variants=args.variants, min_time_s=args.min_time, quick=args.quick, models=args.models,
                               target_ci=args.target_ci, max_time_s=args.max_time)
     except ValueError as exc:
         message = str(exc)
-        for name, option in (("variants=", "--variants="), ("backends=", "--backends="),
+        for name, option in (("variants=", "--variants="), ("backends=", "--backends="), ("models=", "--models="),
+                             ("batch_sizes=", "--batch-sizes="),
                              ("max_time_s=", "--max-time=")):
             message = message.replace(name, option, 1) if message.startswith(name) else message
         message = message.replace("at least min_time_s (", "at least --min-time (")
