@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib.scenarios.loadgen_harness import read_detail_log
+from benchlib.scenarios.loadgen_harness import Responder, read_detail_log
 
 #: The issue's goal: at most this much per query, so that the harness does not cap ``fnn`` at batch 1.
 GOAL_US = 20.0
@@ -31,13 +31,22 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class _NoopSut:
+    """Completes each query at once, through the same responder as the harness."""
+
+    def __init__(self, lg: Any) -> None:
+        self.responder = Responder(lg)
+
+    def issue(self, ids: list[int], indices: list[int]) -> None:
+        self.responder.complete(ids)
+
+
 def noop_cost(scenario: str = "SingleStream", queries: int = 20_000, rate: float = 5_000.0,
               log_dir: str | Path | None = None) -> dict[str, Any]:
     """One LoadGen run of ``queries`` queries against a SUT that completes each at once."""
     import mlperf_loadgen as lg
 
-    def issue(ids: list[int], indices: list[int]) -> None:
-        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+    issue = _NoopSut(lg).issue
 
     settings = lg.TestSettings()
     settings.scenario = getattr(lg.TestScenario, scenario)

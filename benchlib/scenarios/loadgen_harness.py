@@ -56,6 +56,28 @@ class Calibration:
     samples_per_s: float
 
 
+class Responder:
+    """Tells LoadGen that samples are done, reusing response objects (one set per calling thread).
+
+    Building a ``QuerySampleResponse`` costs about three times as much as setting the id of an
+    existing one (measured: ~2 µs against ~0.7 µs per sample), and an Offline run completes every
+    sample; LoadGen copies the responses before ``QuerySamplesComplete`` returns, so reusing them
+    afterwards is safe.
+    """
+
+    def __init__(self, lg: Any) -> None:
+        self.lg = lg
+        self._local = threading.local()
+
+    def complete(self, ids: Sequence[int]) -> None:
+        pool = getattr(self._local, "pool", None)
+        if pool is None or len(pool) < len(ids):
+            pool = self._local.pool = [self.lg.QuerySampleResponse(0, 0, 0) for _ in range(max(64, len(ids)))]
+        for response, sample_id in zip(pool, ids, strict=False):
+            response.id = sample_id
+        self.lg.QuerySamplesComplete(pool[: len(ids)])
+
+
 def qsl_size(sample_bytes: int, requested: int | None) -> int:
     """Samples held in the QSL: ``requested``, else as many as fit in :data:`QSL_BYTES` (1 to 1024)."""
     if requested is not None:
@@ -141,7 +163,7 @@ class Harness:
         self._lock = threading.Lock()
         self._pending = 0  # samples of the warm-up burst still running
         self._burst_done = threading.Event()
-        self._loadgen: Any = None  # the module while a LoadGen test runs; None during the warm-up
+        self._loadgen: Responder | None = None  # set while a LoadGen test runs; None during the warm-up
         executor.coalesce = settings.scenario == "Server"
         executor.start(self._done)
 
@@ -158,8 +180,7 @@ class Harness:
                 if self._pending <= 0:
                     self._burst_done.set()
                 return
-        lg = self._loadgen
-        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+        self._loadgen.complete(ids)
 
     def _issue(self, ids: Sequence[int], indices: Sequence[int]) -> None:
         """LoadGen's issue thread: run a SingleStream query here, hand other queries to the executor."""
@@ -252,7 +273,7 @@ class Harness:
         qsl = lg.ConstructQSL(len(self.data), len(self.data), lambda _: None, lambda _: None)
         with self._lock:
             self.kept.clear()  # the outputs checked are this run's
-        self._loadgen = lg
+        self._loadgen = Responder(lg)
         tick = time.perf_counter()
         try:
             lg.StartTestWithLogSettings(sut, qsl, self.test_settings(lg, calibration, target_qps), log_settings)
