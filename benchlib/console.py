@@ -94,8 +94,8 @@ def progress_line(record: dict[str, Any]) -> str:
     """One line about a finished case: what it was, its status and its median (or why it failed)."""
     variant = record.get("variant")
     what = f"{record.get('backend')}/{variant}" if variant else str(record.get("backend"))
-    if record.get("step") is not None:
-        what = f"step {record['step']} ({record.get('step_name', '')}) {what}"
+    if record.get("step") is not None:  # an ablation step: its variant only repeats the step's number
+        what = f"step {record['step']} ({record.get('step_name', '')}) {record.get('backend')}"
     threads = record.get("threads")
     what += f" b={record.get('batch_size')} t={'default' if threads is None else threads}"
     status = record.get("status", "?")
