@@ -132,14 +132,16 @@ def test_server_search_brackets_the_capacity_and_keeps_every_rate(tmp_path) -> N
 
 
 def test_server_search_that_never_meets_the_bound_names_the_lowest_rate(tmp_path) -> None:
-    from benchlib.scenarios.server_search import search
+    from benchlib.scenarios.server_search import lowest_rate, search
 
-    harness = FakeHarness(capacity=0.0, max_tries=4)
+    harness = FakeHarness(capacity=0.0, max_tries=8)
     found = search(harness, Calibration(), tmp_path)
     assert found["server_max_qps"] is None
     assert found["server_result"] == f"no rate met the bound of 10 ms (lowest rate tried: {min(harness.rates):.1f} " \
                                      "queries/s)"
-    assert len(found["server_search"]) == 4 and not any(row["passed"] for row in found["server_search"])
+    assert not any(row["passed"] for row in found["server_search"])
+    # the search halves down to the lowest rate whose minimum queries fit in the longest run, tries it, stops
+    assert min(harness.rates) == pytest.approx(lowest_rate(harness.settings)) and len(harness.rates) < 8
 
 
 def test_fixed_target_rate_runs_once(tmp_path) -> None:

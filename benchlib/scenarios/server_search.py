@@ -3,8 +3,9 @@
 LoadGen decides every step: a rate passes when its run is ``VALID`` (p99 within the bound, the
 early-stopping estimate satisfied, enough queries in the minimum duration) and fails otherwise. The
 search starts at half the rate the warm-up burst sustained, doubles until a rate fails (or halves
-until one passes), then bisects (geometrically) between the highest passing and the lowest failing
-rate until they are within :data:`PRECISION` of each other or the tries run out. Every tried rate
+until one passes, not below :func:`lowest_rate`), then bisects (geometrically) between the highest
+passing and the lowest failing rate until they are within :data:`PRECISION` of each other or the
+tries run out. Every tried rate
 is kept (the load curve: p99 against offered load); a search where no rate passed says so and names
 the lowest rate tried, which is a result, not an error.
 """
@@ -21,6 +22,14 @@ PRECISION = 1.1
 START_FRACTION = 0.5
 #: Rates below this (queries per second) are not tried.
 MIN_RATE = 0.5
+#: Nor rates so low that issuing the run's minimum query count would take longer than this many times
+#: the minimum duration (or 5 s): a bound missed at such rates is a tail-latency problem, not load.
+MAX_RUN_FACTOR = 10.0
+
+
+def lowest_rate(settings: Any) -> float:
+    """The lowest rate the search tries: :data:`MIN_RATE`, or the minimum queries in the longest run allowed."""
+    return max(MIN_RATE, settings.queries / max(5.0, MAX_RUN_FACTOR * settings.min_duration_s))
 
 #: Fields of each LoadGen run kept in the record's ``server_search`` list.
 TRY_FIELDS = ("validity", "perf_constraints_met", "early_stopping_met", "min_duration_met", "min_queries_met",
@@ -55,7 +64,8 @@ def search(harness: Any, calibration: Any, log_root: Path) -> dict[str, Any]:
     """
     settings = harness.settings
     fixed = settings.target_qps
-    rate = fixed if fixed is not None else max(MIN_RATE, START_FRACTION * calibration.samples_per_s)
+    floor = lowest_rate(settings)
+    rate = fixed if fixed is not None else max(floor, START_FRACTION * calibration.samples_per_s)
     tries: list[dict[str, Any]] = []
     summaries: dict[float, dict[str, Any]] = {}
     highest_pass: float | None = None
@@ -72,8 +82,10 @@ def search(harness: Any, calibration: Any, log_root: Path) -> dict[str, Any]:
         if highest_pass is not None and lowest_fail is not None and lowest_fail / highest_pass <= PRECISION:
             break
         rate = next_rate(rate, highest_pass, lowest_fail)
-        if rate < MIN_RATE:
-            break
+        if rate < floor:
+            if min(summaries) <= floor * 1.001:
+                break
+            rate = floor  # one last try at the lowest rate allowed
     bound = settings.latency_bound_ms
     if highest_pass is not None:
         best = summaries[highest_pass]
