@@ -28,20 +28,20 @@ from benchlib.paths import figures_dir, logs_dir, outputs_dir, results_dir, tabl
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino")
-ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "comparison")
+ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "comparison")
 #: Notebooks that make up report.html, in page order.
 REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios")
 #: Notebooks long enough that the console shows each measured case as it finishes.
-LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios")
+LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 #: Seconds each notebook took on a 2-core machine (quick, full): the estimate before a run has been timed
 #: here; afterwards outputs/logs/suite-timings.json holds this machine's own durations.
 TYPICAL_SECONDS = {
     "quick": {"00_numpy": 10, "01_pytorch": 30, "02_tensorflow": 50, "03_jax": 25, "04_onnxruntime": 12,
               "05_openvino": 18, "article": 140, "method_ablation": 110, "sweeps": 150, "scenarios": 200,
-              "comparison": 20},
+              "models": 240, "comparison": 20},
     "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
              "05_openvino": 35, "article": 160, "method_ablation": 130, "sweeps": 480, "scenarios": 420,
-             "comparison": 25},
+             "models": 600, "comparison": 25},
 }
 
 
@@ -62,6 +62,8 @@ class Settings:
     scenario_min_duration_s: float = 2.0
     #: backends of the scenarios notebook; empty: every installed backend
     scenario_backends: tuple[str, ...] = ()
+    #: frameworks of the models notebook (model x framework matrix); empty: every installed backend
+    models_backends: tuple[str, ...] = ()
 
 
 QUICK = Settings(batch_sizes=(1, 1000), min_time_s=0.3, num_runs=20, ablation_num_runs=10,
@@ -71,7 +73,7 @@ FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablati
 #: The smallest run that still executes every cell of every notebook (used by the tests).
 TINY = Settings(batch_sizes=(1,), min_time_s=0.05, num_runs=2, ablation_num_runs=2, sweep_batch_sizes=(1,),
                 sweep_min_time_s=0.05, framework_variants=(), quick=True, scenario_min_duration_s=0.05,
-                scenario_backends=("numpy",))
+                scenario_backends=("numpy",), models_backends=("numpy",))
 
 
 def notebook_parameters(name: str, settings: Settings) -> dict:
@@ -93,6 +95,11 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
     if name == "scenarios":
         return {**common, "min_duration_s": settings.scenario_min_duration_s, "quick": settings.quick,
                 "backends": list(settings.scenario_backends)}
+    if name == "models":
+        # quick: the models' quick batch sizes, fixed-time loops, no peak measurement
+        timing = {"min_time_s": settings.sweep_min_time_s, "target_ci": 0.0, "percent_of_peak": False} \
+            if settings.quick else {"min_time_s": 1.0}
+        return {**common, "backends": list(settings.models_backends), "quick": settings.quick, **timing}
     if name == "comparison":
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}

@@ -1,0 +1,202 @@
+"""Does the ranking hold? The model × framework matrix, from run records.
+
+For every model: p50 latency at batch 1 and throughput at the model's largest measured batch, per
+framework, each relative to the fastest framework for that model (1.00 = fastest, 2.00 = twice the
+fastest's time per sample); framework memory and achieved GFLOP/s at the largest batch; and the
+sentences that say which framework wins for which model, by how much, and when the winner cannot be
+told apart from the runner-up (overlapping 95% intervals of the median).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchlib.models.zoo import MODELS, get_model
+
+#: The matrices :func:`ranking_matrices` returns, with what each cell holds.
+MATRICES = {
+    "p50_batch1_ms": "median latency per call at batch 1 (ms)",
+    "p50_batch1_vs_fastest": "p50 at batch 1 relative to the fastest framework for the model",
+    "throughput_largest_sps": "throughput at the model's largest batch (samples/s)",
+    "throughput_largest_vs_fastest": "the fastest framework's throughput divided by this one's at the largest batch",
+    "framework_mb_largest": "framework memory at the largest batch (MB)",
+    "gflops_largest": "achieved GFLOP/s at the largest batch",
+}
+
+
+def largest_batch(model: str, quick: bool = False) -> int:
+    """The model's largest default batch size (of its quick sizes with ``quick``)."""
+    spec = get_model(model)
+    return max(spec.quick_batch_sizes if quick else spec.batch_sizes)
+
+
+def ranking_cases(models: Sequence[str], backends: Sequence[str], threads: Any = None, quick: bool = False,
+                  **settings: Any) -> list:
+    """Each model × backend (default variant) at batch 1 and at the model's largest batch (one case grid)."""
+    from benchlib.engine.grid import case_grid
+
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"models={list(models)!r} is invalid; allowed: names from {', '.join(MODELS)}")
+    cases = []
+    for model in dict.fromkeys(models):
+        cases += case_grid(backends, (1, largest_batch(model, quick)), models=[model], threads=[threads], **settings)
+    return cases
+
+
+def _ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    from benchlib.report.tables import one_per_case
+
+    if frame is None or frame.empty:
+        return pd.DataFrame()
+    rows = one_per_case(frame)
+    ok = rows["status"].eq("ok")
+    if "outputs_valid" in rows:
+        ok &= ~rows["outputs_valid"].astype(object).eq(False)  # a wrong answer is never ranked
+    return rows[ok]
+
+
+def _at_batch(rows: pd.DataFrame, which: str) -> pd.DataFrame:
+    """Per model, the rows at batch 1 (``which="first"``) or at the largest batch measured ("largest")."""
+    parts = []
+    for _, part in rows.groupby("model"):
+        batch = 1 if which == "first" else part["batch_size"].max()
+        parts.append(part[part["batch_size"].eq(batch)])
+    return pd.concat(parts) if parts else rows.iloc[0:0]
+
+
+def _pivot(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    from benchlib.backends.registry import BACKEND_NAMES
+
+    if rows.empty or column not in rows:
+        return pd.DataFrame()
+    # the best variant of each framework (a notebook may have run several)
+    table = rows.assign(_v=pd.to_numeric(rows[column], errors="coerce")).pivot_table(
+        index="model", columns="backend", values="_v", aggfunc="min" if column.startswith("latency") else "max")
+    models = [m for m in MODELS if m in table.index] + [m for m in table.index if m not in MODELS]
+    return table.reindex(index=models, columns=[b for b in BACKEND_NAMES if b in table.columns])
+
+
+def ranking_matrices(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The :data:`MATRICES` (model rows, framework columns) from a flat results frame."""
+    rows = _ok_rows(frame)
+    if rows.empty:
+        return {name: pd.DataFrame() for name in MATRICES}
+    first, largest = _at_batch(rows, "first"), _at_batch(rows, "largest")
+    p50 = _pivot(first, "latency_ms.p50")
+    throughput = _pivot(largest, "throughput_sps")
+    return {
+        "p50_batch1_ms": p50,
+        "p50_batch1_vs_fastest": p50.div(p50.min(axis=1), axis=0),
+        "throughput_largest_sps": throughput,
+        "throughput_largest_vs_fastest": 1 / throughput.div(throughput.max(axis=1), axis=0),
+        "framework_mb_largest": _pivot(largest, "framework_mb"),
+        "gflops_largest": _pivot(largest, "gflops"),
+    }
+
+
+def largest_batches(frame: pd.DataFrame) -> dict[str, int]:
+    """The largest batch measured per model (what the throughput matrix compares)."""
+    rows = _ok_rows(frame)
+    return {} if rows.empty else {m: int(b) for m, b in rows.groupby("model")["batch_size"].max().items()}
+
+
+def ranking_heatmap(matrix: pd.DataFrame, title: str, note: str = "× the fastest"):  # -> Figure
+    """A model × framework heatmap of a relative matrix (1.00 = fastest), log colour scale, values written in."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1.3 * max(3, matrix.shape[1]) + 2, 0.7 * max(2, matrix.shape[0]) + 1.5))
+    ax = fig.add_subplot()
+    if matrix.empty:
+        ax.text(0.5, 0.5, "no ok runs to compare", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    values = matrix.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    top = max(2.0, float(finite.max()) if finite.size else 2.0)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis_r", norm=LogNorm(vmin=1.0, vmax=top), aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=30, ha="right")
+    ax.set_yticks(range(matrix.shape[0]), matrix.index)
+    for (i, j), value in np.ndenumerate(values):
+        text = "n/a" if not np.isfinite(value) else f"{value:.2f}"
+        dark = np.isfinite(value) and value > np.sqrt(top)
+        ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=9)
+    fig.colorbar(image, ax=ax, label=note)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _ci(row: pd.Series) -> tuple[float, float]:
+    low, high = row.get("latency_ci95_ms.p50.lo"), row.get("latency_ci95_ms.p50.hi")
+    p50 = float(row["latency_ms.p50"])
+    return (float(low) if pd.notna(low) else p50, float(high) if pd.notna(high) else p50)
+
+
+def _winner_sentence(part: pd.DataFrame, model: str, what: str) -> str | None:
+    """Who is fastest for ``model`` in ``part`` (one row per framework), by how much, and whether it is clear."""
+    if part.empty:
+        return None
+    best = part.sort_values("latency_ms.p50").drop_duplicates("backend")
+    winner = best.iloc[0]
+    if len(best) == 1:
+        return f"{model}, {what}: only {winner['backend']} ran."
+    runner = best.iloc[1]
+    ratio = float(runner["latency_ms.p50"]) / float(winner["latency_ms.p50"])
+    (_, win_high), (run_low, _) = _ci(winner), _ci(runner)
+    verdict = ("the 95% intervals of the two medians overlap, so the two are indistinguishable here"
+               if run_low <= win_high else "the 95% intervals of the medians do not overlap")
+    sentence = f"{model}, {what}: {winner['backend']} is fastest, {ratio:.2f}x ahead of {runner['backend']} ({verdict})"
+    if len(best) > 2:
+        slowest = best.iloc[-1]
+        spread = float(slowest["latency_ms.p50"]) / float(winner["latency_ms.p50"])
+        sentence += f"; the slowest, {slowest['backend']}, takes {spread:.1f}x as long"
+    return sentence + "."
+
+
+def ranking_insights(frame: pd.DataFrame) -> list[str]:
+    """Sentences computed from the records: the winner per model at batch 1 and at the largest batch,
+    by how much and how clearly, and whether the fnn order holds for the other models."""
+    rows = _ok_rows(frame)
+    if rows.empty:
+        return ["No ok runs yet: nothing to rank."]
+    sentences = []
+    first, largest = _at_batch(rows, "first"), _at_batch(rows, "largest")
+    for model in [m for m in MODELS if m in set(rows["model"])]:
+        batch = int(largest[largest["model"].eq(model)]["batch_size"].max())
+        for part, what in ((first, "batch 1 latency"), (largest, f"throughput at batch {batch}")):
+            sentence = _winner_sentence(part[part["model"].eq(model)], model, what)
+            if sentence:
+                sentences.append(sentence)
+    order = ranking_matrices(frame)["p50_batch1_ms"]
+    if "fnn" in order.index and len(order.index) > 1:
+        reference = order.loc["fnn"].dropna().sort_values().index.tolist()
+        for model in [m for m in order.index if m != "fnn"]:
+            ranks = [b for b in order.loc[model].dropna().sort_values().index if b in reference]
+            same = ranks == [b for b in reference if b in ranks]
+            sentences.append(f"At batch 1, fnn's order, fastest first ({', '.join(reference)}), "
+                             f"{'holds' if same else 'does not hold'} for {model} ({', '.join(ranks)}).")
+    return sentences
+
+
+def verification_matrix(results: Sequence[Any]) -> pd.DataFrame:
+    """``VerifyResult`` list → one row per framework, one column per model: "max error / tolerance"."""
+    table: dict[str, dict[str, str]] = {}
+    for r in results:
+        label = r.backend + (f"/{r.variant}" if r.variant else "")
+        err = "-" if r.max_abs_err is None else f"{r.max_abs_err:.1e}"
+        table.setdefault(label, {"framework": label})[r.model] = (
+            f"{err} / {r.tolerance:.0e} {r.status}" if r.status != "skipped" else f"skipped: {r.reason}")
+    return pd.DataFrame(list(table.values()))
+
+
+def percent_of_peak(gflops: pd.DataFrame, peak_gflops: float | None) -> pd.DataFrame:
+    """Achieved GFLOP/s as a percentage of the machine's measured float32 matmul peak."""
+    if gflops.empty or not peak_gflops:
+        return pd.DataFrame()
+    return 100.0 * gflops / peak_gflops

@@ -1,0 +1,61 @@
+"""The model × framework matrix: relative cells, winners, confidence wording, ranking-holds sentences."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from benchlib.models import matrix
+
+
+def _row(model: str, backend: str, batch: int, p50: float, ci: tuple[float, float] | None = None, **extra) -> dict:
+    low, high = ci or (p50 * 0.99, p50 * 1.01)
+    return {"model": model, "backend": backend, "variant": None, "batch_size": batch, "threads": None,
+            "protocol": "engine", "status": "ok", "outputs_valid": True, "created": "2026-01-01T00:00:00",
+            "latency_ms.p50": p50, "latency_ci95_ms.p50.lo": low, "latency_ci95_ms.p50.hi": high,
+            "throughput_sps": batch / p50 * 1e3, "framework_mb": 100.0, "gflops": 1.0, **extra}
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    rows = [
+        _row("fnn", "onnxruntime", 1, 0.01), _row("fnn", "pytorch", 1, 0.03), _row("fnn", "tensorflow", 1, 0.3),
+        _row("fnn", "onnxruntime", 4096, 2.0), _row("fnn", "pytorch", 4096, 4.0), _row("fnn", "tensorflow", 4096, 8.0),
+        # resnet8: pytorch wins at batch 1 by less than the noise; onnxruntime clearly at 256
+        _row("resnet8", "onnxruntime", 1, 0.50, (0.45, 0.56)), _row("resnet8", "pytorch", 1, 0.48, (0.40, 0.55)),
+        _row("resnet8", "tensorflow", 1, 2.0),
+        _row("resnet8", "onnxruntime", 256, 50.0), _row("resnet8", "pytorch", 256, 75.0),
+        _row("resnet8", "tensorflow", 256, 100.0),
+        _row("resnet8", "numpy", 256, 1.0, status="failed"),  # never ranked
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_cells_are_relative_to_the_fastest_per_model(frame: pd.DataFrame) -> None:
+    m = matrix.ranking_matrices(frame)
+    p50 = m["p50_batch1_vs_fastest"]
+    assert list(p50.index) == ["fnn", "resnet8"] and list(p50.columns) == ["pytorch", "tensorflow", "onnxruntime"]
+    assert p50.loc["fnn", "onnxruntime"] == 1.0 and p50.loc["fnn", "tensorflow"] == pytest.approx(30)
+    assert p50.loc["resnet8"].min() == 1.0
+    thr = m["throughput_largest_vs_fastest"]
+    assert thr.loc["fnn", "onnxruntime"] == 1.0 and thr.loc["fnn", "tensorflow"] == pytest.approx(4)
+    assert thr.loc["resnet8", "pytorch"] == pytest.approx(1.5)
+    assert matrix.largest_batches(frame) == {"fnn": 4096, "resnet8": 256}
+
+
+def test_insights_name_the_winner_and_say_when_it_is_not_clear(frame: pd.DataFrame) -> None:
+    text = "\n".join(matrix.ranking_insights(frame))
+    assert "fnn, batch 1 latency: onnxruntime is fastest, 3.00x ahead of pytorch (the 95% intervals" in text
+    assert "resnet8, batch 1 latency: pytorch is fastest" in text and "indistinguishable" in text
+    assert "resnet8, throughput at batch 256: onnxruntime is fastest, 1.50x ahead of pytorch" in text
+    assert ("fnn's order, fastest first (onnxruntime, pytorch, tensorflow), does not hold for resnet8 "
+            "(pytorch, onnxruntime, tensorflow)") in text
+
+
+def test_heatmap_and_cases() -> None:
+    figure = matrix.ranking_heatmap(pd.DataFrame({"a": [1.0, 2.5]}, index=["fnn", "resnet8"]), "t")
+    assert figure.axes
+    cases = matrix.ranking_cases(["fnn", "bert_tiny"], ["numpy"], quick=True, min_time_s=0.1)
+    assert [(c.model, c.batch_size) for c in cases] == [("fnn", 1), ("fnn", 1000), ("bert_tiny", 1), ("bert_tiny", 32)]
+    with pytest.raises(ValueError, match="models=\\['vgg'\\] is invalid; allowed: names from fnn, resnet8"):
+        matrix.ranking_cases(["vgg"], ["numpy"])
