@@ -73,12 +73,27 @@ def environment_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verification_table(backend: str, threads: int | None = None) -> pd.DataFrame:
-    """Build the spec in ``backend`` and compare with the float64 reference at batch 1, 7 and 1000."""
-    from benchlib.verify import verify_backend
+def verification_table(backend: str, threads: int | None = None, models: list[str] | None = None) -> pd.DataFrame:
+    """Build each model (default: fnn) in ``backend`` and compare with the float64 reference at the model's
+    verification batch sizes, within the model's own tolerance: one row per model."""
+    from benchlib.verify import verify_all
 
-    result = verify_backend(backend, get_model("fnn"), threads=threads)
-    return pd.DataFrame([result.to_dict()])
+    rows = []
+    for model in check_models(models):
+        rows += [result.to_dict() for result in verify_all(get_model(model), [backend], threads=threads)]
+    return pd.DataFrame(rows)
+
+
+def check_models(models: list[str] | None) -> list[str]:
+    """A notebook's ``models`` parameter as a list of known model names (default: the article's fnn)."""
+    from benchlib.models.zoo import MODELS
+    from benchlib.params import as_list
+
+    chosen = as_list("models", models) if models else ["fnn"]
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown:
+        raise ValueError(f"models={chosen!r}: {unknown[0]!r} is unknown; allowed: {', '.join(MODELS)}")
+    return list(dict.fromkeys(chosen))
 
 
 def knobs_table(backend: str, threads: int | None = None) -> pd.DataFrame:
@@ -93,8 +108,12 @@ def knobs_table(backend: str, threads: int | None = None) -> pd.DataFrame:
 
 
 def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], threads: int | str | None,
-                    min_time_s: float, target_ci: float = DEFAULT_TARGET_CI) -> list[RunCase]:
-    """One case per (variant, batch size) from the one case grid; empty ``variants`` means the default.
+                    min_time_s: float, target_ci: float = DEFAULT_TARGET_CI,
+                    models: list[str] | None = None) -> list[RunCase]:
+    """One case per (model, variant, batch size) from the one case grid; empty ``variants`` means the default.
+
+    ``models`` defaults to the article's fnn; empty ``batch_sizes`` means each model's own (its quick
+    batch sizes: fnn 1, 64, 1000).
 
     ``target_ci`` is the precision target (relative half-width of the median's 95% interval; 0 measures
     for ``min_time_s`` only). Warm-up ends when the per-call time has settled (docs/measurement.md).
@@ -105,7 +124,8 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
 
     # papermill passes "-p variants avx2" as text: one name, never a list of its letters
     variants = as_list("variants", variants) if variants else []
-    batch_sizes = as_list("batch_sizes", batch_sizes)
+    batch_sizes = as_list("batch_sizes", batch_sizes) if batch_sizes else []
+    models = check_models(models)
     if backend not in BACKEND_NAMES:
         raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
     if missing_requirement(backend) is None:
@@ -116,9 +136,13 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
                                  f"allowed: {', '.join(offered)}")
     # An uninstalled backend runs its default variant once per batch size: each becomes a skipped record.
     chosen = list(variants) if variants and missing_requirement(backend) is None else None
-    return case_grid([backend], batch_sizes, threads=[threads], variants=chosen, min_time_s=min_time_s,
-                     target_ci=target_ci, warmup_time_s=DEFAULT_WARMUP_TIME_S, warmup_calls=DEFAULT_WARMUP_CALLS,
-                     warmup_max_s=DEFAULT_WARMUP_MAX_S)
+    cases = []
+    for model in models:
+        sizes = batch_sizes or list(get_model(model).quick_batch_sizes)
+        cases += case_grid([backend], sizes, models=[model], threads=[threads], variants=chosen,
+                           min_time_s=min_time_s, target_ci=target_ci, warmup_time_s=DEFAULT_WARMUP_TIME_S,
+                           warmup_calls=DEFAULT_WARMUP_CALLS, warmup_max_s=DEFAULT_WARMUP_MAX_S)
+    return cases
 
 
 class Interrupted(KeyboardInterrupt):
@@ -134,7 +158,8 @@ INTERRUPTED = "interrupted; finished cases are kept; run the cell again to resum
 
 
 def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: int | None, min_time_s: float,
-            results_dir: str | Path, target_ci: float = DEFAULT_TARGET_CI) -> list[dict[str, Any]]:
+            results_dir: str | Path, target_ci: float = DEFAULT_TARGET_CI,
+            models: list[str] | None = None) -> list[dict[str, Any]]:
     """Run each case not yet done in its own process, appending records to ``results_dir/<backend>.jsonl``.
 
     Cases with an ``ok`` record from this environment are not run again (re-running the cell resumes);
@@ -150,7 +175,7 @@ def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: 
     from benchlib.results.store import read_records
 
     path = Path(results_dir) / f"{backend}.jsonl"
-    cases = framework_cases(backend, variants, batch_sizes, threads, min_time_s, target_ci)
+    cases = framework_cases(backend, variants, batch_sizes, threads, min_time_s, target_ci, models)
     report = case_progress()  # one line per case on the cell's error stream (taken before the redirect)
     messages = io.StringIO()  # the engine's own resume and interrupt lines, said here in a notebook's words
     try:
