@@ -140,8 +140,8 @@ class AsyncQueueStrategy(Strategy):
 
     def configurations(self, cores: int) -> list[Configuration]:
         # the hint picks streams and requests; the record says what it picked
-        return [Configuration(streams=None, threads=cores, variant="throughput"),
-                Configuration(streams=None, threads=cores, variant="latency")]
+        return [Configuration(streams=None, threads=cores, variant="latency"),
+                Configuration(streams=None, threads=cores, variant="throughput")]
 
     def unsupported(self, case: Any) -> str | None:
         if case.variant is not None and case.variant not in HINT_VARIANTS:

@@ -129,18 +129,25 @@ def case_timeout_s(settings: ScenarioSettings) -> float:
 
 
 def build_cases(config: ScenarioConfig) -> list[RunCase]:
-    """Every case of ``config``, through the one case grid: backend, configuration, model, scenario."""
+    """Every case of ``config``, through the one case grid: backend, configuration, model, scenario.
+
+    Quick: each scenario with the configuration meant for it only (latency or throughput), so that
+    every backend's four scenarios fit in a few minutes; otherwise every configuration.
+    """
     from benchlib.engine.grid import case_grid
     from benchlib.env import usable_cores
-    from benchlib.scenarios.strategies import strategy_for
+    from benchlib.scenarios.strategies import configurations_for, strategy_for
 
     cores = int(usable_cores()["usable"] or 1)
     cases: list[RunCase] = []
     for backend in config.backends:
-        for configuration in strategy_for(backend).configurations(cores):
+        strategy = strategy_for(backend)
+        for configuration in strategy.configurations(cores):
             for model in config.models:
                 bound = config.latency_bound_ms(model)
                 for scenario in config.scenarios:
+                    if configuration not in configurations_for(strategy, cores, scenario, config.quick):
+                        continue
                     settings = ScenarioSettings(
                         scenario=scenario, min_duration_s=config.min_duration_s, min_queries=config.min_queries,
                         latency_bound_ms=bound, target_qps=config.target_qps, streams=configuration.streams,

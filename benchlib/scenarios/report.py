@@ -18,6 +18,10 @@ from benchlib.scenarios.settings import LOADGEN_SCENARIOS
 DISPLAY = {"numpy": "NumPy", "pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX",
            "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 
+#: A configuration "wins" only by more than this factor: a few seconds of LoadGen on a shared 2-core
+#: machine vary by several percent from run to run.
+CLEAR_WIN = 1.10
+
 NOT_MLPERF = ("These are not MLPerf-valid submissions: each LoadGen run lasts seconds, not LoadGen's official "
               "600 s, on a shared machine. LoadGen's own verdict (VALID/INVALID) and its early-stopping estimate "
               "are kept per run; the early-stopping estimate says how much the percentile could move given the "
@@ -225,6 +229,10 @@ def configuration_insights(records: list[dict[str, Any]]) -> list[str]:
             best, worst = runs[0], runs[-1]
             ratio = best["metric"]["value"] / worst["metric"]["value"] if higher else \
                 worst["metric"]["value"] / best["metric"]["value"]
+            if ratio < CLEAR_WIN:
+                sentences.append(f"{model} {scenario}: {name(backend)}'s configurations are within "
+                                 f"{(ratio - 1) * 100:.0f}% of each other: inside the noise of these short runs.")
+                continue
             sentences.append(f"{model} {scenario}: {name(backend)} does best with {configuration(best)} "
                              f"({ratio:.2f}× {'more' if higher else 'lower latency'} than {configuration(worst)}).")
     return sentences

@@ -13,7 +13,8 @@ jax           asynchronous dispatch: up to ``streams`` computations in flight, o
 openvino      AsyncInferQueue on the throughput (or latency) hint's streams and requests
 ============  =============================================================================
 
-Every strategy offers at least two :class:`Configuration` s, so that the sweep shows which wins.
+Every strategy offers at least two :class:`Configuration` s, so that the sweep shows which wins; a
+quick sweep runs each scenario with the one meant for it (:func:`configurations_for`).
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ class Strategy(ABC):
 
     @abstractmethod
     def configurations(self, cores: int) -> list[Configuration]:
-        """The configurations a sweep compares on a machine with ``cores`` usable cores (at least two)."""
+        """The configurations a sweep compares on a machine with ``cores`` usable cores (at least two):
+        the one meant for latency (one call at a time as fast as possible) first, the one meant for
+        throughput (the most calls at once) last."""
 
     def unsupported(self, case: Any) -> str | None:
         """Why ``case`` cannot run with this strategy, or ``None``."""
@@ -109,6 +112,19 @@ class Strategy(ABC):
     @abstractmethod
     def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
         """Import and build the framework for ``case`` and return the executor (not started)."""
+
+
+#: Scenarios judged by latency (a quick sweep runs them with the latency configuration only).
+LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
+
+
+def configurations_for(strategy: Strategy, cores: int, scenario: str, quick: bool) -> list[Configuration]:
+    """Every configuration of ``strategy``; quick: the latency one for SingleStream and MultiStream,
+    the throughput one for Offline and Server (what a deployment of that kind would choose)."""
+    every = strategy.configurations(cores)
+    if not quick:
+        return every
+    return [every[0] if scenario in LATENCY_SCENARIOS else every[-1]]
 
 
 def strategy_for(backend: str) -> Strategy:
