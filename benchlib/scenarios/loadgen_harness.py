@@ -207,24 +207,35 @@ class Harness:
         per_sample = min(single, per_batch / self.batch)
         if self.settings.scenario == "SingleStream":  # one synchronous call at a time: no executor
             return Calibration(single_s=single, batch_s=per_batch, samples_per_s=1.0 / single)
-        if self.executor.coalesce:  # Server joins queued samples into calls of any size up to the batch
-            for size in range(2, self.batch):
-                self._timed_calls(rows[:size], calls=2)
+        if self.executor.coalesce:  # Server joins queued samples into calls of any size up to the batch:
+            self.executor.coalesce = False  # so each size's first call happens here, alone
+            try:
+                self._burst([rows[:size] for size in range(1, self.batch + 1)])
+            finally:
+                self.executor.coalesce = True
         # a concurrent burst through the executor sized to take about burst_s: warms every stream
         count = int(min(20_000, max(self.batch * self.executor.streams * 4, burst_s / max(per_sample, 1e-7))))
         indices = np.arange(count) % len(self.data)
         size = 1 if self.settings.scenario == "Server" else self.batch
+        seconds = self._burst([self.data[indices[part]] for part in split_rows(count, size, self.executor.streams)],
+                              timeout_s=max(30.0, 50 * burst_s))
+        return Calibration(single_s=single, batch_s=per_batch, samples_per_s=count / seconds)
+
+    def _burst(self, batches: list[np.ndarray], timeout_s: float = 30.0) -> float:
+        """Run ``batches`` through the executor at once and wait for all; the seconds it took."""
         with self._lock:
-            self._pending = count
+            self._pending = sum(len(rows) for rows in batches)
             self._burst_done.clear()
         tick = time.perf_counter()
-        for part in split_rows(count, size, self.executor.streams):
-            self.executor.submit(list(range(part.start, part.stop)), self.data[indices[part]])
-        if not self._burst_done.wait(timeout=max(30.0, 50 * burst_s)):
-            raise TimeoutError("the warm-up burst did not finish within its timeout")
-        rate = count / (time.perf_counter() - tick)
+        start = 0
+        for rows in batches:
+            self.executor.submit(list(range(start, start + len(rows))), rows)
+            start += len(rows)
+        if not self._burst_done.wait(timeout=timeout_s):
+            raise TimeoutError(f"the warm-up burst did not finish within {timeout_s:g} s")
+        seconds = time.perf_counter() - tick
         self._raise_failure()
-        return Calibration(single_s=single, batch_s=per_batch, samples_per_s=rate)
+        return seconds
 
     def _timed_calls(self, rows: np.ndarray, calls: int = 20) -> float:
         times = []
