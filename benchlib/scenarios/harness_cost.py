@@ -6,8 +6,10 @@ scheduling and logging, the Python binding's callback and the completion call.
 
 * SingleStream, back to back: microseconds of wall time per query (LoadGen's own
   ``qps_with_loadgen_overhead``), the latency the harness adds to every query.
-* Server at a fixed rate: process CPU time per query, the share of the cores the harness takes
-  away from the framework while queries arrive.
+* Server: process CPU time per query, the share of the cores the harness takes away from the
+  framework while queries arrive. LoadGen's own threads also cost a fixed share of a core whatever
+  the rate, so :func:`server_cost` runs two rates for the same time and reports the marginal cost
+  per query (the slope) apart from that fixed share (the intercept).
 
 Run in a child process (:func:`noop_cost_payload`) so that no framework shares the process.
 """
@@ -83,18 +85,35 @@ def noop_cost(scenario: str = "SingleStream", queries: int = 20_000, rate: float
     return result
 
 
+def server_cost(rate: float = 5_000.0, seconds: float = 1.0) -> dict[str, Any]:
+    """Server with the no-op SUT at ``rate`` and at a tenth of it, ``seconds`` each: the marginal CPU
+    time per query (µs) and the fixed CPU share of LoadGen's threads (percent of one core)."""
+    low = noop_cost("Server", queries=max(100, int(rate / 10 * seconds)), rate=rate / 10)
+    high = noop_cost("Server", queries=max(1000, int(rate * seconds)), rate=rate)
+    cpu_low = low["cpu_us_per_query"] * low["queries"] / 1e6
+    cpu_high = high["cpu_us_per_query"] * high["queries"] / 1e6
+    per_query = (cpu_high - cpu_low) / max(1, high["queries"] - low["queries"])
+    fixed = max(0.0, (cpu_low - per_query * low["queries"]) / low["wall_s"])
+    return {**high, "us_per_query": per_query * 1e6, "fixed_cpu_percent": 100 * fixed,
+            "cpu_us_per_query_at_rate": high["cpu_us_per_query"]}
+
+
 def noop_cost_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """Child-process entry (:func:`benchlib.engine.child.run_in_child`)."""
+    payload = dict(payload)
+    if payload.pop("marginal", False) and payload.get("scenario") == "Server":
+        return server_cost(rate=payload["rate"], seconds=payload["queries"] / payload["rate"])
     return noop_cost(**payload)
 
 
 def measure_in_child(scenario: str = "SingleStream", queries: int = 20_000, rate: float = 5_000.0,
-                     timeout_s: float = 300.0) -> dict[str, Any]:
-    """:func:`noop_cost` in a fresh process; raises ``RuntimeError`` with the child's reason if it failed."""
+                     timeout_s: float = 300.0, marginal: bool = False) -> dict[str, Any]:
+    """:func:`noop_cost` (with ``marginal``, Server: :func:`server_cost`) in a fresh process; raises
+    ``RuntimeError`` with the child's reason if it failed."""
     from benchlib.engine.child import run_in_child
 
-    child = run_in_child("benchlib.scenarios.harness_cost:noop_cost_payload",
-                         {"scenario": scenario, "queries": queries, "rate": rate}, timeout_s, what="measurement")
+    payload = {"scenario": scenario, "queries": queries, "rate": rate, "marginal": marginal}
+    child = run_in_child("benchlib.scenarios.harness_cost:noop_cost_payload", payload, timeout_s, what="measurement")
     if not child.ok:
         raise RuntimeError(f"no-op SUT run failed: {child.error}; {child.stderr_tail[-500:]}")
     return child.value
