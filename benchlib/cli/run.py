@@ -62,7 +62,7 @@ def add_precision_options(parser: argparse.ArgumentParser, max_time_default: str
     """``--target-ci`` and ``--max-time``, shared by ``run`` and ``sweep``."""
     parser.add_argument("--target-ci", type=target_ci(), default=DEFAULT_TARGET_CI, metavar="F",
                         help=f"after --min-time and --min-calls, measure until the 95%% interval of the median is "
-                             f"within F of it (default: {DEFAULT_TARGET_CI:g}, i.e. ±{DEFAULT_TARGET_CI:.0%}); "
+                             f"within F of it (default: {DEFAULT_TARGET_CI:g}, i.e. ±{DEFAULT_TARGET_CI * 100:g}%%); "
                              "0 measures for --min-time only (fixed time, as the article protocol does)")
     parser.add_argument("--max-time", type=positive_seconds("--max-time"), default=None, metavar="S",
                         help=f"with a target, stop after S seconds and record that the target was not met "

@@ -130,10 +130,11 @@ def median_ci(samples: np.ndarray, level: float = 0.95, in_place: bool = False) 
 def relative_halfwidth(samples: np.ndarray, level: float = 0.95, in_place: bool = False) -> float:
     """The larger side of the median's order-statistic interval over the median (inf if undefined)."""
     median, low, high = median_ci(samples, level, in_place=in_place)
-    return _halfwidth(median, low, high)
+    return halfwidth_of(median, low, high)
 
 
-def _halfwidth(median: float, low: float, high: float) -> float:
+def halfwidth_of(median: float, low: float, high: float) -> float:
+    """The interval's larger side over the median; inf without an interval, 0 for a zero-width one at 0."""
     if math.isnan(low) or math.isnan(high):
         return math.inf
     side = max(median - low, high - median)
@@ -213,7 +214,7 @@ def compute_stats(samples_ns: Sequence[int] | np.ndarray, batch_size: int = 1, s
         throughput_sps=float(batch_size / (p50 / 1e9)) if p50 > 0 else float("inf"),
         noisy_reasons=reasons,
         p50_ci95_ranks=ranks_ci,
-        p50_halfwidth=_halfwidth(float(p50), *ranks_ci),
+        p50_halfwidth=halfwidth_of(float(p50), *ranks_ci),
     )
 
 

@@ -25,8 +25,9 @@ from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
 from benchlib.engine.sampler import Sampler, memory_now
-from benchlib.engine.stats import compute_stats, subsample
+from benchlib.engine.stats import compute_stats, halfwidth_of, median_ci, subsample
 from benchlib.engine.timing import (
+    PRECISION_LEVEL,
     LoopResult,
     Timestamps,
     effective_max_time,
@@ -120,7 +121,7 @@ def measure(
     if cpu.others_cores is not None and cpu.others_cores > BUSY_OTHERS_FRACTION * cores:
         warnings.append(f"busy machine: other processes used {cpu.others_cores:.2f} of the {cores} usable "
                         f"core(s) during the timed loop")
-    precision = _precision(case, loop, stats.p50_halfwidth, stats.p50_ci95_ranks)
+    precision = _precision(case, loop)
     if precision["met"] is False:
         warnings.append(f"precision target not met: {precision['reason']}")
     storage_mb = loop.storage_bytes / 2**20
@@ -160,8 +161,16 @@ def measure(
     }
 
 
-def _precision(case: RunCase, loop: LoopResult, halfwidth: float, ci_ns: tuple[float, float]) -> dict[str, Any]:
-    """The record's ``precision`` object: target, achieved half-width, whether met and why, what it cost."""
+def _precision(case: RunCase, loop: LoopResult) -> dict[str, Any]:
+    """The record's ``precision`` object: target, achieved half-width, whether met and why, what it cost.
+
+    The interval is the one the loop stops on: order statistics at :data:`PRECISION_LEVEL` with a
+    target (a 95% interval once the sequential looks are paid for), at 95% in fixed mode (no looks).
+    """
+    level = PRECISION_LEVEL if case.target_ci > 0 else 0.95
+    median, low, high = median_ci(loop.samples_ns.astype(np.float64), level)
+    halfwidth = halfwidth_of(median, low, high)
+    ci_ns = (low, high)
     seconds = loop.wall_ns / 1e9
     achieved = f"±{halfwidth:.2%}" if np.isfinite(halfwidth) else "no interval (too few calls)"
     cap = effective_max_time(case.min_time_s, case.max_time_s)
@@ -174,7 +183,8 @@ def _precision(case: RunCase, loop: LoopResult, halfwidth: float, ci_ns: tuple[f
         met, reason = False, f"{achieved} > ±{case.target_ci:.2%} when {limit} was reached ({loop.n_calls} calls)"
     return {
         "target_ci": case.target_ci, "halfwidth": halfwidth if np.isfinite(halfwidth) else None, "met": met,
-        "stop": loop.stop, "reason": reason, "method": "order statistics, 95%",
+        "stop": loop.stop, "reason": reason, "method": f"order statistics at {level:.0%}" + (
+            " (95% once the sequential looks are paid for)" if case.target_ci > 0 else ""),
         "ci95_ms": [v / 1e6 for v in ci_ns], "calls": loop.n_calls, "seconds": seconds,
         "max_time_s": cap if case.target_ci > 0 else None, "checks": loop.checks, "check_s": loop.check_ns / 1e9,
         "blocks": loop.blocks, "storage_regrowths": loop.regrowths,
