@@ -7,7 +7,7 @@ Two intervals for the median: the percentile bootstrap (:func:`bootstrap_quantil
 under ``latency_ci95_ms``) and the distribution-free order-statistic interval
 (:func:`median_ci_ranks`), which the timed loop's precision check uses because it costs one
 selection, O(n), instead of resampling. For the median of a few hundred calls or more the two
-agree closely; the record's ``precision.halfwidth`` is the order-statistic one.
+agree closely; the record's ``stopping.halfwidth`` is the order-statistic one.
 """
 
 from __future__ import annotations

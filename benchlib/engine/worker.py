@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from benchlib.audit import loop_warnings
 from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
@@ -93,7 +94,7 @@ def measure(
 ) -> dict[str, Any]:
     """Warm up, then run the timed loop with memory, CPU and context switches measured around it.
 
-    Returns record fields (latency statistics, precision, warm-up, throughput, CPU, peaks). Usable
+    Returns record fields (latency statistics, stopping, warm-up, throughput, CPU, peaks). Usable
     on any callable, which is how the accounting tests feed it a workload of known cost.
     """
     tick = time.perf_counter_ns()
@@ -121,13 +122,15 @@ def measure(
     if cpu.others_cores is not None and cpu.others_cores > BUSY_OTHERS_FRACTION * cores:
         warnings.append(f"busy machine: other processes used {cpu.others_cores:.2f} of the {cores} usable "
                         f"core(s) during the timed loop")
-    precision = _precision(case, loop)
-    if precision["met"] is False:
-        warnings.append(f"precision target not met: {precision['reason']}")
+    stopping = _stopping(case, loop)
+    if stopping["met"] is False:
+        warnings.append(f"precision target not met: {stopping['reason']}")
     storage_mb = loop.storage_bytes / 2**20
     return {
         "others_cpu_cores": cpu.others_cores,
-        "loop_warnings": warnings,
+        # steal, cgroup throttling and swap during the loop: each can move the number (benchlib.audit)
+        "noise": cpu.noise,
+        "loop_warnings": warnings + loop_warnings(cpu.noise or {}, cpu.wall_s, cores),
         "latency_ms": stats.latency_ms(),
         "latency_ci95_ms": stats.ci95_ms(),
         "cv": stats.cv,
@@ -135,7 +138,7 @@ def measure(
         "noisy_reasons": list(stats.noisy_reasons),
         "n_calls": stats.n_calls,
         "loop_wall_s": loop.wall_ns / 1e9,
-        "precision": precision,
+        "stopping": stopping,
         "warmup": {**warm.to_dict(), "max_s": case.warmup_max_s, "wall_s": warmup_s},
         "throughput_sps": stats.throughput_sps,
         "throughput_mean_sps": case.batch_size * loop.n_calls / (loop.wall_ns / 1e9) if loop.wall_ns else None,
@@ -161,8 +164,8 @@ def measure(
     }
 
 
-def _precision(case: RunCase, loop: LoopResult) -> dict[str, Any]:
-    """The record's ``precision`` object: target, achieved half-width, whether met and why, what it cost.
+def _stopping(case: RunCase, loop: LoopResult) -> dict[str, Any]:
+    """The record's ``stopping`` object: target, achieved half-width, whether met and why, what it cost.
 
     The interval is the one the loop stops on: order statistics at :data:`PRECISION_LEVEL` with a
     target (a 95% interval once the sequential looks are paid for), at 95% in fixed mode (no looks).

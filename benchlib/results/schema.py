@@ -41,7 +41,8 @@ REQUIRED_KEYS: dict[str, Any] = {
     "noisy": None,
     "noisy_reasons": [],
     "n_calls": None,
-    "precision": {"target_ci": None, "halfwidth": None, "met": None, "stop": None, "reason": None,
+    # how the timed loop stopped (the precision target of docs/measurement.md; not the numeric precision)
+    "stopping": {"target_ci": None, "halfwidth": None, "met": None, "stop": None, "reason": None,
                   "calls": None, "seconds": None},
     "warmup": {"calls": None, "seconds": None, "stable": None},
     "fixed_s": {"process_start": None, "env": None, "import": None, "build": None, "first_call": None,
@@ -52,6 +53,7 @@ REQUIRED_KEYS: dict[str, Any] = {
     "cpu_percent": None,
     "cpu_fraction_of_usable": None,
     "ctx_switches": {"voluntary": None, "involuntary": None},
+    "noise": {"steal_s": None, "nr_throttled": None, "throttled_s": None, "swap_io_bytes": None},
     "per_core_percent": None,
     "rss_mb": dict.fromkeys(MEMORY_PHASES),
     "uss_mb": dict.fromkeys(MEMORY_PHASES),
