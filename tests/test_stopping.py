@@ -224,3 +224,17 @@ def test_expected_calls_sizes_storage_from_the_pace() -> None:
     assert expected_calls(50, 1.0, 10_000) == pytest.approx(1.0e9 / 10_000 * 1.1 * 1.05 + 64, abs=1)
     assert expected_calls(500, 0.0, 10_000) == int(500 * 1.05 + 64)
     assert expected_calls(50, 100.0, 1.0, max_calls=1_000) == 1_000
+
+
+def test_a_pace_that_collapses_mid_block_stops_within_one_call_of_max_time() -> None:
+    # 10 µs calls for 1,000 calls, then 100 ms calls: the block planned at the fast pace would take
+    # hours; the deadline, compared after each call (outside its readings), ends it after one slow call.
+    durations = [10_000 + (i * 7919) % 3001 for i in range(1_000)] + [100_000_000] * 10_000
+    readings, now = [], 0
+    for d in durations:
+        readings += [now, now + d]
+        now += d + GAP_NS
+    loop = timed_loop(lambda _x: None, None, min_calls=50, min_time_s=0.005, clock=FakeClock(readings),
+                      target_ci=1e-6, max_time_s=0.05)
+    assert loop.stop == STOP_MAX_TIME
+    assert 0.05e9 <= loop.wall_ns <= 0.05e9 + 100_000_000 + 1_000_000

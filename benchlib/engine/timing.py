@@ -184,6 +184,22 @@ def _run_block(predict: Callable[[Any], Any], inputs: Any, clock: Clock, starts:
         ends[i] = t1
 
 
+def _run_block_until(predict: Callable[[Any], Any], inputs: Any, clock: Clock, starts: np.ndarray,
+                     ends: np.ndarray, first: int, stop: int, deadline: int) -> int:
+    # As _run_block, and after each call (outside its two readings) one comparison with the deadline,
+    # so that a pace that collapses mid-block (a co-runner taking a core) cannot carry the loop far
+    # past its maximum time. Returns the index after the last call made.
+    for i in range(first, stop):
+        t0 = clock()
+        predict(inputs)
+        t1 = clock()
+        starts[i] = t0
+        ends[i] = t1
+        if t1 > deadline:
+            return i + 1
+    return stop
+
+
 def check_target_ci(value: object, name: str = "target_ci") -> float:
     """Return ``value`` as a float if it is a finite number in [0, 1), else raise ``ValueError``."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
@@ -253,8 +269,13 @@ def timed_loop(
 
     while True:
         store.reserve(block)
-        _run_block(predict, inputs, clock, store.starts, store.ends, store.n, store.n + block)
-        store.n += block
+        if target_ci > 0 and store.n:
+            deadline = int(store.starts[0]) + max_time_ns
+            store.n = _run_block_until(predict, inputs, clock, store.starts, store.ends, store.n, store.n + block,
+                                       deadline)
+        else:
+            _run_block(predict, inputs, clock, store.starts, store.ends, store.n, store.n + block)
+            store.n += block
         blocks += 1
         total = store.n
         elapsed = int(store.ends[total - 1] - store.starts[0])
