@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,13 @@ class OnnxRuntimeBackend(Backend):
 
         return onnxruntime
 
+    def onnx_file(self) -> Path:
+        """The ONNX file to load: the spec's export (a user model's backend returns its own file)."""
+        return ensure_onnx_file(self.spec)
+
     def _build(self) -> None:
         ort = self._framework
-        self.model_path = ensure_onnx_file(self.spec)
+        self.model_path = self.onnx_file()
         options = ort.SessionOptions()
         level = self.variant.removeprefix("opt-") if self.variant.startswith("opt-") else "all"
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_LEVELS[level])

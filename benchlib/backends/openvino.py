@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.abc
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -102,9 +103,13 @@ class OpenVinoBackend(Backend):
     def _import(self) -> Any:
         return import_openvino()
 
+    def onnx_file(self) -> Path:
+        """The ONNX file to load: the spec's export (a user model's backend returns its own file)."""
+        return ensure_onnx_file(self.spec)
+
     def _build(self) -> None:
         ov = self._framework
-        self.model_path = ensure_onnx_file(self.spec)
+        self.model_path = self.onnx_file()
         self._core = core = ov.Core()
         config: dict[str, Any] = {
             "PERFORMANCE_HINT": "LATENCY" if self.variant == "latency" else "THROUGHPUT",
