@@ -72,6 +72,10 @@ STOP_FIXED = "fixed time"  # fixed mode: both minimums reached
 STOP_TARGET = "target met"
 STOP_MAX_TIME = "max time"
 STOP_MAX_CALLS = "max calls"
+STOP_OUT_OF_REACH = "out of reach"  # the target would take more than OUT_OF_REACH × max time
+#: Give up at a look when the calls the target needs would take more than this multiple of the
+#: maximum time (at the pace so far): a busy machine then costs one minimum time, not the maximum.
+OUT_OF_REACH = 2.0
 
 
 class Timestamps:
@@ -299,11 +303,14 @@ def timed_loop(
             if halfwidth <= target_ci:
                 stop = STOP_TARGET
                 break
+            if elapsed >= max_time_ns:
+                stop = STOP_MAX_TIME
+                break
             ratio = halfwidth / target_ci if math.isfinite(halfwidth) else 2.0
+            if math.isfinite(halfwidth) and elapsed * ratio * ratio * 1.1 > OUT_OF_REACH * max_time_ns:
+                stop = STOP_OUT_OF_REACH
+                break
             look_at = total + max(math.ceil(total * ratio * ratio * 1.1) - total, math.ceil(MIN_BLOCK_FRACTION * total))
-        if elapsed >= max_time_ns:
-            stop = STOP_MAX_TIME
-            break
         room = math.floor((max_time_ns - elapsed) / per_call) + 1
         block = min(max(look_at - total, 1), room, longest, max_calls - total, MAX_CHUNK)
     n = store.n

@@ -21,14 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.audit import loop_warnings
 from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
 from benchlib.engine.sampler import Sampler, memory_now
 from benchlib.engine.stats import compute_stats, halfwidth_of, median_ci, subsample
 from benchlib.engine.timing import (
+    OUT_OF_REACH,
     PRECISION_LEVEL,
+    STOP_OUT_OF_REACH,
     LoopResult,
     Timestamps,
     effective_max_time,
@@ -128,9 +129,7 @@ def measure(
     storage_mb = loop.storage_bytes / 2**20
     return {
         "others_cpu_cores": cpu.others_cores,
-        # steal, cgroup throttling and swap during the loop: each can move the number (benchlib.audit)
-        "noise": cpu.noise,
-        "loop_warnings": warnings + loop_warnings(cpu.noise or {}, cpu.wall_s, cores),
+        "loop_warnings": warnings,
         "latency_ms": stats.latency_ms(),
         "latency_ci95_ms": stats.ci95_ms(),
         "cv": stats.cv,
@@ -181,6 +180,11 @@ def _stopping(case: RunCase, loop: LoopResult) -> dict[str, Any]:
         met, reason = None, f"fixed time: {achieved} after {loop.n_calls} calls in {seconds:.2f} s"
     elif loop.target_met:
         met, reason = True, f"{achieved} ≤ ±{case.target_ci:.2%} after {loop.n_calls} calls in {seconds:.2f} s"
+    elif loop.stop == STOP_OUT_OF_REACH:
+        needed = seconds * (halfwidth / case.target_ci) ** 2 if np.isfinite(halfwidth) else float("inf")
+        met, reason = False, (f"{achieved} after {seconds:.2f} s ({loop.n_calls} calls); ±{case.target_ci:.2%} would "
+                              f"need about {needed:.0f} s at this spread, more than {OUT_OF_REACH:g}× the max time "
+                              f"{cap:g} s")
     else:
         limit = f"max time {cap:g} s" if loop.stop != "max calls" else f"max calls ({loop.n_calls})"
         met, reason = False, f"{achieved} > ±{case.target_ci:.2%} when {limit} was reached ({loop.n_calls} calls)"
