@@ -99,6 +99,20 @@ def test_work_queue_coalesces_only_up_to_the_batch() -> None:
     assert queue.take(max_rows=3, coalesce=True) is None
 
 
+def test_queued_rows_are_gathered_only_when_taken() -> None:
+    import numpy as np
+
+    from benchlib.scenarios.executors import Rows, WorkQueue
+
+    data = np.arange(20, dtype=np.float32).reshape(10, 2)
+    queue = WorkQueue()
+    queue.put([7, 8], Rows(data, np.array([4, 1])))
+    queue.put([9], Rows(data, np.array([6])))
+    data[4] = -1.0  # changed after queueing: the batch reads the library when it is taken
+    ids, rows = queue.take(max_rows=8, coalesce=True)
+    assert ids == [7, 8, 9] and rows.tolist() == [[-1.0, -1.0], [2.0, 3.0], [12.0, 13.0]]
+
+
 # -- the Server search, decided by the verdicts it is given ------------------------------------------
 
 class FakeHarness:

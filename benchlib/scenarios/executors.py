@@ -49,8 +49,8 @@ class Executor(ABC):
         """Start the workers; ``done`` is called (from any thread) for each finished batch."""
 
     @abstractmethod
-    def submit(self, ids: Sequence[int], rows: np.ndarray) -> None:
-        """Queue one batch (returns at once)."""
+    def submit(self, ids: Sequence[int], rows: np.ndarray | Rows) -> None:
+        """Queue one batch (returns at once); :class:`Rows` are gathered when the batch is taken."""
 
     @abstractmethod
     def call(self, rows: np.ndarray) -> np.ndarray:
@@ -65,15 +65,42 @@ class Executor(ABC):
         return {"strategy": self.strategy, "streams": self.streams, "max_batch": self.max_batch}
 
 
+class Rows:
+    """Samples of the query sample library by index, gathered only when a stream takes them.
+
+    An Offline query holds every sample of the run (hundreds of thousands for a small model); its
+    batches are queued at once, so gathering their inputs up front would hold a copy of all of them.
+    """
+
+    __slots__ = ("data", "indices")
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray) -> None:
+        self.data, self.indices = data, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def gather(self) -> np.ndarray:
+        return self.data[self.indices]
+
+
+def gathered(rows: np.ndarray | Rows) -> np.ndarray:
+    """The input array of a queued batch."""
+    return rows.gather() if isinstance(rows, Rows) else rows
+
+
 class WorkQueue:
-    """A FIFO of ``(ids, rows)`` batches that hands a taker several queued batches at once when asked."""
+    """A FIFO of ``(ids, rows)`` batches that hands a taker several queued batches at once when asked.
+
+    ``rows`` is an array or :class:`Rows`; :meth:`take` always returns an array.
+    """
 
     def __init__(self) -> None:
-        self._items: deque[tuple[Sequence[int], np.ndarray]] = deque()
+        self._items: deque[tuple[Sequence[int], np.ndarray | Rows]] = deque()
         self._ready = threading.Condition()
         self._closed = False
 
-    def put(self, ids: Sequence[int], rows: np.ndarray) -> None:
+    def put(self, ids: Sequence[int], rows: np.ndarray | Rows) -> None:
         with self._ready:
             self._items.append((ids, rows))
             self._ready.notify()
@@ -93,15 +120,15 @@ class WorkQueue:
             if self._closed:
                 return None
             ids, rows = self._items.popleft()
-            if not coalesce or len(rows) >= max_rows or not self._items:
-                return list(ids), rows
             all_ids, parts, count = list(ids), [rows], len(rows)
-            while self._items and count + len(self._items[0][1]) <= max_rows:
+            while coalesce and self._items and count + len(self._items[0][1]) <= max_rows:
                 more_ids, more_rows = self._items.popleft()
                 all_ids.extend(more_ids)
                 parts.append(more_rows)
                 count += len(more_rows)
-        return all_ids, np.concatenate(parts) if len(parts) > 1 else parts[0]
+        # gathered outside the lock: the other streams keep taking work meanwhile
+        arrays = [gathered(part) for part in parts]
+        return all_ids, np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
 
 
 class ThreadPool(Executor):
@@ -160,7 +187,7 @@ class ThreadPool(Executor):
                     self.fail(exc)
             self._done(ids, rows, outputs)  # type: ignore[misc]
 
-    def submit(self, ids: Sequence[int], rows: np.ndarray) -> None:
+    def submit(self, ids: Sequence[int], rows: np.ndarray | Rows) -> None:
         self._queue.put(ids, rows)
 
     def call(self, rows: np.ndarray) -> np.ndarray:

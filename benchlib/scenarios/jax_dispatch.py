@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.scenarios.executors import Done, Executor, WorkQueue
+from benchlib.scenarios.executors import Done, Executor, Rows, WorkQueue
 from benchlib.scenarios.strategies import (
     Built,
     Configuration,
@@ -94,7 +94,7 @@ class AsyncDispatch(Executor):
             self._slots.release()
             self._done(ids, rows, outputs)  # type: ignore[misc]
 
-    def submit(self, ids: Sequence[int], rows: np.ndarray) -> None:
+    def submit(self, ids: Sequence[int], rows: np.ndarray | Rows) -> None:
         self._queue.put(ids, rows)
 
     def call(self, rows: np.ndarray) -> np.ndarray:

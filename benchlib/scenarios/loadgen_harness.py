@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.scenarios.executors import Executor, split_rows
+from benchlib.scenarios.executors import Executor, Rows, split_rows
 from benchlib.scenarios.settings import ScenarioSettings
 
 #: The query sample library holds at most this many bytes of inputs (and at most 1024 samples).
@@ -184,19 +184,22 @@ class Harness:
 
     def _issue(self, ids: Sequence[int], indices: Sequence[int]) -> None:
         """LoadGen's issue thread: run a SingleStream query here, hand other queries to the executor."""
-        ids = list(ids)
+        ids, handed = list(ids), 0  # samples handed to the executor (it completes those)
         try:
-            rows = self.data[np.asarray(indices)]
+            indices = np.asarray(indices)
             if self.executor.error is not None:
-                self._done(ids, rows, None)
-            elif self.settings.scenario == "SingleStream":
+                raise self.executor.error
+            if self.settings.scenario == "SingleStream":
+                rows = self.data[indices]
                 self._done(ids, rows, self.executor.call(rows))
+                handed = len(ids)
             else:
                 for part in split_rows(len(ids), self.batch, self.executor.streams):
-                    self.executor.submit(ids[part], rows[part])
+                    self.executor.submit(ids[part], Rows(self.data, indices[part]))
+                    handed = part.stop
         except Exception as exc:  # noqa: BLE001 - an exception must not reach LoadGen's C++ thread
             self.executor.fail(exc)
-            self._done(ids, self.data[:0], None)
+            self._done(ids[handed:], self.data[:0], None)  # LoadGen must hear of every sample once
 
     # -- warm-up -------------------------------------------------------------------------------------
     def calibrate(self, burst_s: float = 0.2) -> Calibration:

@@ -19,8 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from benchlib.engine.case import RunCase
 from benchlib.scenarios.settings import ScenarioSettings
 
@@ -43,15 +41,17 @@ def loadgen_dir(run_id: str) -> Path:
 
 def _inject_fault(executor: Any, fault: str) -> None:
     """Make the SUT fail after :data:`FAULT_AFTER` batches (tests only)."""
+    from benchlib.scenarios.executors import gathered
+
     count = itertools.count()
     submit, call = executor.submit, executor.call
 
-    def broken(rows: np.ndarray) -> np.ndarray:
+    def broken(rows: Any) -> Any:
         if next(count) < FAULT_AFTER:
             return rows
         if fault == "sut_abort":
             os.abort()
-        return rows[..., :-1]  # one feature short: the framework itself raises
+        return gathered(rows)[..., :-1]  # one feature short: the framework itself raises
 
     executor.submit = lambda ids, rows: submit(ids, broken(rows))
     executor.call = lambda rows: call(broken(rows))

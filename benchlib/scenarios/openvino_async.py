@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.scenarios.executors import Done, Executor, WorkQueue
+from benchlib.scenarios.executors import Done, Executor, Rows, WorkQueue
 from benchlib.scenarios.strategies import Built, Configuration, Strategy, build_backend
 
 #: Hints a scenario can use (the backend's ``async`` variant splits each call itself, which the
@@ -117,7 +117,7 @@ class AsyncQueue(Executor):
             self._slots.release()
         self._done(ids, rows, outputs)  # type: ignore[misc]
 
-    def submit(self, ids: Sequence[int], rows: np.ndarray) -> None:
+    def submit(self, ids: Sequence[int], rows: np.ndarray | Rows) -> None:
         self._work.put(ids, rows)
 
     def call(self, rows: np.ndarray) -> np.ndarray:
