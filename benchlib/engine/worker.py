@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from benchlib.audit import loop_warnings
 from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
@@ -129,7 +130,9 @@ def measure(
     storage_mb = loop.storage_bytes / 2**20
     return {
         "others_cpu_cores": cpu.others_cores,
-        "loop_warnings": warnings,
+        # steal, cgroup throttling and swap during the loop: each can move the number (benchlib.audit)
+        "noise": cpu.noise,
+        "loop_warnings": warnings + loop_warnings(cpu.noise or {}, cpu.wall_s, cores),
         "latency_ms": stats.latency_ms(),
         "latency_ci95_ms": stats.ci95_ms(),
         "cv": stats.cv,
