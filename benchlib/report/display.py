@@ -77,8 +77,8 @@ def format_value(value: Any, kind: str) -> str:
         return str(value)
     if kind == "rate":
         return f"{value:,.0f}"
-    if kind == "ratio":
-        return f"{value:.2f}×"
+    if kind == "ratio":  # 1.23× near one, where two decimals matter; 1,790× far from it
+        return f"{value:.2f}×" if abs(value) < 10 else f"{significant(float(value))}×"
     if kind == "count":
         return f"{value:.0f}" if float(value).is_integer() else significant(float(value))
     if isinstance(value, int) and kind == "float":
@@ -148,7 +148,7 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
     styler = frame.style.hide(axis="index")
     styles = [
         {"selector": "th", "props": "white-space: normal; max-width: 9em; text-align: left; vertical-align: bottom;"},
-        {"selector": "td", "props": "white-space: nowrap; vertical-align: top;"},
+        {"selector": "td", "props": "vertical-align: top;"},
         {"selector": "caption", "props": "caption-side: top; text-align: left; font-weight: normal; "
                                          "padding-bottom: 0.4em;"},
     ]
@@ -162,7 +162,11 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
         styler = styler.set_properties(subset=numbers, **{"text-align": "right"})
     if left:
         styler = styler.set_properties(subset=left, **{"text-align": "left"})
+    # per cell (an id selector): a table-wide "td" rule would outrank these and stop the wrapping
     wrapped = [c for c in frame.columns if c in WRAPPED or c in {label(w) for w in WRAPPED}]
+    single = [c for c in frame.columns if c not in wrapped]
+    if single:
+        styler = styler.set_properties(subset=single, **{"white-space": "nowrap"})
     if wrapped:
         styler = styler.set_properties(subset=wrapped, **{"white-space": "normal", "min-width": "10em",
                                                           "max-width": "30em"})
