@@ -88,7 +88,9 @@ class RunCase:
         if self.backend not in BACKEND_NAMES:
             raise ValueError(f"backend={self.backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
         if self.model not in MODELS:
-            raise ValueError(f"model={self.model!r} is unknown; allowed: {', '.join(sorted(MODELS))}")
+            from benchlib.models.user import check_model_name
+
+            check_model_name(self.model)  # an .onnx path is accepted here; the worker checks the file
         check_positive_int("batch_size", self.batch_size, MAX_BATCH_SIZE)
         if self.threads is not None:
             check_positive_int("threads", self.threads, MAX_THREADS)

@@ -75,14 +75,27 @@ def case_grid(
     its default, or nothing with ``omit_missing_variants``. Duplicates in any list run once.
     ``scenarios``: ``"single"`` (the engine's timed loop) or LoadGen's SingleStream, MultiStream,
     Offline, Server (benchlib.scenarios; their settings go in ``extra``).
+    ``models``: zoo names or paths to ``.onnx`` files (``input_shapes="NAME=d1,d2;..."`` sizes their
+    dynamic dimensions besides the batch; a bad file raises ``ValueError`` before any case is made).
     ``settings`` are the remaining :class:`RunCase` fields (timing, protocol, seed, ...).
     """
     counts = list(dict.fromkeys(resolve_threads(t) for t in threads))
     modes = list(dict.fromkeys(scenarios))
     sizes = list(dict.fromkeys(batch_sizes))
+    from benchlib.models.user import case_extra
+
+    # A user model's file is checked once here and its hash goes into each case (and so its key): two
+    # different files of one name never share results. ``input_shapes`` gives its dynamic dimensions.
+    input_shapes = settings.pop("input_shapes", None)
+    extras = {model: case_extra(model, input_shapes) for model in dict.fromkeys(models)}
+    base_extra = tuple(settings.pop("extra", ()))
     cases = []
     for backend in dict.fromkeys(backends):
         for model in dict.fromkeys(models):
+            if extras[model] or base_extra:
+                settings["extra"] = tuple(sorted(dict(base_extra + extras[model]).items()))
+            else:
+                settings.pop("extra", None)
             for variant in dict.fromkeys(_variants_for(backend, variants, omit_missing_variants)):
                 for count in counts:
                     for batch in sizes:

@@ -1,0 +1,317 @@
+"""A user's ONNX file as a benchmark model: checked, described, fed and verified.
+
+:func:`load_onnx_model` refuses, with the value and what is allowed, a path that does not exist, a
+file that is not ONNX, one failing ``onnx.checker`` and a dynamic dimension (other than the batch)
+without a given size. The file is only read, never written; its external data is read from beside
+it. The reference outputs come from ``onnx.reference.ReferenceEvaluator``, which shares no code
+with any backend; outputs are compared per output, relative to the reference's magnitude.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Largest accepted error of any output, as a fraction of that output's largest reference magnitude.
+RELATIVE_TOLERANCE = 1e-4
+#: Integer inputs that index no embedding table are drawn from [0, DEFAULT_INT_HIGH).
+DEFAULT_INT_HIGH = 10
+#: Ops whose FLOPs are counted (multiply-adds count two).
+COUNTED_OPS = ("MatMul", "Gemm", "Conv")
+#: Ops that move or relabel data and cost no arithmetic (not listed as "not counted").
+FREE_OPS = frozenset({"Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Shape", "Constant",
+                      "Gather", "Slice", "Concat", "Split", "Cast", "Expand"})
+
+
+class OnnxModelError(ValueError):
+    """A model file that cannot be benchmarked; the message names the value and what is allowed."""
+
+
+class UnsupportedOpError(NotImplementedError):
+    """The model uses an op without an ONNX schema, which no backend (nor the reference) can run."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One graph input or output: name, NumPy dtype, per-sample shape (no batch axis)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    #: the highest value + 1 of an integer input (from the embedding table it indexes, else the default)
+    high: int | None = None
+
+
+def file_digest(paths: list[Path]) -> str:
+    """SHA-256 of the files' bytes, in the order given."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_input_shapes(text: str | Mapping[str, Any] | None) -> dict[str, tuple[int, ...]]:
+    """``NAME=d1,d2;NAME2=d1`` (or a mapping) → per-sample shapes; refuses anything else with the value."""
+    if not text:
+        return {}
+    items = text.items() if isinstance(text, Mapping) else (
+        part.split("=", 1) if "=" in part else (part, None) for part in str(text).split(";") if part.strip())
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, dims in items:
+        try:
+            values = tuple(int(d) for d in (dims.replace("x", ",").split(",") if isinstance(dims, str) else dims))
+        except (TypeError, ValueError, AttributeError):
+            values = ()
+        if not name or not values or any(v < 1 for v in values):
+            raise OnnxModelError(f"--input-shape={name}={dims} is invalid; allowed: NAME=d1,d2,... with positive "
+                                 "integers (the per-sample shape, without the batch axis), e.g. ids=128")
+        shapes[str(name).strip()] = values
+    return shapes
+
+
+def format_input_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """The inverse of :func:`parse_input_shapes` (sorted, so that equal settings give equal case keys)."""
+    return ";".join(f"{name}={','.join(map(str, dims))}" for name, dims in sorted(shapes.items()))
+
+
+@dataclass
+class OnnxModel:
+    """A checked ONNX file with everything a run needs; build it with :func:`load_onnx_model`."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+    external_files: tuple[str, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    ops: dict[str, int]
+    unknown_ops: tuple[str, ...]
+    parameter_count: int
+    fixed_batch: int | None = None  # a graph whose first input dimension is a number runs only that batch size
+    input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    kind: str = "onnx"
+    tolerance: float = RELATIVE_TOLERANCE
+    tolerance_reason: str = ("largest error of each output relative to the largest magnitude of the reference "
+                             "evaluator's output (float32 accumulations in a different order)")
+
+    @property
+    def name(self) -> str:
+        """The file's name without the suffix (the record also carries the path and hash)."""
+        return self.path.stem
+
+    @property
+    def onnx_file(self) -> Path:
+        """The file ONNX Runtime and OpenVINO read: the user's own, unmodified."""
+        return self.path
+
+    @cached_property
+    def _flops(self) -> tuple[int | None, tuple[str, ...]]:
+        from benchlib.models.onnx_flops import count_flops
+
+        return count_flops(self)
+
+    def flops_per_sample(self) -> int | None:
+        """FLOPs of one sample from MatMul, Gemm and Conv (``None`` if shapes could not be inferred)."""
+        return self._flops[0]
+
+    def uncounted_ops(self) -> tuple[str, ...]:
+        """Op types with arithmetic that :meth:`flops_per_sample` leaves out."""
+        return self._flops[1]
+
+    def identity(self) -> dict[str, Any]:
+        """What names this model in a record."""
+        return {"name": self.name, "kind": self.kind, "path": str(self.path), "sha256": self.sha256,
+                "size_bytes": self.size_bytes, "external_data": list(self.external_files),
+                "parameter_count": self.parameter_count, "flops_per_sample": self.flops_per_sample(),
+                "flops_counted_ops": list(COUNTED_OPS), "flops_not_counted": list(self.uncounted_ops()),
+                "inputs": [_info(i) for i in self.inputs], "outputs": [_info(o) for o in self.outputs],
+                "ops": dict(self.ops), "tolerance": self.tolerance, "tolerance_kind": "relative"}
+
+    def check_batch(self, batch_size: int) -> None:
+        """Refuse a batch size a fixed-batch graph cannot take."""
+        if self.fixed_batch is not None and batch_size != self.fixed_batch:
+            raise OnnxModelError(f"batch_size={batch_size} is invalid for {self.path}: its inputs have a fixed "
+                                 f"batch dimension; allowed: {self.fixed_batch}")
+
+    def random_input(self, batch_size: int, seed: int | None = None) -> dict[str, np.ndarray]:
+        """One array per input: floats uniform in [0, 1), integers in [0, high), booleans; fixed seed."""
+        self.check_batch(batch_size)
+        rng = np.random.default_rng(seed)
+        feeds = {}
+        for info in self.inputs:
+            shape = (batch_size, *info.shape)
+            dtype = np.dtype(info.dtype)
+            if dtype == np.bool_:
+                feeds[info.name] = rng.integers(0, 2, size=shape).astype(bool)
+            elif np.issubdtype(dtype, np.integer):
+                feeds[info.name] = rng.integers(0, info.high or DEFAULT_INT_HIGH, size=shape).astype(dtype)
+            else:
+                feeds[info.name] = rng.random(shape, dtype=np.float64).astype(dtype)
+        return feeds
+
+    @cached_property
+    def _evaluator(self) -> Any:
+        import onnx
+        from onnx.reference import ReferenceEvaluator
+
+        return ReferenceEvaluator(onnx.load(str(self.path)))  # external data is read from beside the file
+
+    def reference(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output, in graph order, from ONNX's reference evaluator."""
+        return [np.asarray(out) for out in self._evaluator.run(None, dict(feeds))]
+
+    def max_error(self, feeds: Mapping[str, np.ndarray], results: list[Any]) -> float:
+        """Worst relative error over ``results`` (each a list of every output) against the reference."""
+        reference = self.reference(feeds)
+        worst = 0.0
+        for outputs in results:
+            if not isinstance(outputs, list | tuple) or len(outputs) != len(reference):
+                return float("inf")
+            for out, ref in zip(outputs, reference, strict=True):
+                worst = max(worst, relative_error(out, ref))
+        return worst
+
+
+def relative_error(out: Any, ref: np.ndarray) -> float:
+    """max |out - ref| / max |ref| (a shape mismatch or a NaN counts as infinitely wrong)."""
+    out = np.asarray(out)
+    if out.shape != ref.shape:
+        return float("inf")
+    ref64 = ref.astype(np.float64)
+    err = float(np.max(np.abs(out.astype(np.float64) - ref64))) if ref.size else 0.0
+    scale = max(float(np.max(np.abs(ref64))) if ref.size else 0.0, 1e-6)  # an all-zero output: absolute
+    return err / scale if np.isfinite(err) else float("inf")
+
+
+def _info(info: TensorInfo) -> dict[str, Any]:
+    return {"name": info.name, "dtype": info.dtype, "shape": ["batch", *info.shape],
+            **({"high": info.high} if info.high else {})}
+
+
+def _not_onnx(path: Path, why: str) -> OnnxModelError:
+    return OnnxModelError(f"--models={str(path)!r} is not an ONNX model ({why}); allowed: a file written by "
+                          "onnx.save (a serialized ModelProto), a zoo name or torch:package.module:function")
+
+
+def _read_model(path: Path) -> Any:
+    """Parse the file's protobuf (without external data) and check it looks like a model."""
+    import onnx
+
+    if not path.exists():
+        raise OnnxModelError(f"--models={str(path)!r} does not exist; allowed: the path of an existing .onnx file")
+    if not path.is_file():
+        raise OnnxModelError(f"--models={str(path)!r} is not a file; allowed: the path of an existing .onnx file")
+    head = path.read_bytes()[:2]
+    if head[:1] == b"\x80":  # pickle protocol 2+ starts with PROTO (0x80); never unpickled here
+        raise _not_onnx(path, "it is a Python pickle")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
+        raise _not_onnx(path, f"cannot be parsed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    if model.ir_version < 1 or not model.opset_import or not model.graph.node or not model.graph.output:
+        raise _not_onnx(path, "no IR version, opset, nodes or outputs")
+    return model
+
+
+def _external_files(model: Any, path: Path) -> tuple[str, ...]:
+    """External data files the model refers to, which must sit beside it (models load from there only)."""
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    names = []
+    for tensor in model.graph.initializer:
+        if uses_external_data(tensor):
+            location = ExternalDataInfo(tensor).location
+            target = (path.parent / location).resolve()
+            if path.parent.resolve() not in target.parents or not target.is_file():
+                raise OnnxModelError(f"--models={str(path)!r} refers to external data {location!r}, which is "
+                                     f"missing or outside {path.parent}; allowed: data files in the model's folder")
+            names.append(location)
+    return tuple(dict.fromkeys(names))
+
+
+def _embedding_highs(model: Any) -> dict[str, int]:
+    """For each graph input used as the indices of a Gather on an initializer: that table's row count."""
+    tables = {t.name: list(t.dims) for t in model.graph.initializer}
+    highs: dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type == "Gather" and len(node.input) == 2 and node.input[0] in tables:
+            axis = next((a.i for a in node.attribute if a.name == "axis"), 0)
+            rows = tables[node.input[0]][axis]
+            highs[node.input[1]] = min(rows, highs.get(node.input[1], rows))
+    return highs
+
+
+def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | None = None) -> OnnxModel:
+    """Check ``path`` and describe it; ``input_shapes`` gives dynamic per-sample dimensions.
+
+    Raises :class:`OnnxModelError` with the value and what is allowed for every bad input.
+    """
+    import onnx
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    path = Path(path).expanduser().absolute()
+    model = _read_model(path)
+    externals = _external_files(model, path)
+    try:
+        onnx.checker.check_model(str(path))  # by path: handles external data and files over 2 GB
+    except Exception as exc:  # noqa: BLE001 - ValidationError and friends
+        raise OnnxModelError(f"--models={str(path)!r} fails onnx.checker: {str(exc).strip()[:300]}; allowed: a "
+                             "model that onnx.checker.check_model accepts") from None
+    shapes = parse_input_shapes(input_shapes)
+    initializers = {t.name for t in model.graph.initializer}
+    highs = _embedding_highs(model)
+    inputs, batches = [], set()
+    graph_inputs = [i for i in model.graph.input if i.name not in initializers]
+    unknown = sorted(set(shapes) - {i.name for i in graph_inputs})
+    if unknown:
+        raise OnnxModelError(f"--input-shape names {unknown[0]!r}, which is not an input of {path.name}; allowed: "
+                             f"{', '.join(i.name for i in graph_inputs)}")
+    for value in graph_inputs:
+        tensor = value.type.tensor_type
+        dims = list(tensor.shape.dim)
+        if not dims:
+            raise OnnxModelError(f"input {value.name!r} of {path.name} is a scalar; allowed: inputs with a batch axis")
+        first = dims[0]
+        if first.HasField("dim_value"):
+            batches.add(first.dim_value)
+        if value.name in shapes:
+            given = shapes[value.name]
+            if len(given) != len(dims) - 1:
+                raise OnnxModelError(f"--input-shape={value.name}={','.join(map(str, given))} has {len(given)} "
+                                     f"dimension(s); allowed: {len(dims) - 1} (the input's rank without the batch)")
+            per_sample = given
+        else:
+            missing = [d.dim_param or "?" for d in dims[1:] if not d.HasField("dim_value")]
+            if missing:
+                raise OnnxModelError(
+                    f"input {value.name!r} of {path.name} has dynamic dimension(s) {', '.join(missing)} besides the "
+                    f"batch; allowed: give them with --input-shape {value.name}="
+                    + ",".join(str(d.dim_value) if d.HasField("dim_value") else "N" for d in dims[1:]))
+            per_sample = tuple(d.dim_value for d in dims[1:])
+        dtype = np.dtype(tensor_dtype_to_np_dtype(tensor.elem_type)).name
+        inputs.append(TensorInfo(value.name, dtype, tuple(per_sample), highs.get(value.name)))
+    outputs = tuple(TensorInfo(o.name, np.dtype(tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type)).name,
+                               tuple(d.dim_value if d.HasField("dim_value") else -1
+                                     for d in o.type.tensor_type.shape.dim[1:]))
+                    for o in model.graph.output)
+    ops: dict[str, int] = {}
+    unknown_ops = []
+    for node in model.graph.node:
+        key = f"{node.domain}:{node.op_type}" if node.domain not in ("", "ai.onnx") else node.op_type
+        ops[key] = ops.get(key, 0) + 1
+        if not onnx.defs.has(node.op_type, node.domain):
+            unknown_ops.append(key)
+    parameters = sum(int(np.prod(t.dims, dtype=np.int64)) for t in model.graph.initializer)
+    files = [path, *(path.parent / name for name in externals)]
+    return OnnxModel(path=path, sha256=file_digest(files), size_bytes=sum(f.stat().st_size for f in files),
+                     external_files=externals, inputs=tuple(inputs), outputs=outputs, ops=ops,
+                     unknown_ops=tuple(dict.fromkeys(unknown_ops)), parameter_count=parameters,
+                     fixed_batch=min(batches) if len(batches) == 1 else None, input_shapes=shapes)

@@ -1,0 +1,213 @@
+"""A user's model behind the same worker, verification and records as a zoo model.
+
+A model is named three ways (docs/models.md): a zoo name (``fnn``), a path to an ONNX file
+(``path/to/model.onnx``) or a factory (``torch:package.module:function``; not yet runnable, refused
+with the reason). :func:`load_model` turns any name into what the worker runs; for an ONNX file,
+:func:`create_model_backend` gives ONNX Runtime and OpenVINO backends that read the user's file
+itself, and a reasoned skip for every framework without a converter that installs here.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import Backend, BackendUnavailableError, UnsupportedVariantError
+from benchlib.backends.onnxruntime import OnnxRuntimeBackend
+from benchlib.backends.openvino import OpenVinoBackend
+from benchlib.models.onnx_model import (
+    OnnxModel,
+    OnnxModelError,
+    format_input_shapes,
+    load_onnx_model,
+    relative_error,
+)
+from benchlib.models.spec import ModelSpec
+
+#: Prefixes of a factory name (``torch:package.module:function``).
+FACTORY_PREFIXES = ("torch:", "keras:")
+#: Why each framework without a native ONNX reader skips an ONNX model (checked against the pinned stack).
+NO_CONVERTER = {
+    "pytorch": "no ONNX-to-PyTorch converter installs with the pinned stack: onnx2torch 1.5.15 requires "
+               "torchvision, which is not part of this environment (torch 2.13 CPU build)",
+    "tensorflow": "no maintained ONNX-to-TensorFlow converter: onnx-tf 1.10.0 (the last release) requires "
+                  "tensorflow-addons, which has reached end of life",
+    "jax": "no ONNX converter for jax installs with the pinned stack",
+    "numpy": "the NumPy baseline builds only the zoo's layer kinds; an ONNX graph's NumPy run is the reference "
+             "evaluator, which checks the others",
+}
+#: Case ``extra`` keys a user model adds: the file's hash (two files of one name never share a case key)
+#: and the given dynamic input shapes.
+SHA_KEY, SHAPES_KEY = "model_sha256", "input_shape"
+
+
+class ModelNameError(OnnxModelError):
+    """A model name that is neither a zoo name, an ONNX path nor a supported factory."""
+
+
+def is_onnx_name(name: str) -> bool:
+    """Whether ``name`` names an ONNX file (it ends in ``.onnx``)."""
+    return isinstance(name, str) and name.lower().endswith(".onnx")
+
+
+def is_user_model(name: str) -> bool:
+    """Whether ``name`` is an ONNX path or a factory rather than a zoo name."""
+    return is_onnx_name(name) or (isinstance(name, str) and name.startswith(FACTORY_PREFIXES))
+
+
+def check_model_name(name: str) -> None:
+    """Refuse a name that is none of the three forms (syntax only; :func:`load_model` checks the file)."""
+    from benchlib.models.zoo import MODELS
+
+    if name in MODELS or is_onnx_name(name):
+        return
+    if isinstance(name, str) and name.startswith(FACTORY_PREFIXES):
+        raise ModelNameError(f"model={name!r}: factories are not runnable yet; allowed: a zoo name or a path to "
+                             "an .onnx file (export the model with torch.onnx.export and pass the file)")
+    raise ModelNameError(f"model={name!r} is unknown; allowed: {', '.join(MODELS)}, a path to an .onnx file")
+
+
+def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> ModelSpec | OnnxModel:
+    """The zoo spec or the checked user model ``name`` stands for; ``extra`` is the case's (shapes, hash).
+
+    A file whose hash differs from the planned one is refused: the results would mix two models.
+    """
+    from benchlib.models.zoo import get_model
+
+    check_model_name(name)
+    if not is_user_model(name):
+        return get_model(name)
+    settings = dict(extra)
+    model = load_onnx_model(name, settings.get(SHAPES_KEY))
+    planned = settings.get(SHA_KEY)
+    if planned and planned != model.sha256:
+        raise OnnxModelError(f"--models={name!r} changed since the run was planned (sha256 {model.sha256[:12]}, "
+                             f"planned {planned[:12]}); allowed: an unchanged file (plan the run again)")
+    return model
+
+
+def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None) -> tuple[tuple[str, Any], ...]:
+    """The ``extra`` pairs a case of model ``name`` carries (none for a zoo model). Checks the file."""
+    if not is_user_model(name):
+        return ()
+    model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
+    pairs = [(SHA_KEY, model.sha256)]
+    if model.input_shapes:
+        pairs.append((SHAPES_KEY, format_input_shapes(model.input_shapes)))
+    return tuple(pairs)
+
+
+def model_identity(model: ModelSpec | OnnxModel) -> dict[str, Any]:
+    """Name, kind, hash, size, parameters and FLOPs of any model (a record's ``model_info``)."""
+    if isinstance(model, OnnxModel):
+        return model.identity()
+    return {"name": model.name, "kind": "zoo", "content_hash": model.content_hash,
+            "parameter_count": model.parameter_count(), "flops_per_sample": model.flops_per_sample(),
+            "tolerance": model.tolerance, "tolerance_kind": "absolute"}
+
+
+class UserOnnxRuntimeBackend(OnnxRuntimeBackend):
+    """ONNX Runtime on the user's file: every input fed by name, every output returned (a list)."""
+
+    def onnx_file(self) -> Path:
+        return self.spec.onnx_file
+
+    def _make_predictor(self):  # -> Callable[[dict], list[np.ndarray]]
+        run = self._session.run
+        names = [o.name for o in self.spec.outputs]
+        return lambda feeds: run(names, feeds)
+
+
+class UserOpenVinoBackend(OpenVinoBackend):
+    """OpenVINO on the user's file: one static-shape compiled model and request per batch size."""
+
+    def onnx_file(self) -> Path:
+        return self.spec.onnx_file
+
+    def _make_predictor(self):  # -> Callable[[dict], list[np.ndarray]]
+        if self.variant == "async":
+            raise UnsupportedVariantError("variant 'async' splits one input array across requests; a user "
+                                          "model's inputs are several named arrays; allowed: latency, throughput")
+        requests: dict[int, Any] = {}
+        names = [o.name for o in self.spec.outputs]
+
+        def predict(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+            batch = next(iter(feeds.values())).shape[0]
+            request = requests.get(batch)
+            if request is None:  # a new batch size: reshape + compile (the cold call pays it)
+                model = self._model.clone()
+                model.reshape({info.name: [batch, *info.shape] for info in self.spec.inputs})
+                request = requests[batch] = self._core.compile_model(model, "CPU", self._config).create_infer_request()
+            request.infer(feeds)
+            return [request.get_tensor(name).data.copy() for name in names]
+
+        return predict
+
+
+def create_model_backend(name: str, model: ModelSpec | OnnxModel, threads: int | None = None,
+                         variant: str | None = None) -> Backend:
+    """Backend ``name`` for any model; a framework that cannot run it raises an error recorded as skipped."""
+    from benchlib.backends.registry import create_backend, get_entry, missing_requirement
+
+    if isinstance(model, ModelSpec):
+        return create_backend(name, model, threads=threads, variant=variant)
+    get_entry(name)  # an unknown backend name lists the valid ones
+    if model.unknown_ops:
+        raise UnsupportedVariantError(f"op(s) {', '.join(model.unknown_ops)} of {model.path.name} have no ONNX "
+                                      f"schema: {name} cannot run them (nor can the reference evaluator)")
+    classes = {"onnxruntime": UserOnnxRuntimeBackend, "openvino": UserOpenVinoBackend}
+    if name not in classes:
+        raise UnsupportedVariantError(f"{name} cannot run an ONNX file: {NO_CONVERTER[name]}")
+    requirement = missing_requirement(name)
+    if requirement is not None:
+        raise BackendUnavailableError(name, requirement)
+    return classes[name](model, threads=threads, variant=variant)  # type: ignore[arg-type]
+
+
+def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, threads: int | None = None,
+                      seed: int | None = None, batch_sizes: Sequence[int] = (1, 3)) -> list:
+    """Each backend's outputs (every output) against the reference evaluator, relative to its magnitude."""
+    from benchlib.backends.registry import BACKEND_NAMES
+    from benchlib.verify import VerifyResult
+
+    sizes = (model.fixed_batch,) if model.fixed_batch else tuple(batch_sizes)
+    rng = np.random.default_rng(seed)
+    # An op without a schema stops the reference evaluator too; every backend then skips, naming it.
+    cases = [] if model.unknown_ops else [(feeds, model.reference(feeds))
+                                          for feeds in (model.random_input(b, int(rng.integers(2**31))) for b in sizes)]
+    results = []
+    for name in backends or BACKEND_NAMES:
+        common = {"backend": name, "batch_sizes": sizes, "model": str(model.path), "tolerance": model.tolerance}
+        version, started = None, time.perf_counter()
+        try:
+            backend = create_model_backend(name, model, threads=threads)
+            version = backend.version()
+            predict = backend.raw_predictor()
+            worst = 0.0
+            for feeds, reference in cases:
+                outputs = predict(feeds)
+                if len(outputs) != len(reference):
+                    raise ValueError(f"{len(outputs)} outputs returned; expected {len(reference)}")
+                worst = max([worst, *(relative_error(o, r) for o, r in zip(outputs, reference, strict=True))])
+        except (UnsupportedVariantError, NotImplementedError, BackendUnavailableError) as exc:
+            results.append(VerifyResult(version=version, max_abs_err=None, ok=False, status="skipped",
+                                        reason=f"unsupported: {exc}", seconds=time.perf_counter() - started,
+                                        **common))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
+            results.append(VerifyResult(version=version, max_abs_err=None, ok=False, status="fail",
+                                        reason=traceback.format_exception_only(exc)[-1].strip(),
+                                        seconds=time.perf_counter() - started, **common))
+            continue
+        ok = worst <= model.tolerance
+        results.append(VerifyResult(version=version, max_abs_err=worst, ok=ok, status="pass" if ok else "fail",
+                                    reason="" if ok else f"max relative error {worst:.3g} > tolerance "
+                                                         f"{model.tolerance:g}",
+                                    seconds=time.perf_counter() - started, **common))
+    return results
+
