@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: Command modules, in the order ``--help`` lists them.
-COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep", "scenarios")
+COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep", "fleet", "scenarios")
 
 
 def build_parser() -> argparse.ArgumentParser:

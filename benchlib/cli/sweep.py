@@ -15,6 +15,7 @@ from benchlib.sweep import (
     QUICK_BATCH_SIZES,
     QUICK_MAX_TIME_S,
     QUICK_MIN_TIME_S,
+    SweepConfig,
 )
 
 
@@ -27,6 +28,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "target tables. Re-running with the same --out skips cases already measured in this "
                     "environment. Invalid options are refused (exit 2) before any run.",
     )
+    add_case_options(parser)
+    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
+                        help="results file, JSON lines (default: outputs/results/sweep.jsonl, or "
+                             "sweep-quick.jsonl with --quick); the roofline goes beside it")
+    parser.add_argument("--tables-dir", type=Path, default=None, metavar="DIR",
+                        help="where tables are written (default: outputs/tables)")
+    parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
+                        help="where figures are written (default: outputs/figures)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def add_case_options(parser: argparse.ArgumentParser) -> None:
+    """The options saying which cases a sweep measures (``sweep`` and ``fleet`` share them)."""
     add_backends_option(parser, "all installed")
     add_models_option(parser, None, "fnn")
     parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None, metavar="N",
@@ -43,26 +58,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}; --quick: {QUICK_MAX_TIME_S:g}")
     parser.add_argument("--quick", action="store_true",
                         help="fewer batch sizes, usable cores only, short loops (under 3 minutes on 2 cores)")
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="results file, JSON lines (default: outputs/results/sweep.jsonl, or "
-                             "sweep-quick.jsonl with --quick); the roofline goes beside it")
-    parser.add_argument("--tables-dir", type=Path, default=None, metavar="DIR",
-                        help="where tables are written (default: outputs/tables)")
-    parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
-                        help="where figures are written (default: outputs/figures)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.run import _writable_target
-    from benchlib.paths import figures_dir, tables_dir
-    from benchlib.sweep import default_results_path, sweep_config
+def config_from_args(args: argparse.Namespace) -> SweepConfig:
+    """The sweep config the case options describe; ``ValueError`` names the option, the value and what is allowed."""
+    from benchlib.sweep import sweep_config
 
     try:
-        config = sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
-                              variants=args.variants, min_time_s=args.min_time, quick=args.quick, models=args.models,
-                              target_ci=args.target_ci, max_time_s=args.max_time)
+        return sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
+                            variants=args.variants, min_time_s=args.min_time, quick=args.quick, models=args.models,
+                            target_ci=args.target_ci, max_time_s=args.max_time)
     except ValueError as exc:
         message = str(exc)
         for name, option in (("variants=", "--variants="), ("backends=", "--backends="), ("models=", "--models="),
@@ -70,7 +75,18 @@ def run(args: argparse.Namespace) -> int:
                              ("max_time_s=", "--max-time=")):
             message = message.replace(name, option, 1) if message.startswith(name) else message
         message = message.replace("at least min_time_s (", "at least --min-time (")
-        return refuse("sweep", message)
+        raise ValueError(message) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchlib.cli.run import _writable_target
+    from benchlib.paths import figures_dir, tables_dir
+    from benchlib.sweep import default_results_path
+
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        return refuse("sweep", str(exc))
     out = args.out or default_results_path(args.quick)
     problem = _writable_target(out)
     if problem:
