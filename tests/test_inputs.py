@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -165,6 +166,26 @@ def test_article_checks_its_folders_before_the_protocol_runs(tmp_path: Path,
     assert code == 2 and f"--out='{foreign}' is an existing file that benchlib did not write" in err
     assert blocker.read_text() == "mine\n" and foreign.read_text() == "my notes\n"
     assert not (tmp_path / "art" / "tables").exists()  # refused before anything was created
+
+
+def test_sweep_outputs_are_planned_before_the_sweep(tmp_path: Path) -> None:
+    from benchlib.cli.outputs import OutputRefused, plan_sweep
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("mine\n")
+    out, tables, figures = tmp_path / "s.jsonl", tmp_path / "tables", tmp_path / "figures"
+    for bad, message in ((dict(tables=blocker / "t"), f"--tables-dir='{blocker / 't'}' is not writable"),
+                         (dict(figures=blocker), f"--figures-dir='{blocker}' is a regular file, not a folder"),
+                         (dict(tables=out), f"--tables-dir='{out}' is also an input of this command")):
+        with pytest.raises(OutputRefused, match=re.escape(message)):
+            plan_sweep(out, bad.get("tables", tables), bad.get("figures", figures), runs=4)
+    roofline = tmp_path / "roofline-s.json"
+    roofline.write_text("not mine\n")
+    with pytest.raises(OutputRefused, match="roofline file beside --out"):
+        plan_sweep(out, tables, figures, runs=4)
+    roofline.unlink()
+    plan_sweep(out, tables, figures, runs=4)
+    assert tables.is_dir() and figures.is_dir() and not out.exists() and blocker.read_text() == "mine\n"
 
 
 # -- only regular files are read -----------------------------------------------------------------
