@@ -144,12 +144,19 @@ def verify_models(
     threads: int | None = None,
     seed: int | None = None,
     variants: Sequence[str] | str | None = None,
+    input_shapes: str | None = None,
 ) -> list[VerifyResult]:
     """Verify every backend on every named model (default: all), each at the model's own batch sizes
-    and tolerance; results in model order, then backend order."""
+    and tolerance; results in model order, then backend order. A path to an ONNX file is checked
+    against ONNX's reference evaluator (``input_shapes``: its dynamic dimensions, ``NAME=d1,d2;...``)."""
+    from benchlib.models.user import SHAPES_KEY, is_user_model, load_model, verify_user_model
     from benchlib.models.zoo import MODELS, get_model
 
     results = []
     for model in models or list(MODELS):
+        if is_user_model(model):  # each backend's default variant, every output compared
+            user = load_model(model, {SHAPES_KEY: input_shapes} if input_shapes else {})
+            results += verify_user_model(user, backends, threads=threads, seed=seed)
+            continue
         results += verify_all(get_model(model), backends, threads=threads, seed=seed, variants=variants)
     return results

@@ -18,7 +18,7 @@ from benchlib.cli.common import (
     threads,
     timing_conflict,
 )
-from benchlib.cli.verify import add_models_option
+from benchlib.cli.verify import add_input_shape_option, add_models_option, check_user_models
 from benchlib.engine.case import MAX_CALLS, RunCase
 from benchlib.engine.timing import (
     DEFAULT_MAX_TIME_S,
@@ -30,6 +30,7 @@ from benchlib.engine.timing import (
     DEFAULT_WARMUP_TIME_S,
     check_target_ci,
 )
+from benchlib.models.user import is_user_model
 from benchlib.models.zoo import MODELS, get_model
 
 
@@ -78,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_backends_option(parser, "all installed; named but missing ones are recorded as skipped")
     add_models_option(parser, ["fnn"], "fnn")
+    add_input_shape_option(parser)
     per_model = "; ".join(f"{m} {' '.join(map(str, get_model(m).run_batch_sizes))}" for m in MODELS)
     parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None,
                         metavar="N", help=f"batch sizes (default: each model's own: {per_model})")
@@ -138,18 +140,42 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
     if args.max_time is not None and args.max_time < args.min_time:
         return f"--max-time={args.max_time:g} is invalid; allowed: at least --min-time ({args.min_time:g})"
+    problem = check_user_models(args.models, getattr(args, "input_shape", None))
+    if problem:  # an ONNX file's dynamic dimension without --input-shape, a bad --input-shape
+        return problem
     cases = []
     for model in args.models:
-        spec = get_model(model)
-        sizes = args.batch_sizes or list(spec.run_batch_sizes)  # each model's own default
-        problem = spec.batch_memory_problem(max(sizes), available_memory_bytes())
-        if problem:
-            return f"--batch-sizes={max(sizes)} is too large: {problem}"
-        cases += case_grid(backends, sizes, models=[model], threads=args.threads or [None],
+        shapes = {}
+        if is_user_model(model):
+            shapes = {"input_shapes": ";".join(args.input_shape or []) or None}
+            problem, sizes = user_batch_sizes(model, shapes["input_shapes"], args.batch_sizes)
+            if problem:
+                return problem
+        else:
+            spec = get_model(model)
+            sizes = args.batch_sizes or list(spec.run_batch_sizes)  # each model's own default
+            problem = spec.batch_memory_problem(max(sizes), available_memory_bytes())
+            if problem:
+                return f"--batch-sizes={max(sizes)} is too large: {problem}"
+        cases += case_grid(backends, sizes, models=[model], **shapes, threads=args.threads or [None],
                            variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
                            warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout,
                            target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max)
     return cases
+
+
+def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | None) -> tuple[str | None, list[int]]:
+    """(refusal or None, batch sizes) of an ONNX model: the asked ones, else 1 and 32, or its fixed batch."""
+    from benchlib.models.user import SHAPES_KEY, USER_BATCH_SIZES, load_model
+
+    fixed = load_model(model, {SHAPES_KEY: input_shapes} if input_shapes else {}).fixed_batch
+    if fixed is None:
+        return None, list(asked or USER_BATCH_SIZES)
+    wrong = [b for b in asked or [] if b != fixed]
+    if wrong:
+        return (f"--batch-sizes={wrong[0]} is invalid for {model}: its inputs have a fixed batch dimension; "
+                f"allowed: {fixed}"), []
+    return None, [fixed]
 
 
 def available_memory_bytes() -> int:

@@ -11,16 +11,45 @@ from benchlib.models.zoo import MODELS
 
 
 def model_name(text: str) -> str:
-    """``--models`` value: a registered model name (a refusal lists them)."""
-    if text not in MODELS:
-        raise argparse.ArgumentTypeError(f"--models={text!r} is unknown; allowed: {', '.join(MODELS)}")
+    """``--models`` value: a registered model name or a path to an ONNX file ``onnx.checker`` accepts."""
+    from benchlib.models.onnx_model import OnnxModelError, check_onnx_file
+    from benchlib.models.user import check_model_name, is_onnx_name
+
+    try:
+        check_model_name(text)
+        if is_onnx_name(text):
+            check_onnx_file(text)  # a missing, non-ONNX or invalid file is refused before anything runs
+    except OnnxModelError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("model=", "--models=", 1)) from None
     return text
+
+
+def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
+    """``--input-shape NAME=d1,d2 ...``: per-sample sizes of an ONNX model's dynamic dimensions."""
+    parser.add_argument("--input-shape", nargs="+", default=None, metavar="NAME=D1,D2",
+                        help="per-sample shape (without the batch) of an ONNX model's input whose dimensions "
+                             "besides the batch are dynamic, e.g. ids=128")
+
+
+def check_user_models(models: list[str] | None, input_shape: list[str] | None) -> str | None:
+    """Why the ONNX files among ``models`` cannot run with ``--input-shape`` (dynamic dimensions), or None."""
+    from benchlib.models.onnx_model import OnnxModelError
+    from benchlib.models.user import SHAPES_KEY, is_user_model, load_model
+
+    for model in models or []:
+        if is_user_model(model):
+            try:
+                load_model(model, {SHAPES_KEY: ";".join(input_shape or [])})
+            except OnnxModelError as exc:
+                return str(exc)
+    return None
 
 
 def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None, default_help: str) -> None:
     """``--models NAME ...`` (``--model`` is accepted as an alias)."""
     parser.add_argument("--models", "--model", dest="models", nargs="+", type=model_name, default=default,
-                        metavar="NAME", help=f"models to include ({', '.join(MODELS)}); default: {default_help}")
+                        metavar="NAME", help=f"models to include ({', '.join(MODELS)}, or a path to an .onnx "
+                                             f"file); default: {default_help}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_backends_option(parser, "all (missing frameworks are reported as skipped)")
     add_models_option(parser, None, "all")
+    add_input_shape_option(parser)
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="variants to verify: 'all', or names (each backend checks those it offers); "
                              "default: each backend's default variant")
@@ -51,13 +81,17 @@ def _cell(result) -> str:  # noqa: ANN001 - a VerifyResult
 
 def format_table(results: list) -> str:
     """Backends as rows, models as columns (each headed by its tolerance); notes for anything not passing."""
+    from benchlib.models.user import is_user_model
     from benchlib.models.zoo import get_model
 
     models = list(dict.fromkeys(r.model for r in results))
     label = {id(r): r.backend + (f"/{r.variant}" if r.variant else "") for r in results}
     backends = list(dict.fromkeys(label[id(r)] for r in results))
     by_key = {(label[id(r)], r.model): r for r in results}
-    headers = [f"{m} (tol {get_model(m).tolerance:.0e})" for m in models]
+    by_model = {r.model: r for r in results}
+    # An ONNX file's column is headed by its file name and its relative tolerance.
+    headers = [f"{m.rsplit('/', 1)[-1]} (rel {r.tolerance:.0e})" if is_user_model(m) else
+               f"{m} (tol {get_model(m).tolerance:.0e})" for m, r in ((m, by_model[m]) for m in models)]
     widths = [max(len(h), 16) for h in headers]
     name_width = max(12, *(len(b) for b in backends))
     header = " ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
@@ -84,8 +118,12 @@ def run(args: argparse.Namespace) -> int:
             return refuse("verify", f"--variants={unknown[0]!r} is not offered by any selected backend; "
                                     f"allowed: all, {', '.join(sorted(known))}")
         variants = "all" if "all" in variants else variants
+    problem = check_user_models(args.models, args.input_shape)
+    if problem:
+        return refuse("verify", problem)
     started = time.perf_counter()
-    results = verify_models(args.models, args.backends, threads=args.threads, variants=variants)
+    results = verify_models(args.models, args.backends, threads=args.threads, variants=variants,
+                            input_shapes=";".join(args.input_shape or []) or None)
     wall = time.perf_counter() - started
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))

@@ -249,6 +249,24 @@ def _embedding_highs(model: Any) -> dict[str, int]:
     return highs
 
 
+def check_onnx_file(path: str | Path) -> Any:
+    """The parsed model (without external data) if ``path`` is an ONNX file ``onnx.checker`` accepts.
+
+    Raises :class:`OnnxModelError` naming the path and what is allowed.
+    """
+    import onnx
+
+    path = Path(path).expanduser().absolute()
+    model = _read_model(path)
+    _external_files(model, path)
+    try:
+        onnx.checker.check_model(str(path))  # by path: handles external data and files over 2 GB
+    except Exception as exc:  # noqa: BLE001 - ValidationError and friends
+        raise OnnxModelError(f"--models={str(path)!r} fails onnx.checker: {str(exc).strip()[:300]}; allowed: a "
+                             "model that onnx.checker.check_model accepts") from None
+    return model
+
+
 def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | None = None) -> OnnxModel:
     """Check ``path`` and describe it; ``input_shapes`` gives dynamic per-sample dimensions.
 
@@ -258,13 +276,8 @@ def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | No
     from onnx.helper import tensor_dtype_to_np_dtype
 
     path = Path(path).expanduser().absolute()
-    model = _read_model(path)
+    model = check_onnx_file(path)
     externals = _external_files(model, path)
-    try:
-        onnx.checker.check_model(str(path))  # by path: handles external data and files over 2 GB
-    except Exception as exc:  # noqa: BLE001 - ValidationError and friends
-        raise OnnxModelError(f"--models={str(path)!r} fails onnx.checker: {str(exc).strip()[:300]}; allowed: a "
-                             "model that onnx.checker.check_model accepts") from None
     shapes = parse_input_shapes(input_shapes)
     initializers = {t.name for t in model.graph.initializer}
     highs = _embedding_highs(model)

@@ -31,6 +31,8 @@ from benchlib.models.spec import ModelSpec
 
 #: Prefixes of a factory name (``torch:package.module:function``).
 FACTORY_PREFIXES = ("torch:", "keras:")
+#: ``run``'s batch sizes for an ONNX file with a dynamic batch (``--batch-sizes`` chooses others).
+USER_BATCH_SIZES = (1, 32)
 #: Why each framework without a native ONNX reader skips an ONNX model (checked against the pinned stack).
 NO_CONVERTER = {
     "pytorch": "no ONNX-to-PyTorch converter installs with the pinned stack: onnx2torch 1.5.15 requires "
