@@ -79,18 +79,20 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.run import _writable_target
+    from benchlib.cli.outputs import OutputRefused, plan_sweep
     from benchlib.paths import figures_dir, tables_dir
-    from benchlib.sweep import default_results_path
+    from benchlib.sweep import build_cases, default_results_path
 
     try:
         config = config_from_args(args)
     except ValueError as exc:
         return refuse("sweep", str(exc))
     out = args.out or default_results_path(args.quick)
-    problem = _writable_target(out)
-    if problem:
-        return refuse("sweep", problem)
+    tables_folder, figures_folder = args.tables_dir or tables_dir(), args.figures_dir or figures_dir()
+    try:  # every output checked before the sweep runs, not after it
+        plan_sweep(out, tables_folder, figures_folder, runs=len(build_cases(config)))
+    except OutputRefused as exc:
+        return refuse("sweep", str(exc))
 
     from benchlib.report.sweep_figures import all_figures
     from benchlib.report.sweep_tables import all_tables, summary_sentences, sweep_frame, write_tables
@@ -106,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     for sentence in summary_sentences(df, result.peaks):
         print(sentence)
-    table_paths = write_tables(tables, args.tables_dir or tables_dir())
-    figure_paths = all_figures(df, result.peaks, args.figures_dir or figures_dir())
+    table_paths = write_tables(tables, tables_folder)
+    figure_paths = all_figures(df, result.peaks, figures_folder)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items())) or "none"
     print(f"\nsweep: {result.planned} case(s), {result.resumed} already done, run now: {counts}; "
           f"{result.wall_s:.0f} s (roofline {result.roofline_s:.1f} s)")
