@@ -187,6 +187,12 @@ def test_sweep_outputs_are_planned_before_the_sweep(tmp_path: Path) -> None:
     plan_sweep(out, tables, figures, runs=4)
     assert tables.is_dir() and figures.is_dir() and not out.exists() and blocker.read_text() == "mine\n"
 
+    # through the CLI: refused before the roofline or any case runs, nothing written
+    run = _cli("sweep", "--backends", "numpy", "--quick", "--out", str(tmp_path / "new" / "s.jsonl"),
+               "--tables-dir", str(blocker / "t"), timeout=120)
+    assert run.returncode == 2 and f"--tables-dir='{blocker / 't'}' is not writable (Not a directory)" in run.stderr
+    assert not (tmp_path / "new").exists()
+
 
 # -- only regular files are read -----------------------------------------------------------------
 
