@@ -45,7 +45,7 @@ def save(model: onnx.ModelProto, path: Path, external: bool = False) -> Path:
     """Write ``model`` to ``path`` (weights in ``path.data`` beside it with ``external``)."""
     if external:
         onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=path.name + ".data", size_threshold=0)
+                  location=path.name + ".data", size_threshold=64)  # small shape tensors inline, as ORT needs
     else:
         onnx.save(model, str(path))
     return path

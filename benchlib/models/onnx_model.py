@@ -198,7 +198,7 @@ def _info(info: TensorInfo) -> dict[str, Any]:
 
 def _not_onnx(path: Path, why: str) -> OnnxModelError:
     return OnnxModelError(f"--models={str(path)!r} is not an ONNX model ({why}); allowed: a file written by "
-                          "onnx.save (a serialized ModelProto), a zoo name or torch:package.module:function")
+                          "onnx.save (a serialized ModelProto)")
 
 
 def _read_model(path: Path) -> Any:
