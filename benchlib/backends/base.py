@@ -55,8 +55,13 @@ class Backend(ABC):
     requirement: ClassVar[str]
     #: variants this backend can run; the first is the default
     variants: ClassVar[tuple[str, ...]] = ("default",)
+    #: numeric precisions this backend can run → how it applies each (benchlib.precision); fp32 first
+    precisions: ClassVar[dict[str, str]] = {"fp32": "float32 weights and arithmetic"}
+    #: precisions this backend does not run → why (the skipped record's reason)
+    precision_skips: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, spec: ModelSpec, threads: int | None = None, variant: str | None = None) -> None:
+    def __init__(self, spec: ModelSpec, threads: int | None = None, variant: str | None = None,
+                 precision: str = "fp32") -> None:
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads={threads!r} is invalid; allowed: a positive integer or None")
         variant = variant or self.variants[0]
@@ -69,6 +74,22 @@ class Backend(ABC):
         self.variant = variant
         self._framework: Any = None
         self._built = False
+        self.use_precision(precision)
+
+    def use_precision(self, precision: str, calibration_size: int | None = None) -> None:
+        """Run at ``precision`` (before :meth:`build`); static INT8 calibrates on ``calibration_size`` inputs.
+
+        Raises :class:`~benchlib.precision.UnsupportedPrecisionError` (recorded as skipped) for a
+        precision missing from this backend's :attr:`precisions` table, with its reason.
+        """
+        from benchlib.precision import CALIBRATION_SIZE, require
+
+        if self._built:
+            raise RuntimeError(f"precision={precision!r} must be chosen before build(); backend {self.name!r} is built")
+        self.precision_path = require(self.name, precision, self.precisions, self.precision_skips)
+        self.precision = precision
+        #: inputs of the seeded calibration set for static INT8
+        self.calibration_size = calibration_size or CALIBRATION_SIZE
 
     # -- phases -----------------------------------------------------------------------------
     def import_framework(self) -> None:

@@ -12,6 +12,8 @@ class NumpyBackend(Backend):
     module = "numpy"
     requirement = "numpy"
     variants = ("default",)
+    precision_skips = dict.fromkeys(("bf16", "int8-dynamic", "int8-static"),
+                                    "the NumPy backend is the float32 baseline every precision is compared with")
 
     def _import(self) -> Any:
         import numpy

@@ -9,6 +9,8 @@ import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
 from benchlib.models.onnx_export import INPUT_NAME, OUTPUT_NAME, ensure_onnx_file
+from benchlib.precision.onnx_quant import METHODS as QUANTISERS
+from benchlib.precision.onnx_quant import ensure_quantized
 
 GRAPH_LEVELS = {"all": "ORT_ENABLE_ALL", "extended": "ORT_ENABLE_EXTENDED", "basic": "ORT_ENABLE_BASIC",
                 "disabled": "ORT_DISABLE_ALL"}
@@ -21,6 +23,10 @@ class OnnxRuntimeBackend(Backend):
     #: default: ORT_ENABLE_ALL, sequential execution; opt-*: other graph optimisation levels;
     #: parallel: ORT_PARALLEL execution mode with inter-op threads
     variants = ("default", "opt-extended", "opt-basic", "opt-disabled", "parallel")
+    #: INT8 files made by ONNX Runtime's own quantiser (benchlib.precision.onnx_quant)
+    precisions = {"fp32": "the exported float32 ONNX file", **QUANTISERS}
+    precision_skips = {"bf16": "the CPU execution provider has no bfloat16 MatMul/Gemm kernels (its bf16 fast-math "
+                               "GEMM, mlas.enable_gemm_fastmath_arm64_bfloat16, exists only on Arm64)"}
 
     def _import(self) -> Any:
         import onnxruntime
@@ -34,6 +40,8 @@ class OnnxRuntimeBackend(Backend):
     def _build(self) -> None:
         ort = self._framework
         self.model_path = self.onnx_file()
+        if self.precision != "fp32":  # quantised once, cached by hash next to the float32 file
+            self.model_path = ensure_quantized(self.spec, self.model_path, self.precision, self.calibration_size)
         options = ort.SessionOptions()
         level = self.variant.removeprefix("opt-") if self.variant.startswith("opt-") else "all"
         options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, GRAPH_LEVELS[level])

@@ -11,6 +11,10 @@ import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
 from benchlib.models.onnx_export import ensure_onnx_file
+from benchlib.precision.openvino_quant import HINTS as PRECISION_HINTS
+from benchlib.precision.openvino_quant import METHODS as PRECISION_METHODS
+from benchlib.precision.openvino_quant import SKIPS as PRECISION_SKIPS
+from benchlib.precision.openvino_quant import check_hint, quantize_with_nncf
 
 
 class _SkipModule(importlib.abc.MetaPathFinder):
@@ -99,6 +103,9 @@ class OpenVinoBackend(Backend):
     #: async: THROUGHPUT hint, the dynamic-batch model, the batch split across the compiled model's
     #: optimal number of infer requests run asynchronously (zero-copy chunks)
     variants = ("latency", "throughput", "async")
+    #: precision → how (benchlib.precision.openvino_quant)
+    precisions = PRECISION_METHODS
+    precision_skips = PRECISION_SKIPS
 
     def _import(self) -> Any:
         return import_openvino()
@@ -113,16 +120,20 @@ class OpenVinoBackend(Backend):
         self._core = core = ov.Core()
         config: dict[str, Any] = {
             "PERFORMANCE_HINT": "LATENCY" if self.variant == "latency" else "THROUGHPUT",
-            # Without this, CPUs with bf16/fp16 units may silently run in reduced precision.
-            "INFERENCE_PRECISION_HINT": "f32",
+            # Without this, CPUs with bf16/fp16 units may silently run in reduced precision: f32
+            # unless the case asks for bf16 (benchlib.precision.openvino_quant.HINTS).
+            "INFERENCE_PRECISION_HINT": PRECISION_HINTS[self.precision],
         }
         if self.threads is not None:
             config["INFERENCE_NUM_THREADS"] = self.threads
         self._config = config
         self._model = core.read_model(str(self.model_path))
+        if self.precision == "int8-static":
+            self._model = quantize_with_nncf(self._model, self.spec, self.calibration_size)
         # The model as exported (dynamic batch axis): the async variant runs it; for the others it
         # checks at build time that the model compiles and reports the thread settings.
         self._compiled = core.compile_model(self._model, "CPU", config)
+        self.inference_precision = check_hint(core, self._compiled, self.precision)  # read back
         self._static: dict[int, _StaticShape] = {}
         if self.variant == "async":
             self._queue = ov.AsyncInferQueue(self._compiled)
@@ -184,7 +195,8 @@ class OpenVinoBackend(Backend):
     def thread_settings(self) -> dict[str, Any]:
         compiled = self._compiled
         settings: dict[str, Any] = {"requested": self.threads}
-        for key in ("INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "NUM_STREAMS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS"):
+        for key in ("INFERENCE_NUM_THREADS", "PERFORMANCE_HINT", "NUM_STREAMS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS",
+                    "INFERENCE_PRECISION_HINT"):
             try:
                 settings[key.lower()] = str(compiled.get_property(key))
             except Exception:  # noqa: BLE001 - a property the plugin does not report

@@ -74,7 +74,7 @@ def get_backend_class(name: str) -> type[Backend]:
 
 
 def create_backend(
-    name: str, spec: ModelSpec, threads: int | None = None, variant: str | None = None
+    name: str, spec: ModelSpec, threads: int | None = None, variant: str | None = None, precision: str = "fp32"
 ) -> Backend:
     """Instantiate backend ``name``; raises :class:`BackendUnavailableError` if its framework is missing.
 
@@ -90,7 +90,7 @@ def create_backend(
     requirement = missing_requirement(name)
     if requirement is not None:
         raise BackendUnavailableError(name, requirement)
-    return get_backend_class(name)(spec, threads=threads, variant=variant)
+    return get_backend_class(name)(spec, threads=threads, variant=variant, precision=precision)
 
 
 def backend_variants(name: str) -> tuple[str, ...]:

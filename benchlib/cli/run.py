@@ -70,6 +70,16 @@ def add_precision_options(parser: argparse.ArgumentParser, max_time_default: str
                              f"(default: {max_time_default})")
 
 
+def precision_name(text: str) -> str:
+    """argparse type of ``--precisions``: a known precision, else the refusal listing the valid ones."""
+    from benchlib.precision import check_precision
+
+    try:
+        return check_precision(text, "--precisions")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run", help="measure latency, throughput, CPU and memory, one fresh process per case",
@@ -89,6 +99,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="backend variants to run where a backend supports them (default: each "
                              "backend's default variant); a name no selected backend knows is refused")
+    parser.add_argument("--precisions", nargs="+", type=precision_name, default=None, metavar="P",
+                        help="numeric precisions: fp32 (the default), bf16, int8-dynamic, int8-static; a backend "
+                             "without one records it as skipped with the reason (docs/precision.md)")
     parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=DEFAULT_MIN_TIME_S, metavar="S",
                         help=f"timed loop lasts at least S seconds (default: {DEFAULT_MIN_TIME_S:g})")
     parser.add_argument("--min-calls", type=_calls("--min-calls"), default=DEFAULT_MIN_CALLS, metavar="N",
@@ -160,7 +173,8 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
         cases += case_grid(backends, sizes, models=[model], **shapes, threads=args.threads or [None],
                            variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
                            warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout,
-                           target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max)
+                           target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max,
+                           precisions=getattr(args, "precisions", None) or ["fp32"])
     return cases
 
 

@@ -39,7 +39,7 @@ def check_positive_float(name: str, value: object, maximum: float, allow_zero: b
 
 #: Fields added later → the value that means what records without them measured.
 _LATER_FIELDS: dict[str, object] = {"target_ci": 0.0, "max_time_s": None, "warmup_max_s": 0.0,
-                                   "scenario": "single"}
+                                   "scenario": "single", "precision": "fp32"}
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,14 @@ class RunCase:
     #: > 0: warm-up continues past its minimums until the per-call time settles, for at most this long;
     #: 0: fixed warm-up (the minimums only)
     warmup_max_s: float = 0.0
+    #: numeric precision: one of benchlib.precision.PRECISIONS (fp32, bf16, int8-dynamic, int8-static);
+    #: a backend without it records the case as skipped (docs/precision.md)
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         # Types first: a list where a name belongs would otherwise fail later with an unrelated error.
         for name, allowed in (("backend", "a backend name"), ("model", "a model name"), ("protocol", "a name"),
-                              ("scenario", "a scenario name")):
+                              ("scenario", "a scenario name"), ("precision", "a precision name")):
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise ValueError(f"{name}={value!r} ({type(value).__name__}) is invalid; allowed: {allowed} (text)")
@@ -112,6 +115,9 @@ class RunCase:
                 raise ValueError(f"max_time_s={self.max_time_s!r} is invalid; allowed: at least min_time_s "
                                  f"({self.min_time_s:g}) or None (the default cap)")
         check_positive_float("warmup_max_s", self.warmup_max_s, MAX_SECONDS, allow_zero=True)
+        from benchlib.precision import check_precision
+
+        check_precision(self.precision)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -137,4 +143,5 @@ class RunCase:
         variant = f"/{self.variant}" if self.variant else ""
         threads = f" t={self.threads}" if self.threads else ""
         scenario = f" {self.scenario}" if self.scenario != "single" else ""
-        return f"{self.backend}{variant} b={self.batch_size}{threads}{scenario}"
+        precision = f" {self.precision}" if self.precision != "fp32" else ""
+        return f"{self.backend}{variant} b={self.batch_size}{threads}{scenario}{precision}"

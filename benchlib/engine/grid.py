@@ -66,9 +66,11 @@ def case_grid(
     variants: Sequence[str] | str | None = None,
     omit_missing_variants: bool = False,
     scenarios: Iterable[str] = ("single",),
+    precisions: Iterable[str] = ("fp32",),
     **settings: Any,
 ) -> list[RunCase]:
-    """Every case of the cross product, in a stable order (backend, model, variant, threads, batch, scenario).
+    """Every case of the cross product, in a stable order (backend, model, variant, precision, threads, batch,
+    scenario).
 
     ``variants``: ``None`` runs each backend's default variant, ``"all"`` every variant it offers,
     a list the named variants each backend offers; a backend offering none of the named ones runs
@@ -77,11 +79,16 @@ def case_grid(
     Offline, Server (benchlib.scenarios; their settings go in ``extra``).
     ``models``: zoo names or paths to ``.onnx`` files (``input_shapes="NAME=d1,d2;..."`` sizes their
     dynamic dimensions besides the batch; a bad file raises ``ValueError`` before any case is made).
+    ``precisions``: fp32, bf16, int8-dynamic, int8-static (benchlib.precision); every backend gets
+    every one, and a backend without it records the case as skipped with the reason.
     ``settings`` are the remaining :class:`RunCase` fields (timing, protocol, seed, ...).
     """
     counts = list(dict.fromkeys(resolve_threads(t) for t in threads))
     modes = list(dict.fromkeys(scenarios))
     sizes = list(dict.fromkeys(batch_sizes))
+    from benchlib.precision import check_precision
+
+    numeric = [check_precision(p, "precisions") for p in dict.fromkeys(precisions)]
     from benchlib.models.user import case_extra
 
     # A user model's file is checked once here and its hash goes into each case (and so its key): two
@@ -97,9 +104,11 @@ def case_grid(
             else:
                 settings.pop("extra", None)
             for variant in dict.fromkeys(_variants_for(backend, variants, omit_missing_variants)):
-                for count in counts:
-                    for batch in sizes:
-                        for scenario in modes:
-                            cases.append(RunCase(backend=backend, model=model, batch_size=batch, threads=count,
-                                                 variant=variant, scenario=scenario, **settings))
+                for precision in numeric:
+                    for count in counts:
+                        for batch in sizes:
+                            for scenario in modes:
+                                cases.append(RunCase(backend=backend, model=model, batch_size=batch, threads=count,
+                                                     variant=variant, scenario=scenario, precision=precision,
+                                                     **settings))
     return cases

@@ -215,12 +215,36 @@ def _check_outputs(spec: Any, inputs: np.ndarray, outputs: list[Any]) -> float:
     return worst
 
 
+def precision_fields(backend: Any, case: RunCase, env: dict[str, Any]) -> dict[str, Any]:
+    """Apply ``case.precision`` to ``backend`` (before its build) and return the record's precision fields."""
+    from benchlib.precision import CALIBRATION_SEED, calibration_size
+    from benchlib.precision.hardware import hardware_support
+
+    size = calibration_size(dict(case.extra)) if case.precision == "int8-static" else None
+    backend.use_precision(case.precision, size)
+    return {"precision_path": backend.precision_path,
+            "calibration": {"size": size, "seed": CALIBRATION_SEED} if size else None,
+            "precision_hardware": hardware_support(case.precision, env.get("isa_flags") or [])}
+
+
+def precision_accuracy(predict: Callable[[Any], Any], spec: Any, case: RunCase) -> dict[str, Any]:
+    """Accuracy of a reduced-precision predictor on the seeded evaluation set (benchlib.precision.accuracy)."""
+    from benchlib.precision import evaluation_size
+    from benchlib.precision.accuracy import evaluate
+
+    tick = time.perf_counter_ns()
+    accuracy = evaluate(predict, spec, case.batch_size, evaluation_size(dict(case.extra)))
+    accuracy["seconds"] = (time.perf_counter_ns() - tick) / 1e9
+    return accuracy
+
+
 def run_worker(case: RunCase) -> dict[str, Any]:
     """Run every phase of ``case`` in this process and return its record (never raises)."""
     from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError, validate_input
     from benchlib.env import collect_env, fingerprint_key
     from benchlib.models.spec import UnsupportedLayerError
     from benchlib.models.user import create_model_backend, load_model, model_identity
+    from benchlib.precision import tolerance_for
     from benchlib.results.schema import failed_record, make_record
 
     fixed: dict[str, float | None] = {"process_start": process_age_s()}
@@ -238,6 +262,8 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fields["flops_per_sample"] = spec.flops_per_sample()
         backend = create_model_backend(case.backend, spec, threads=case.threads, variant=case.variant)
         fields["variant"] = backend.variant
+        # The numeric precision: one missing from the backend's table raises UnsupportedPrecisionError (skipped).
+        fields.update(precision_fields(backend, case, env))
 
         t0 = time.perf_counter_ns()
         backend.import_framework()
@@ -272,10 +298,14 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         err = spec.max_error(inputs, [first, last]) if isinstance(inputs, dict) else _check_outputs(
             spec, inputs, [first, last])
         fields["max_abs_err"] = err
-        fields["tolerance"] = spec.tolerance  # the model's own (see ModelSpec.tolerance_reason)
-        fields["outputs_valid"] = bool(err <= spec.tolerance)
+        # the model's own (see ModelSpec.tolerance_reason) at fp32; a reduced precision's own above it
+        tolerance = fields["tolerance"] = tolerance_for(case.precision, spec.tolerance)
+        fields["outputs_valid"] = bool(err <= tolerance)
         if not fields["outputs_valid"]:
-            fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {spec.tolerance:g}")
+            fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {tolerance:g}"
+                                      f"{'' if case.precision == 'fp32' else ' (' + case.precision + ')'}")
+        if case.precision != "fp32":  # after the timed loop, never inside it
+            fields["accuracy"] = precision_accuracy(predict, spec, case)
         fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
         fixed["after_loop"] = (time.perf_counter_ns() - t0) / 1e9  # output check and harness overhead
 

@@ -32,6 +32,7 @@ REQUIRED_KEYS: dict[str, Any] = {
     "variant": None,
     "protocol": None,
     "scenario": None,  # "single" (the engine's timed loop) or a LoadGen scenario (benchlib.scenarios)
+    "precision": None,  # numeric precision: fp32, bf16, int8-dynamic, int8-static (benchlib.precision)
     "status": None,
     "error": None,
     "pid": None,
@@ -67,6 +68,12 @@ REQUIRED_KEYS: dict[str, Any] = {
     "harness_overhead_us": None,
     "max_abs_err": None,
     "outputs_valid": None,
+    # reduced precision (benchlib.precision): how it was applied, calibration, what the CPU does for it,
+    # and accuracy on the seeded evaluation set (null at fp32)
+    "precision_path": None,
+    "calibration": None,
+    "precision_hardware": None,
+    "accuracy": None,
     "framework_version": None,
     "thread_settings": None,
     "flops_per_sample": None,
@@ -86,7 +93,8 @@ def _case_fields(case: Any) -> dict[str, Any]:
     """Identity fields of a :class:`~benchlib.engine.case.RunCase` (or a dict with the same keys)."""
     data = case.to_dict() if hasattr(case, "to_dict") else dict(case)
     fields = {key: data.get(key) for key in ("backend", "model", "batch_size", "threads", "variant", "protocol",
-                                                "scenario")}
+                                                "scenario", "precision")}
+    fields["precision"] = fields["precision"] or "fp32"  # a case from before the precision dimension
     fields["case_key"] = case.case_key if hasattr(case, "case_key") else data.get("case_key")
     fields["case"] = data
     return fields
@@ -134,6 +142,10 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
     from is unknown), ``version`` becomes ``framework_version``. Values already there are kept.
     """
     upgraded = dict(record)
+    if isinstance(upgraded.get("precision"), dict):  # written before the rename: how the timed loop stopped
+        upgraded["stopping"] = upgraded.pop("precision")
+    if upgraded.get("precision") is None:  # every record before the precision dimension ran float32
+        upgraded["precision"] = "fp32"
     if upgraded.get("protocol") == "article" and "version" in upgraded:
         upgraded.setdefault("framework_version", upgraded.pop("version"))
     for key, value in REQUIRED_KEYS.items():
@@ -150,7 +162,7 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
 # -- what a readable record may hold ---------------------------------------------------------------
 
 #: Keys whose value is a text (or null) in every record.
-TEXT_KEYS = ("backend", "model", "variant", "protocol", "case_key", "created", "run_id", "env_key")
+TEXT_KEYS = ("backend", "model", "variant", "precision", "protocol", "case_key", "created", "run_id", "env_key")
 #: Timing keys of ``latency_ms`` that must be above 0 (a spread may be exactly 0).
 POSITIVE_LATENCIES = ("mean", "min", "p50", "p90", "p95", "p99", "max")
 #: Measured quantities that are never negative.

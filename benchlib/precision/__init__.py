@@ -1,0 +1,92 @@
+"""Numeric precision of a case: fp32 (the default), bf16, and INT8 quantised dynamically or statically.
+
+Every backend declares the precisions it has in a small table (``Backend.precisions``: precision →
+how it is applied); a precision missing from a backend's table is *skipped* with the reason
+(:class:`UnsupportedPrecisionError`), never an error. The calibration set (static INT8) and the
+evaluation set (accuracy of every reduced-precision record) are drawn from the model's own input
+generator with fixed seeds, so every framework calibrates and is judged on the same inputs, and
+the two sets never coincide. See docs/precision.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import UnsupportedVariantError
+
+#: fp32 first: the default and the reference every reduced precision is compared with.
+PRECISIONS = ("fp32", "bf16", "int8-dynamic", "int8-static")
+DEFAULT_PRECISION = "fp32"
+#: Seeds of the two input sets (far from the seeds of timed batches, 0, 1, ...).
+CALIBRATION_SEED = 1_000_003
+EVALUATION_SEED = 2_000_003
+#: Calibration inputs for static INT8 (a case's ``extra["calibration_size"]`` overrides it).
+CALIBRATION_SIZE = 256
+#: Evaluation inputs for the accuracy of a reduced-precision record (``extra["evaluation_size"]``).
+EVALUATION_SIZE = 1000
+#: Largest absolute error against the float64 reference accepted per reduced precision (a
+#: probability output, so the error is bounded by 1). bf16 keeps 8 bits of mantissa (relative
+#: rounding 2^-9 per operation); INT8 has 256 levels per tensor. fp32 uses the model's own tolerance.
+TOLERANCES = {"bf16": 0.05, "int8-dynamic": 0.1, "int8-static": 0.1}
+
+
+class UnsupportedPrecisionError(UnsupportedVariantError):
+    """The backend (or this CPU, or this framework version) cannot run the requested precision.
+
+    A subclass of :class:`UnsupportedVariantError`, so the worker records the case as ``skipped``.
+    """
+
+
+def check_precision(value: object, name: str = "precision") -> str:
+    """Return ``value`` if it is a known precision, else raise ``ValueError`` listing the valid ones."""
+    if not isinstance(value, str) or value not in PRECISIONS:
+        raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(PRECISIONS)}")
+    return value
+
+
+def require(backend: str, precision: str, table: dict[str, str], reasons: dict[str, str] | None = None) -> str:
+    """How ``backend`` applies ``precision`` (its table's entry).
+
+    Raises :class:`UnsupportedPrecisionError` for a precision missing from ``table``, with the
+    backend's reason from ``reasons`` where it gives one.
+    """
+    check_precision(precision)
+    if precision not in table:
+        why = f": {reasons[precision]}" if reasons and precision in reasons else ""
+        raise UnsupportedPrecisionError(f"precision={precision!r} is not available for backend {backend!r}{why}; "
+                                        f"it has: {', '.join(table)}")
+    return table[precision]
+
+
+def tolerance_for(precision: str, model_tolerance: float) -> float:
+    """The largest accepted absolute error at ``precision`` (the model's own at fp32)."""
+    return model_tolerance if precision == DEFAULT_PRECISION else max(model_tolerance, TOLERANCES[precision])
+
+
+def _size(extra: dict[str, Any] | None, key: str, default: int) -> int:
+    value = (extra or {}).get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise ValueError(f"{key}={value!r} is invalid; allowed: an integer from 1 to 1000000")
+    return value
+
+
+def calibration_size(extra: dict[str, Any] | None = None) -> int:
+    """Calibration inputs for a case (``extra["calibration_size"]`` or :data:`CALIBRATION_SIZE`)."""
+    return _size(extra, "calibration_size", CALIBRATION_SIZE)
+
+
+def evaluation_size(extra: dict[str, Any] | None = None) -> int:
+    """Evaluation inputs for a case (``extra["evaluation_size"]`` or :data:`EVALUATION_SIZE`)."""
+    return _size(extra, "evaluation_size", EVALUATION_SIZE)
+
+
+def calibration_set(spec: Any, size: int = CALIBRATION_SIZE) -> np.ndarray:
+    """The model's seeded calibration inputs, shared by every framework that calibrates."""
+    return spec.random_input(size, CALIBRATION_SEED)
+
+
+def evaluation_set(spec: Any, size: int = EVALUATION_SIZE) -> np.ndarray:
+    """The model's seeded evaluation inputs (a different seed from calibration)."""
+    return spec.random_input(size, EVALUATION_SEED)

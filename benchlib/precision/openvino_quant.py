@@ -1,0 +1,63 @@
+"""OpenVINO's reduced precisions: bf16 through the inference precision hint, INT8 through NNCF.
+
+* ``bf16``: ``INFERENCE_PRECISION_HINT=bf16``, read back from the compiled model. The CPU plugin
+  honours it only where the CPU has bf16 arithmetic (AVX-512 BF16 or AMX, listed as ``BF16`` in
+  ``OPTIMIZATION_CAPABILITIES``); elsewhere it silently compiles f32, and the case is skipped with
+  what the plugin read back, never reported as bf16.
+* ``int8-static``: NNCF post-training quantisation (``nncf.quantize``, default preset: symmetric
+  weights and activations, FakeQuantize nodes the plugin folds into INT8 kernels), statistics from
+  the model's seeded calibration set (one row per item, the same rows ONNX Runtime calibrates on).
+  The precision hint stays f32 for the layers left in floating point.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchlib.precision import UnsupportedPrecisionError, calibration_set
+
+#: INFERENCE_PRECISION_HINT per precision.
+HINTS = {"fp32": "f32", "bf16": "bf16", "int8-static": "f32"}
+#: How each precision is applied (the record's ``precision_path``).
+METHODS = {
+    "fp32": "INFERENCE_PRECISION_HINT=f32 (read back)",
+    "bf16": "INFERENCE_PRECISION_HINT=bf16 (read back; skipped when the plugin compiles another precision)",
+    "int8-static": "NNCF post-training quantisation (nncf.quantize, MinMax statistics on the calibration set), "
+                   "f32 hint for the rest",
+}
+SKIPS = {"int8-dynamic": "the CPU plugin's dynamic quantisation applies to weight-compressed models "
+                         "(nncf.compress_weights, for LLMs); the INT8 path for this model is int8-static (NNCF)"}
+
+
+def quantize_with_nncf(model: Any, spec: Any, calibration: int) -> Any:
+    """``model`` (an ``ov.Model``) quantised to INT8 by NNCF on ``calibration`` rows of the calibration set."""
+    try:
+        import nncf
+    except ImportError as exc:
+        raise UnsupportedPrecisionError(f"precision='int8-static' on OpenVINO needs NNCF: pip install nncf ({exc})") \
+            from exc
+    rows = calibration_set(spec, calibration)
+    dataset = nncf.Dataset([rows[i:i + 1] for i in range(len(rows))])
+    return nncf.quantize(model, dataset, subset_size=len(rows))
+
+
+def compiled_precision(compiled: Any) -> str:
+    """The inference precision the compiled model reports (e.g. ``f32``, ``bf16``)."""
+    value = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+    # The property comes back as an element type whose text is "<Type: 'float32'>" or "bf16".
+    for name, short in (("bfloat16", "bf16"), ("float32", "f32"), ("float16", "f16")):
+        if name in value:
+            return short
+    return value
+
+
+def check_hint(core: Any, compiled: Any, precision: str) -> str:
+    """Raise :class:`UnsupportedPrecisionError` unless the compiled model runs ``precision``'s hint."""
+    got = compiled_precision(compiled)
+    if got != HINTS[precision]:
+        caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        raise UnsupportedPrecisionError(
+            f"OpenVINO's CPU plugin compiled {got} for INFERENCE_PRECISION_HINT={HINTS[precision]} "
+            f"(OPTIMIZATION_CAPABILITIES: {', '.join(map(str, caps))}): this CPU has no native bf16, and the "
+            "plugin does not emulate it")
+    return got
