@@ -16,9 +16,9 @@ import pytest
 from benchlib.cli import main
 from benchlib.engine.case import RunCase
 from benchlib.env import collect_env, machine_key
-from benchlib.fleet.cluster import Host, Machine, group_machines, local_cluster, survey
+from benchlib.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
 from benchlib.fleet.plan import machine_threads
-from benchlib.fleet.runner import colocation_warning, run_fleet, settled_keys
+from benchlib.fleet.runner import run_fleet, settled_keys
 from benchlib.fleet.views import machine_views
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record, read_records

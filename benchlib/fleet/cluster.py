@@ -94,6 +94,20 @@ class Machine:
         return machine_of({"env": self.env}) or self.key
 
 
+def colocation_warning(host: Host, local: bool) -> str | None:
+    """Why a record from ``host`` cannot be trusted for speed, or ``None`` for a host of its own."""
+    why = ("two benchmarks on one host corrupt each other's numbers (they share cores, caches and memory "
+           "bandwidth)")
+    if local:
+        return (f"co-located: measured by `fleet --local` with {host.colocated} benchmark worker(s), the scheduler "
+                f"and the client on one machine; {why}, so this record shows the fleet working, not how fast "
+                "anything is")
+    if host.colocated > 1:
+        return (f"co-located: {host.colocated} benchmark workers share host {host.name} ({host.ip}); {why}; start "
+                "one benchmark worker per host (docs/fleet.md)")
+    return None
+
+
 def _identity(address: str, timeout_s: float) -> dict[str, Any]:
     """The scheduler's answer to ``identity`` at ``address``; raises ``OSError`` when nothing answers in time.
 

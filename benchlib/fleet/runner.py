@@ -28,7 +28,7 @@ from typing import Any
 
 from benchlib.engine.case import RunCase
 from benchlib.fleet import RESOURCE
-from benchlib.fleet.cluster import Host, Machine, benchmark_workers
+from benchlib.fleet.cluster import Host, Machine, benchmark_workers, colocation_warning
 
 #: How often the loop looks for finished cases, and how often it asks the scheduler which hosts live.
 POLL_S = 0.1
@@ -92,20 +92,6 @@ class FleetResult:
     def complete(self) -> bool:
         """Every planned case ended ``ok`` or ``skipped`` (now or before)."""
         return not self.not_run and all(r.get("status") != "failed" for r in self.final().values())
-
-
-def colocation_warning(host: Host, local: bool) -> str | None:
-    """Why a record from ``host`` cannot be trusted for speed, or ``None`` for a host of its own."""
-    why = ("two benchmarks on one host corrupt each other's numbers (they share cores, caches and memory "
-           "bandwidth)")
-    if local:
-        return (f"co-located: measured by `fleet --local` with {host.colocated} benchmark worker(s), the scheduler "
-                f"and the client on one machine; {why}, so this record shows the fleet working, not how fast "
-                "anything is")
-    if host.colocated > 1:
-        return (f"co-located: {host.colocated} benchmark workers share host {host.name} ({host.ip}); {why}; start "
-                "one benchmark worker per host (docs/fleet.md)")
-    return None
 
 
 def settled_keys(results_path: str | Path, machines: Sequence[Machine]) -> dict[str, set[str]]:
@@ -314,8 +300,10 @@ class _Fleet:
             self.finished += 1
             self.write(record, state, host, state.deaths + 1)
             self.tell(record, state, host)
-        else:  # cancelled: the scheduler went away or someone cancelled it
-            self.result.not_run.append((state.case, state.machine, f"task {future.status}"))
+        else:  # cancelled: the scheduler went away (its cases are then all abandoned) or someone cancelled it
+            lost = self.client.status != "running"
+            self.result.not_run.append((state.case, state.machine, f"lost the connection to the scheduler "
+                                        f"{self.scheduler}" if lost else f"task {future.status}"))
         future.release()
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -329,6 +317,12 @@ class _Fleet:
         checked = time.monotonic()
         try:
             while any(self.queues.values()) or self.inflight:
+                if self.client.status != "running":
+                    if self.client.status in ("closing", "closed"):  # Dask gave up reconnecting
+                        self.abandon(f"lost the connection to the scheduler {self.scheduler}")
+                        break
+                    time.sleep(POLL_S)  # reconnecting: which hosts live is unknown meanwhile
+                    continue
                 if time.monotonic() - checked >= WORKER_CHECK_S:
                     self.check_workers()
                     checked = time.monotonic()
@@ -340,9 +334,20 @@ class _Fleet:
                 if not done:
                     time.sleep(POLL_S)
         finally:
-            for attempt in self.inflight.values():  # interrupted or failed: nothing keeps running for us
-                attempt.future.cancel()
-            self.client.unsubscribe_topic(self.topic)
+            if self.client.status == "running":
+                for attempt in self.inflight.values():  # interrupted or failed: nothing keeps running for us
+                    attempt.future.cancel()
+                self.client.unsubscribe_topic(self.topic)
+
+    def abandon(self, reason: str) -> None:
+        """Give up on every case queued or in flight (a re-run resumes them)."""
+        for attempt in self.inflight.values():
+            self.result.not_run.append((attempt.state.case, attempt.state.machine, reason))
+        self.inflight.clear()
+        for machine in self.machines:
+            while self.queues[machine.key]:
+                state = self.queues[machine.key].popleft()
+                self.result.not_run.append((state.case, machine, reason))
 
 
 def run_fleet(
