@@ -149,14 +149,13 @@ def verify_models(
     """Verify every backend on every named model (default: all), each at the model's own batch sizes
     and tolerance; results in model order, then backend order. A path to an ONNX file is checked
     against ONNX's reference evaluator (``input_shapes``: its dynamic dimensions, ``NAME=d1,d2;...``)."""
-    from benchlib.models.user import SHAPES_KEY, is_user_model, load_model, verify_user_model
+    from benchlib.models.user import is_user_model, verify_named_model
     from benchlib.models.zoo import MODELS, get_model
 
     results = []
     for model in models or list(MODELS):
-        if is_user_model(model):  # each backend's default variant, every output compared
-            user = load_model(model, {SHAPES_KEY: input_shapes} if input_shapes else {})
-            results += verify_user_model(user, backends, threads=threads, seed=seed)
+        if is_user_model(model):  # an ONNX file or a factory: each backend's default variant, every output
+            results += verify_named_model(model, backends, threads=threads, seed=seed, input_shapes=input_shapes)
             continue
         results += verify_all(get_model(model), backends, threads=threads, seed=seed, variants=variants)
     return results

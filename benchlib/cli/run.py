@@ -180,9 +180,10 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
 
 def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | None) -> tuple[str | None, list[int]]:
     """(refusal or None, batch sizes) of an ONNX model: the asked ones, else 1 and 32, or its fixed batch."""
-    from benchlib.models.user import SHAPES_KEY, USER_BATCH_SIZES, load_model
+    from benchlib.models.user import USER_BATCH_SIZES, planned_model
 
-    fixed = load_model(model, {SHAPES_KEY: input_shapes} if input_shapes else {}).fixed_batch
+    planned = planned_model(model, input_shapes)  # None: a factory that raised (its cases fail with the traceback)
+    fixed = planned.fixed_batch if planned is not None else None
     if fixed is None:
         return None, list(asked or USER_BATCH_SIZES)
     wrong = [b for b in asked or [] if b != fixed]

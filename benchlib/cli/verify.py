@@ -11,7 +11,7 @@ from benchlib.models.zoo import MODELS
 
 
 def model_name(text: str) -> str:
-    """``--models`` value: a registered model name or a path to an ONNX file ``onnx.checker`` accepts."""
+    """``--models`` value: a zoo name, a path to an ONNX file ``onnx.checker`` accepts, or ``torch:mod:function``."""
     from benchlib.models.onnx_model import OnnxModelError, check_onnx_file
     from benchlib.models.user import check_model_name, is_onnx_name
 
@@ -34,12 +34,12 @@ def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
 def check_user_models(models: list[str] | None, input_shape: list[str] | None) -> str | None:
     """Why the ONNX files among ``models`` cannot run with ``--input-shape`` (dynamic dimensions), or None."""
     from benchlib.models.onnx_model import OnnxModelError
-    from benchlib.models.user import SHAPES_KEY, is_user_model, load_model
+    from benchlib.models.user import case_extra, is_user_model
 
     for model in models or []:
         if is_user_model(model):
-            try:
-                load_model(model, {SHAPES_KEY: ";".join(input_shape or [])})
+            try:  # a factory is imported, called and exported here, in a child process
+                case_extra(model, ";".join(input_shape or []) or None)
             except OnnxModelError as exc:
                 return str(exc)
     return None
@@ -48,8 +48,8 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None) -
 def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None, default_help: str) -> None:
     """``--models NAME ...`` (``--model`` is accepted as an alias)."""
     parser.add_argument("--models", "--model", dest="models", nargs="+", type=model_name, default=default,
-                        metavar="NAME", help=f"models to include ({', '.join(MODELS)}, or a path to an .onnx "
-                                             f"file); default: {default_help}")
+                        metavar="NAME", help=f"models to include ({', '.join(MODELS)}, a path to an .onnx file or "
+                                             f"torch:package.module:function); default: {default_help}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

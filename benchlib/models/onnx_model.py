@@ -98,14 +98,17 @@ class OnnxModel:
     fixed_batch: int | None = None  # a graph whose first input dimension is a number runs only that batch size
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     kind: str = "onnx"
+    #: a factory model (``kind="factory"``): its dotted path and the SHA-256 of its weights; ``path`` is the export
+    factory: str | None = None
+    weights_sha256: str | None = None
     tolerance: float = RELATIVE_TOLERANCE
     tolerance_reason: str = ("largest error of each output relative to the largest magnitude of the reference "
                              "evaluator's output (float32 accumulations in a different order)")
 
     @property
     def name(self) -> str:
-        """The file's name without the suffix (the record also carries the path and hash)."""
-        return self.path.stem
+        """The file's name without the suffix, or the factory's dotted path (records carry the hash too)."""
+        return self.factory or self.path.stem
 
     @property
     def onnx_file(self) -> Path:
@@ -128,7 +131,8 @@ class OnnxModel:
 
     def identity(self) -> dict[str, Any]:
         """What names this model in a record."""
-        return {"name": self.name, "kind": self.kind, "path": str(self.path), "sha256": self.sha256,
+        factory = {"factory": self.factory, "weights_sha256": self.weights_sha256} if self.factory else {}
+        return {"name": self.name, "kind": self.kind, **factory, "path": str(self.path), "sha256": self.sha256,
                 "size_bytes": self.size_bytes, "external_data": list(self.external_files),
                 "parameter_count": self.parameter_count, "flops_per_sample": self.flops_per_sample(),
                 "flops_counted_ops": list(COUNTED_OPS), "flops_not_counted": list(self.uncounted_ops()),

@@ -46,6 +46,9 @@ NO_CONVERTER = {
 #: Case ``extra`` keys a user model adds: the file's hash (two files of one name never share a case key)
 #: and the given dynamic input shapes.
 SHA_KEY, SHAPES_KEY = "model_sha256", "input_shape"
+#: Why ``keras:`` factories are refused (checked with ``pip install --dry-run tf2onnx``).
+KERAS_REFUSAL = ("not implemented: tf2onnx 1.17.0 would install beside the pinned onnx 1.23.2 and protobuf 7.36.2 "
+                 "(pip install --dry-run), but it is not a benchlib dependency and its Keras 3 export is unchecked")
 
 
 class ModelNameError(OnnxModelError):
@@ -68,10 +71,16 @@ def check_model_name(name: str) -> None:
 
     if name in MODELS or is_onnx_name(name):
         return
-    if isinstance(name, str) and name.startswith(FACTORY_PREFIXES):
-        raise ModelNameError(f"model={name!r}: factories are not runnable yet; allowed: a zoo name or a path to "
-                             "an .onnx file (export the model with torch.onnx.export and pass the file)")
-    raise ModelNameError(f"model={name!r} is unknown; allowed: {', '.join(MODELS)}, a path to an .onnx file")
+    if isinstance(name, str) and name.startswith("keras:"):
+        raise ModelNameError(f"model={name!r}: Keras factories are not supported: {KERAS_REFUSAL}; allowed: a zoo "
+                             "name, a path to an .onnx file or torch:package.module:function")
+    if isinstance(name, str) and name.startswith("torch:"):
+        from benchlib.models.torch_factory import parse_factory
+
+        parse_factory(name)  # the form only: importing it is the planning's (a child process's) work
+        return
+    raise ModelNameError(f"model={name!r} is unknown; allowed: {', '.join(MODELS)}, a path to an .onnx file or "
+                         "torch:package.module:function")
 
 
 def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> ModelSpec | OnnxModel:
@@ -85,6 +94,10 @@ def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] =
     if not is_user_model(name):
         return get_model(name)
     settings = dict(extra)
+    if is_factory_name(name):
+        from benchlib.models.torch_factory import load_factory_model
+
+        return load_factory_model(name, settings, factory_input_shape(name, settings.get(SHAPES_KEY)))
     model = load_onnx_model(name, settings.get(SHAPES_KEY))
     planned = settings.get(SHA_KEY)
     if planned and planned != model.sha256:
@@ -97,11 +110,40 @@ def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None) -
     """The ``extra`` pairs a case of model ``name`` carries (none for a zoo model). Checks the file."""
     if not is_user_model(name):
         return ()
+    if is_factory_name(name):
+        from benchlib.models.torch_factory import plan_factory
+
+        shape = factory_input_shape(name, input_shapes)
+        return plan_factory(name, shape) + (((SHAPES_KEY, f"input={','.join(map(str, shape))}"),) if shape else ())
     model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
     pairs = [(SHA_KEY, model.sha256)]
     if model.input_shapes:
         pairs.append((SHAPES_KEY, format_input_shapes(model.input_shapes)))
     return tuple(pairs)
+
+
+def is_factory_name(name: str) -> bool:
+    """Whether ``name`` is a factory (``torch:...``)."""
+    return isinstance(name, str) and name.startswith(FACTORY_PREFIXES)
+
+
+def factory_input_shape(name: str, input_shapes: str | Mapping[str, Any] | None) -> tuple[int, ...] | None:
+    """A factory's ``--input-shape input=d1,d2`` (its one input is named ``input``), or None."""
+    from benchlib.models.onnx_model import parse_input_shapes
+
+    shapes = parse_input_shapes(input_shapes)
+    other = sorted(set(shapes) - {"input"})
+    if other:
+        raise ModelNameError(f"--input-shape names {other[0]!r}, which is not an input of {name}; allowed: input")
+    return shapes.get("input")
+
+
+def planned_model(name: str, input_shapes: str | None = None) -> ModelSpec | OnnxModel | None:
+    """The model as its cases will see it (a factory planned and exported), or None if the factory raised."""
+    from benchlib.models.torch_factory import ERROR_KEY
+
+    extra = dict(case_extra(name, input_shapes))
+    return None if ERROR_KEY in extra else load_model(name, extra)
 
 
 def model_identity(model: ModelSpec | OnnxModel) -> dict[str, Any]:
@@ -163,8 +205,13 @@ def create_model_backend(name: str, model: ModelSpec | OnnxModel, threads: int |
         raise UnsupportedVariantError(f"op(s) {', '.join(model.unknown_ops)} of {model.path.name} have no ONNX "
                                       f"schema: {name} cannot run them (nor can the reference evaluator)")
     classes = {"onnxruntime": UserOnnxRuntimeBackend, "openvino": UserOpenVinoBackend}
+    if model.factory:
+        from benchlib.models.torch_factory import TorchFactoryBackend
+
+        classes["pytorch"] = TorchFactoryBackend  # the module itself, not its export
     if name not in classes:
-        raise UnsupportedVariantError(f"{name} cannot run an ONNX file: {NO_CONVERTER[name]}")
+        what = f"{model.factory}'s ONNX export" if model.factory else "an ONNX file"
+        raise UnsupportedVariantError(f"{name} cannot run {what}: {NO_CONVERTER[name]}")
     requirement = missing_requirement(name)
     if requirement is not None:
         raise BackendUnavailableError(name, requirement)
@@ -184,7 +231,8 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
                                           for feeds in (model.random_input(b, int(rng.integers(2**31))) for b in sizes)]
     results = []
     for name in backends or BACKEND_NAMES:
-        common = {"backend": name, "batch_sizes": sizes, "model": str(model.path), "tolerance": model.tolerance}
+        common = {"backend": name, "batch_sizes": sizes, "model": model.factory or str(model.path),
+                  "tolerance": model.tolerance}
         version, started = None, time.perf_counter()
         try:
             backend = create_model_backend(name, model, threads=threads)
@@ -213,3 +261,20 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
                                     seconds=time.perf_counter() - started, **common))
     return results
 
+
+
+def verify_named_model(name: str, backends: Sequence[str] | None = None, threads: int | None = None,
+                       seed: int | None = None, input_shapes: str | None = None) -> list:
+    """:func:`verify_user_model` on an ONNX path or a factory; a factory that raises fails every backend."""
+    from benchlib.backends.registry import BACKEND_NAMES
+    from benchlib.verify import VerifyResult
+
+    try:
+        model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
+    except OnnxModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the factory's own error, reported per backend
+        reason = "factory raised: " + traceback.format_exception_only(exc)[-1].strip()
+        return [VerifyResult(backend=b, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
+                             batch_sizes=(), model=name) for b in backends or BACKEND_NAMES]
+    return verify_user_model(model, backends, threads=threads, seed=seed)

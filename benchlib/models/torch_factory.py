@@ -1,0 +1,213 @@
+"""A PyTorch model named by its factory: ``torch:package.module:function`` returning a ``torch.nn.Module``.
+
+The factory is imported and called in each process that needs the module (never pickled). Its
+input is one float32 tensor whose per-sample shape (no batch axis) is the module's
+``benchlib_input_shape`` attribute or ``--input-shape input=d1,d2``. Planning (:func:`plan_factory`)
+runs in a child process: it builds the module, hashes its weights and exports it once with
+``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``: the ``torch.export``-based
+one needs ``onnxscript``, which is not installed) to ``outputs/models/``, keyed by the factory path,
+the weights' hash and the input shape. ONNX Runtime and OpenVINO run that file; PyTorch runs the
+module itself; ONNX's reference evaluator on the file checks all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import re
+import tempfile
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from benchlib.models.onnx_model import OnnxModelError, file_digest
+
+#: ``torch:package.module:function``
+FACTORY_PATTERN = re.compile(r"^torch:([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
+#: Opset of the export (the zoo's own exports use the same).
+EXPORT_OPSET = 17
+#: Case ``extra`` keys of a factory: the exported file, its weights' hash, a planning error.
+ONNX_KEY, WEIGHTS_KEY, ERROR_KEY = "factory_onnx", "factory_weights_sha256", "factory_error"
+INPUT_NAME = "input"
+
+
+class FactoryError(OnnxModelError):
+    """A factory name that does not import or whose function does not return a usable module."""
+
+
+def parse_factory(name: str) -> tuple[str, str]:
+    """(module, function) of ``torch:package.module:function``; anything else is refused with the form."""
+    match = FACTORY_PATTERN.match(name)
+    if not match:
+        raise FactoryError(f"--models={name!r} is not a factory path; allowed: torch:package.module:function "
+                           "(keras: factories are not supported: no ONNX converter installs with the pinned stack)")
+    return match.group(1), match.group(2)
+
+
+def build_module(name: str, input_shape: tuple[int, ...] | None = None) -> tuple[Any, tuple[int, ...]]:
+    """Import the factory, call it and return (the module in eval mode, per-sample input shape).
+
+    An import failure or a wrong return type raises :class:`FactoryError`; an exception raised by the
+    factory itself propagates unchanged, so that its traceback reaches the record.
+    """
+    import torch
+
+    module_name, function_name = parse_factory(name)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
+        raise FactoryError(f"--models={name!r}: module {module_name!r} does not import ({type(exc).__name__}: "
+                           f"{exc}); allowed: a module importable from the current directory or sys.path") from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise FactoryError(f"--models={name!r}: {module_name} has no function {function_name!r}; allowed: a "
+                           "function of no arguments returning a torch.nn.Module")
+    model = function()
+    if not isinstance(model, torch.nn.Module):
+        raise FactoryError(f"--models={name!r} returned {type(model).__name__}; allowed: a torch.nn.Module")
+    shape = tuple(input_shape or getattr(model, "benchlib_input_shape", ()) or ())
+    if not shape or any(not isinstance(d, int) or d < 1 for d in shape):
+        raise FactoryError(f"--models={name!r} gives no input shape; allowed: a benchlib_input_shape attribute "
+                           "on the module (per-sample, e.g. (3, 32, 32)) or --input-shape input=d1,d2")
+    return model.eval(), shape
+
+
+def weights_hash(model: Any) -> str:
+    """SHA-256 over the module's state dict (names, dtypes, shapes and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{key}:{array.dtype}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def export_path(name: str, weights: str, shape: tuple[int, ...], directory: Path | None = None) -> Path:
+    """Where the export of this factory, these weights and this input shape lives."""
+    from benchlib.paths import models_dir
+
+    key = hashlib.sha256(f"{name}|{weights}|{shape}".encode()).hexdigest()[:16]
+    return (directory or models_dir()) / f"factory-{parse_factory(name)[1]}-{key}.onnx"
+
+
+def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Build the module and export it (once per factory, weights and shape); returns the case's extra."""
+    import numpy as np
+    import torch
+
+    model, shape = build_module(name, input_shape)
+    weights = weights_hash(model)
+    path = export_path(name, weights, shape)
+    if not path.exists():
+        example = torch.from_numpy(np.random.default_rng(0).random((2, *shape), dtype=np.float32))
+        with torch.inference_mode():
+            sample = model(example)
+        count = len(sample) if isinstance(sample, tuple | list) else 1
+        outputs = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+        os.close(fd)
+        try:  # written under a temporary name and renamed: no process ever reads a half-written file
+            torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME], output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in (INPUT_NAME, *outputs)},
+                              opset_version=EXPORT_OPSET, dynamo=False)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return {ONNX_KEY: str(path), WEIGHTS_KEY: weights, "sha256": file_digest([path]),
+            "input_shape": list(shape)}
+
+
+def export_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Child-process entry of :func:`plan_factory`: the export, or the error and its kind."""
+    try:
+        shape = tuple(payload["input_shape"]) if payload.get("input_shape") else None
+        return {"ok": True, **export_factory(payload["factory"], shape)}
+    except FactoryError as exc:
+        return {"ok": False, "refused": True, "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - the factory raised: its cases fail with the traceback
+        return {"ok": False, "refused": False, "error": traceback.format_exception_only(exc)[-1].strip(),
+                "traceback": traceback.format_exc()}
+
+
+@lru_cache(maxsize=32)
+def plan_factory(name: str, input_shape: tuple[int, ...] | None = None) -> tuple[tuple[str, Any], ...]:
+    """Export the factory in a child process; the pairs its cases carry in ``extra``.
+
+    A factory that does not import or returns the wrong type is refused (:class:`FactoryError`).
+    One that raises is not: its cases run and fail in their own processes, each with the traceback.
+    """
+    from benchlib.engine.child import run_in_child
+
+    parse_factory(name)
+    result = run_in_child("benchlib.models.torch_factory:export_payload",
+                          {"factory": name, "input_shape": list(input_shape) if input_shape else None},
+                          timeout_s=600.0, what="export")
+    if not result.ok:
+        raise FactoryError(f"--models={name!r}: exporting it failed ({result.error}); allowed: a factory whose "
+                           "module torch.onnx.export can export")
+    value = result.value
+    if value.get("refused"):
+        raise FactoryError(value["error"])
+    if not value["ok"]:
+        return ((ERROR_KEY, value["error"]),)
+    return ((ONNX_KEY, value[ONNX_KEY]), (WEIGHTS_KEY, value[WEIGHTS_KEY]))
+
+
+def load_factory_model(name: str, settings: dict[str, Any], input_shape: tuple[int, ...] | None = None) -> Any:
+    """The factory's export as an :class:`~benchlib.models.onnx_model.OnnxModel` of kind ``factory``.
+
+    Without a planned export (the factory raised while planning), the factory is called here, so
+    that the record carries its traceback.
+    """
+    from benchlib.models.onnx_model import load_onnx_model
+    from benchlib.paths import models_dir
+
+    planned = Path(settings.get(ONNX_KEY) or "")
+    # Models load only from the path given or from outputs/models/: a planned export elsewhere is redone.
+    if planned.name and planned.is_file() and planned.resolve().parent == models_dir().resolve():
+        path, weights = planned, settings[WEIGHTS_KEY]
+    else:
+        exported = export_factory(name, input_shape)  # raises the factory's own exception
+        path, weights = Path(exported[ONNX_KEY]), exported[WEIGHTS_KEY]
+    model = load_onnx_model(path)
+    model.kind, model.factory, model.weights_sha256 = "factory", name, weights
+    return model
+
+
+def _torch_backend_base() -> type:
+    from benchlib.backends.pytorch import PyTorchBackend
+
+    return PyTorchBackend
+
+
+class TorchFactoryBackend(_torch_backend_base()):  # type: ignore[misc]
+    """PyTorch on the factory's own module (imported and called in this process), every output returned."""
+
+    def _build(self) -> None:
+        torch = self._framework
+        model, _ = build_module(self.spec.factory, self.spec.inputs[0].shape)
+        if weights_hash(model) != self.spec.weights_sha256:
+            raise FactoryError(f"--models={self.spec.factory!r} returned other weights than the ones exported "
+                               "(each call draws new ones); allowed: a factory with fixed weights (seed it with "
+                               "torch.manual_seed or load a checkpoint)")
+        example = torch.from_numpy(self.spec.random_input(2, seed=0)[INPUT_NAME])
+        if self.variant == "torchscript":
+            with torch.inference_mode():
+                model = torch.jit.freeze(torch.jit.trace(model, example))
+        elif self.variant == "compile":
+            model = torch.compile(model, dynamic=False)
+        self._model = model
+
+    def _make_predictor(self):  # -> Callable[[dict], list[np.ndarray]]
+        torch, model = self._framework, self._model
+
+        def predict(feeds: dict) -> list:
+            with torch.inference_mode():  # from_numpy shares memory; inference_mode skips autograd
+                out = model(torch.from_numpy(feeds[INPUT_NAME]))
+            return [t.numpy() for t in out] if isinstance(out, tuple | list) else [out.numpy()]
+
+        return predict
