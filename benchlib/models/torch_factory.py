@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 import traceback
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,11 @@ def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dic
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
         os.close(fd)
         try:  # written under a temporary name and renamed: no process ever reads a half-written file
-            torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME], output_names=outputs,
-                              dynamic_axes={n: {0: "batch"} for n in (INPUT_NAME, *outputs)},
-                              opset_version=EXPORT_OPSET, dynamo=False)
+            with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice: chosen knowingly
+                warnings.simplefilter("ignore", DeprecationWarning)
+                torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME], output_names=outputs,
+                                  dynamic_axes={n: {0: "batch"} for n in (INPUT_NAME, *outputs)},
+                                  opset_version=EXPORT_OPSET, dynamo=False)
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

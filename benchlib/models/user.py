@@ -113,6 +113,8 @@ def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None) -
     if is_factory_name(name):
         from benchlib.models.torch_factory import plan_factory
 
+        check_model_name(name)  # keras: is refused with its reason before any process starts
+
         shape = factory_input_shape(name, input_shapes)
         return plan_factory(name, shape) + (((SHAPES_KEY, f"input={','.join(map(str, shape))}"),) if shape else ())
     model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
