@@ -156,3 +156,24 @@ def test_unsupported_precision_error_is_a_skip_kind() -> None:
     from benchlib.backends.base import UnsupportedVariantError
 
     assert issubclass(UnsupportedPrecisionError, UnsupportedVariantError)
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "jax"])
+def test_bf16_runs_with_accuracy_and_is_marked_by_the_hardware(backend: str) -> None:
+    from benchlib.engine.worker import run_worker
+
+    # one thread and a short evaluation set keep it fast on a shared machine (records use 1,000 inputs)
+    record = run_worker(RunCase(backend=backend, precision="bf16", batch_size=8, threads=1,
+                                extra=(("evaluation_size", 200),), **FAST))
+    assert record["status"] == "ok", record["error"]
+    assert record["outputs_valid"] is True and record["accuracy"]["max_abs_err"] < 0.05
+    assert record["accuracy"]["decision_agreement"] >= 0.9
+    assert record["precision_hardware"]["native"] == any(
+        f in (record["env"]["isa_flags"] or []) for f in ("avx512_bf16", "amx_bf16"))
+
+
+def test_pytorch_int8_needs_the_compile_variant() -> None:
+    from benchlib.engine.worker import run_worker
+
+    record = run_worker(RunCase(backend="pytorch", precision="int8-static", **FAST))
+    assert record["status"] == "skipped" and "--variants compile" in record["error"]

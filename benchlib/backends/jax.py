@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
+from benchlib.precision.jax_tf import JAX_METHODS, JAX_SKIPS, jax_bf16
 
 #: XLA:CPU has no flag for "N threads"; these two make it run single-threaded.
 SINGLE_THREAD_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -22,6 +23,9 @@ class JaxBackend(Backend):
     requirement = "jax jaxlib"
     #: jit: the whole forward pass compiled by XLA; eager: op-by-op dispatch (no jit)
     variants = ("jit", "eager")
+    #: precision → how (benchlib.precision.jax_tf)
+    precisions = JAX_METHODS
+    precision_skips = JAX_SKIPS
 
     def _import(self) -> Any:
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -40,6 +44,8 @@ class JaxBackend(Backend):
 
         spec = self.spec
         params, forward = chain(spec.layers, spec.params, spec.shapes()[:-1])
+        if self.precision == "bf16":
+            params, forward = jax_bf16(jax, params, forward)
         self._params = jax.device_put(params)
         self._forward = jax.jit(forward) if self.variant == "jit" else forward
 

@@ -7,6 +7,9 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor, UnsupportedVariantError
+from benchlib.precision.torch_quant import METHODS as PRECISION_METHODS
+from benchlib.precision.torch_quant import SKIPS as PRECISION_SKIPS
+from benchlib.precision.torch_quant import quantize_pt2e
 
 
 class PyTorchBackend(Backend):
@@ -16,6 +19,9 @@ class PyTorchBackend(Backend):
     #: eager: the module called under inference_mode; torchscript: trace + freeze;
     #: compile: torch.compile (Inductor, generates C++ for the CPU)
     variants = ("eager", "torchscript", "compile")
+    #: precision → how (benchlib.precision.torch_quant)
+    precisions = PRECISION_METHODS
+    precision_skips = PRECISION_SKIPS
 
     def _import(self) -> Any:
         import torch
@@ -35,6 +41,14 @@ class PyTorchBackend(Backend):
 
         model = build_model(self.spec)
         example = torch.from_numpy(self.spec.random_input(8, seed=0))
+        # bf16: weights converted, float inputs cast in the timed call (benchlib.precision.torch_quant)
+        self._bf16 = self.precision == "bf16"
+        if self._bf16:
+            model = model.to(torch.bfloat16)
+            example = example.to(torch.bfloat16) if example.is_floating_point() else example  # token ids stay int
+        elif self.precision == "int8-static":
+            self._model = quantize_pt2e(torch, model, self.spec, self.calibration_size, self.variant)
+            return
         if self.variant == "torchscript":
             with torch.inference_mode():
                 model = torch.jit.freeze(torch.jit.trace(model, example))
@@ -47,6 +61,16 @@ class PyTorchBackend(Backend):
 
     def _make_predictor(self) -> Predictor:
         torch, model = self._framework, self._model
+
+        if self._bf16:  # bf16: float inputs cast in, float32 out (both inside the timed call)
+            dtype = torch.bfloat16 if self.spec.input_dtype == "float32" else None
+            float32 = torch.float32
+
+            def predict_cast(inputs: np.ndarray) -> np.ndarray:
+                with torch.inference_mode():
+                    return model(torch.from_numpy(inputs).to(dtype)).to(float32).numpy()
+
+            return predict_cast
 
         def predict(inputs: np.ndarray) -> np.ndarray:
             # from_numpy shares memory (no copy); inference_mode skips autograd bookkeeping

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
+from benchlib.precision.jax_tf import KERAS_METHODS, KERAS_SKIPS, build_keras_bf16
 
 
 class TensorFlowBackend(Backend):
@@ -20,6 +21,9 @@ class TensorFlowBackend(Backend):
     #: function: tf.function graph (the recommended inference path); eager: the Keras model
     #: called op by op; xla: tf.function(jit_compile=True)
     variants = ("function", "eager", "xla")
+    #: precision → how (benchlib.precision.jax_tf)
+    precisions = KERAS_METHODS
+    precision_skips = KERAS_SKIPS
 
     def _import(self) -> Any:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,7 +46,13 @@ class TensorFlowBackend(Backend):
         tf = self._framework
         from benchlib.backends.keras_layers import build_model
 
-        model = build_model(self.spec)
+        if self.precision == "bf16":  # mixed_bfloat16 policy during the build; float32 out
+            inner = build_keras_bf16(build_model, self.spec)
+
+            def model(x: Any, training: bool = False) -> Any:
+                return tf.cast(inner(x, training=training), tf.float32)
+        else:
+            model = build_model(self.spec)
         self._model = model
         if self.variant == "eager":
             self._call = lambda x: model(x, training=False)
