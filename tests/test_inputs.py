@@ -249,12 +249,12 @@ BAD_VALUES = [
     ({"status": "done"}, "status='done' is unknown; allowed: ok, failed, skipped"),
     ({"batch_size": "64"}, "batch_size='64' is invalid; allowed: an integer from 1"),
     ({"threads": 2.5}, "threads=2.5 is invalid"),
-    ({"latency_ms": [1, 2]}, "latency_ms=[1, 2] is a list; allowed: an object or null"),
+    ({"latency_ms": [1, 2]}, "latency_ms=[1, 2] is not an object; allowed: an object or null"),
     ({"throughput_sps": -5}, "throughput_sps=-5 is impossible"),
-    ({"outputs_valid": "yes"}, "outputs_valid='yes' is a str; allowed: true, false or null"),
-    ({"backend": 7}, "backend=7 is a int; allowed: text or null"),
-    ({"env": ["x"]}, "env=['x'] is a list; allowed: an object or null"),
-    ({"warnings": "busy"}, "warnings='busy' is a str; allowed: a list or null"),
+    ({"outputs_valid": "yes"}, "outputs_valid='yes' is not true or false; allowed: true, false or null"),
+    ({"backend": 7}, "backend=7 is not text; allowed: text or null"),
+    ({"env": ["x"]}, "env=['x'] is not an object; allowed: an object or null"),
+    ({"warnings": "busy"}, "warnings='busy' is not a list; allowed: a list or null"),
 ]
 
 

@@ -128,18 +128,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _writable_target(path: Path) -> str | None:
-    """Why ``path`` cannot receive results, or ``None`` (transitional: ``sweep`` moves to ``plan_sweep``)."""
-    from benchlib.cli.outputs import OutputRefused, probe_folder, results_file
-
-    try:
-        results_file("--out", path)
-        probe_folder("--out", path.parent, path)
-    except OutputRefused as exc:
-        return str(exc)
-    return None
-
-
 def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] | str:
     """The cases the options describe (through the one case grid), or the refusal message."""
     from benchlib.backends.registry import backend_variants

@@ -178,8 +178,6 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def invalid_reason(record: dict[str, Any]) -> str | None:
@@ -194,20 +192,20 @@ def invalid_reason(record: dict[str, Any]) -> str | None:
         return f"status={status!r} is unknown; allowed: {', '.join(STATUSES)}"
     for key in TEXT_KEYS:
         if record.get(key) is not None and not isinstance(record[key], str):
-            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: text or null"
+            return f"{key}={record[key]!r} is not text; allowed: text or null"
     for key, low in (("batch_size", 1), ("threads", 0)):
         value = record.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
             return f"{key}={value!r} is invalid; allowed: an integer from {low}, or null"
     for key in OBJECT_KEYS:
         if record.get(key) is not None and not isinstance(record[key], dict):
-            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: an object or null"
+            return f"{key}={record[key]!r} is not an object; allowed: an object or null"
     for key in LIST_KEYS:
         if record.get(key) is not None and not isinstance(record[key], list):
-            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: a list or null"
+            return f"{key}={record[key]!r} is not a list; allowed: a list or null"
     for key in BOOL_KEYS:
         if record.get(key) is not None and not isinstance(record[key], bool):
-            return f"{key}={record[key]!r} is a {_kind(record[key])}; allowed: true, false or null"
+            return f"{key}={record[key]!r} is not true or false; allowed: true, false or null"
     for name, value in (record.get("latency_ms") or {}).items():
         if value is None:
             continue
