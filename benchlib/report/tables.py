@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 #: Identity of a case in the table; the newest record of each wins.
-CASE_COLUMNS = ["model", "backend", "variant", "batch_size", "threads"]
+CASE_COLUMNS = ["model", "backend", "variant", "precision", "batch_size", "threads"]
 
 #: Output columns: source column in the flat frame → table header.
 TABLE_COLUMNS = {
@@ -21,7 +21,7 @@ TABLE_COLUMNS = {
 }
 #: What a summary compares: a configuration, not how long it was timed. A configuration re-run with
 #: other loop settings (a new ``case_key``) replaces its older record in every table, chart and count.
-SUMMARY_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "batch_size", "threads", "protocol")
+SUMMARY_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "precision", "batch_size", "threads", "protocol")
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -37,6 +37,8 @@ def one_per_case(frame: pd.DataFrame) -> pd.DataFrame:
 
     if frame is None or frame.empty:
         return frame
+    if "precision" in frame.columns:  # records from before the precision dimension ran float32
+        frame = frame.assign(precision=frame["precision"].where(frame["precision"].notna(), "fp32"))
     present = [c for c in SUMMARY_IDENTITY if c in frame.columns]
     # None and NaN both mean "not set" (a variant-less record, the framework's default threads)
     key = frame[present].astype(object).where(frame[present].notna(), "").astype(str).agg("|".join, axis=1)
@@ -59,7 +61,7 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     are never one case: with more than one machine a ``machine`` column is shown and each machine is
     ranked on its own.
     """
-    columns = ["model", "backend", "variant", "batch_size", "threads", "status", *TABLE_COLUMNS,
+    columns = ["model", "backend", "variant", "precision", "batch_size", "threads", "status", *TABLE_COLUMNS,
                "vs_fastest", "note"]
     if df is None or df.empty:
         return pd.DataFrame(columns=columns)
@@ -70,8 +72,10 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     machine = _col(data, "machine").fillna("").astype(str)
     if machine[machine != ""].nunique() > 1:
         columns.insert(0, "machine")
-    table = pd.DataFrame({col: data[col] for col in ["model", "backend", "variant", "batch_size", "threads",
-                                                      "status"]})
+    data["precision"] = data["precision"].where(data["precision"].notna(), "fp32")  # older records: float32
+    # the precision is a column of every table: a reduced precision is never ranked without it shown
+    table = pd.DataFrame({col: data[col] for col in ["model", "backend", "variant", "precision", "batch_size",
+                                                      "threads", "status"]})
     table.insert(0, "machine", machine.where(machine != "", "unknown"))
     for out, src in TABLE_COLUMNS.items():
         table[out] = pd.to_numeric(_col(data, src), errors="coerce")

@@ -146,8 +146,10 @@ def case_label(record: dict) -> str:
     """``backend/variant model b=N t=T`` for tables."""
     variant = f"/{record.get('variant')}" if record.get("variant") else ""
     threads = record.get("threads")
+    precision = record.get("precision")  # shown unless float32: a reduced precision is never unlabelled
+    shown = f" {precision}" if isinstance(precision, str) and precision != "fp32" else ""
     return (f"{record.get('backend')}{variant} {record.get('model')} b={record.get('batch_size')}"
-            f" t={threads if threads is not None else 'default'}")
+            f" t={threads if threads is not None else 'default'}{shown}")
 
 
 #: What a case measures; timing settings (minimum time, precision target) are left out on purpose, so
@@ -158,7 +160,10 @@ MEASURED_CASE = ("model", "backend", "variant", "batch_size", "threads", "protoc
 def _newest_by_measured_case(records: list[dict]) -> dict[str, dict]:
     newest: dict[str, dict] = {}
     for _, record in sorted(enumerate(records), key=lambda item: (str(item[1].get("created") or ""), item[0])):
-        newest["|".join(str(record.get(name)) for name in MEASURED_CASE)] = record
+        # a record from before the precision dimension (no key, or the stopping rule's object there) ran fp32
+        values = {**record, "precision": record.get("precision") if isinstance(record.get("precision"), str)
+                  else "fp32"}
+        newest["|".join(str(values.get(name)) for name in MEASURED_CASE)] = record
     return newest
 
 

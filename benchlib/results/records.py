@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pandas only when a frame is given: run workers never need i
 PathLike = str | os.PathLike
 
 #: What identifies a case when a record has no ``case_key`` (records from elsewhere).
-CASE_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "batch_size", "threads", "protocol")
+CASE_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "precision", "batch_size", "threads", "protocol")
 #: Statuses that mean "measured": a resumed run does not repeat these cases.
 OK_ONLY: tuple[str, ...] = ("ok",)
 #: Statuses after which re-running in the same environment cannot teach anything new: a variant a

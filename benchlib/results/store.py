@@ -335,7 +335,7 @@ def load(paths: PathLike | Iterable[PathLike], columns: Sequence[str] | None = N
 
 
 #: Columns that identify a case when a record has no ``case_key`` (kept by ``load(columns=...)``).
-_IDENTITY_COLUMNS = ("model", "backend", "variant", "batch_size", "threads", "protocol")
+_IDENTITY_COLUMNS = ("model", "backend", "variant", "precision", "batch_size", "threads", "protocol")
 
 
 def to_csv(df: pd.DataFrame, path: PathLike) -> Path:
