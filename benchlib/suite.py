@@ -28,7 +28,7 @@ from benchlib.paths import figures_dir, logs_dir, outputs_dir, results_dir, tabl
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino")
-ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "comparison")
+ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "your_model", "comparison")
 #: Notebooks that make up report.html, in page order.
 REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios")
 #: Notebooks long enough that the console shows each measured case as it finishes.
@@ -38,10 +38,10 @@ LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 TYPICAL_SECONDS = {
     "quick": {"00_numpy": 10, "01_pytorch": 30, "02_tensorflow": 50, "03_jax": 25, "04_onnxruntime": 12,
               "05_openvino": 18, "article": 140, "method_ablation": 110, "sweeps": 150, "scenarios": 200,
-              "models": 240, "comparison": 20},
+              "models": 240, "your_model": 30, "comparison": 20},
     "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
              "05_openvino": 35, "article": 160, "method_ablation": 130, "sweeps": 480, "scenarios": 420,
-             "models": 600, "comparison": 25},
+             "models": 600, "your_model": 60, "comparison": 25},
 }
 
 
@@ -64,6 +64,8 @@ class Settings:
     scenario_backends: tuple[str, ...] = ()
     #: frameworks of the models notebook (model x framework matrix); empty: every installed backend
     models_backends: tuple[str, ...] = ()
+    #: the your_model notebook's model (an .onnx path or torch:package.module:function); "": the zoo's fnn as ONNX
+    user_model: str = ""
 
 
 QUICK = Settings(batch_sizes=(1, 1000), min_time_s=0.3, num_runs=20, ablation_num_runs=10,
@@ -100,6 +102,9 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
         timing = {"min_time_s": settings.sweep_min_time_s, "target_ci": 0.0, "percent_of_peak": False} \
             if settings.quick else {"min_time_s": 1.0}
         return {**common, "backends": list(settings.models_backends), "quick": settings.quick, **timing}
+    if name == "your_model":
+        timing = {"min_time_s": settings.sweep_min_time_s} if settings.quick else {"min_time_s": 1.0}
+        return {**common, "model": settings.user_model, "backends": list(settings.models_backends), **timing}
     if name == "comparison":
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}
