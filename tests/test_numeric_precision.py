@@ -146,6 +146,7 @@ def test_openvino_int8_through_nncf_and_bf16_read_back() -> None:
                                      **FAST))
     assert int8["status"] == "ok", int8["error"]
     assert int8["accuracy"]["decision_agreement"] > 0.8 and "NNCF" in int8["precision_path"]
+    assert "FP32" in int8["precision_hardware"]["framework"]["optimization_capabilities"]
     if bf16["status"] == "skipped":  # a CPU without bf16: the plugin's read-back says what it compiled
         assert "INFERENCE_PRECISION_HINT=bf16" in bf16["error"]
     else:

@@ -142,6 +142,10 @@ class Backend(ABC):
         """Thread settings as read back from the framework, where it allows."""
         return {"requested": self.threads}
 
+    def precision_report(self) -> dict[str, Any] | None:
+        """What the framework reports it will use for the precision (after build), where it reports it."""
+        return None
+
     # -- to implement -----------------------------------------------------------------------
     @abstractmethod
     def _import(self) -> Any:

@@ -192,6 +192,12 @@ class OpenVinoBackend(Backend):
         self.import_framework()
         return self._framework.get_version()
 
+    def precision_report(self) -> dict[str, Any] | None:
+        """The CPU plugin's OPTIMIZATION_CAPABILITIES and the inference precision read back from the model."""
+        caps = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        return {"optimization_capabilities": [str(c) for c in caps],
+                "inference_precision": getattr(self, "inference_precision", None)}
+
     def thread_settings(self) -> dict[str, Any]:
         compiled = self._compiled
         settings: dict[str, Any] = {"requested": self.threads}

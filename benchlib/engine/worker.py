@@ -277,6 +277,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fields["rss_mb"]["after_load"], fields["uss_mb"]["after_load"] = memory_now()
         fields["framework_version"] = backend.version()
         fields["thread_settings"] = backend.thread_settings()
+        fields["precision_hardware"]["framework"] = backend.precision_report()  # e.g. OpenVINO's capabilities
 
         inputs = spec.random_input(case.batch_size, case.seed)
         if not isinstance(inputs, dict):  # a user model's named inputs are made from its own graph
