@@ -9,7 +9,7 @@ from pathlib import Path
 from benchlib.cli.common import positive_int, positive_seconds, refuse
 from benchlib.cli.sweep import add_case_options
 from benchlib.fleet.cluster import DEFAULT_CONNECT_TIMEOUT_S, MAX_LOCAL_WORKERS
-from benchlib.fleet.runner import DEFAULT_RETRIES
+from benchlib.fleet.runner import DEFAULT_RETRIES, FleetResult
 
 
 def _retries(text: str) -> int:
@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.complete else 1
 
 
-def _print_outcome(result: object) -> None:
+def _print_outcome(result: FleetResult) -> None:
+    """The machines' tables (the whole results file), then what this run did and what is left."""
     from benchlib.fleet.views import machine_views
 
     views = machine_views(result.results_path)

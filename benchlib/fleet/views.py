@@ -31,11 +31,12 @@ class MachineViews:
     """The per-machine and cross-machine tables of a set of records (see :func:`machine_views`).
 
     ``machines``: one row per machine, indexed by a short id (``M1``, ``M2``, ...): its name
-    (``CPU model, N CPUs, M GB``), machine key, hosts and number of cases.
+    (:func:`benchlib.results.records.machine_of`), machine key, hosts and number of (case, framework) results.
     ``per_machine``: machine id -> one row per (case, framework): p50 and its 95% interval (ms),
     ``ratio`` (p50 over the fastest framework's p50 in the same case on the same machine, so 1 is
     the fastest) and ``tie group`` (1 = the fastest group; equal numbers are a tie).
-    ``cross``: one row per (case, framework); per machine id its ``p50 ms``, ``ratio`` and ``tie group``.
+    ``cross``: one row per (case, framework); per machine id ``M`` its ``p50 (ms) M``, ``ratio M`` and
+    ``tie group M``.
     ``differences``: the fingerprint fields in which the machines differ (index: field; one column per
     machine id; ISA flags as those beyond the flags all machines share). Empty for one machine.
     """
@@ -148,7 +149,7 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
             warnings = record.get("warnings") or []
             case = {f: UNSET if _case_value(record, f) is None else _case_value(record, f) for f in CASE_FIELDS}
             out.append({**case, "framework": name,
-                        "p50 ms": record["latency_ms"]["p50"], "p50 lo": ci[0], "p50 hi": ci[1],
+                        "p50 (ms)": record["latency_ms"]["p50"], "p50 lo (ms)": ci[0], "p50 hi (ms)": ci[1],
                         "ratio": record["latency_ms"]["p50"] / fastest, "tie group": group_of.get(name),
                         "host": _hosts([record]),
                         "co-located": any(str(w).startswith("co-located") for w in warnings)})
@@ -206,19 +207,36 @@ def machine_views(records: Iterable[dict[str, Any]] | str | os.PathLike) -> Mach
     ids = {key: f"M{number}" for number, key in enumerate(order, start=1)}
     envs = {ids[key]: max(by_machine[key], key=lambda r: str(r.get("created") or ""))["env"] for key in order}
     machines = pd.DataFrame([{"id": ids[key], "machine": machine_of(by_machine[key][0]) or key, "machine_key": key,
-                              "hosts": _hosts(by_machine[key]), "cases": len(by_machine[key])} for key in order],
-                            columns=["id", "machine", "machine_key", "hosts", "cases"]).set_index("id")
+                              "hosts": _hosts(by_machine[key]), "results": len(by_machine[key])} for key in order],
+                            columns=["id", "machine", "machine_key", "hosts", "results"]).set_index("id")
     per_machine = {ids[key]: _machine_table(by_machine[key]) for key in order}
-    index = [*CASE_FIELDS, "framework"]
-    cross = None
-    for machine_id, table in per_machine.items():
-        part = table.set_index(index)[["p50 ms", "ratio", "tie group"]]
-        part.columns = [f"{machine_id} {c}" for c in part.columns]
-        cross = part if cross is None else cross.join(part, how="outer")
-    if cross is not None:
-        cross = cross.reset_index()
-        present = [c for c in CASE_FIELDS if cross[c].ne(UNSET).any()]
-        cross = cross.drop(columns=[c for c in CASE_FIELDS if c not in present])
-        per_machine = {i: t.drop(columns=[c for c in CASE_FIELDS if c not in present]) for i, t in per_machine.items()}
+    cross = _cross(per_machine)
+    present = [c for c in CASE_FIELDS if cross[c].ne(UNSET).any()]  # drop case fields no record sets
+    cross = cross.drop(columns=[c for c in CASE_FIELDS if c not in present])
+    per_machine = {i: t.drop(columns=[c for c in CASE_FIELDS if c not in present]) for i, t in per_machine.items()}
     return MachineViews(machines=machines, per_machine=per_machine, cross=cross,
                         differences=_differences(envs) if len(envs) > 1 else pd.DataFrame())
+
+
+def _cross(per_machine: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per (case, framework) seen on any machine; per machine its p50, ratio and tie group."""
+    import pandas as pd
+
+    index = [*CASE_FIELDS, "framework"]
+    quantities = ("p50 (ms)", "ratio", "tie group")
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    for machine_id, table in per_machine.items():
+        for row in table.to_dict("records"):
+            entry = rows.setdefault(tuple(str(row[c]) for c in index), {c: row[c] for c in index})
+            entry.update({f"{q} {machine_id}": row[q] for q in quantities})
+
+    def order(entry: dict[str, Any]) -> tuple:
+        unset = {c: None if entry[c] == UNSET else entry[c] for c in CASE_FIELDS}
+        return (_case_order(unset), str(entry["framework"]))
+
+    columns = [*index, *(f"{q} {m}" for m in per_machine for q in quantities)]
+    frame = pd.DataFrame(sorted(rows.values(), key=order), columns=columns)
+    for machine_id in per_machine:  # whole numbers, None where the machine has no such result
+        column = f"tie group {machine_id}"
+        frame[column] = pd.Series([None if pd.isna(v) else int(v) for v in frame[column]], dtype=object)
+    return frame
