@@ -213,8 +213,9 @@ def _read_model(path: Path) -> Any:
         raise OnnxModelError(f"--models={str(path)!r} does not exist; allowed: the path of an existing .onnx file")
     if not path.is_file():
         raise OnnxModelError(f"--models={str(path)!r} is not a file; allowed: the path of an existing .onnx file")
-    head = path.read_bytes()[:2]
-    if head[:1] == b"\x80":  # pickle protocol 2+ starts with PROTO (0x80); never unpickled here
+    with path.open("rb") as handle:  # the first byte only: a model may be gigabytes
+        head = handle.read(1)
+    if head == b"\x80":  # pickle protocol 2+ starts with PROTO (0x80); never unpickled here
         raise _not_onnx(path, "it is a Python pickle")
     try:
         model = onnx.load(str(path), load_external_data=False)
