@@ -27,7 +27,7 @@ def two_heads() -> torch.nn.Module:
 
 
 def convnet() -> torch.nn.Module:
-    """A ResNet-style CNN for 3x64x64 images (about 2.8 M parameters, 0.6 GFLOPs per sample)."""
+    """A ResNet-style CNN for 3x64x64 images (2.3 M parameters, 1.4 GFLOPs per sample once BN folds into Conv)."""
     torch.manual_seed(0)
 
     def block(cin: int, cout: int, stride: int) -> torch.nn.Module:
