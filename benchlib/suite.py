@@ -28,7 +28,8 @@ from benchlib.paths import figures_dir, logs_dir, outputs_dir, results_dir, tabl
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino")
-ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "your_model", "comparison")
+ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "your_model", "precision",
+                      "comparison")
 #: Notebooks that make up report.html, in page order.
 REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios")
 #: Notebooks long enough that the console shows each measured case as it finishes.
@@ -38,10 +39,10 @@ LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 TYPICAL_SECONDS = {
     "quick": {"00_numpy": 10, "01_pytorch": 30, "02_tensorflow": 50, "03_jax": 25, "04_onnxruntime": 12,
               "05_openvino": 18, "article": 140, "method_ablation": 110, "sweeps": 150, "scenarios": 200,
-              "models": 240, "your_model": 30, "comparison": 20},
+              "models": 240, "your_model": 30, "precision": 150, "comparison": 20},
     "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
              "05_openvino": 35, "article": 160, "method_ablation": 130, "sweeps": 480, "scenarios": 420,
-             "models": 600, "your_model": 60, "comparison": 25},
+             "models": 600, "your_model": 60, "precision": 400, "comparison": 25},
 }
 
 
@@ -105,6 +106,11 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
     if name == "your_model":
         timing = {"min_time_s": settings.sweep_min_time_s} if settings.quick else {"min_time_s": 1.0}
         return {**common, "model": settings.user_model, "backends": list(settings.models_backends), **timing}
+    if name == "precision":
+        # quick: short loops, a smaller large batch and calibration set (the evaluation set stays 1,000 inputs)
+        timing = {"min_time_s": settings.sweep_min_time_s, "batch_sizes": [1, 64], "calibration_size": 64} \
+            if settings.quick else {"min_time_s": 1.0}
+        return {**common, "backends": list(settings.models_backends), **timing}
     if name == "comparison":
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}
