@@ -28,8 +28,25 @@ VICTIM_MIN_TIME_S = 1.5
 TINY = {"threads": 1, "min_time_s": 0.02, "warmup_time_s": 0.0, "warmup_calls": 1, "min_calls": 5}
 
 
+def _ends_within(proc: psutil.Process, seconds: float) -> bool:
+    """Whether ``proc`` ends within ``seconds`` (a zombie has ended: its new parent may reap it late)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def _kill_host_of_victim(stop: threading.Event, killed: list[int]) -> None:
-    """SIGKILL the worker process running the victim's benchmark child, once that child has run 0.3 s."""
+    """SIGKILL the worker process running the victim's benchmark child, once that child has run 0.3 s.
+
+    ``killed`` gets the worker's pid, then whether the benchmark child was gone 1 s later (it had at
+    least 1.5 s of timed loop left: only the parent-death signal ends it that soon).
+    """
     me = psutil.Process()
     while not stop.is_set():
         for proc in me.children(recursive=True):
@@ -42,6 +59,7 @@ def _kill_host_of_victim(stop: threading.Event, killed: list[int]) -> None:
                     worker = proc.parent()
                     killed.append(worker.pid)
                     worker.send_signal(signal.SIGKILL)
+                    killed.append(_ends_within(proc, 1.0))
                     return
             except (psutil.Error, OSError, ValueError, KeyError, IndexError):
                 continue  # a child that just ended, or a request file already removed
@@ -64,7 +82,8 @@ def test_killed_host_costs_its_case_only_and_the_case_is_retried_on_another(tmp_
             result = run_fleet(client, machines, lambda machine: cases, path, local=True, progress=False)
         finally:
             stop.set()
-    assert len(killed) == 1 and killed[0] in pids
+    assert len(killed) == 2 and killed[0] in pids
+    assert killed[1] is True  # the benchmark did not outlive its host's worker
     dead = pids[killed[0]]
     records, problems = read_records(path)
     assert not problems and [r["run_id"] for r in records] == [r["run_id"] for r in result.records]
