@@ -113,6 +113,7 @@ def test_fleet_local_runs_a_small_sweep_then_resumes_without_rerunning(tmp_path,
         assert record["env_key"] == collect_env()["key"] and record["fleet"]["local"] is True
         assert record["fleet"]["host"] == socket.gethostname() and record["fleet"]["worker"].startswith("tcp://127.0.0.1:")
         assert any(w.startswith("co-located") for w in record["warnings"])
+        assert record["env"]["load_avg_before_batch"] is not None  # judged by the load before the fleet
     assert "## M1" in first.out and "fleet: 1 machine(s), 2 host(s); 2 case(s), 0 already done" in first.out
     assert main(argv) == 0
     again = capsys.readouterr()

@@ -385,7 +385,7 @@ def run_fleet(
         fleet.queues[machine.key].extend(CaseState(case, machine) for case in todo)
     if result.resumed:
         fleet.say(f"fleet: resuming, {result.resumed} of {result.planned} case(s) already done in {path}")
-    marked = client.run(mark_batch_start, BATCH_LOAD_ENV, workers=list(fleet.hosts), on_error="return")
+    marked = client.run(mark_batch_start, BATCH_LOAD_ENV, fleet.topic, workers=list(fleet.hosts), on_error="return")
     try:
         fleet.run()
     except KeyboardInterrupt:
@@ -395,6 +395,6 @@ def run_fleet(
     finally:
         ours = [w for w, value in marked.items() if value is True and w in fleet.alive]
         if ours and client.status == "running":
-            client.run(clear_batch_start, BATCH_LOAD_ENV, workers=ours, on_error="ignore")
+            client.run(clear_batch_start, BATCH_LOAD_ENV, fleet.topic, workers=ours, on_error="ignore")
         result.wall_s = time.perf_counter() - started
     return result

@@ -28,26 +28,28 @@ def host_facts(dask_worker: Any = None) -> dict[str, Any]:
             "dask_config": {key: dask.config.get(key, None) for key in QUIET_WORKER_CONFIG}}
 
 
-def mark_batch_start(load_env: str) -> bool:
+def mark_batch_start(load_env: str, owner: str) -> bool:
     """Remember the load average before this fleet's first case in the worker's environment.
 
     Within a batch of runs the 1-minute load average mostly counts the batch's own earlier runs,
     so the figure taken before the batch is the one records judge (as ``run_cases`` does on one
-    machine); every benchmark process the worker starts inherits it. Returns whether it was set
-    here (``False``: another batch on this host already set it).
+    machine); every benchmark process the worker starts inherits it. ``owner`` (the fleet run)
+    is kept beside it, so that only that run clears it, and a value left by a client that was
+    killed is replaced. Returns whether the value was set.
     """
-    if load_env in os.environ:
-        return False
     try:
         os.environ[load_env] = f"{os.getloadavg()[0]:.2f}"
     except OSError:
         return False
+    os.environ[load_env + "_OWNER"] = owner
     return True
 
 
-def clear_batch_start(load_env: str) -> None:
-    """Forget the load average set by :func:`mark_batch_start`."""
-    os.environ.pop(load_env, None)
+def clear_batch_start(load_env: str, owner: str) -> None:
+    """Forget the load average set by :func:`mark_batch_start` for ``owner``, unless another run set it since."""
+    if os.environ.get(load_env + "_OWNER") == owner:
+        os.environ.pop(load_env, None)
+        os.environ.pop(load_env + "_OWNER", None)
 
 
 def run_on_host(case: dict[str, Any], topic: str, attempt: str) -> dict[str, Any]:
