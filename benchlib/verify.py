@@ -145,17 +145,20 @@ def verify_models(
     seed: int | None = None,
     variants: Sequence[str] | str | None = None,
     input_shapes: str | None = None,
+    input_ranges: str | None = None,
 ) -> list[VerifyResult]:
     """Verify every backend on every named model (default: all), each at the model's own batch sizes
     and tolerance; results in model order, then backend order. A path to an ONNX file is checked
-    against ONNX's reference evaluator (``input_shapes``: its dynamic dimensions, ``NAME=d1,d2;...``)."""
+    against ONNX's reference evaluator (``input_shapes``: its dynamic dimensions, ``NAME=d1,d2;...``;
+    ``input_ranges``: the values drawn, ``NAME=LOW:HIGH;...``)."""
     from benchlib.models.user import is_user_model, verify_named_model
     from benchlib.models.zoo import MODELS, get_model
 
     results = []
     for model in models or list(MODELS):
         if is_user_model(model):  # an ONNX file or a factory: each backend's default variant, every output
-            results += verify_named_model(model, backends, threads=threads, seed=seed, input_shapes=input_shapes)
+            results += verify_named_model(model, backends, threads=threads, seed=seed, input_shapes=input_shapes,
+                                          input_ranges=input_ranges)
             continue
         results += verify_all(get_model(model), backends, threads=threads, seed=seed, variants=variants)
     return results

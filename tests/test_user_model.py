@@ -185,3 +185,19 @@ def test_the_users_file_is_parsed_not_rewritten(two_inputs: Path) -> None:
     model.flops_per_sample()
     model.reference(model.random_input(1, 0))
     assert _digest(two_inputs) == before and onnx.load(str(two_inputs)).graph.name == "two_inputs"
+
+
+def test_input_ranges_are_checked_and_drawn(two_inputs: Path) -> None:
+    model = load_model(str(two_inputs), {"input_range": "ids=5:7;x=-2:-1"})
+    feeds = model.random_input(50, seed=0)
+    assert set(np.unique(feeds["ids"])) <= {5, 6} and feeds["x"].min() >= -2 and feeds["x"].max() < -1
+    assert model.identity()["input_ranges"] == {"ids": [5.0, 7.0], "x": [-2.0, -1.0]}
+    for bad, message in (("ids=0:51", r"within 0:50"), ("ids=0.5:3", "integer bounds"), ("x=1:1", "LOW < HIGH"),
+                         ("nope=0:1", "not an input")):
+        with pytest.raises(OnnxModelError, match=message):
+            load_model(str(two_inputs), {"input_range": bad})
+    plain, ranged = (case_grid(["onnxruntime"], [1], models=[str(two_inputs)], input_ranges=r)[0]
+                     for r in (None, "ids=5:7"))
+    assert plain.case_key != ranged.case_key and dict(ranged.extra)["input_range"] == "ids=5:7"
+    assert main(["verify", "--models", str(two_inputs), "--backends", "onnxruntime",
+                 "--input-range", "ids=0:99"]) == 2

@@ -141,14 +141,15 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
     if args.max_time is not None and args.max_time < args.min_time:
         return f"--max-time={args.max_time:g} is invalid; allowed: at least --min-time ({args.min_time:g})"
-    problem = check_user_models(args.models, getattr(args, "input_shape", None))
+    problem = check_user_models(args.models, getattr(args, "input_shape", None), getattr(args, "input_range", None))
     if problem:  # an ONNX file's dynamic dimension without --input-shape, a bad --input-shape
         return problem
     cases = []
     for model in args.models:
         shapes = {}
         if is_user_model(model):
-            shapes = {"input_shapes": ";".join(args.input_shape or []) or None}
+            shapes = {"input_shapes": ";".join(args.input_shape or []) or None,
+                      "input_ranges": ";".join(args.input_range or []) or None}
             problem, sizes = user_batch_sizes(model, shapes["input_shapes"], args.batch_sizes)
             if problem:
                 return problem

@@ -29,9 +29,13 @@ def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input-shape", nargs="+", default=None, metavar="NAME=D1,D2",
                         help="per-sample shape (without the batch) of an ONNX model's input whose dimensions "
                              "besides the batch are dynamic, e.g. ids=128")
+    parser.add_argument("--input-range", nargs="+", default=None, metavar="NAME=LOW:HIGH",
+                        help="values drawn for an input of an ONNX model or factory: [LOW, HIGH) (default: floats "
+                             "in [0, 1), integer ids below the rows of the table they index), e.g. ids=0:1000")
 
 
-def check_user_models(models: list[str] | None, input_shape: list[str] | None) -> str | None:
+def check_user_models(models: list[str] | None, input_shape: list[str] | None,
+                      input_range: list[str] | None = None) -> str | None:
     """Why the ONNX files among ``models`` cannot run with ``--input-shape`` (dynamic dimensions), or None."""
     from benchlib.models.onnx_model import OnnxModelError
     from benchlib.models.user import case_extra, is_user_model
@@ -39,7 +43,7 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None) -
     for model in models or []:
         if is_user_model(model):
             try:  # a factory is imported, called and exported here, in a child process
-                case_extra(model, ";".join(input_shape or []) or None)
+                case_extra(model, ";".join(input_shape or []) or None, ";".join(input_range or []) or None)
             except OnnxModelError as exc:
                 return str(exc)
     return None
@@ -118,12 +122,13 @@ def run(args: argparse.Namespace) -> int:
             return refuse("verify", f"--variants={unknown[0]!r} is not offered by any selected backend; "
                                     f"allowed: all, {', '.join(sorted(known))}")
         variants = "all" if "all" in variants else variants
-    problem = check_user_models(args.models, args.input_shape)
+    problem = check_user_models(args.models, args.input_shape, args.input_range)
     if problem:
         return refuse("verify", problem)
     started = time.perf_counter()
     results = verify_models(args.models, args.backends, threads=args.threads, variants=variants,
-                            input_shapes=";".join(args.input_shape or []) or None)
+                            input_shapes=";".join(args.input_shape or []) or None,
+                            input_ranges=";".join(args.input_range or []) or None)
     wall = time.perf_counter() - started
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))

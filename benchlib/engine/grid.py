@@ -78,7 +78,8 @@ def case_grid(
     ``scenarios``: ``"single"`` (the engine's timed loop) or LoadGen's SingleStream, MultiStream,
     Offline, Server (benchlib.scenarios; their settings go in ``extra``).
     ``models``: zoo names or paths to ``.onnx`` files (``input_shapes="NAME=d1,d2;..."`` sizes their
-    dynamic dimensions besides the batch; a bad file raises ``ValueError`` before any case is made).
+    dynamic dimensions besides the batch, ``input_ranges="NAME=LOW:HIGH;..."`` the values drawn; a bad file
+    raises ``ValueError`` before any case is made).
     ``precisions``: fp32, bf16, int8-dynamic, int8-static (benchlib.precision); every backend gets
     every one, and a backend without it records the case as skipped with the reason.
     ``settings`` are the remaining :class:`RunCase` fields (timing, protocol, seed, ...).
@@ -93,8 +94,8 @@ def case_grid(
 
     # A user model's file is checked once here and its hash goes into each case (and so its key): two
     # different files of one name never share results. ``input_shapes`` gives its dynamic dimensions.
-    input_shapes = settings.pop("input_shapes", None)
-    extras = {model: case_extra(model, input_shapes) for model in dict.fromkeys(models)}
+    input_shapes, input_ranges = settings.pop("input_shapes", None), settings.pop("input_ranges", None)
+    extras = {model: case_extra(model, input_shapes, input_ranges) for model in dict.fromkeys(models)}
     base_extra = tuple(settings.pop("extra", ()))
     cases = []
     for backend in dict.fromkeys(backends):

@@ -77,6 +77,22 @@ def parse_input_shapes(text: str | Mapping[str, Any] | None) -> dict[str, tuple[
     return shapes
 
 
+def parse_input_ranges(text: str | None) -> dict[str, tuple[float, float]]:
+    """``NAME=LOW:HIGH;NAME2=LOW:HIGH`` → value ranges [LOW, HIGH); refuses anything else with the value."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for part in (p for p in (text or "").split(";") if p.strip()):
+        name, _, bounds = part.partition("=")
+        try:
+            low, high = (float(b) for b in bounds.split(":"))
+        except ValueError:
+            low = high = float("nan")
+        if not name.strip() or not low < high:
+            raise OnnxModelError(f"--input-range={part} is invalid; allowed: NAME=LOW:HIGH with LOW < HIGH, "
+                                 "e.g. ids=0:30522 or x=-1:1")
+        ranges[name.strip()] = (low, high)
+    return ranges
+
+
 def format_input_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
     """The inverse of :func:`parse_input_shapes` (sorted, so that equal settings give equal case keys)."""
     return ";".join(f"{name}={','.join(map(str, dims))}" for name, dims in sorted(shapes.items()))
@@ -97,6 +113,8 @@ class OnnxModel:
     parameter_count: int
     fixed_batch: int | None = None  # a graph whose first input dimension is a number runs only that batch size
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    #: per input, the values drawn: [low, high) (``--input-range``); default [0, 1) or [0, high)
+    input_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     kind: str = "onnx"
     #: a factory model (``kind="factory"``): its dotted path and the SHA-256 of its weights; ``path`` is the export
     factory: str | None = None
@@ -137,7 +155,25 @@ class OnnxModel:
                 "parameter_count": self.parameter_count, "flops_per_sample": self.flops_per_sample(),
                 "flops_counted_ops": list(COUNTED_OPS), "flops_not_counted": list(self.uncounted_ops()),
                 "inputs": [_info(i) for i in self.inputs], "outputs": [_info(o) for o in self.outputs],
-                "ops": dict(self.ops), "tolerance": self.tolerance, "tolerance_kind": "relative"}
+                "ops": dict(self.ops), "tolerance": self.tolerance, "tolerance_kind": "relative",
+                "input_ranges": {name: list(bounds) for name, bounds in self.input_ranges.items()}}
+
+    def set_input_ranges(self, text: str | None) -> None:
+        """Check and keep ``--input-range`` (integer inputs: integer bounds, within the table they index)."""
+        ranges = parse_input_ranges(text)
+        by_name = {info.name: info for info in self.inputs}
+        for name, (low, high) in ranges.items():
+            info = by_name.get(name)
+            if info is None:
+                raise OnnxModelError(f"--input-range names {name!r}, which is not an input of {self.name}; "
+                                     f"allowed: {', '.join(by_name)}")
+            if np.issubdtype(np.dtype(info.dtype), np.integer):
+                rows = info.high
+                if low != int(low) or high != int(high) or low < 0 or (rows and high > rows):
+                    within = f"0:{rows} (the rows of the table it indexes)" if rows else "integers"
+                    raise OnnxModelError(f"--input-range={name}={low:g}:{high:g} is invalid for the integer input "
+                                         f"{name!r}; allowed: integer bounds within {within}")
+        self.input_ranges = ranges
 
     def check_batch(self, batch_size: int) -> None:
         """Refuse a batch size a fixed-batch graph cannot take."""
@@ -146,19 +182,25 @@ class OnnxModel:
                                  f"batch dimension; allowed: {self.fixed_batch}")
 
     def random_input(self, batch_size: int, seed: int | None = None) -> dict[str, np.ndarray]:
-        """One array per input: floats uniform in [0, 1), integers in [0, high), booleans; fixed seed."""
+        """One array per input: floats uniform in [0, 1), integers in [0, high), booleans; fixed seed.
+
+        ``input_ranges`` replaces those bounds per input.
+        """
         self.check_batch(batch_size)
         rng = np.random.default_rng(seed)
         feeds = {}
         for info in self.inputs:
             shape = (batch_size, *info.shape)
             dtype = np.dtype(info.dtype)
+            low, high = self.input_ranges.get(info.name, (0, None))
             if dtype == np.bool_:
                 feeds[info.name] = rng.integers(0, 2, size=shape).astype(bool)
             elif np.issubdtype(dtype, np.integer):
-                feeds[info.name] = rng.integers(0, info.high or DEFAULT_INT_HIGH, size=shape).astype(dtype)
+                top = int(high) if high is not None else info.high or DEFAULT_INT_HIGH
+                feeds[info.name] = rng.integers(int(low), top, size=shape).astype(dtype)
             else:
-                feeds[info.name] = rng.random(shape, dtype=np.float64).astype(dtype)
+                span = (high - low) if high is not None else 1.0
+                feeds[info.name] = (low + span * rng.random(shape, dtype=np.float64)).astype(dtype)
         return feeds
 
     @cached_property

@@ -45,7 +45,7 @@ NO_CONVERTER = {
 }
 #: Case ``extra`` keys a user model adds: the file's hash (two files of one name never share a case key)
 #: and the given dynamic input shapes.
-SHA_KEY, SHAPES_KEY = "model_sha256", "input_shape"
+SHA_KEY, SHAPES_KEY, RANGES_KEY = "model_sha256", "input_shape", "input_range"
 #: Why ``keras:`` factories are refused (checked with ``pip install --dry-run tf2onnx``).
 KERAS_REFUSAL = ("not implemented: tf2onnx 1.17.0 would install beside the pinned onnx 1.23.2 and protobuf 7.36.2 "
                  "(pip install --dry-run), but it is not a benchlib dependency and its Keras 3 export is unchecked")
@@ -97,8 +97,11 @@ def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] =
     if is_factory_name(name):
         from benchlib.models.torch_factory import load_factory_model
 
-        return load_factory_model(name, settings, factory_input_shape(name, settings.get(SHAPES_KEY)))
+        model = load_factory_model(name, settings, factory_input_shape(name, settings.get(SHAPES_KEY)))
+        model.set_input_ranges(settings.get(RANGES_KEY))
+        return model
     model = load_onnx_model(name, settings.get(SHAPES_KEY))
+    model.set_input_ranges(settings.get(RANGES_KEY))
     planned = settings.get(SHA_KEY)
     if planned and planned != model.sha256:
         raise OnnxModelError(f"--models={name!r} changed since the run was planned (sha256 {model.sha256[:12]}, "
@@ -106,10 +109,18 @@ def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] =
     return model
 
 
-def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None) -> tuple[tuple[str, Any], ...]:
+def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None,
+               input_ranges: str | None = None) -> tuple[tuple[str, Any], ...]:
     """The ``extra`` pairs a case of model ``name`` carries (none for a zoo model). Checks the file."""
     if not is_user_model(name):
         return ()
+    if input_ranges:  # checked against the model's inputs, then carried (and part of the case key)
+        from benchlib.models.torch_factory import ERROR_KEY
+
+        base = case_extra(name, input_shapes)
+        if ERROR_KEY not in dict(base):  # a factory that raised fails in its cases, with its traceback
+            load_model(name, dict(base) | {RANGES_KEY: input_ranges})
+        return base + ((RANGES_KEY, input_ranges),)
     if is_factory_name(name):
         from benchlib.models.torch_factory import plan_factory
 
@@ -140,11 +151,12 @@ def factory_input_shape(name: str, input_shapes: str | Mapping[str, Any] | None)
     return shapes.get("input")
 
 
-def planned_model(name: str, input_shapes: str | None = None) -> ModelSpec | OnnxModel | None:
+def planned_model(name: str, input_shapes: str | None = None,
+                  input_ranges: str | None = None) -> ModelSpec | OnnxModel | None:
     """The model as its cases will see it (a factory planned and exported), or None if the factory raised."""
     from benchlib.models.torch_factory import ERROR_KEY
 
-    extra = dict(case_extra(name, input_shapes))
+    extra = dict(case_extra(name, input_shapes, input_ranges))
     return None if ERROR_KEY in extra else load_model(name, extra)
 
 
@@ -266,13 +278,15 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
 
 
 def verify_named_model(name: str, backends: Sequence[str] | None = None, threads: int | None = None,
-                       seed: int | None = None, input_shapes: str | None = None) -> list:
+                       seed: int | None = None, input_shapes: str | None = None,
+                       input_ranges: str | None = None) -> list:
     """:func:`verify_user_model` on an ONNX path or a factory; a factory that raises fails every backend."""
     from benchlib.backends.registry import BACKEND_NAMES
     from benchlib.verify import VerifyResult
 
     try:
-        model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
+        settings = {key: value for key, value in ((SHAPES_KEY, input_shapes), (RANGES_KEY, input_ranges)) if value}
+        model = load_model(name, settings)
     except OnnxModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - the factory's own error, reported per backend
