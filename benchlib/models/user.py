@@ -1,10 +1,11 @@
 """A user's model behind the same worker, verification and records as a zoo model.
 
 A model is named three ways (docs/models.md): a zoo name (``fnn``), a path to an ONNX file
-(``path/to/model.onnx``) or a factory (``torch:package.module:function``; not yet runnable, refused
-with the reason). :func:`load_model` turns any name into what the worker runs; for an ONNX file,
-:func:`create_model_backend` gives ONNX Runtime and OpenVINO backends that read the user's file
-itself, and a reasoned skip for every framework without a converter that installs here.
+(``path/to/model.onnx``) or a PyTorch factory (``torch:package.module:function``, see
+:mod:`benchlib.models.torch_factory`). :func:`load_model` turns any name into what the worker runs;
+:func:`create_model_backend` gives ONNX Runtime and OpenVINO backends that read the user's file (or
+the factory's export) itself, PyTorch the factory's own module, and a reasoned skip for every
+framework without a converter that installs here.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ NO_CONVERTER = {
     "numpy": "the NumPy baseline builds only the zoo's layer kinds; an ONNX graph's NumPy run is the reference "
              "evaluator, which checks the others",
 }
-#: Case ``extra`` keys a user model adds: the file's hash (two files of one name never share a case key)
-#: and the given dynamic input shapes.
+#: Case ``extra`` keys a user model adds: the file's hash (two files of one name never share a case key),
+#: the given dynamic input shapes and input value ranges.
 SHA_KEY, SHAPES_KEY, RANGES_KEY = "model_sha256", "input_shape", "input_range"
 #: Why ``keras:`` factories are refused (checked with ``pip install --dry-run tf2onnx``).
 KERAS_REFUSAL = ("not implemented: tf2onnx 1.17.0 would install beside the pinned onnx 1.23.2 and protobuf 7.36.2 "
@@ -125,7 +126,6 @@ def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None,
         from benchlib.models.torch_factory import plan_factory
 
         check_model_name(name)  # keras: is refused with its reason before any process starts
-
         shape = factory_input_shape(name, input_shapes)
         return plan_factory(name, shape) + (((SHAPES_KEY, f"input={','.join(map(str, shape))}"),) if shape else ())
     model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
