@@ -57,6 +57,7 @@ class SweepConfig:
     target_ci: float = DEFAULT_TARGET_CI
     max_time_s: float | None = DEFAULT_MAX_TIME_S
     warmup_max_s: float = 0.5
+    precisions: tuple[str, ...] = ("fp32",)  # numeric precisions (benchlib.precision); fp32 alone by default
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +104,7 @@ def sweep_config(
     models: Sequence[str] | None = None,
     target_ci: float | None = None,
     max_time_s: float | None = None,
+    precisions: Sequence[str] | None = None,
 ) -> SweepConfig:
     """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
     from benchlib.backends.registry import available_backends, backend_variants
@@ -132,10 +134,13 @@ def sweep_config(
         cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
+    from benchlib.precision import check_precision
+
+    numeric = tuple(dict.fromkeys(check_precision(p, "precisions") for p in (precisions or ["fp32"])))
     config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=tuple(dict.fromkeys(counts)),
                          variants=tuple(variants) if variants is not None else None,
                          min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
-                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap)
+                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric)
     _check_memory(config)
     return config
 
@@ -178,7 +183,7 @@ def build_cases(config: SweepConfig) -> list[RunCase]:
                            warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
                            timeout_s=config.timeout_s, target_ci=config.target_ci,
                            max_time_s=config.max_time_s if config.target_ci > 0 else None,
-                           warmup_max_s=config.warmup_max_s)
+                           warmup_max_s=config.warmup_max_s, precisions=config.precisions)
     return cases
 
 

@@ -178,3 +178,13 @@ def test_pytorch_int8_needs_the_compile_variant() -> None:
 
     record = run_worker(RunCase(backend="pytorch", precision="int8-static", **FAST))
     assert record["status"] == "skipped" and "--variants compile" in record["error"]
+
+
+def test_sweep_precisions_reach_its_cases_and_unknown_is_refused() -> None:
+    from benchlib.sweep import build_cases, sweep_config
+
+    config = sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1], precisions=["fp32", "int8-static"])
+    assert [c.precision for c in build_cases(config)] == ["fp32", "int8-static"]
+    assert sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1]).precisions == ("fp32",)
+    with pytest.raises(ValueError, match="precisions='int4' is unknown; allowed: fp32"):
+        sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1], precisions=["int4"])

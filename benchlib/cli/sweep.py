@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, refuse, threads
-from benchlib.cli.run import add_precision_options
+from benchlib.cli.run import add_precision_options, precision_name
 from benchlib.cli.verify import add_models_option
 from benchlib.sweep import (
     DEFAULT_BATCH_SIZES,
@@ -56,6 +56,9 @@ def add_case_options(parser: argparse.ArgumentParser) -> None:
                         help=f"timed loop per case lasts at least S seconds (default: {DEFAULT_MIN_TIME_S}; "
                              f"--quick: {QUICK_MIN_TIME_S})")
     add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}; --quick: {QUICK_MAX_TIME_S:g}")
+    parser.add_argument("--precisions", nargs="+", type=precision_name, default=None, metavar="P",
+                        help="numeric precisions: fp32 (the default), bf16, int8-dynamic, int8-static; a backend "
+                             "without one records it as skipped with the reason (docs/precision.md)")
     parser.add_argument("--quick", action="store_true",
                         help="fewer batch sizes, usable cores only, short loops (under 3 minutes on 2 cores)")
 
@@ -67,7 +70,8 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
     try:
         return sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
                             variants=args.variants, min_time_s=args.min_time, quick=args.quick, models=args.models,
-                            target_ci=args.target_ci, max_time_s=args.max_time)
+                            target_ci=args.target_ci, max_time_s=args.max_time,
+                            precisions=getattr(args, "precisions", None))
     except ValueError as exc:
         message = str(exc)
         for name, option in (("variants=", "--variants="), ("backends=", "--backends="), ("models=", "--models="),
