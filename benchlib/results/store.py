@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from benchlib.results.schema import SCHEMA_VERSION, invalid_reason
+from benchlib.results.schema import SCHEMA_VERSION, invalid_reason, upgrade_record
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is built: run workers never need it
     import pandas as pd
@@ -223,6 +223,8 @@ def parse_line(raw: bytes) -> tuple[dict[str, Any] | None, str | None]:
     reason = invalid_reason(record)
     if reason:
         return None, f"skipped, invalid record (not shown or ranked): {reason}"
+    if version < SCHEMA_VERSION:  # every reader sees the current shape; the stored version is kept
+        record = upgrade_record(record)
     return record, None
 
 
