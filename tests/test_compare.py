@@ -116,5 +116,11 @@ def test_compare_command_flags_regressions_and_refuses_nothing_in_common(tmp_pat
     _write(tmp_path / "other.jsonl", {("jax", 8): 1.0}, seed=4)
     refused = _cli(str(base), str(tmp_path / "other.jsonl"))
     assert refused.returncode == 2 and "have no case in common" in refused.stderr
+    (tmp_path / "notes.md").write_text("my own notes\n")
+    foreign = _cli(str(base), str(new), "--markdown", str(tmp_path / "notes.md"))
+    assert foreign.returncode == 2 and "benchlib did not write" in foreign.stderr
+    assert (tmp_path / "notes.md").read_text() == "my own notes\n"
+    assert _cli(str(base), str(new), "--markdown", str(base / "r.jsonl")).returncode == 2
+    assert _cli(str(base), str(new), "--markdown", str(tmp_path / "pr.md")).returncode == 0  # its own export
     bad = _cli(str(base), str(new), "--min-change", "-1")
     assert bad.returncode == 2 and "--min-change='-1' is invalid" in bad.stderr

@@ -55,14 +55,17 @@ def _table(rows: list[dict], min_change: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchlib.cli.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
     from benchlib.results.compare import case_label, compare_runs
     from benchlib.results.store import read_records
 
     for name, path in (("BASE", args.base), ("NEW", args.new)):
         if not path.exists():
             return refuse("compare", f"{name}={str(path)!r} does not exist; allowed: a results file or folder")
-    if args.markdown is not None and args.markdown.resolve() in {args.base.resolve(), args.new.resolve()}:
-        return refuse("compare", f"--markdown={str(args.markdown)!r} is one of the inputs; allowed: another path")
+    try:  # inputs only regular files or folders; the export never an input or a file benchlib did not write
+        plan_report([args.base, args.new], args.markdown, None)
+    except OutputRefused as exc:
+        return refuse("compare", str(exc))
     base, base_problems = read_records(args.base)
     new, new_problems = read_records(args.new)
     for problem in base_problems + new_problems:
@@ -91,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
           f"{sum(r['verdict'] == 'indistinguishable' for r in result.rows)} indistinguishable; "
           f"{len(regressions)} significant regression(s) of at least {args.min_change:.0%}")
     if args.markdown is not None:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n")
+        # the marker line tells a later command that the file is benchlib's own export; written whole
+        body = f"{MARKDOWN_MARKER}\n{text}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+        tmp = args.markdown.with_name(args.markdown.name + ".tmp")
+        tmp.write_text(body)
+        tmp.replace(args.markdown)
         print(f"markdown: {args.markdown}")
     return 1 if args.fail_on_regression and regressions else 0
