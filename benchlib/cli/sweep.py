@@ -112,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     for sentence in summary_sentences(df, result.peaks):
         print(sentence)
+    _print_roofline(result.roofline_path)
     table_paths = write_tables(tables, tables_folder)
     figure_paths = all_figures(df, result.peaks, figures_folder)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(result.counts().items())) or "none"
@@ -120,3 +121,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"results:  {result.results_path}\nroofline: {result.roofline_path}")
     print(f"tables:   {table_paths[0].parent}\nfigures:  {', '.join(str(p[0]) for p in figure_paths.values())}")
     return 1 if result.counts().get("failed") else 0
+
+
+def _print_roofline(path: Path) -> None:
+    """The yardstick: every framework's float32 GEMM rate per thread count and the theoretical peak."""
+    import pandas as pd
+
+    from benchlib.report.tables import to_markdown
+    from benchlib.sweep import read_roofline, roofline_sentences, roofline_table
+
+    stored = read_roofline(path)
+    rows = roofline_table(stored)
+    if not rows:
+        return
+    columns = ["threads", "library", "gflops", "share_of_peak", "sets_peak", "version", "precision"]
+    print("\n## roofline: float32 GEMM per framework\n")
+    print(to_markdown(pd.DataFrame(rows)[columns]))
+    for sentence in roofline_sentences(stored):
+        print(sentence)
