@@ -124,3 +124,20 @@ def test_compare_command_flags_regressions_and_refuses_nothing_in_common(tmp_pat
     assert _cli(str(base), str(new), "--markdown", str(tmp_path / "pr.md")).returncode == 0  # its own export
     bad = _cli(str(base), str(new), "--min-change", "-1")
     assert bad.returncode == 2 and "--min-change='-1' is invalid" in bad.stderr
+
+
+def test_comparison_table_shows_ties_as_ties() -> None:
+    import pandas as pd
+
+    from benchlib.report.tables import comparison_table
+
+    def row(backend: str, p50: float, lo: float, hi: float, status: str = "ok") -> dict:
+        return {"model": "fnn", "backend": backend, "variant": "default", "batch_size": 1, "threads": None,
+                "status": status, "case_key": backend, "latency_ms.p50": p50, "latency_ci95_ms.p50.lo": lo,
+                "latency_ci95_ms.p50.hi": hi, "outputs_valid": True, "created": "2026-11-25T00:00:00Z"}
+
+    frame = pd.DataFrame([row("numpy", 1.00, 0.98, 1.02), row("jax", 0.50, 0.49, 0.51),
+                          row("pytorch", 0.505, 0.50, 0.52), row("onnxruntime", 0.70, 0.69, 0.71),
+                          row("tensorflow", None, None, None, status="failed")])
+    ranks = dict(zip(comparison_table(frame)["backend"], comparison_table(frame)["rank"], strict=True))
+    assert ranks == {"jax": "1=", "pytorch": "1=", "onnxruntime": "3", "numpy": "4", "tensorflow": ""}

@@ -51,18 +51,41 @@ def busy_machine(warnings: Any) -> bool:
     return isinstance(warnings, list | tuple) and any(str(w).startswith("busy machine") for w in warnings)
 
 
+def tied_ranks(p50: pd.Series, lo: pd.Series, hi: pd.Series, groups: list[pd.Series]) -> pd.Series:
+    """Rank by median within each group; a tie is shown as a tie.
+
+    Walking from the fastest, a row shares the current rank while its median's 95% interval overlaps
+    the interval of that rank's first (fastest) row; otherwise it takes its own position. Tied ranks
+    read ``"1="``; rows without a median (failed, invalid) get ``""``; a missing interval never ties.
+    """
+    ranks = pd.Series("", index=p50.index, dtype=object)
+    for _, part in p50.dropna().groupby([g.loc[p50.dropna().index] for g in groups], sort=False):
+        order = part.sort_values(kind="stable").index
+        rank, leader, members = 0, None, {}
+        for position, index in enumerate(order, start=1):
+            joins = leader is not None and pd.notna(hi[leader]) and pd.notna(lo[index]) and lo[index] <= hi[leader]
+            if not joins:
+                rank, leader = position, index
+            members.setdefault(rank, []).append(index)
+        for number, rows in members.items():
+            for index in rows:
+                ranks[index] = f"{number}=" if len(rows) > 1 else str(number)
+    return ranks
+
+
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per case: p50, p99, throughput, CPU %, framework memory, p50 relative to the fastest.
 
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
-    batch size (1.00 = fastest). Failed and skipped runs stay in the table with their status and
+    batch size (1.00 = fastest); ``rank`` shows ties as ties (:func:`tied_ranks`). Failed and skipped runs
+    stay in the table with their status and
     reason. Runs whose outputs failed the reference check are shown but not ranked, with a note.
     When a case was run more than once, the newest record is shown. Records from different machines
     are never one case: with more than one machine a ``machine`` column is shown and each machine is
     ranked on its own.
     """
     columns = ["model", "backend", "variant", "precision", "batch_size", "threads", "status", *TABLE_COLUMNS,
-               "vs_fastest", "note"]
+               "rank", "vs_fastest", "note"]
     if df is None or df.empty:
         return pd.DataFrame(columns=columns)
     data = df.copy()
@@ -84,6 +107,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     fastest = table["p50_ms"].where(ranked).groupby([table["machine"], table["model"],
                                                      table["batch_size"]]).transform("min")
     table["vs_fastest"] = (table["p50_ms"] / fastest).where(ranked)
+    lo, hi = (pd.to_numeric(_col(data, f"latency_ci95_ms.p50.{end}"), errors="coerce") for end in ("lo", "hi"))
+    table["rank"] = tied_ranks(table["p50_ms"].where(ranked), lo, hi,
+                               [table["machine"], table["model"], table["batch_size"]])
 
     def note(row: pd.Series) -> str:
         if row["status"] != "ok":
