@@ -33,12 +33,14 @@ from benchlib.models.zoo import get_model
 from benchlib.scenarios.settings import ScenarioSettings
 
 
-def benchmark_app_fps(model: Path, batch: int, seconds: float, threads: int) -> tuple[float, str]:
+def benchmark_app_fps(model: Path, batch: int, seconds: float) -> tuple[float, str]:
     """benchmark_app's throughput (samples/s) and the streams/requests line it printed."""
     exe = shutil.which("benchmark_app") or str(Path(sys.executable).with_name("benchmark_app"))
     cmd = [exe, "-m", str(model), "-d", "CPU", "-api", "async", "-hint", "throughput", "-infer_precision", "f32",
            "-shape", f"{INPUT_NAME}[{batch},{','.join(map(str, get_model('fnn').input_shape))}]",
-           "-layout", f"{INPUT_NAME}[NC]", "-nthreads", str(threads), "-t", f"{seconds:g}"]
+           "-layout", f"{INPUT_NAME}[NC]", "-t", f"{seconds:g}"]
+    # no -nthreads: benchmark_app accepts it only without a hint; with the hint both tools use every
+    # usable core (benchlib: INFERENCE_NUM_THREADS = the usable cores, read back in the table)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     match = re.search(r"Throughput:\s*([0-9.]+)\s*FPS", proc.stdout)
     if proc.returncode != 0 or match is None:
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeats):  # interleaved, so that a load change hits both tools alike
             value, config = benchlib_offline(batch, args.seconds, threads)
             ours.append(value)
-            fps, requests = benchmark_app_fps(model, batch, args.seconds, threads)
+            fps, requests = benchmark_app_fps(model, batch, args.seconds)
             theirs.append(fps)
         rows.append((batch, statistics.median(ours), min(ours), max(ours), statistics.median(theirs), min(theirs),
                      max(theirs), config, requests))
