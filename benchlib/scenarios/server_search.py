@@ -96,5 +96,8 @@ def search(harness: Any, calibration: Any, log_root: Path) -> dict[str, Any]:
         lowest = min(summaries)
         best = summaries[lowest]
         result = f"no rate met the bound of {bound:g} ms (lowest rate tried: {lowest:.1f} queries/s)"
+        if fixed is None and lowest <= floor * 1.001:
+            result += (f"; lower rates were not tried: issuing {settings.queries} queries would take more than "
+                       f"{settings.queries / floor:.0f} s (raise --min-duration-s or lower --min-queries)")
     return {"server_search": sorted(tries, key=lambda row: row["target_qps"]), "server_max_qps": highest_pass,
             "server_lowest_failing_qps": lowest_fail, "server_result": result, "best": best}
