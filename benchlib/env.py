@@ -29,7 +29,7 @@ def affinity_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _cgroup_dirs() -> list[tuple[int, Path]]:
+def cgroup_dirs() -> list[tuple[int, Path]]:
     """Candidate cgroup directories of this process, as (cgroup version, path)."""
     dirs: list[tuple[int, Path]] = []
     try:
@@ -54,7 +54,7 @@ def _cgroup_dirs() -> list[tuple[int, Path]]:
 
 def cgroup_quota_cores() -> float | None:
     """CPU quota as a number of cores (e.g. 1.5), or ``None`` when there is no quota."""
-    for version, directory in _cgroup_dirs():
+    for version, directory in cgroup_dirs():
         try:
             if version == 2:
                 text = (directory / "cpu.max").read_text().split()
