@@ -33,12 +33,12 @@ from benchlib.models.zoo import get_model
 from benchlib.scenarios.settings import ScenarioSettings
 
 
-def benchmark_app_fps(model: Path, batch: int, seconds: float) -> tuple[float, str]:
+def benchmark_app_fps(model: Path, batch: int, seconds: float, shape: tuple[int, ...]) -> tuple[float, str]:
     """benchmark_app's throughput (samples/s) and the streams/requests line it printed."""
     exe = shutil.which("benchmark_app") or str(Path(sys.executable).with_name("benchmark_app"))
     cmd = [exe, "-m", str(model), "-d", "CPU", "-api", "async", "-hint", "throughput", "-infer_precision", "f32",
-           "-shape", f"{INPUT_NAME}[{batch},{','.join(map(str, get_model('fnn').input_shape))}]",
-           "-layout", f"{INPUT_NAME}[NC]", "-t", f"{seconds:g}"]
+           "-shape", f"{INPUT_NAME}[{batch},{','.join(map(str, shape))}]",
+           "-layout", f"{INPUT_NAME}[N{'?' * len(shape)}]", "-t", f"{seconds:g}"]
     # no -nthreads: benchmark_app accepts it only without a hint; with the hint both tools use every
     # usable core (benchlib: INFERENCE_NUM_THREADS = the usable cores, read back in the table)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -49,10 +49,10 @@ def benchmark_app_fps(model: Path, batch: int, seconds: float) -> tuple[float, s
     return float(match.group(1)), requests.group(1) if requests else "?"
 
 
-def benchlib_offline(batch: int, seconds: float, threads: int) -> tuple[float, dict]:
+def benchlib_offline(model: str, batch: int, seconds: float, threads: int) -> tuple[float, dict]:
     """benchlib's Offline samples per second for OpenVINO (throughput hint) and the configuration read back."""
     settings = ScenarioSettings("Offline", min_duration_s=seconds)
-    case = RunCase("openvino", batch_size=batch, threads=threads, variant="throughput", scenario="Offline",
+    case = RunCase("openvino", model=model, batch_size=batch, threads=threads, variant="throughput", scenario="Offline",
                    protocol="loadgen", extra=tuple(sorted(settings.to_extra().items())))
     record = run_case(case)
     if record["status"] != "ok":
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchlib.env import usable_cores
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="fnn", help="model of the zoo (default: fnn)")
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64, 1024])
     parser.add_argument("--seconds", type=float, default=5.0, help="each run's duration")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each tool per batch size (interleaved)")
@@ -73,15 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.repeats < 1 or any(b < 1 for b in args.batch_sizes):
         parser.error("--seconds, --repeats and --batch-sizes must be above 0")
     threads = int(usable_cores()["usable"] or 1)
-    model = ensure_onnx_file(get_model("fnn"))
+    spec = get_model(args.model)
+    model = ensure_onnx_file(spec)
     print(f"model: {model}\nthreads: {threads}\nload average before: {os.getloadavg()[0]:.2f}")
     rows = []
     for batch in args.batch_sizes:
         ours, theirs, config, requests = [], [], {}, "?"
         for _ in range(args.repeats):  # interleaved, so that a load change hits both tools alike
-            value, config = benchlib_offline(batch, args.seconds, threads)
+            value, config = benchlib_offline(args.model, batch, args.seconds, threads)
             ours.append(value)
-            fps, requests = benchmark_app_fps(model, batch, args.seconds)
+            fps, requests = benchmark_app_fps(model, batch, args.seconds, spec.input_shape)
             theirs.append(fps)
         rows.append((batch, statistics.median(ours), min(ours), max(ours), statistics.median(theirs), min(theirs),
                      max(theirs), config, requests))
