@@ -28,15 +28,25 @@ def _operands(size: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
 
 
+#: CPU time over wall time of the timed calls, per library, set by :func:`best_seconds` (one call per process).
+CORES_USED: dict[str, float] = {}
+
+
 def best_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls of ``run`` after two untimed ones (allocation, thread start-up)."""
+    """Best wall time of ``repeats`` calls of ``run`` after two untimed ones (allocation, thread start-up).
+
+    Also records, in ``CORES_USED["last"]``, the process's CPU time over the wall time of the timed
+    calls: how many cores the library really kept busy, whatever thread count it was asked for.
+    """
     run()
     run()
     best = float("inf")
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     for _ in range(repeats):
         start = time.perf_counter_ns()
         run()
         best = min(best, (time.perf_counter_ns() - start) / 1e9)
+    CORES_USED["last"] = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
     return best
 
 
@@ -227,4 +237,5 @@ def gemm_payload(payload: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"library={library!r} is unknown; allowed: {', '.join(GEMMS)}")
     result = GEMMS[library](size, repeats, payload.get("threads"))
     result["gflops"] = 2.0 * size**3 / result["seconds"] / 1e9
+    result["cores_used"] = CORES_USED.get("last")
     return result

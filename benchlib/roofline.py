@@ -24,6 +24,9 @@ from benchlib.gemm import LIBRARIES
 
 DEFAULT_SIZE = 2048
 DEFAULT_REPEATS = 5
+#: A library whose timed GEMMs kept more than ``threads`` + this many cores busy (CPU time over wall
+#: time) did not honour its thread limit; its rate is kept in the details but not counted in the peak.
+THREADS_SLACK = 0.3
 
 __all__ = ["DEFAULT_REPEATS", "DEFAULT_SIZE", "LIBRARIES", "PeakMeasurement", "TheoreticalPeak", "measure_peak",
            "percent_of_peak", "theoretical_peak"]
@@ -156,7 +159,8 @@ class PeakMeasurement:
             rows.append({"library": library, "gflops": rate, "share_of_peak": rate / self.peak_gflops,
                          "version": detail.get("version"), "precision": detail.get("precision"),
                          "dispatch": detail.get("dispatch")})
-        rows += [{"library": library, "gflops": None, "share_of_peak": None, "error": error}
+        rows += [{"library": library, "gflops": None, "share_of_peak": None, "error": error,
+                  "version": self.details.get(library, {}).get("version")}
                  for library, error in self.errors.items()]
         return rows
 
@@ -196,8 +200,15 @@ def measure_peak(threads: int | None = None, size: int = DEFAULT_SIZE, repeats: 
         if not child.ok or not isinstance(child.value, dict):
             errors[library] = child.error or "no result"
             continue
+        details[library] = {k: child.value.get(k) for k in ("version", "precision", "dispatch", "seconds", "gflops",
+                                                             "cores_used")}
+        used = child.value.get("cores_used")
+        if threads is not None and used is not None and used > threads + THREADS_SLACK:
+            # A library that ignores its thread limit measures another machine: not this thread count's peak.
+            errors[library] = (f"not counted: asked for {threads} thread(s), kept {used:.2f} cores busy "
+                               f"({float(child.value['gflops']):.0f} GFLOP/s with more cores than allowed)")
+            continue
         rates[library] = float(child.value["gflops"])
-        details[library] = {k: child.value.get(k) for k in ("version", "precision", "dispatch", "seconds")}
     return PeakMeasurement(threads, size, repeats, rates, errors, details, theoretical_peak())
 
 

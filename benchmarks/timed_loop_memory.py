@@ -4,7 +4,8 @@ Each variant runs in a fresh process (:func:`benchlib.engine.child.run_in_child`
 predictor, warm up, start the memory sampler, make ``--calls`` timed calls, stop the sampler. The
 RSS growth is the sampler's peak minus its first reading (taken just before the loop, after the
 int64 storage was allocated and written). The harness overhead is the median per-call time of the
-same loop around a no-op (best of 3 × 20,000 calls), and the loop's wall time per no-op call says
+same loop around a no-op (best of 15 × 20,000 calls: the best is the least disturbed by other
+processes), and the loop's wall time per no-op call says
 what storing the readings costs between calls.
 
 * ``list``: the loop as it was: ``starts[i] = clock()``, the call, ``ends[i] = clock()`` into
@@ -54,7 +55,7 @@ def _noop(_x: Any) -> None:
     return None
 
 
-def _list_overhead_ns(calls: int = 20_000, repeats: int = 3) -> tuple[float, float]:
+def _list_overhead_ns(calls: int = 20_000, repeats: int = 15) -> tuple[float, float]:
     import numpy as np
 
     best, wall = float("inf"), float("inf")
@@ -66,7 +67,7 @@ def _list_overhead_ns(calls: int = 20_000, repeats: int = 3) -> tuple[float, flo
     return best, wall
 
 
-def _int64_overhead_ns(calls: int = 20_000, repeats: int = 3) -> tuple[float, float]:
+def _int64_overhead_ns(calls: int = 20_000, repeats: int = 15) -> tuple[float, float]:
     import numpy as np
 
     from benchlib.engine.timing import Timestamps, timed_loop

@@ -96,3 +96,17 @@ def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch
     assert calls == [1] and stored["yardstick"] == YARDSTICK and stored["peaks"]["1"]["peak_gflops"] == 5.0
     measure_roofline([1], path, measure=fake)
     assert calls == [1]  # same environment, same yardstick: stored peak reused
+
+
+def test_a_library_that_ignores_its_thread_limit_is_not_counted(monkeypatch) -> None:
+    from benchlib.engine.child import ChildResult
+
+    def fake_child(target, payload, timeout_s=None, env=None, what="result"):  # noqa: ANN001, ANN202
+        used = {"numpy": 1.02, "jax": 1.97}[payload["library"]]
+        gflops = {"numpy": 88.0, "jax": 168.0}[payload["library"]]
+        return ChildResult(True, value={"gflops": gflops, "cores_used": used, "version": "x", "seconds": 0.1})
+
+    monkeypatch.setattr("benchlib.engine.child.run_in_child", fake_child)
+    result = measure_peak(threads=1, size=64, repeats=1, libraries=["numpy", "jax"])
+    assert result.gflops_by_library == {"numpy": 88.0} and result.peak_library == "numpy"
+    assert "kept 1.97 cores busy" in result.errors["jax"] and result.details["jax"]["gflops"] == 168.0
