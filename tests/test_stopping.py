@@ -159,7 +159,8 @@ def test_noisy_flag_names_the_tail_when_the_iqr_is_tight() -> None:
     assert stats.noisy
     assert len(stats.noisy_reasons) == 1 and stats.noisy_reasons[0].startswith("tail: p99")
     assert noisy_reasons(1.0, 0.5, 1.5)[0].startswith("spread: IQR 50%")
-    assert noisy_reasons(1.0, 0.05, 2.0) == ()
+    assert noisy_reasons(1.0, 0.05, 2.0) == () and noisy_reasons(1.0, 0.05, 4.9) == ()
+    assert noisy_reasons(1.0, 0.05, 5.1) == ("tail: p99 5.1x the median > 5x",)
 
 
 def _settling(first: list[int], then: int) -> Callable[[int], np.ndarray]:

@@ -22,7 +22,7 @@ import numpy as np
 NOISY_IQR_RATIO = 0.10
 #: ... or when p99 / median exceeds this ("tail": a few slow calls in a hundred, which the IQR
 #: cannot see). Chosen from measured runs (docs/measurement.md, "The noisy flag").
-NOISY_TAIL_RATIO = 3.0
+NOISY_TAIL_RATIO = 5.0
 #: z of a two-sided 95% normal interval.
 Z95 = 1.959963984540054
 #: Bootstrap resamples for the confidence intervals.
