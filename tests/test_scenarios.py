@@ -287,3 +287,12 @@ def test_load_curve_figure_draws_a_line_per_configuration() -> None:
     fig = report.load_curve_figure(records, "fnn")
     lines = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("NumPy")]
     assert len(lines) == 2 and list(lines[0].get_xdata()) == [100, 200, 400]
+
+
+def test_records_from_before_the_scenarios_read_as_single() -> None:
+    from benchlib.results.schema import make_record, upgrade_record
+
+    old = make_record(RunCase("numpy"))
+    del old["scenario"]
+    assert upgrade_record(old)["scenario"] == "single"
+    assert upgrade_record(make_record(scenario_case("numpy", "Offline", batch=64)))["scenario"] == "Offline"

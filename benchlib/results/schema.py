@@ -146,6 +146,8 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
         upgraded["stopping"] = upgraded.pop("precision")
     if upgraded.get("precision") is None:  # every record before the precision dimension ran float32
         upgraded["precision"] = "fp32"
+    if upgraded.get("scenario") is None:  # every record before LoadGen's scenarios ran one call at a time
+        upgraded["scenario"] = "single"
     if upgraded.get("protocol") == "article" and "version" in upgraded:
         upgraded.setdefault("framework_version", upgraded.pop("version"))
     for key, value in REQUIRED_KEYS.items():
