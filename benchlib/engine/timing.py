@@ -241,13 +241,14 @@ def timed_loop(
     """Call ``predict(inputs)`` at least ``min_calls`` times and for at least ``min_time_s``.
 
     With ``target_ci > 0`` the loop then continues until the ``level`` (:data:`PRECISION_LEVEL`)
-    interval of the median is within ``target_ci`` of it, or ``max_time_s`` (:func:`effective_max_time`) has passed;
-    ``LoopResult.stop`` says which. Calls run in blocks; between blocks (outside any timed call)
-    the elapsed time decides how many more calls the minimums need, from the mean call time so far
-    plus 5%, and the precision check how many more the target needs (the interval narrows as one
-    over the square root of the calls). ``max_calls`` caps the total. ``storage`` (preallocated by
-    the caller before memory is watched) receives the readings. With ``min_calls == 0`` and
-    ``min_time_s == 0`` nothing is called.
+    interval of the median is within ``target_ci`` of it, until ``max_time_s``
+    (:func:`effective_max_time`) has passed (checked after every call, outside its readings), or
+    until a look finds the target out of reach (:data:`OUT_OF_REACH`); ``LoopResult.stop`` says
+    which. Calls run in blocks; between blocks (outside any timed call) the elapsed time decides how
+    many more calls the minimums need, from the mean call time so far plus 5%, and a look how many
+    more the target needs (the interval narrows as one over the square root of the calls).
+    ``max_calls`` caps the total. ``storage`` (preallocated by the caller before memory is watched)
+    receives the readings. With ``min_calls == 0`` and ``min_time_s == 0`` nothing is called.
     """
     target_ci = check_target_ci(target_ci)
     min_time_ns = int(min_time_s * 1e9)
