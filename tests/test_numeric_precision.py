@@ -146,11 +146,32 @@ def test_openvino_int8_through_nncf_and_bf16_read_back() -> None:
                                      **FAST))
     assert int8["status"] == "ok", int8["error"]
     assert int8["accuracy"]["decision_agreement"] > 0.8 and "NNCF" in int8["precision_path"]
+    assert "TRANSFORMER" not in int8["precision_path"]  # fnn has no attention
     assert "FP32" in int8["precision_hardware"]["framework"]["optimization_capabilities"]
     if bf16["status"] == "skipped":  # a CPU without bf16: the plugin's read-back says what it compiled
         assert "INFERENCE_PRECISION_HINT=bf16" in bf16["error"]
     else:
         assert bf16["status"] == "ok" and bf16["accuracy"]["max_abs_err"] < 0.05
+
+
+def test_openvino_int8_quantises_the_transformer_as_one() -> None:
+    """NNCF's default setup fails on bert_tiny (KeyError); attention is detected and quantised as a transformer."""
+    pytest.importorskip("nncf")
+    import openvino as ov
+
+    from benchlib.engine.launcher import run_cases
+    from benchlib.models.onnx_export import ensure_onnx_file
+    from benchlib.models.zoo import get_model
+    from benchlib.precision.openvino_quant import has_attention
+
+    core = ov.Core()
+    found = {name: has_attention(core.read_model(str(ensure_onnx_file(get_model(name)))))
+             for name in ("fnn", "resnet8", "bert_tiny", "lstm_spam")}
+    assert found == {"fnn": False, "resnet8": False, "bert_tiny": True, "lstm_spam": False}
+    (record,) = run_cases(case_grid(["openvino"], [1], models=["bert_tiny"], precisions=["int8-static"],
+                                    extra=TINY_CALIBRATION + (("evaluation_size", 64),), **FAST))
+    assert record["status"] == "ok", record["error"]
+    assert "model_type=TRANSFORMER" in record["precision_path"] and record["accuracy"]["decision_agreement"] > 0.8
 
 
 def test_unsupported_precision_error_is_a_skip_kind() -> None:

@@ -129,7 +129,7 @@ class OpenVinoBackend(Backend):
         self._config = config
         self._model = core.read_model(str(self.model_path))
         if self.precision == "int8-static":
-            self._model = quantize_with_nncf(self._model, self.spec, self.calibration_size)
+            self._model, self.precision_path = quantize_with_nncf(self._model, self.spec, self.calibration_size)
         # The model as exported (dynamic batch axis): the async variant runs it; for the others it
         # checks at build time that the model compiles and reports the thread settings.
         self._compiled = core.compile_model(self._model, "CPU", config)

@@ -278,6 +278,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fields["framework_version"] = backend.version()
         fields["thread_settings"] = backend.thread_settings()
         fields["precision_hardware"]["framework"] = backend.precision_report()  # e.g. OpenVINO's capabilities
+        fields["precision_path"] = backend.precision_path  # the build may say more (e.g. NNCF's model type)
 
         inputs = spec.random_input(case.batch_size, case.seed)
         if not isinstance(inputs, dict):  # a user model's named inputs are made from its own graph

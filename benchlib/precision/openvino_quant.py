@@ -7,7 +7,12 @@
 * ``int8-static``: NNCF post-training quantisation (``nncf.quantize``, default preset: symmetric
   weights and activations, FakeQuantize nodes the plugin folds into INT8 kernels), statistics from
   the model's seeded calibration set (one row per item, the same rows ONNX Runtime calibrates on).
-  The precision hint stays f32 for the layers left in floating point.
+  The precision hint stays f32 for the layers left in floating point. A model with attention
+  (a MatMul of two activations, such as ``bert_tiny``) is quantised with
+  ``model_type=nncf.ModelType.TRANSFORMER``, NNCF's documented setting for transformers: it keeps
+  the attention's activation-by-activation products and the softmax in floating point (NNCF 3.4's
+  default setup also fails on BERT's constant token-type lookup, a ``KeyError`` in its quantiser
+  propagation).
 """
 
 from __future__ import annotations
@@ -29,8 +34,11 @@ SKIPS = {"int8-dynamic": "the CPU plugin's dynamic quantisation applies to weigh
                          "(nncf.compress_weights, for LLMs); the INT8 path for this model is int8-static (NNCF)"}
 
 
-def quantize_with_nncf(model: Any, spec: Any, calibration: int) -> Any:
-    """``model`` (an ``ov.Model``) quantised to INT8 by NNCF on ``calibration`` rows of the calibration set."""
+def quantize_with_nncf(model: Any, spec: Any, calibration: int) -> tuple[Any, str]:
+    """``model`` (an ``ov.Model``) quantised to INT8 by NNCF on ``calibration`` rows of the calibration set.
+
+    Returns the quantised model and how it was quantised (the record's ``precision_path``).
+    """
     try:
         import nncf
     except ImportError as exc:
@@ -38,7 +46,24 @@ def quantize_with_nncf(model: Any, spec: Any, calibration: int) -> Any:
             from exc
     rows = calibration_set(spec, calibration)
     dataset = nncf.Dataset([rows[i:i + 1] for i in range(len(rows))])
-    return nncf.quantize(model, dataset, subset_size=len(rows))
+    transformer = has_attention(model)
+    options = {"model_type": nncf.ModelType.TRANSFORMER} if transformer else {}
+    how = (f"NNCF post-training quantisation (nncf.quantize, MinMax statistics on {len(rows)} calibration inputs"
+           f"{', model_type=TRANSFORMER: attention found' if transformer else ''}), f32 hint for the rest")
+    return nncf.quantize(model, dataset, subset_size=len(rows), **options), how
+
+
+def _is_constant(node: Any) -> bool:
+    """Whether ``node`` is a constant, seen through the conversions the ONNX frontend inserts."""
+    while node.get_type_name() in ("Convert", "Reshape", "Transpose"):
+        node = node.input_value(0).get_node()
+    return node.get_type_name() == "Constant"
+
+
+def has_attention(model: Any) -> bool:
+    """Whether the ``ov.Model`` multiplies two activations (attention's Q·Kᵀ and scores·V), unlike a layer's weights."""
+    return any(op.get_type_name() == "MatMul" and not any(_is_constant(op.input_value(i).get_node()) for i in range(2))
+               for op in model.get_ops())
 
 
 def compiled_precision(compiled: Any) -> str:
