@@ -20,6 +20,7 @@ from benchlib.models.zoo import MODELS, get_model
 #: The matrices :func:`ranking_matrices` returns, with what each cell holds.
 MATRICES = {
     "p50_batch1_ms": "median latency per call at batch 1 (ms)",
+    "p50_batch1_halfwidth": "relative half-width of the 95% interval of that median",
     "p50_batch1_vs_fastest": "p50 at batch 1 relative to the fastest framework for the model",
     "throughput_largest_sps": "throughput at the model's largest batch (samples/s)",
     "throughput_largest_vs_fastest": "the fastest framework's throughput divided by this one's at the largest batch",
@@ -69,14 +70,20 @@ def _at_batch(rows: pd.DataFrame, which: str) -> pd.DataFrame:
     return pd.concat(parts) if parts else rows.iloc[0:0]
 
 
-def _pivot(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+def _pivot(rows: pd.DataFrame, column: str, choose_by: str | None = None) -> pd.DataFrame:
+    """Model × framework matrix of ``column``; of several records per cell (variants) the best one, or
+    with ``choose_by`` the value of the record with the smallest ``choose_by`` (the fastest median)."""
     from benchlib.backends.registry import BACKEND_NAMES
 
     if rows.empty or column not in rows:
         return pd.DataFrame()
+    if choose_by is not None:
+        rows = rows.assign(_by=pd.to_numeric(rows[choose_by], errors="coerce")).sort_values("_by", kind="stable")
+        rows = rows.drop_duplicates(["model", "backend"], keep="first")
     # the best variant of each framework (a notebook may have run several)
     table = rows.assign(_v=pd.to_numeric(rows[column], errors="coerce")).pivot_table(
-        index="model", columns="backend", values="_v", aggfunc="min" if column.startswith("latency") else "max")
+        index="model", columns="backend", values="_v", aggfunc="min" if column.startswith("latency") else "max",
+        dropna=False)
     models = [m for m in MODELS if m in table.index] + [m for m in table.index if m not in MODELS]
     return table.reindex(index=models, columns=[b for b in BACKEND_NAMES if b in table.columns])
 
@@ -91,6 +98,7 @@ def ranking_matrices(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     throughput = _pivot(largest, "throughput_sps")
     return {
         "p50_batch1_ms": p50,
+        "p50_batch1_halfwidth": _pivot(first, "stopping.halfwidth", choose_by="latency_ms.p50"),
         "p50_batch1_vs_fastest": p50.div(p50.min(axis=1), axis=0),
         "throughput_largest_sps": throughput,
         "throughput_largest_vs_fastest": 1 / throughput.div(throughput.max(axis=1), axis=0),
@@ -105,31 +113,85 @@ def largest_batches(frame: pd.DataFrame) -> dict[str, int]:
     return {} if rows.empty else {m: int(b) for m, b in rows.groupby("model")["batch_size"].max().items()}
 
 
-def ranking_heatmap(matrix: pd.DataFrame, title: str, note: str = "× the fastest"):  # -> Figure
-    """A model × framework heatmap of a relative matrix (1.00 = fastest), log colour scale, values written in."""
-    from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure
+def ranking_heatmap(matrix: pd.DataFrame, title: str, note: str = "× the fastest for the model"):  # -> Figure
+    """A model × framework heatmap of a relative matrix (1.00 = fastest), its value written in every cell.
 
-    fig = Figure(figsize=(1.3 * max(3, matrix.shape[1]) + 2, 0.7 * max(2, matrix.shape[0]) + 1.5))
-    ax = fig.add_subplot()
+    Drawn under the report's chart rules (:mod:`benchlib.report.chart_style`): text at least 10 pt at
+    the report's width, the colour bar beside the cells rather than over them, a light-to-dark scale
+    whose darkest colour still differs from the black frame, and a missing cell saying "not run".
+    """
+    from matplotlib.colors import LogNorm
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    from benchlib.report.chart_style import FONT, MAX_WIDTH_IN, single
+
+    rows, columns = max(1, matrix.shape[0]), max(1, matrix.shape[1])
+    # about 1.3 in per framework and 0.55 in per model, never a strip: the data area stays over 2 in tall
+    width = min(MAX_WIDTH_IN, 2.6 + 1.3 * max(3, columns))
+    fig, ax = single(width, 1.6 + max(2.2, 0.55 * rows), title)
     if matrix.empty:
-        ax.text(0.5, 0.5, "no ok runs to compare", ha="center", va="center")
-        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no ok runs to compare", ha="center", va="center", fontsize=FONT["note"])
+        ax.set_xticks([])
+        ax.set_yticks([])
         return fig
     values = matrix.to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
     top = max(2.0, float(finite.max()) if finite.size else 2.0)
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis_r", norm=LogNorm(vmin=1.0, vmax=top), aspect="auto")
-    ax.set_xticks(range(matrix.shape[1]), matrix.columns, rotation=30, ha="right")
-    ax.set_yticks(range(matrix.shape[0]), matrix.index)
+    norm = LogNorm(vmin=1.0, vmax=top)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap="YlOrRd", norm=norm, aspect="auto")
+    ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], fontsize=FONT["tick"])
+    ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index], fontsize=FONT["tick"])
+    ax.tick_params(length=0)
     for (i, j), value in np.ndenumerate(values):
-        text = "n/a" if not np.isfinite(value) else f"{value:.2f}"
-        dark = np.isfinite(value) and value > np.sqrt(top)
-        ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=9)
-    fig.colorbar(image, ax=ax, label=note)
-    ax.set_title(title)
-    fig.tight_layout()
+        text = "not run" if not np.isfinite(value) else f"{value:.2f}×"
+        dark = np.isfinite(value) and norm(value) > 0.6  # white on the dark red end of the scale
+        ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black", fontsize=FONT["note"])
+    bar = fig.colorbar(image, ax=ax, pad=0.02, fraction=0.05)
+    bar.set_label(f"{note} (log scale)", fontsize=FONT["label"])
+    # a log colour bar labels only powers of ten: name the ratios a reader compares instead
+    steps = [t for t in (1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000) if t <= top]
+    bar.set_ticks(steps[:: max(1, len(steps) // 7)], minor=False)
+    bar.ax.minorticks_off()
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())
+    bar.ax.tick_params(labelsize=FONT["tick"])
+    ax.set_xlabel("framework", fontsize=FONT["label"])
+    ax.set_ylabel("model", fontsize=FONT["label"])
     return fig
+
+
+def with_halfwidth(values: pd.DataFrame, halfwidths: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A matrix of medians as text with each cell's ±95% half-width beside it ("0.0345 ±0.8%").
+
+    A cell whose record has no interval shows the median alone; a missing median shows "–".
+    """
+    from benchlib.report.display import format_value, significant
+
+    if values.empty:
+        return values
+    aligned = halfwidths.reindex(index=values.index, columns=values.columns) if not halfwidths.empty else \
+        pd.DataFrame(index=values.index, columns=values.columns, dtype=float)
+    out = pd.DataFrame(index=values.index, columns=values.columns, dtype=object)
+    for model in values.index:
+        for backend in values.columns:
+            value, width = values.at[model, backend], aligned.at[model, backend]
+            if pd.isna(value):
+                out.at[model, backend] = "–"
+                continue
+            text = significant(float(value), digits)
+            out.at[model, backend] = text if pd.isna(width) else f"{text} {format_value(float(width), 'halfwidth')}"
+    return out
+
+
+def p50_display(matrices: dict[str, pd.DataFrame]) -> Any:
+    """The batch-1 median matrix as people read it: each cell "p50 (ms) ±95% half-width", models as rows."""
+    from benchlib.report.display import HALFWIDTH_NOTE, people_table
+
+    table = with_halfwidth(matrices["p50_batch1_ms"], matrices.get("p50_batch1_halfwidth", pd.DataFrame()))
+    table = table.reset_index() if not table.empty else pd.DataFrame({"model": []})
+    caption = (f"Each cell: median latency per call at batch 1 (ms) and its ±95% interval. {HALFWIDTH_NOTE} "
+               "A median without ± has no interval recorded; – : not run.")
+    return people_table(table, caption=caption, drop_constant=(), right=tuple(c for c in table.columns if c != "model"))
 
 
 def _ci(row: pd.Series) -> tuple[float, float]:

@@ -7,6 +7,8 @@ row names its precision, so nothing is ranked against fp32 without saying at whi
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import pandas as pd
@@ -14,7 +16,8 @@ import pandas as pd
 #: What pairs a reduced-precision record with its fp32 baseline.
 PAIR = ("env_key", "backend", "variant", "model", "batch_size", "threads")
 COLUMNS = ["backend", "variant", "model", "batch_size", "threads", "precision", "status", "p50_ms",
-           "throughput_sps", "speedup_vs_fp32", "decision_agreement", "max_abs_err", "mean_abs_err", "native", "note"]
+           "p50_halfwidth", "throughput_sps", "speedup_vs_fp32", "decision_agreement", "max_abs_err", "mean_abs_err",
+           "native", "note"]
 
 
 def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -27,7 +30,9 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             **{key: record.get(key) for key in PAIR},
             "precision": record.get("precision") or "fp32", "status": record.get("status"),
             "case_key": record.get("case_key"),
-            "p50_ms": (record.get("latency_ms") or {}).get("p50"), "throughput_sps": record.get("throughput_sps"),
+            "p50_ms": (record.get("latency_ms") or {}).get("p50"),
+            "p50_halfwidth": (record.get("stopping") or {}).get("halfwidth"),
+            "throughput_sps": record.get("throughput_sps"),
             "decision_agreement": accuracy.get("decision_agreement"), "max_abs_err": accuracy.get("max_abs_err"),
             "mean_abs_err": accuracy.get("mean_abs_err"), "native": hardware.get("native"),
             "note": record.get("error") or "",
@@ -47,32 +52,97 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame[COLUMNS].reset_index(drop=True)
 
 
+#: Speed-up ratios the scatter's log axis may label.
+SPEEDUP_TICKS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5, 2, 3, 5, 7, 10, 20, 50)
+#: The part of a skip reason that only repeats the row's own precision and backend.
+_REPEATED = re.compile(r"^unsupported: (precision='[^']*' is not available for backend '[^']*': )?")
+
+
+def measured_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows that ran (ok or failed) of :func:`precision_table`; a note column only if a row has one."""
+    rows = table[table["status"].ne("skipped")].reset_index(drop=True)
+    return rows if rows["note"].astype(str).str.strip().ne("").any() else rows.drop(columns="note")
+
+
+def skipped_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The skipped cases of :func:`precision_table`, compactly: one row per framework and reason, naming
+    the precisions it covers (the reason once, not once per batch size and precision)."""
+    skipped = table[table["status"].eq("skipped")]
+    if skipped.empty:
+        return pd.DataFrame(columns=["backend", "precision", "reason"])
+    reasons = skipped["note"].astype(str).str.replace(_REPEATED, "", regex=True)
+    order = {"fp32": 0, "bf16": 1, "int8-dynamic": 2, "int8-static": 3}
+    rows = []
+    for (backend, reason), part in skipped.assign(reason=reasons).groupby(["backend", "reason"], sort=False):
+        precisions = sorted(set(part["precision"]), key=lambda p: order.get(p, 9))
+        rows.append({"backend": backend, "precision": ", ".join(precisions), "reason": reason})
+    return pd.DataFrame(rows).sort_values(["backend", "precision"], kind="stable").reset_index(drop=True)
+
+
+def skipped_view(table: pd.DataFrame) -> Any:
+    """What the notebook shows about skipped precisions: the compact table, or a sentence when none was."""
+    from IPython.display import Markdown
+
+    from benchlib.report.display import people_table
+
+    skipped = skipped_table(table)
+    if skipped.empty:
+        return Markdown("Every requested precision ran in every framework.")
+    return people_table(skipped, caption="Not measured: each framework's precisions that it does not offer, "
+                                         "at every batch size, with the reason once.", drop_constant=())
+
+
 def speedup_scatter(table: pd.DataFrame) -> Any:
-    """Scatter: speed-up over fp32 (x, log) against decision agreement (y), one point per reduced-precision
-    record; marker per precision, colour per framework; hollow where the CPU only emulates the precision."""
-    import matplotlib.pyplot as plt
+    """Scatter: speed-up over fp32 (x, log) against decision agreement (y), one panel per batch size and one
+    point per reduced-precision record; colour per framework, marker per precision, hollow where the CPU
+    only emulates the precision. Legends below the panels, no labels over the points (they collide).
+
+    A matplotlib ``Figure`` under the report's chart rules (:mod:`benchlib.report.chart_style`); a
+    notebook shows it as a cell's value.
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    from benchlib.report.chart_style import FONT, legend_below, small_multiples, style_axes
+    from benchlib.report.figures import colour
 
     data = table[table["status"].eq("ok") & table["precision"].ne("fp32") & table["speedup_vs_fp32"].notna()]
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    title = "Reduced precision: speed against agreement (hollow: no native instructions here)"
+    batches = sorted(set(data["batch_size"])) or [None]
+    backends = list(dict.fromkeys(data["backend"]))
     markers = {"bf16": "o", "int8-dynamic": "s", "int8-static": "^"}
-    colours = {name: f"C{i}" for i, name in enumerate(sorted(table["backend"].dropna().unique()))}
-    for _, row in data.iterrows():
-        native = row["native"] is True
-        ax.scatter(row["speedup_vs_fp32"], 100 * row["decision_agreement"], marker=markers[row["precision"]],
-                   s=60, edgecolors=colours[row["backend"]], facecolors=colours[row["backend"]] if native else "none",
-                   linewidths=1.5)
-        ax.annotate(f"{row['backend']} {row['precision']} b={row['batch_size']}",
-                    (row["speedup_vs_fp32"], 100 * row["decision_agreement"]), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
-    ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
-    ax.set_xscale("log")
-    from matplotlib.ticker import FormatStrFormatter
-
-    ax.xaxis.set_major_formatter(FormatStrFormatter("%g×"))
-    ax.xaxis.set_minor_formatter(FormatStrFormatter("%g×"))
-    ax.set_xlabel("speed-up of p50 over the same framework's fp32 (×, log scale)")
-    ax.set_ylabel("decisions equal to the float64 reference (%)")
-    ax.set_title("Reduced precision: speed against agreement (hollow: no native instructions here)")
+    fig, axes = small_multiples(len(batches), panel_width_in=5.2, panel_height_in=3.6, title=title,
+                                legend_rows=2 if len(backends) > 3 else 1)
+    for ax, batch in zip(axes, batches, strict=True):
+        style_axes(ax, title=f"batch {batch}" if batch is not None else None,
+                   xlabel="p50 speed-up over fp32 (×, log scale)", ylabel="decisions equal to reference (%)")
+        if batch is None:
+            ax.text(0.5, 0.5, "no reduced-precision run finished:\nnothing to compare with fp32",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=FONT["note"])
+            ax.set_xlabel("p50 speed-up over fp32 (×)", fontsize=FONT["label"])
+            ax.set_xticks([])  # an empty panel's 0..1 scale would mean nothing
+            ax.set_yticks([])
+            continue
+        for _, row in data[data["batch_size"].eq(batch)].iterrows():
+            tint = colour(row["backend"])
+            ax.scatter(row["speedup_vs_fp32"], 100 * row["decision_agreement"], marker=markers[row["precision"]],
+                       s=70, edgecolors=tint, facecolors=tint if row["native"] is True else "none", linewidths=1.5)
+        ax.axvline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_xscale("log")
+        # a few round ratios inside the data's range: powers of ten alone are often absent, every minor tick collides
+        low, high = ax.get_xlim()
+        ticks = [t for t in SPEEDUP_TICKS if low <= t <= high]
+        ax.xaxis.set_major_locator(FixedLocator(ticks[:: max(1, math.ceil(len(ticks) / 6))]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}×"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.tick_params(axis="x", which="both", labelsize=FONT["tick"])
+    # legend entries: frameworks by colour, precisions by shape (black)
+    for backend in backends:
+        axes[0].add_line(Line2D([], [], marker="o", linestyle="none", color=colour(backend), label=backend))
+    for precision, marker in markers.items():
+        if precision in set(data["precision"]):
+            axes[0].add_line(Line2D([], [], marker=marker, linestyle="none", color="black", label=precision))
+    legend_below(fig, axes, columns=4)
     return fig
 
 
@@ -96,5 +166,5 @@ def insights(table: pd.DataFrame) -> list[str]:
     skipped = table[table["status"].eq("skipped")]
     if not skipped.empty:
         names = ", ".join(sorted({f"{r.backend} {r.precision}" for r in skipped.itertuples()}))
-        lines.append(f"Skipped (the reason is in each row's note): {names}.")
+        lines.append(f"Skipped (the reasons are in the table of skipped cases): {names}.")
     return lines

@@ -18,7 +18,8 @@ import pandas as pd
 from benchlib.report.tables import one_per_case
 
 #: Columns of the other-configurations tables, in order.
-OTHER_COLUMNS = ["backend", "variant", "threads", "p50_ms", "p99_ms", "cpu_percent", "framework_mb", "note"]
+OTHER_COLUMNS = ["backend", "variant", "threads", "p50_ms", "p50_halfwidth", "p99_ms", "cpu_percent", "framework_mb",
+                 "note"]
 
 
 def default_variants() -> dict[str, str]:

@@ -28,8 +28,13 @@ LABELS: dict[str, str] = {
     "first_call_ms": "first call (ms)", "total_s": "total (s)", "p50_us": "p50 (µs)",
     "flop_us": "FLOPs at peak (µs)", "fixed_us": "fixed per-call cost (µs)", "per_layer_us": "per layer (µs)",
     "noisy_criteria": "criterion", "iqr_ratio": "IQR / p50", "tail_ratio": "p99 / p50", "what": "what",
-    "value": "value", "setting": "setting",
+    "value": "value", "setting": "setting", "p50_halfwidth": "±95% CI",
 }
+#: What a reader needs to read the ``±95% CI`` column (its caption says it wherever the column is shown).
+HALFWIDTH_NOTE = ("±95% CI: half-width of the median's 95% interval, relative to the median (the record's "
+                  "stopping.halfwidth).")
+#: Added to :data:`HALFWIDTH_NOTE` when a row has no interval.
+HALFWIDTH_DASH = "– : the record has no interval (not measured, or a protocol that does not compute one)."
 #: Columns whose text wraps (everything else stays on one line).
 WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "criterion", "noisy_criteria",
            "install", "Reason", "warnings", "target"}
@@ -38,6 +43,8 @@ WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "crite
 def column_kind(name: str) -> str:
     """How a column's numbers are written: time, rate, percent, ratio, memory, count, float or text."""
     low = name.lower()
+    if low.endswith("_halfwidth") or low.startswith("±95% ci"):
+        return "halfwidth"
     if low.startswith(("relative", "ratio", "speedup")) or low in ("vs_fastest", "iqr_ratio", "tail_ratio") \
             or "vs fastest" in low:
         return "ratio"
@@ -77,6 +84,9 @@ def format_value(value: Any, kind: str) -> str:
         return str(value)
     if kind == "rate":
         return f"{value:,.0f}"
+    if kind == "halfwidth":  # a fraction of the median: ±0.8%, ±0.05% below a tenth of a percent
+        percent = 100.0 * float(value)
+        return f"±{percent:.1f}%" if percent >= 0.1 else f"±{percent:.2g}%"
     if kind == "ratio":  # 1.23× near one, where two decimals matter; 1,790× far from it
         return f"{value:.2f}×" if abs(value) < 10 else f"{significant(float(value))}×"
     if kind == "count":
@@ -90,6 +100,8 @@ def label(name: str) -> str:
     """The column's name for people: known names from :data:`LABELS`, else the name with its unit suffix spelled."""
     if name in LABELS:
         return LABELS[name]
+    if name.endswith("p50_halfwidth"):  # "t=2 p50_halfwidth" beside "p50 (ms) t=2"
+        return name[: -len("p50_halfwidth")] + LABELS["p50_halfwidth"]
     for suffix, unit in (("_ms", "ms"), ("_us", "µs"), ("_s", "s"), ("_mb", "MB"), ("_sps", "samples/s")):
         if name.endswith(suffix):
             return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
@@ -107,10 +119,12 @@ def people_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None,
     kinds = dict(kinds or {})
     empty = dict(empty or {})
     out = {}
+    dropped: dict[str, str] = {}
     for column in df.columns:
         name = str(column)
         series = df[column]
         if name in drop_constant and series.nunique(dropna=False) <= 1 and len(df) > 1:
+            dropped[label(name)] = format_value(series.iloc[0], "text")
             continue
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
         kind = kinds.get(name) or (column_kind(name) if numeric or series.map(_is_number).any() else "text")
@@ -120,7 +134,23 @@ def people_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None,
         out[label(name)] = cells
     frame = pd.DataFrame(out)
     frame.attrs["numeric"] = [label(str(c)) for c in df.columns if _numeric_column(df[c])]
+    frame.attrs["constant"] = dropped
     return frame
+
+
+def legend(frame: pd.DataFrame) -> str:
+    """What a formatted table leaves unsaid: the columns dropped as constant, what ``±95% CI`` means."""
+    parts = []
+    if frame.attrs.get("constant"):
+        said = [f"{k} {v}" for k, v in frame.attrs["constant"].items() if v.strip()]  # an empty note says nothing
+        if said:
+            parts.append("Every row: " + ", ".join(said) + ".")
+    halfwidth = [c for c in frame.columns if str(c).endswith(LABELS["p50_halfwidth"])]
+    if halfwidth:
+        parts.append(HALFWIDTH_NOTE)
+        if frame[halfwidth].eq("–").any(axis=None):
+            parts.append(HALFWIDTH_DASH)
+    return " ".join(parts)
 
 
 def _is_number(value: Any) -> bool:
@@ -138,12 +168,14 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
                  right: tuple[str, ...] = ()) -> Any:
     """A ``Styler`` of ``df`` formatted for people: no index, numbers right-aligned, long text wrapped.
 
-    ``right`` names further columns to right-align (numbers already written as text).
+    ``right`` names further columns to right-align (numbers already written as text). The caption
+    also names the columns left out as constant and explains ``±95% CI`` where it is shown (:func:`legend`).
 
     Shown as the value of a notebook cell (or with ``display``), it renders the same in JupyterLab
     and in the report; pandas' own truncation of long cells does not apply to it.
     """
     frame = people_frame(df, kinds=kinds, empty=empty, drop_constant=drop_constant)
+    caption = " ".join(part for part in (caption, legend(frame)) if part) or None
     numeric = set(frame.attrs.get("numeric", [])) | {label(c) for c in right}
     styler = frame.style.hide(axis="index")
     styles = [

@@ -21,12 +21,16 @@ from benchlib.report.sweep_tables import _ok, cold_start_table, main_threads
 
 def _lines(ax: Any, data: pd.DataFrame, value: str) -> None:
     # the project's colour per framework; line style and marker tell its variants apart
+    # with several models, each model's lines are named after it (a sweep of fnn alone keeps the short names)
+    data = data if "model" in data.columns else data.assign(model="fnn")
+    several = data["model"].nunique() > 1
     seen: dict[str, int] = {}
-    for (backend, variant), group in data.groupby(["backend", "variant"]):
+    for (model, backend, variant), group in data.groupby(["model", "backend", "variant"]):
         index = seen[backend] = seen.get(backend, -1) + 1
         group = group.sort_values("batch_size")
         ax.plot(group["batch_size"], group[value], color=colour(backend), linestyle=LINESTYLES[index % len(LINESTYLES)],
-                marker=MARKERS[index % len(MARKERS)], label=f"{backend}/{variant}")
+                marker=MARKERS[index % len(MARKERS)], label=f"{model} {backend}/{variant}" if several
+                else f"{backend}/{variant}")
 
 
 def _line_chart(df: pd.DataFrame, value: str, threads: int | None, title: str) -> tuple[int | None, Figure, Any]:
@@ -67,7 +71,9 @@ def cold_start_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
     table = cold_start_table(df, threads).iloc[::-1]
     fig, ax = single(9.0, 1.6 + 0.45 * max(len(table), 1),
                      "Cold start: from import to the first answer (default variant)")
-    labels = [f"{b}/{v}" for b, v in zip(table["backend"], table["variant"], strict=True)]
+    several = table["model"].nunique() > 1
+    labels = [f"{m} {b}/{v}" if several else f"{b}/{v}"
+              for m, b, v in zip(table["model"], table["backend"], table["variant"], strict=True)]
     left = pd.Series([0.0] * len(table))
     for column, label, scale in (("import_s", "import", 1.0), ("load_s", "load / compile", 1.0),
                                  ("first_call_ms", "first call", 1e-3)):

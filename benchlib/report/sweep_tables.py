@@ -42,13 +42,14 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     from benchlib.results.store import load
 
     df = results if isinstance(results, pd.DataFrame) else load(results)
-    columns = [*IDENTITY, "status", "error", "p50_ms", "throughput_sps", "gflops", "pct_of_peak", "peak_gflops",
-               "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample"]
+    columns = [*IDENTITY, "status", "error", "p50_ms", "p50_halfwidth", "throughput_sps", "gflops", "pct_of_peak",
+               "peak_gflops", "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample"]
     if df.empty:
         return pd.DataFrame(columns=columns)
     data = one_per_case(df)  # the newest record of each case, as in every other summary
     out = pd.DataFrame({c: data[c] if c in data.columns else None for c in [*IDENTITY, "status", "error"]})
     out["p50_ms"] = _num(data, "latency_ms.p50")
+    out["p50_halfwidth"] = _num(data, "stopping.halfwidth")  # relative; NaN where a record has no interval
     out["throughput_sps"] = _num(data, "throughput_sps")
     out["flops_per_sample"] = _num(data, "flops_per_sample")
     # achieved rate from the spec's FLOPs and the median call: flops/sample × batch / p50
@@ -59,12 +60,19 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     for column in ("import_s", "load_s", "first_call_ms", "cpu_percent"):
         out[column] = _num(data, column)
     out["outputs_valid"] = data["outputs_valid"] if "outputs_valid" in data.columns else None
-    return out[columns].sort_values(["backend", "variant", "threads", "batch_size"]).reset_index(drop=True)
+    return out[columns].sort_values(["model", "backend", "variant", "threads", "batch_size"]).reset_index(drop=True)
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     valid = df["outputs_valid"].astype(object).ne(False)
-    return df[df["status"].eq("ok") & df["p50_ms"].notna() & valid]
+    return _with_halfwidth(df[df["status"].eq("ok") & df["p50_ms"].notna() & valid])
+
+
+def _with_halfwidth(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with a ``p50_halfwidth`` column (empty for a frame made before the column existed) and a model."""
+    if "p50_halfwidth" not in df.columns:
+        df = df.assign(p50_halfwidth=float("nan"))
+    return df if "model" in df.columns else df.assign(model="fnn")
 
 
 def main_threads(df: pd.DataFrame) -> int | None:
@@ -82,7 +90,7 @@ def _pivot(df: pd.DataFrame, value: str, threads: int | None, unit: str) -> pd.D
     data = _at_threads(_ok(df), threads)
     if data.empty:
         return pd.DataFrame()
-    table = data.pivot_table(index=["backend", "variant"], columns="batch_size", values=value, aggfunc="first")
+    table = data.pivot_table(index=["model", "backend", "variant"], columns="batch_size", values=value, aggfunc="first")
     table.columns = [f"b={c} ({unit})" for c in table.columns]  # the unit in every column's name
     return table.reset_index()
 
@@ -100,13 +108,14 @@ def percent_of_peak_table(df: pd.DataFrame, threads: int | None = None) -> pd.Da
 def best_variant_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
     """For each backend and batch size, the variant with the lowest p50, its p50, GFLOP/s and % of peak."""
     data = _at_threads(_ok(df), threads)
-    columns = ["batch_size", "backend", "best_variant", "p50_ms", "gflops", "pct_of_peak", "vs_fastest"]
+    columns = ["model", "batch_size", "backend", "best_variant", "p50_ms", "p50_halfwidth", "gflops", "pct_of_peak",
+               "vs_fastest"]
     if data.empty:
         return pd.DataFrame(columns=columns)
-    best = data.loc[data.groupby(["batch_size", "backend"])["p50_ms"].idxmin()]
+    best = data.loc[data.groupby(["model", "batch_size", "backend"])["p50_ms"].idxmin()]
     best = best.rename(columns={"variant": "best_variant"})
-    best["vs_fastest"] = best["p50_ms"] / best.groupby("batch_size")["p50_ms"].transform("min")
-    return best[columns].sort_values(["batch_size", "p50_ms"]).reset_index(drop=True)
+    best["vs_fastest"] = best["p50_ms"] / best.groupby(["model", "batch_size"])["p50_ms"].transform("min")
+    return best[columns].sort_values(["model", "batch_size", "p50_ms"]).reset_index(drop=True)
 
 
 def threads_scaling_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -114,10 +123,14 @@ def threads_scaling_table(df: pd.DataFrame) -> pd.DataFrame:
     data = _ok(df)
     if data.empty or data["threads"].nunique() < 1:
         return pd.DataFrame()
-    table = data.pivot_table(index=["backend", "variant", "batch_size"], columns="threads", values="p50_ms",
-                             aggfunc="first")
+    index = ["model", "backend", "variant", "batch_size"]
+    table = data.pivot_table(index=index, columns="threads", values="p50_ms", aggfunc="first")
+    widths = data.pivot_table(index=index, columns="threads", values="p50_halfwidth", aggfunc="first", dropna=False)
     counts = sorted(table.columns)
     table.columns = [f"p50 (ms) t={c}" for c in counts]
+    for position, count in enumerate(counts):  # each median with its ±95% half-width beside it
+        column = widths[count] if count in widths.columns else float("nan")
+        table.insert(2 * position + 1, f"t={count} p50_halfwidth", column)
     if len(counts) > 1:
         table[f"speedup t={counts[-1]} vs t={counts[0]}"] = (table[f"p50 (ms) t={counts[0]}"]
                                                              / table[f"p50 (ms) t={counts[-1]}"])
@@ -132,10 +145,11 @@ def cold_start_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFra
     """
     from benchlib.backends.registry import backend_variants
 
-    data = _at_threads(df[df["status"].eq("ok")], threads)
-    columns = ["backend", "variant", "batch_size", "import_s", "load_s", "first_call_ms", "p50_ms", "total_s"]
+    data = _at_threads(_with_halfwidth(df[df["status"].eq("ok")]), threads)
+    columns = ["model", "backend", "variant", "batch_size", "import_s", "load_s", "first_call_ms", "p50_ms",
+               "p50_halfwidth", "total_s"]
     rows = []
-    for backend, group in data.groupby("backend", sort=False):
+    for (_, backend), group in data.groupby(["model", "backend"], sort=False):
         default = backend_variants(str(backend))[0]
         group = group[group["variant"] == default]
         if group.empty:
@@ -144,13 +158,13 @@ def cold_start_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFra
         rows.append({c: row[c] for c in columns[:-1]})
     table = pd.DataFrame(rows, columns=columns[:-1])
     table["total_s"] = table["import_s"] + table["load_s"] + table["first_call_ms"] / 1e3
-    return table.sort_values("total_s").reset_index(drop=True)
+    return table.sort_values(["model", "total_s"]).reset_index(drop=True)
 
 
 def not_measured_table(df: pd.DataFrame) -> pd.DataFrame:
     """Cases that were skipped or failed, with the reason (nothing is dropped silently)."""
-    data = df[df["status"].ne("ok")]
-    return data[["backend", "variant", "batch_size", "threads", "status", "error"]].reset_index(drop=True)
+    data = _with_halfwidth(df[df["status"].ne("ok")])
+    return data[["model", "backend", "variant", "batch_size", "threads", "status", "error"]].reset_index(drop=True)
 
 
 # -- targets ------------------------------------------------------------------------------------------
@@ -197,8 +211,21 @@ def _explain_rate(df: pd.DataFrame, row: pd.Series, threads: int | None) -> str:
     return text
 
 
+def target_model(df: pd.DataFrame) -> str:
+    """The model the performance targets, the dispatch costs and the summary are about: the article's fnn
+    when the sweep has it, else its first model (the targets were set for fnn)."""
+    models = list(dict.fromkeys(_with_halfwidth(df)["model"].dropna().astype(str)))
+    return "fnn" if "fnn" in models or not models else models[0]
+
+
+def _of_target_model(df: pd.DataFrame) -> pd.DataFrame:
+    data = _with_halfwidth(df)
+    return data[data["model"].eq(target_model(data))]
+
+
 def targets_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
     """The issue's performance targets, measured: target, measured value, met, explanation for a miss."""
+    df = _of_target_model(df)
     threads = main_threads(df) if threads is None else threads
     data = _at_threads(_ok(df), threads)
     rows: list[Target] = []
@@ -244,6 +271,7 @@ def targets_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
 
 def dispatch_cost_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
     """Per backend/variant: batch-1 p50, FLOP time at peak, fixed per-call cost and its share per layer (µs)."""
+    df = _of_target_model(df)
     threads = main_threads(df) if threads is None else threads
     data = _at_threads(_ok(df), threads)
     rows = []
@@ -259,6 +287,11 @@ def dispatch_cost_table(df: pd.DataFrame, threads: int | None = None) -> pd.Data
 def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
     """Plain sentences about the measured results, computed from ``df`` and ``peaks``."""
     out: list[str] = []
+    models = sorted(set(_with_halfwidth(df)["model"].dropna().astype(str)))
+    if len(models) > 1:
+        out.append(f"The sweep covers {', '.join(models)}; the sentences and targets below are about "
+                   f"{target_model(df)}, the tables show every model.")
+    df = _of_target_model(df)
     threads = main_threads(df)
     if threads is not None and threads in peaks:
         out.append(f"The measured float32 matmul peak with {threads} thread(s) is {peaks[threads]:.0f} GFLOP/s.")

@@ -13,6 +13,8 @@ CASE_COLUMNS = ["model", "backend", "variant", "precision", "batch_size", "threa
 #: Output columns: source column in the flat frame → table header.
 TABLE_COLUMNS = {
     "p50_ms": "latency_ms.p50",
+    # relative half-width of the median's 95% interval, beside the median (empty without an interval)
+    "p50_halfwidth": "stopping.halfwidth",
     "p99_ms": "latency_ms.p99",
     "throughput_sps": "throughput_sps",
     "cpu_percent": "cpu_percent",
@@ -74,7 +76,8 @@ def tied_ranks(p50: pd.Series, lo: pd.Series, hi: pd.Series, groups: list[pd.Ser
 
 
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per case: p50, p99, throughput, CPU %, framework memory, p50 relative to the fastest.
+    """One row per case: p50 and its 95% half-width, p99, throughput, CPU %, framework memory, p50 relative
+    to the fastest.
 
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
     batch size (1.00 = fastest); ``rank`` shows ties as ties (:func:`tied_ranks`). Failed and skipped runs

@@ -1,0 +1,129 @@
+"""What a reader sees beside each median (its 95% half-width), the precision notebook's skipped cases, the
+models heatmap and sweep tables of several models: on records with known numbers, no benchmark run."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from benchlib.models import matrix
+from benchlib.precision.report import measured_rows, precision_table, skipped_table
+from benchlib.report import sweep_tables
+from benchlib.report.chart_style import legibility_problems
+from benchlib.report.display import HALFWIDTH_DASH, HALFWIDTH_NOTE, format_value, people_frame, people_table
+from benchlib.report.tables import comparison_table, to_markdown
+from benchlib.results.store import flatten
+from tests.test_report_browser import panel_boxes
+from tests.test_report_format import record
+
+#: Relative half-widths of the records below (fractions of the median), one per framework.
+HALFWIDTHS = {"numpy": 0.0123, "pytorch": 0.004, "onnxruntime": 0.0006}
+
+
+def stopped(backend: str, p50: float, halfwidth: float | None, **extra: object) -> dict:
+    """A record whose timed loop stopped with this relative half-width (None: no stopping info)."""
+    stopping = {"halfwidth": halfwidth, "target_ci": 0.01, "met": True} if halfwidth is not None else None
+    return record(backend, p50, stopping=stopping, **extra)
+
+
+def test_halfwidth_is_a_percent_beside_the_median_and_a_dash_is_explained() -> None:
+    records = [stopped(b, 0.1 * (i + 1), w) for i, (b, w) in enumerate(HALFWIDTHS.items())]
+    records.append(stopped("jax", 0.5, None))
+    table = comparison_table(pd.DataFrame([flatten(r) for r in records]))
+    columns = list(table.columns)
+    assert columns.index("p50_halfwidth") == columns.index("p50_ms") + 1
+    shown = people_frame(table)
+    by_framework = dict(zip(shown["framework"], shown["±95% CI"], strict=True))
+    for backend, width in HALFWIDTHS.items():
+        assert by_framework[backend] == format_value(width, "halfwidth")
+        text = by_framework[backend]
+        assert text.startswith("±") and text.endswith("%")
+        # a percent of the median, rounded to a tenth of a percent (two figures below that)
+        assert abs(float(text.strip("±%")) - 100 * width) <= 0.05 * max(1.0, 100 * width)
+    assert by_framework["jax"] == "–"
+    caption = people_table(table).caption
+    assert HALFWIDTH_NOTE in caption and HALFWIDTH_DASH in caption
+    # exports keep the fraction with every digit; the console shows the percent
+    assert str(HALFWIDTHS["numpy"]) in to_markdown(table, precision="full")
+    assert format_value(HALFWIDTHS["numpy"], "halfwidth") in to_markdown(table)
+
+
+def test_a_table_with_every_interval_has_no_dash_note() -> None:
+    records = [stopped(b, 0.1 * (i + 1), w) for i, (b, w) in enumerate(HALFWIDTHS.items())]
+    caption = people_table(comparison_table(pd.DataFrame([flatten(r) for r in records]))).caption
+    assert HALFWIDTH_NOTE in caption and HALFWIDTH_DASH not in caption
+
+
+def test_dropped_constant_columns_are_named_in_the_caption() -> None:
+    table = pd.DataFrame({"model": ["fnn", "fnn"], "backend": ["numpy", "jax"], "p50_ms": [0.1, 0.2]})
+    styler = people_table(table, caption="Batch 1")
+    assert "model" not in styler.data.columns
+    assert styler.caption.startswith("Batch 1") and "Every row: model fnn." in styler.caption
+
+
+def _precision_records() -> list[dict]:
+    reason = "the backend has no such kernels"
+    same = {"env_key": "here", "backend": "numpy", "variant": "default", "model": "fnn", "threads": 1}
+    records = []
+    for batch in (1, 64):
+        records.append({**same, "batch_size": batch, "precision": "fp32", "status": "ok", "case_key": f"fp32-{batch}",
+                        "latency_ms": {"p50": 0.1}, "stopping": {"halfwidth": 0.01}, "created": str(batch)})
+        for precision in ("bf16", "int8-dynamic", "int8-static"):
+            records.append({
+                **same, "batch_size": batch, "precision": precision, "status": "skipped", "created": "0",
+                "case_key": f"{precision}-{batch}",
+                "error": f"unsupported: precision='{precision}' is not available for backend 'numpy': {reason}"})
+    return records
+
+
+def test_skipped_precisions_get_their_own_table_with_each_reason_once() -> None:
+    table = precision_table(_precision_records())
+    measured = measured_rows(table)
+    assert set(measured["status"]) == {"ok"} and "note" not in measured.columns
+    assert measured["p50_halfwidth"].notna().all()
+    skipped = skipped_table(table)
+    assert len(skipped) == 1, "one framework, one reason: one row"
+    row = skipped.iloc[0]
+    assert row["backend"] == "numpy" and row["precision"] == "bf16, int8-dynamic, int8-static"
+    assert not row["reason"].startswith("unsupported") and "precision=" not in row["reason"]
+
+
+def test_models_heatmap_is_framed_annotated_and_legible() -> None:
+    rng = np.random.default_rng(0)
+    values = 1 + rng.random((4, 6)) * 8
+    values[1, 5] = np.nan
+    relative = pd.DataFrame(values, index=["fnn", "resnet8", "bert_tiny", "lstm_spam"],
+                            columns=["numpy", "pytorch", "tensorflow", "jax", "onnxruntime", "openvino"])
+    fig = matrix.ranking_heatmap(relative, "p50 at batch 1, relative to the fastest per model")
+    assert legibility_problems(fig) == []
+    cells = [t.get_text() for t in fig.axes[0].texts]
+    assert len(cells) == relative.size and "not run" in cells
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    assert len(panel_boxes(buffer.getvalue())) == 1  # the data area, not the colour bar beside it
+
+
+def test_p50_matrix_cells_carry_their_halfwidth() -> None:
+    p50 = pd.DataFrame({"numpy": [0.5, np.nan], "jax": [0.25, 0.75]}, index=["fnn", "resnet8"])
+    widths = pd.DataFrame({"numpy": [0.02, np.nan], "jax": [np.nan, 0.003]}, index=["fnn", "resnet8"])
+    cells = matrix.with_halfwidth(p50, widths)
+    assert cells.at["fnn", "numpy"].endswith(format_value(0.02, "halfwidth"))
+    assert "±" not in cells.at["fnn", "jax"]  # no interval recorded: the median alone
+    assert cells.at["resnet8", "numpy"] == "–"
+
+
+def test_sweep_tables_keep_models_apart() -> None:
+    rows = []
+    for model, scale in (("fnn", 1.0), ("resnet8", 50.0)):
+        for backend in ("numpy", "onnxruntime"):
+            rows.append({"model": model, "backend": backend, "variant": "default", "batch_size": 1, "threads": 2,
+                         "status": "ok", "p50_ms": scale * (2 if backend == "numpy" else 1), "p50_halfwidth": 0.01,
+                         "gflops": 1.0, "pct_of_peak": 1.0, "outputs_valid": True})
+    frame = pd.DataFrame(rows)
+    best = sweep_tables.best_variant_table(frame)
+    assert len(best) == len(rows)
+    for _, part in best.groupby("model"):
+        assert part["vs_fastest"].min() == 1.0  # each model ranked against its own fastest
+    assert sweep_tables.target_model(frame) == "fnn"
