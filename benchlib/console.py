@@ -98,7 +98,12 @@ def progress_line(record: dict[str, Any]) -> str:
         what = f"step {record['step']} ({record.get('step_name', '')}) {record.get('backend')}"
     threads = record.get("threads")
     what += f" b={record.get('batch_size')} t={'default' if threads is None else threads}"
+    scenario = record.get("scenario")
+    if scenario not in (None, "single"):
+        what += f" {scenario}"
     status = record.get("status", "?")
+    if status == "ok" and scenario not in (None, "single"):
+        return f"{what}: ok, {_scenario_figure(record)}"
     if status == "ok":
         latency = record.get("latency_ms") or {}
         value = latency.get("p50") if isinstance(latency, dict) else None
@@ -107,6 +112,25 @@ def progress_line(record: dict[str, Any]) -> str:
         return f"{what}: ok" + (f", {value:.3g} ms per call" if isinstance(value, int | float) else "")
     reason = str(record.get("error") or "").splitlines()[0][:100] if record.get("error") else ""
     return f"{what}: {status}" + (f" ({reason})" if reason else "")
+
+
+def _scenario_figure(record: dict[str, Any]) -> str:
+    """What a LoadGen scenario measures: a query's latency (SingleStream, MultiStream) or a rate.
+
+    Offline's "latency" is the time to finish its one query of every sample, and Server is judged
+    by the rate it sustained within its latency bound: neither is a time per call.
+    """
+    latency = record.get("latency_ms") if isinstance(record.get("latency_ms"), dict) else {}
+    rate = record.get("throughput_sps")
+    rate_text = f"{rate:,.0f} samples/s" if isinstance(rate, int | float) else "no rate"
+    if record.get("scenario") == "Offline":
+        return rate_text
+    p99 = latency.get("p99")
+    tail = f", p99 {p99:.3g} ms per query" if isinstance(p99, int | float) else ""
+    if record.get("scenario") == "Server":
+        return f"{rate_text}{tail}"
+    p50 = latency.get("p50")
+    return (f"{p50:.3g} ms per query (p50)" if isinstance(p50, int | float) else rate_text) + tail
 
 
 class ResultsWatcher:

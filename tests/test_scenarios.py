@@ -296,3 +296,19 @@ def test_records_from_before_the_scenarios_read_as_single() -> None:
     del old["scenario"]
     assert upgrade_record(old)["scenario"] == "single"
     assert upgrade_record(make_record(scenario_case("numpy", "Offline", batch=64)))["scenario"] == "Offline"
+
+
+def test_progress_line_reports_what_each_scenario_measures() -> None:
+    """Offline finishes one query of every sample (a rate, not a time per call); Server is judged by its rate."""
+    from benchlib.console import progress_line
+
+    def record(scenario: str) -> dict:
+        return {"backend": "numpy", "variant": "default", "batch_size": 8, "threads": 2, "status": "ok",
+                "scenario": scenario, "throughput_sps": 12345.6,
+                "latency_ms": {"p50": 0.25, "p99": 1.5, "mean": 700.0}}
+
+    assert progress_line(record("Offline")).endswith("Offline: ok, 12,346 samples/s")
+    assert "ms" not in progress_line(record("Offline"))
+    assert progress_line(record("Server")).endswith("Server: ok, 12,346 samples/s, p99 1.5 ms per query")
+    assert progress_line(record("SingleStream")).endswith("ok, 0.25 ms per query (p50), p99 1.5 ms per query")
+    assert progress_line(record("single")).endswith("b=8 t=2: ok, 0.25 ms per call")
