@@ -32,6 +32,7 @@ BACKEND_COLOURS = {
     "numpy": "#7f7f7f",
     "pytorch": "#ee4c2c",
     "tensorflow": "#ff8f00",
+    "litert": "#a0522d",
     "jax": "#5e97f6",
     "onnxruntime": "#2ca02c",
     "openvino": "#8e44ad",
