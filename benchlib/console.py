@@ -90,8 +90,15 @@ class _Redirect:
             self._saved = None
 
 
+def halfwidth_text(width: float) -> str:
+    """A relative half-width as people read it: ±0.8%, or two figures below a tenth of a percent (±0.05%)."""
+    percent = 100.0 * float(width)
+    return f"±{percent:.1f}%" if percent >= 0.1 else f"±{percent:.2g}%"
+
+
 def progress_line(record: dict[str, Any]) -> str:
-    """One line about a finished case: what it was, its status and its median (or why it failed)."""
+    """One line about a finished case: what it was, its status and its median with the half-width of its 95%
+    interval where the record has one (or why it failed)."""
     variant = record.get("variant")
     what = f"{record.get('backend')}/{variant}" if variant else str(record.get("backend"))
     if record.get("step") is not None:  # an ablation step: its variant only repeats the step's number
@@ -109,7 +116,11 @@ def progress_line(record: dict[str, Any]) -> str:
         value = latency.get("p50") if isinstance(latency, dict) else None
         if value is None and isinstance(latency, dict):
             value = latency.get("mean")
-        return f"{what}: ok" + (f", {value:.3g} ms per call" if isinstance(value, int | float) else "")
+        line = f"{what}: ok" + (f", {value:.3g} ms per call" if isinstance(value, int | float) else "")
+        width = (record.get("stopping") or {}).get("halfwidth")
+        if isinstance(value, int | float) and isinstance(width, int | float):  # the median's 95% half-width
+            line += f" {halfwidth_text(width)}"
+        return line
     reason = str(record.get("error") or "").splitlines()[0][:100] if record.get("error") else ""
     return f"{what}: {status}" + (f" ({reason})" if reason else "")
 

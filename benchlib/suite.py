@@ -31,7 +31,7 @@ FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_
 ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "your_model", "precision",
                       "comparison")
 #: Notebooks that make up report.html, in page order.
-REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios")
+REPORT_NOTEBOOKS = ("comparison", "article", "method_ablation", "sweeps", "scenarios", "models", "precision")
 #: Notebooks long enough that the console shows each measured case as it finishes.
 LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 #: Seconds each notebook took on a 2-core machine (quick, full): the estimate before a run has been timed

@@ -127,3 +127,11 @@ def test_sweep_tables_keep_models_apart() -> None:
     for _, part in best.groupby("model"):
         assert part["vs_fastest"].min() == 1.0  # each model ranked against its own fastest
     assert sweep_tables.target_model(frame) == "fnn"
+
+
+def test_console_line_shows_the_halfwidth_beside_the_median() -> None:
+    from benchlib.console import halfwidth_text, progress_line
+
+    with_interval = stopped("numpy", 0.25, HALFWIDTHS["numpy"], batch=1)
+    assert progress_line(with_interval).endswith(f"ms per call {halfwidth_text(HALFWIDTHS['numpy'])}")
+    assert progress_line(stopped("numpy", 0.25, None, batch=1)).endswith("ms per call")

@@ -84,7 +84,8 @@ def corrected_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]], batch_s
     else:
         frame = pd.DataFrame([flatten(dict(r)) for r in records])
     if frame.empty:
-        return pd.DataFrame(columns=[*FRAME_COLUMNS, "framework_mb", "latency_p99_ms", "outputs_valid", "pid"])
+        return pd.DataFrame(columns=[*FRAME_COLUMNS, "framework_mb", "latency_p99_ms", "p50_halfwidth", "outputs_valid",
+                                     "pid"])
     if "batch_size" in frame:
         frame = frame[frame["batch_size"] == batch_size]
     frame = frame[frame["backend"].isin(ARTICLE_ORDER)]
@@ -98,6 +99,8 @@ def corrected_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]], batch_s
         "status": column("status"),
         "error": column("error"),
         "latency_ms": pd.to_numeric(column("latency_ms.p50"), errors="coerce"),
+        # the relative half-width of that median's 95% interval (engine records; NaN for the article protocol)
+        "p50_halfwidth": pd.to_numeric(column("stopping.halfwidth"), errors="coerce"),
         "cpu_percent": pd.to_numeric(column("cpu_percent"), errors="coerce"),
         "memory_mb": pd.to_numeric(column("rss_peak_mb"), errors="coerce"),
         "framework_mb": pd.to_numeric(column("framework_mb"), errors="coerce"),

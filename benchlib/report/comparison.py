@@ -135,7 +135,8 @@ def article_display(table: pd.DataFrame) -> Any:
     baseline = table.attrs.get("baseline")
     shown = table.copy()
     relative = [c for c in shown.columns if str(c).startswith("Relative")]
-    value_columns = [c for c in shown.columns if c != "Framework" and c not in relative]
+    # a missing half-width is a dash (no interval), not "not measured"
+    value_columns = [c for c in shown.columns if c not in ("Framework", "p50_halfwidth") and c not in relative]
     base_row = shown[shown["Framework"] == baseline] if baseline else shown.iloc[0:0]
     base_missing = base_row.empty or base_row[value_columns].isna().all(axis=None)
     for column in relative:

@@ -85,8 +85,9 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "rate":
         return f"{value:,.0f}"
     if kind == "halfwidth":  # a fraction of the median: ±0.8%, ±0.05% below a tenth of a percent
-        percent = 100.0 * float(value)
-        return f"±{percent:.1f}%" if percent >= 0.1 else f"±{percent:.2g}%"
+        from benchlib.console import halfwidth_text
+
+        return halfwidth_text(value)
     if kind == "ratio":  # 1.23× near one, where two decimals matter; 1,790× far from it
         return f"{value:.2f}×" if abs(value) < 10 else f"{significant(float(value))}×"
     if kind == "count":
