@@ -222,6 +222,23 @@ def collapsed(summary: str, content: Any) -> Any:
     return Html(details(summary, body))
 
 
+def figure_file(path: str | Path) -> Any:
+    """A chart saved by benchlib (PNG at :data:`~benchlib.report.figures.SAVED_DPI`) shown at its drawn size.
+
+    Shown at its pixel width, a 150-dpi PNG would be 1.5× the figure and the report would shrink it,
+    text included; at the drawing's own 100 dpi its text has the size the chart rules check.
+    """
+    from IPython.display import Image
+    from PIL import Image as PilImage
+
+    from benchlib.report.chart_style import DPI
+    from benchlib.report.figures import SAVED_DPI
+
+    with PilImage.open(path) as png:
+        width = round(png.width * DPI / SAVED_DPI)
+    return Image(filename=str(path), width=width)
+
+
 def case_progress() -> Any:
     """A callback printing one line per finished case to the cell's error stream (for ``on_record``)."""
     import sys

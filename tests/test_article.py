@@ -408,3 +408,44 @@ def test_isolated_frameworks_each_run_in_their_own_process():
     assert all(r.num_runs == 2 and r.latency_ms > 0 for r in run.results)
     records = run.records()
     assert {rec["pid"] for rec in records} == pids and all(rec["env_key"] for rec in records)
+
+
+def test_article_charts_follow_the_chart_rules_and_latency_on_a_log_axis_is_points(tmp_path, monkeypatch):
+    """The article's two charts at the report's width: legible text, ≤ 3 columns, no bars on the log axis."""
+    from matplotlib.patches import Rectangle
+
+    from benchlib.report import article_figures as af
+    from benchlib.report.chart_style import legibility_problems
+
+    drawn = {}
+    monkeypatch.setattr(af, "_save", lambda fig, stem: drawn.setdefault(stem.name, fig) and [])
+    frame = pd.DataFrame({"framework": ["PyTorch", "TensorFlow", "JAX", "ONNX", "OpenVINO"],
+                          "latency_ms": [0.6, 4.9, 1.8, 8.4, 93.1], "cpu_percent": [90.0, 120, 100, 98, 150],
+                          "memory_mb": [980.0, 1000, 1010, 1050, 1076]})
+    af.plot_article_chart(frame, tmp_path / "chart")
+    af.plot_protocol_comparison(frame, frame.assign(latency_ms=frame["latency_ms"] / 10), tmp_path / "vs",
+                                published=frame)
+    assert set(drawn) == {"chart", "vs"}
+    for name, fig in drawn.items():
+        assert legibility_problems(fig) == [], name
+    latency = drawn["vs"].axes[0]
+    assert latency.get_yscale() == "log"
+    assert not [p for p in latency.patches if isinstance(p, Rectangle)] and latency.collections
+
+
+def test_a_saved_chart_is_shown_at_its_drawn_size(tmp_path):
+    """A PNG saved at 150 dpi is shown at the 100-dpi width it was drawn for, so the report does not shrink it."""
+    from matplotlib.figure import Figure
+
+    from benchlib.notebook import figure_file
+    from benchlib.report.figures import save_figure
+
+    fig = Figure(figsize=(8, 3), dpi=100)
+    fig.subplots().plot([1, 2], [3, 4])
+    png = save_figure(fig, tmp_path, "chart")[0]
+    from PIL import Image
+
+    with Image.open(png) as image:
+        saved_px = image.width
+    assert saved_px > 1000  # 150 dpi, cropped to the tight bounding box
+    assert figure_file(png).width == round(saved_px * 100 / 150)
