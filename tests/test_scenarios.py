@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchlib.engine.case import RunCase
@@ -205,6 +206,25 @@ def test_onnxruntime_sessions_divide_the_threads(isolated_outputs: Path) -> None
     assert record["status"] == "ok", record.get("traceback") or record.get("error")
     sessions = record["concurrency"]["sessions"]
     assert [s["intra_op"] for s in sessions] == [1, 1]
+    assert record["outputs_valid"] is True
+
+
+def test_jax_dispatcher_returns_before_the_value_and_agrees_with_the_predictor(isolated_outputs: Path) -> None:
+    pytest.importorskip("jax")
+    from benchlib.backends.registry import create_backend
+    from benchlib.engine.launcher import run_case
+    from benchlib.models.zoo import get_model
+
+    backend = create_backend("jax", get_model("fnn"))
+    with pytest.raises(RuntimeError, match="build"):
+        backend.dispatcher()
+    backend.build()
+    rows = backend.spec.random_input(8, 0)
+    pending = backend.dispatcher()(rows)
+    assert not isinstance(pending, np.ndarray)  # a jax.Array still being computed, not a host copy
+    np.testing.assert_array_equal(np.asarray(pending.block_until_ready()), backend.raw_predictor()(rows))
+    record = run_case(scenario_case("jax", "Offline", batch=64, streams=2, threads=2))
+    assert record["status"] == "ok", record.get("traceback") or record.get("error")
     assert record["outputs_valid"] is True
 
 

@@ -6,6 +6,7 @@ The layer functions, one per layer kind, are in :mod:`benchlib.backends.jax_laye
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,17 @@ class JaxBackend(Backend):
             return np.asarray(forward(params, inputs).block_until_ready())
 
         return predict
+
+    def dispatcher(self) -> Callable[[np.ndarray], Any]:
+        """``inputs -> jax.Array`` without waiting for the value (JAX's asynchronous dispatch), after :meth:`build`.
+
+        For callers that overlap several computations (the LoadGen scenarios); the value is ready
+        once the caller blocks on it (``block_until_ready``) or converts it to NumPy.
+        """
+        if not self._built:
+            raise RuntimeError("backend 'jax' is not built yet; call build() before dispatcher()")
+        forward, params = self._forward, self._params
+        return lambda inputs: forward(params, inputs)
 
     def version(self) -> str:
         self.import_framework()

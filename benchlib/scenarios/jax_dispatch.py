@@ -34,12 +34,11 @@ DEPTH = 4
 
 
 def dispatch_function(backend: Any) -> Callable[[np.ndarray], Any]:
-    """``rows -> jax.Array`` without waiting for the value: the backend's jitted forward and parameters."""
-    forward, params = getattr(backend, "_forward", None), getattr(backend, "_params", None)
-    if forward is None or params is None:
-        raise ScenarioUnsupportedError("the jax backend exposes no jitted function and parameters to dispatch "
-                                       "asynchronously")
-    return lambda rows: forward(params, rows)
+    """``rows -> jax.Array`` without waiting for the value (the backend's :meth:`dispatcher`)."""
+    if not callable(getattr(backend, "dispatcher", None)):
+        raise ScenarioUnsupportedError(f"backend {getattr(backend, 'name', backend)!r} has no non-blocking "
+                                       "dispatcher() to overlap computations")
+    return backend.dispatcher()
 
 
 class AsyncDispatch(Executor):
