@@ -28,7 +28,7 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, UnsupportedLayerError
+from benchlib.models.spec import Layer, layer_builder
 
 Params = dict[str, np.ndarray]
 Fn = Callable[[Any, jax.Array], jax.Array]
@@ -171,9 +171,7 @@ def chain(layers: tuple[Layer, ...], params: list[Params] | tuple[Params, ...], 
     """A chain of layers as one ``(params, fn)`` (an empty chain is the identity)."""
     built = []
     for layer, arrays, shape in zip(layers, params, shapes, strict=False):
-        builder = JAX_BUILDERS.get(layer.kind)
-        if builder is None:
-            raise UnsupportedLayerError("jax backend", layer.kind)
+        builder = layer_builder(JAX_BUILDERS, layer.kind, "jax backend")
         built.append(builder(layer, arrays, shape))
     functions = [fn for _, fn in built]
 

@@ -26,7 +26,7 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, UnsupportedLayerError
+from benchlib.models.spec import Layer, layer_builder
 
 keras = tf.keras
 Params = dict[str, np.ndarray]
@@ -151,9 +151,7 @@ def chain(layers: tuple[Layer, ...], params: list[Params] | tuple[Params, ...], 
           x: Tensor) -> Tensor:
     """Apply a chain of layers to ``x`` (an empty chain returns ``x``)."""
     for layer, arrays, shape in zip(layers, params, shapes, strict=False):
-        builder = KERAS_BUILDERS.get(layer.kind)
-        if builder is None:
-            raise UnsupportedLayerError("tensorflow backend", layer.kind)
+        builder = layer_builder(KERAS_BUILDERS, layer.kind, "tensorflow backend")
         x = builder(layer, arrays, x, shape)
     return x
 

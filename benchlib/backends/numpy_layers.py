@@ -21,7 +21,7 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, UnsupportedLayerError
+from benchlib.models.spec import Layer, layer_builder
 
 Params = dict[str, np.ndarray]
 Fn = Callable[[np.ndarray], np.ndarray]
@@ -221,9 +221,7 @@ def chain(layers: tuple[Layer, ...], params: list[Params] | tuple[Params, ...], 
     """One function running a chain of layers (an empty chain returns its input)."""
     functions = []
     for layer, arrays, shape in zip(layers, params, shapes, strict=False):
-        builder = NUMPY_BUILDERS.get(layer.kind)
-        if builder is None:
-            raise UnsupportedLayerError("numpy backend", layer.kind)
+        builder = layer_builder(NUMPY_BUILDERS, layer.kind, "numpy backend")
         functions.append(builder(layer, arrays, shape))
 
     def run(x: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, UnsupportedLayerError, is_image
+from benchlib.models.spec import Layer, is_image, layer_builder
 
 Params = dict[str, np.ndarray]
 
@@ -200,9 +200,7 @@ def chain(layers: tuple[Layer, ...], params: list[Params] | tuple[Params, ...], 
     """A chain of layers as ``nn.Sequential`` (an empty chain is ``nn.Identity``)."""
     modules = []
     for layer, arrays, shape in zip(layers, params, shapes, strict=False):
-        builder = TORCH_BUILDERS.get(layer.kind)
-        if builder is None:
-            raise UnsupportedLayerError("pytorch backend", layer.kind)
+        builder = layer_builder(TORCH_BUILDERS, layer.kind, "pytorch backend")
         modules.append(builder(layer, arrays, shape))
     return nn.Sequential(*modules) if modules else nn.Identity()
 

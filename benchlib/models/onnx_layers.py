@@ -22,7 +22,7 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, UnsupportedLayerError, is_image
+from benchlib.models.spec import Layer, is_image, layer_builder
 
 Params = dict[str, np.ndarray]
 #: ONNX packs LSTM gates as input, output, forget, cell; the spec's order is i, f, g, o.
@@ -189,9 +189,7 @@ def add_layers(g: OnnxGraph, layers: tuple[Layer, ...], params: list[Params] | t
                shapes: list[tuple], prefix: str) -> str:
     """Write a chain of layers into ``g`` starting from tensor ``x``; returns the last output name."""
     for index, (layer, arrays, shape) in enumerate(zip(layers, params, shapes, strict=False)):
-        rule = ONNX_RULES.get(layer.kind)
-        if rule is None:
-            raise UnsupportedLayerError("the ONNX export", layer.kind)
+        rule = layer_builder(ONNX_RULES, layer.kind, "the ONNX export")
         x = rule(g, layer, arrays, x, shape, f"{prefix}{index}")
     return x
 

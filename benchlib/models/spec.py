@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -32,6 +34,9 @@ ACTIVATION_FLOPS = {"relu": 1, "sigmoid": 1, "tanh": 1, "gelu": 1, "softmax": 3,
 MAX_TOLERANCE = 1e-4
 
 
+#: A per-kind table's entry (a builder function; its signature is the backend's own).
+Builder = TypeVar("Builder")
+
 class UnsupportedLayerError(NotImplementedError):
     """A backend was asked to build a layer kind it does not implement."""
 
@@ -39,6 +44,18 @@ class UnsupportedLayerError(NotImplementedError):
         self.builder = builder
         self.kind = kind
         super().__init__(f"{builder} cannot build layer kind {kind!r}")
+
+
+def layer_builder(table: Mapping[str, Builder], kind: str, builder: str) -> Builder:
+    """The entry for layer ``kind`` in a backend's per-kind ``table``.
+
+    Raises :class:`UnsupportedLayerError` naming ``builder`` (e.g. ``"jax backend"``) and the kind,
+    which the worker records as ``skipped``.
+    """
+    try:
+        return table[kind]
+    except KeyError:
+        raise UnsupportedLayerError(builder, kind) from None
 
 
 def check_activation(activation: str) -> None:
