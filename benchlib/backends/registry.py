@@ -20,7 +20,8 @@ class BackendEntry:
     requirement: str  # what to pip install
 
 
-#: The article's order (PyTorch, TensorFlow, JAX, ONNX, OpenVINO), with the NumPy baseline first.
+#: The article's order (PyTorch, TensorFlow, JAX, ONNX, OpenVINO), with the NumPy baseline first and
+#: LiteRT, TensorFlow's deployment runtime, next to TensorFlow.
 REGISTRY: dict[str, BackendEntry] = {
     entry.name: entry
     for entry in (
@@ -28,6 +29,8 @@ REGISTRY: dict[str, BackendEntry] = {
         BackendEntry("pytorch", "benchlib.backends.pytorch:PyTorchBackend", ("torch",), "torch"),
         BackendEntry("tensorflow", "benchlib.backends.tensorflow:TensorFlowBackend", ("tensorflow",),
                      "tensorflow-cpu"),
+        BackendEntry("litert", "benchlib.backends.litert:LiteRtBackend", ("ai_edge_litert", "tensorflow"),
+                     "ai-edge-litert tensorflow-cpu"),
         BackendEntry("jax", "benchlib.backends.jax:JaxBackend", ("jax", "jaxlib"), "jax jaxlib"),
         BackendEntry("onnxruntime", "benchlib.backends.onnxruntime:OnnxRuntimeBackend",
                      ("onnxruntime", "onnx"), "onnxruntime onnx"),

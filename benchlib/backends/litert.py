@@ -1,0 +1,118 @@
+"""LiteRT backend: TensorFlow's deployment runtime (``ai_edge_litert.interpreter.Interpreter``).
+
+The model is benchlib's Keras model (:mod:`benchlib.backends.keras_layers`, the tensorflow
+backend's weights), converted by TensorFlow's converter once per batch size and precision
+(:mod:`benchlib.precision.litert_quant`), and run by the LiteRT interpreter with its default
+XNNPACK delegate.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from benchlib.backends.base import Backend, Predictor
+from benchlib.precision.litert_quant import METHODS as PRECISION_METHODS
+from benchlib.precision.litert_quant import SKIPS as PRECISION_SKIPS
+from benchlib.precision.litert_quant import convert
+
+#: Interpreters kept per backend (one per batch size seen; the oldest is dropped).
+MAX_STATIC_SHAPES = 8
+
+
+class _StaticShape:
+    """One batch size: its converted flatbuffer in an interpreter with tensors allocated once.
+
+    One conversion per batch size rather than ``resize_tensor_input``: the LSTM converts to builtins
+    only with a fixed batch, and a fixed-batch LSTM model cannot be resized (the XNNPACK delegate
+    fails to reshape its loop). Converting costs 0.2-3 s per batch size on the zoo models (bert_tiny the
+    most); it lands in the cold first call of that batch size, as OpenVINO's compile does.
+    """
+
+    def __init__(self, interpreter_class: Any, flatbuffer: bytes, threads: int | None, input_dtype: str) -> None:
+        # threads=None: the interpreter's default, which is one thread (the Python wrapper passes 1)
+        self.interpreter = interpreter = interpreter_class(model_content=flatbuffer, num_threads=threads)
+        interpreter.allocate_tensors()
+        self.size_bytes = len(flatbuffer)
+        source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        self.input_dtype = np.dtype(source["dtype"])
+        set_tensor, invoke, get_tensor = interpreter.set_tensor, interpreter.invoke, interpreter.get_tensor
+        index_in, index_out = source["index"], sink["index"]
+        if self.input_dtype == np.dtype(input_dtype):  # the converter keeps float32 and int64 token ids
+            def call(inputs: np.ndarray) -> np.ndarray:
+                set_tensor(index_in, inputs)  # copies into the interpreter's input buffer
+                invoke()
+                return get_tensor(index_out)  # a copy: the next invoke overwrites the buffer
+        else:  # a model whose input the converter retyped: a user feeding it would cast too
+            dtype = self.input_dtype
+
+            def call(inputs: np.ndarray) -> np.ndarray:
+                set_tensor(index_in, inputs.astype(dtype))
+                invoke()
+                return get_tensor(index_out)
+
+        self.call = call
+
+
+class LiteRtBackend(Backend):
+    name = "litert"
+    module = "ai_edge_litert"
+    requirement = "ai-edge-litert tensorflow-cpu"
+    #: default: the interpreter with its default delegate (XNNPACK on x86), one converted model
+    #: and interpreter per batch size, made on the first call of that batch size
+    variants = ("default",)
+    #: precision → how (benchlib.precision.litert_quant)
+    precisions = PRECISION_METHODS
+    precision_skips = PRECISION_SKIPS
+
+    def _import(self) -> Any:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+        import ai_edge_litert
+        import ai_edge_litert.interpreter
+        import tensorflow as tf  # the converter (and Keras, which builds the model)
+
+        self._tf = tf
+        return ai_edge_litert
+
+    def _build(self) -> None:
+        from benchlib.backends.keras_layers import build_model
+
+        self._model = build_model(self.spec)  # the same layers and weights as the tensorflow backend
+        self._static: dict[int, _StaticShape] = {}
+
+    def static_shape(self, batch: int) -> _StaticShape:
+        """The interpreter for ``batch`` (converted and allocated on first use)."""
+        slot = self._static.get(batch)
+        if slot is None:
+            flatbuffer = convert(self._tf, self._model, self.spec, batch, self.precision, self.calibration_size)
+            slot = _StaticShape(self._framework.interpreter.Interpreter, flatbuffer, self.threads,
+                                self.spec.input_dtype)
+            while len(self._static) >= MAX_STATIC_SHAPES:
+                del self._static[next(iter(self._static))]
+            self._static[batch] = slot
+        return slot
+
+    def _make_predictor(self) -> Predictor:
+        calls: dict[int, Predictor] = {}
+        static_shape = self.static_shape
+
+        def predict(inputs: np.ndarray) -> np.ndarray:
+            call = calls.get(inputs.shape[0])
+            if call is None:  # a new batch size: convert + allocate (the cold call pays it)
+                if len(calls) >= MAX_STATIC_SHAPES:
+                    calls.clear()
+                call = calls[inputs.shape[0]] = static_shape(inputs.shape[0]).call
+            return call(inputs)
+
+        return predict
+
+    def thread_settings(self) -> dict[str, Any]:
+        return {
+            "requested": self.threads,
+            # the Python interpreter passes num_threads or 1 to the runtime (and its XNNPACK delegate)
+            "num_threads": self.threads or 1,
+            "converter": f"tensorflow {self._tf.__version__}",
+        }
