@@ -67,6 +67,9 @@ class Settings:
     models_backends: tuple[str, ...] = ()
     #: the your_model notebook's model (an .onnx path or torch:package.module:function); "": the zoo's fnn as ONNX
     user_model: str = ""
+    #: precision target of the notebooks that stop on precision (relative half-width of the median's
+    #: 95% interval); None keeps each notebook's own (±1%), 0 measures for a fixed time
+    target_ci: float | None = None
 
 
 QUICK = Settings(batch_sizes=(1, 1000), min_time_s=0.3, num_runs=20, ablation_num_runs=10,
@@ -76,7 +79,7 @@ FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablati
 #: The smallest run that still executes every cell of every notebook (used by the tests).
 TINY = Settings(batch_sizes=(1,), min_time_s=0.05, num_runs=2, ablation_num_runs=2, sweep_batch_sizes=(1,),
                 sweep_min_time_s=0.05, framework_variants=(), quick=True, scenario_min_duration_s=0.05,
-                scenario_backends=("numpy",), models_backends=("numpy",))
+                scenario_backends=("numpy",), models_backends=("numpy",), target_ci=0.0)
 
 
 def notebook_parameters(name: str, settings: Settings) -> dict:
@@ -84,7 +87,8 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
     common = {"results_dir": str(results_dir()), "figures_dir": str(figures_dir()),
               "tables_dir": str(tables_dir())}
     if name in FRAMEWORK_NOTEBOOKS:
-        parameters = {**common, "batch_sizes": list(settings.batch_sizes), "min_time_s": settings.min_time_s}
+        parameters = {**common, "batch_sizes": list(settings.batch_sizes), "min_time_s": settings.min_time_s,
+                      **_target(settings)}
         if settings.framework_variants is not None:
             parameters["variants"] = list(settings.framework_variants)
         return parameters
@@ -101,11 +105,12 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
     if name == "models":
         # quick: the models' quick batch sizes, fixed-time loops, no peak measurement
         timing = {"min_time_s": settings.sweep_min_time_s, "target_ci": 0.0, "percent_of_peak": False} \
-            if settings.quick else {"min_time_s": 1.0}
+            if settings.quick else {"min_time_s": 1.0, **_target(settings)}
         return {**common, "backends": list(settings.models_backends), "quick": settings.quick, **timing}
     if name == "your_model":
         timing = {"min_time_s": settings.sweep_min_time_s} if settings.quick else {"min_time_s": 1.0}
-        return {**common, "model": settings.user_model, "backends": list(settings.models_backends), **timing}
+        return {**common, **_target(settings), "model": settings.user_model,
+                "backends": list(settings.models_backends), **timing}
     if name == "precision":
         # quick: short loops, a smaller large batch and calibration set (the evaluation set stays 1,000 inputs)
         timing = {"min_time_s": settings.sweep_min_time_s, "batch_sizes": [1, 64], "calibration_size": 64} \
@@ -115,6 +120,11 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}
     return common
+
+
+def _target(settings: Settings) -> dict[str, float]:
+    """The ``target_ci`` parameter when ``settings`` sets one (the notebooks' own default otherwise)."""
+    return {} if settings.target_ci is None else {"target_ci": settings.target_ci}
 
 
 @dataclass
