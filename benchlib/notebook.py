@@ -33,7 +33,8 @@ def announce(backend: str) -> Availability:
     if requirement is None:
         from importlib.metadata import PackageNotFoundError, version
 
-        module = {"pytorch": "torch", "tensorflow": "tensorflow-cpu", "jax": "jax"}.get(backend, backend)
+        module = {"pytorch": "torch", "tensorflow": "tensorflow-cpu", "litert": "ai-edge-litert",
+                  "jax": "jax"}.get(backend, backend)
         try:
             found = version(module)
         except PackageNotFoundError:

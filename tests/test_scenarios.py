@@ -236,6 +236,17 @@ def test_a_backend_that_cannot_run_the_scenario_is_skipped_with_the_reason() -> 
     assert "unsupported" in record["error"] or "not installed" in record["error"]
 
 
+def test_litert_scenarios_are_planned_and_skipped_with_the_reason() -> None:
+    from benchlib.scenarios.loadgen_worker import run_case_payload
+    from benchlib.scenarios.plan import build_cases, scenario_config
+    from benchlib.scenarios.strategies import LITERT_REASON
+
+    cases = build_cases(scenario_config(backends=["litert"], quick=True))
+    assert cases and {c.backend for c in cases} == {"litert"}
+    record = run_case_payload(cases[0].to_dict())  # refused before any framework is imported
+    assert record["status"] == "skipped" and LITERT_REASON in record["error"]
+
+
 @pytest.mark.parametrize(("fault", "scenario", "words"), [
     ("sut_raise", "Offline", "ValueError"), ("sut_raise", "SingleStream", "ValueError"),
     ("sut_abort", "MultiStream", "crashed with SIGABRT"),

@@ -55,7 +55,7 @@ def test_every_output_verified_and_other_frameworks_skip_with_the_reason(two_inp
     for name in ("onnxruntime", "openvino"):
         assert results[name].status == "pass", results[name].reason
         assert results[name].max_abs_err < 1e-5
-    for name in ("numpy", "pytorch", "tensorflow", "jax"):
+    for name in ("numpy", "pytorch", "tensorflow", "litert", "jax"):
         assert results[name].status == "skipped" and NO_CONVERTER[name] in results[name].reason
     assert "torchvision" in results["pytorch"].reason
 

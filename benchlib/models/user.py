@@ -40,6 +40,9 @@ NO_CONVERTER = {
                "torchvision, which is not part of this environment (torch 2.13 CPU build)",
     "tensorflow": "no maintained ONNX-to-TensorFlow converter: onnx-tf 1.10.0 (the last release) requires "
                   "tensorflow-addons, which has reached end of life",
+    "litert": "LiteRT's converter reads TensorFlow models (Keras, SavedModel), and no maintained ONNX-to-TensorFlow "
+              "converter exists: onnx-tf 1.10.0 (the last release) requires tensorflow-addons, which has reached "
+              "end of life",
     "jax": "no ONNX converter for jax installs with the pinned stack",
     "numpy": "the NumPy baseline builds only the zoo's layer kinds; an ONNX graph's NumPy run is the reference "
              "evaluator, which checks the others",

@@ -15,7 +15,7 @@ import pandas as pd
 from benchlib.scenarios.settings import LOADGEN_SCENARIOS
 
 #: How sentences name the frameworks.
-DISPLAY = {"numpy": "NumPy", "pytorch": "PyTorch", "tensorflow": "TensorFlow", "jax": "JAX",
+DISPLAY = {"numpy": "NumPy", "pytorch": "PyTorch", "tensorflow": "TensorFlow", "litert": "LiteRT", "jax": "JAX",
            "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 
 #: A configuration "wins" only by more than this factor: a few seconds of LoadGen on a shared 2-core

@@ -8,6 +8,7 @@ that runs batches concurrently the way that framework is meant to (docs/scenario
 numpy         thread pool; BLAS threads per call = threads / streams (threadpoolctl)
 pytorch       thread pool; intra-op threads per calling thread = threads / streams
 tensorflow    thread pool; one intra-op pool per process sized to all threads, inter-op = streams
+litert        none yet: every scenario is skipped with the reason (:data:`LITERT_REASON`)
 onnxruntime   one InferenceSession per stream, each with threads / streams intra-op threads
 jax           asynchronous dispatch: up to ``streams`` computations in flight, one completer
 openvino      AsyncInferQueue on the throughput (or latency) hint's streams and requests
@@ -32,6 +33,7 @@ STRATEGIES: dict[str, str] = {
     "numpy": "benchlib.scenarios.threads:NUMPY",
     "pytorch": "benchlib.scenarios.threads:PYTORCH",
     "tensorflow": "benchlib.scenarios.threads:TENSORFLOW",
+    "litert": "benchlib.scenarios.strategies:LITERT",
     "onnxruntime": "benchlib.scenarios.onnxruntime_sessions:STRATEGY",
     "jax": "benchlib.scenarios.jax_dispatch:STRATEGY",
     "openvino": "benchlib.scenarios.openvino_async:STRATEGY",
@@ -135,3 +137,31 @@ def strategy_for(backend: str) -> Strategy:
         raise ValueError(f"backend={backend!r} has no scenario strategy; allowed: {', '.join(STRATEGIES)}") from None
     module, _, attribute = target.partition(":")
     return getattr(importlib.import_module(module), attribute)
+
+
+#: Why LiteRT has no scenario strategy yet.
+LITERT_REASON = ("LiteRT has no concurrent-serving strategy in benchlib yet: an interpreter is not thread-safe (one "
+                 "per stream would be needed), and the litert backend converts one model per batch size (Keras's "
+                 "LSTM converts to builtins only with a fixed batch), while LoadGen's Server scenario calls every "
+                 "size up to the batch")
+
+
+class NotImplementedStrategy(Strategy):
+    """A backend without a scenario strategy: its cases are planned, then skipped with ``reason``."""
+
+    name = "none"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def configurations(self, cores: int) -> list[Configuration]:
+        return [Configuration(streams=1, threads=cores), Configuration(streams=max(2, cores), threads=cores)]
+
+    def unsupported(self, case: Any) -> str | None:
+        return self.reason
+
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
+        raise ScenarioUnsupportedError(self.reason)
+
+
+LITERT = NotImplementedStrategy(LITERT_REASON)
