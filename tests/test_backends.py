@@ -20,7 +20,8 @@ from benchlib.backends import (
 from benchlib.models import get_model, reference_forward
 from tests.conftest import child_env
 
-FRAMEWORK_MODULES = ("torch", "tensorflow", "jax", "jaxlib", "onnxruntime", "openvino", "onnx", "keras")
+FRAMEWORK_MODULES = ("torch", "tensorflow", "ai_edge_litert", "jax", "jaxlib", "onnxruntime", "openvino", "onnx",
+                     "keras")
 
 
 @pytest.fixture(scope="module")

@@ -209,3 +209,57 @@ def test_sweep_precisions_reach_its_cases_and_unknown_is_refused() -> None:
     assert sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1]).precisions == ("fp32",)
     with pytest.raises(ValueError, match="precisions='int4' is unknown; allowed: fp32"):
         sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1], precisions=["int4"])
+
+
+def test_litert_int8_records_accuracy_and_bf16_is_skipped_with_the_reason() -> None:
+    from benchlib.engine.launcher import run_cases
+    from benchlib.models import get_model, reference_forward
+    from benchlib.precision import EVALUATION_SIZE, evaluation_set
+    from benchlib.precision.litert_quant import METHODS, SKIPS
+
+    spec = get_model("fnn")
+    reference = decisions(reference_forward(spec, evaluation_set(spec)))
+    majority = max(np.mean(reference == value) for value in np.unique(reference))  # a constant guess's agreement
+    cases = case_grid(["litert"], [3], precisions=["int8-dynamic", "int8-static", "bf16"],
+                      extra=TINY_CALIBRATION, **FAST)
+    dynamic, static, bf16 = run_cases(cases)
+    for record in (dynamic, static):
+        assert record["status"] == "ok", record["error"]
+        assert record["precision_path"] == METHODS[record["precision"]]
+        accuracy = record["accuracy"]
+        # quantised, so not float32's error, yet within the precision's tolerance and better than a constant guess
+        assert spec.tolerance < accuracy["mean_abs_err"] <= accuracy["max_abs_err"] <= record["tolerance"]
+        assert record["outputs_valid"] is True and accuracy["evaluation_size"] == EVALUATION_SIZE
+        assert majority < accuracy["decision_agreement"] <= 1.0
+    assert static["calibration"]["size"] == dict(TINY_CALIBRATION)["calibration_size"]
+    assert dynamic["calibration"] is None
+    assert bf16["status"] == "skipped" and SKIPS["bf16"] in bf16["error"]
+
+
+def test_litert_refuses_the_calibration_that_crashes_as_a_failed_record() -> None:
+    from benchlib.engine.worker import run_worker
+    from benchlib.precision.litert_quant import CALIBRATION_CRASHES
+
+    record = run_worker(RunCase(backend="litert", model="lstm_spam", precision="int8-static", extra=TINY_CALIBRATION,
+                                **FAST))
+    assert record["status"] == "failed" and CALIBRATION_CRASHES["lstm"] in record["error"]
+
+
+@pytest.mark.parametrize(("message", "status", "words"), [
+    ("failed to legalize operation 'tf.FancyOp' that was explicitly marked illegal", "skipped", "tf.FancyOp"),
+    ("quantizer: op FancyOp has no INT8 kernel", "failed", "op FancyOp has no INT8 kernel"),
+])
+def test_litert_converter_errors_are_skipped_for_flex_ops_and_failed_otherwise(
+        message: str, status: str, words: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorflow as tf
+
+    from benchlib.engine.worker import run_worker
+
+    def broken(self: object) -> bytes:
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "convert", broken)
+    record = run_worker(RunCase(backend="litert", precision="int8-dynamic", **FAST))
+    assert record["status"] == status and words in record["error"]
+    if status == "skipped":
+        assert "SELECT_TF_OPS" in record["error"]
