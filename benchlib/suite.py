@@ -27,7 +27,8 @@ from benchlib.paths import figures_dir, logs_dir, outputs_dir, results_dir, tabl
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
-FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino")
+FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino",
+                       "06_litert")
 ANALYSIS_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models", "your_model", "precision",
                       "comparison")
 #: Notebooks that make up report.html, in page order.
@@ -38,11 +39,11 @@ LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 #: here; afterwards outputs/logs/suite-timings.json holds this machine's own durations.
 TYPICAL_SECONDS = {
     "quick": {"00_numpy": 10, "01_pytorch": 30, "02_tensorflow": 50, "03_jax": 25, "04_onnxruntime": 12,
-              "05_openvino": 18, "article": 140, "method_ablation": 110, "sweeps": 150, "scenarios": 200,
-              "models": 240, "your_model": 30, "precision": 150, "comparison": 20},
+              "05_openvino": 18, "06_litert": 25, "article": 140, "method_ablation": 110, "sweeps": 150,
+              "scenarios": 200, "models": 240, "your_model": 30, "precision": 150, "comparison": 20},
     "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
-             "05_openvino": 35, "article": 160, "method_ablation": 130, "sweeps": 480, "scenarios": 420,
-             "models": 600, "your_model": 60, "precision": 400, "comparison": 25},
+             "05_openvino": 35, "06_litert": 50, "article": 160, "method_ablation": 130, "sweeps": 480,
+             "scenarios": 420, "models": 600, "your_model": 60, "precision": 400, "comparison": 25},
 }
 
 

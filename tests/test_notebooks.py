@@ -14,7 +14,18 @@ from benchlib.backends import BACKEND_NAMES, available_backends
 from benchlib.suite import FRAMEWORK_NOTEBOOKS, NOTEBOOKS_DIR, execute_notebook
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-SUITE_BACKEND = dict(zip(FRAMEWORK_NOTEBOOKS, BACKEND_NAMES, strict=True))
+
+
+def _backend_parameter(name: str) -> str:
+    """The ``backend`` literal in a framework notebook's parameters cell."""
+    notebook = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+    cell = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
+    return re.search(r'^backend: str = "(\w+)"', cell.source, re.MULTILINE).group(1)
+
+
+def test_every_backend_has_one_framework_notebook() -> None:
+    backends = [_backend_parameter(name) for name in FRAMEWORK_NOTEBOOKS]
+    assert sorted(backends) == sorted(BACKEND_NAMES)
 
 
 def test_every_notebook_in_the_folder_is_executed(suite) -> None:
