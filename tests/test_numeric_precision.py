@@ -263,3 +263,24 @@ def test_litert_converter_errors_are_skipped_for_flex_ops_and_failed_otherwise(
     assert record["status"] == status and words in record["error"]
     if status == "skipped":
         assert "SELECT_TF_OPS" in record["error"]
+
+
+def test_litert_static_ranges_do_not_depend_on_the_batch_size() -> None:
+    tf = pytest.importorskip("tensorflow")
+    from ai_edge_litert.interpreter import Interpreter
+
+    from benchlib.backends.keras_layers import build_model
+    from benchlib.models import get_model
+    from benchlib.precision.litert_quant import convert
+
+    spec = get_model("fnn")
+    model = build_model(spec)
+    rows = dict(TINY_CALIBRATION)["calibration_size"]
+
+    def scales(batch: int) -> dict[str, list[float]]:
+        details = Interpreter(model_content=convert(tf, model, spec, batch, "int8-static", rows)).get_tensor_details()
+        return {d["name"]: d["quantization_parameters"]["scales"].tolist() for d in details if d["dtype"] == np.int8}
+
+    # a batch that divides the rows, one that does not, one larger than the set (rows wrapped round)
+    small, odd, large = scales(rows // 2), scales(rows // 2 + 1), scales(rows + 3)
+    assert small and small == odd == large
