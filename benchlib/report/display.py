@@ -29,12 +29,18 @@ LABELS: dict[str, str] = {
     "flop_us": "FLOPs at peak (µs)", "fixed_us": "fixed per-call cost (µs)", "per_layer_us": "per layer (µs)",
     "noisy_criteria": "criterion", "iqr_ratio": "IQR / p50", "tail_ratio": "p99 / p50", "what": "what",
     "value": "value", "setting": "setting", "p50_halfwidth": "±95% CI",
+    # the precision notebook's accuracy columns (benchlib.precision.report)
+    "speedup_vs_fp32": "speed-up vs fp32", "decision_agreement": "decisions equal to reference (share)",
+    "max_abs_err": "max abs error", "mean_abs_err": "mean abs error", "native": "native instructions",
 }
 #: What a reader needs to read the ``±95% CI`` column (its caption says it wherever the column is shown).
 HALFWIDTH_NOTE = ("±95% CI: half-width of the median's 95% interval, relative to the median (the record's "
                   "stopping.halfwidth).")
 #: Added to :data:`HALFWIDTH_NOTE` when a row has no interval.
 HALFWIDTH_DASH = "– : the record has no interval (not measured, or a protocol that does not compute one)."
+#: Columns a table shows only when they differ between rows; a constant one is named in the caption instead
+#: (a table of fp32 runs that all finished needs no precision or status column to say so 30 times).
+CONSTANT_COLUMNS = ("model", "precision", "status", "machine")
 #: Columns whose text wraps (everything else stays on one line).
 WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "criterion", "noisy_criteria",
            "install", "Reason", "warnings", "target"}
@@ -165,7 +171,7 @@ def _numeric_column(series: pd.Series) -> bool:
 
 
 def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[str, str] | None = None,
-                 empty: Mapping[str, str] | None = None, drop_constant: tuple[str, ...] = ("model",),
+                 empty: Mapping[str, str] | None = None, drop_constant: tuple[str, ...] = CONSTANT_COLUMNS,
                  right: tuple[str, ...] = ()) -> Any:
     """A ``Styler`` of ``df`` formatted for people: no index, numbers right-aligned, long text wrapped.
 
