@@ -185,13 +185,13 @@ def with_halfwidth(values: pd.DataFrame, halfwidths: pd.DataFrame, digits: int =
 
 def p50_display(matrices: dict[str, pd.DataFrame]) -> Any:
     """The batch-1 median matrix as people read it: each cell "p50 (ms) ±95% half-width", models as rows."""
-    from benchlib.report.display import HALFWIDTH_NOTE, people_table
+    from benchlib.report.display import people_table
 
     table = with_halfwidth(matrices["p50_batch1_ms"], matrices.get("p50_batch1_halfwidth", pd.DataFrame()))
     table = table.reset_index() if not table.empty else pd.DataFrame({"model": []})
-    caption = (f"Each cell: median latency per call at batch 1 (ms) and its ±95% interval. {HALFWIDTH_NOTE} "
-               "A median without ± has no interval recorded; – : not run.")
-    return people_table(table, caption=caption, drop_constant=(), right=tuple(c for c in table.columns if c != "model"))
+    # short: a caption wraps to the table's width, and this table is narrow (the notebook's text explains ±)
+    return people_table(table, caption="p50 (ms) ±95% CI", drop_constant=(),
+                        right=tuple(c for c in table.columns if c != "model"))
 
 
 def _ci(row: pd.Series) -> tuple[float, float]:

@@ -182,7 +182,10 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
     and in the report; pandas' own truncation of long cells does not apply to it.
     """
     frame = people_frame(df, kinds=kinds, empty=empty, drop_constant=drop_constant)
-    caption = " ".join(part for part in (caption, legend(frame)) if part) or None
+    said = legend(frame)
+    if caption and said and not caption.rstrip().endswith((".", ":", ";", "!", "?")):
+        caption = caption.rstrip() + "."  # "Batch size 1, threads 2." then the legend's sentences
+    caption = " ".join(part for part in (caption, said) if part) or None
     numeric = set(frame.attrs.get("numeric", [])) | {label(c) for c in right}
     styler = frame.style.hide(axis="index")
     styles = [
