@@ -100,6 +100,11 @@ def convert(tf: Any, model: Any, spec: Any, batch: int, precision: str, calibrat
         batches = representative_batches(spec, calibration, batch)
         converter.representative_dataset = lambda: ([rows] for rows in batches)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    # Given a trackable, the converter saves a SavedModel to a temporary folder and logs each save at INFO
+    # ("Assets written to ..."): chatter in a notebook's cells, so TensorFlow's logger is quieted meanwhile.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
     try:
         return converter.convert()
     except Exception as exc:
@@ -111,3 +116,5 @@ def convert(tf: Any, model: Any, spec: Any, batch: int, precision: str, calibrat
                 "for SELECT_TF_OPS (the Flex delegate, TensorFlow's own kernels), which the litert backend does "
                 "not use") from exc
         raise
+    finally:
+        logger.setLevel(level)
