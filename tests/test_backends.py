@@ -135,3 +135,19 @@ def test_worker_records_a_layer_kind_a_backend_cannot_build_as_skipped(monkeypat
     record = run_worker(RunCase(backend="numpy", model="resnet8", batch_size=1, min_time_s=0, min_calls=1))
     assert record["status"] == "skipped"
     assert "numpy backend cannot build layer kind 'conv2d'" in record["error"]
+
+
+def test_litert_without_its_runtime_names_both_requirements() -> None:
+    code = (
+        "import benchlib\n"
+        "from benchlib.backends import BackendUnavailableError\n"
+        "print(benchlib.available_backends())\n"
+        "try:\n"
+        "    benchlib.create_backend('litert', benchlib.get_model('fnn'))\n"
+        "except BackendUnavailableError as exc:\n"
+        "    print('ERROR', exc)\n"
+    )
+    env = child_env(BENCHLIB_BLOCK_IMPORTS="ai_edge_litert")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert "'litert'" not in out.stdout.splitlines()[0] and "'tensorflow'" in out.stdout.splitlines()[0]
+    assert "pip install ai-edge-litert tensorflow-cpu" in out.stdout
