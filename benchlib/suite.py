@@ -99,7 +99,7 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
         return {**common, "num_runs": settings.ablation_num_runs, "min_time_s": settings.min_time_s}
     if name == "sweeps":
         return {**common, "batch_sizes": list(settings.sweep_batch_sizes),
-                "min_time_s": settings.sweep_min_time_s, "quick": settings.quick}
+                "min_time_s": settings.sweep_min_time_s, "quick": settings.quick, **_target(settings)}
     if name == "scenarios":
         return {**common, "min_duration_s": settings.scenario_min_duration_s, "quick": settings.quick,
                 "backends": list(settings.scenario_backends)}
@@ -116,7 +116,7 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
         # quick: short loops, a smaller large batch and calibration set (the evaluation set stays 1,000 inputs)
         timing = {"min_time_s": settings.sweep_min_time_s, "batch_sizes": [1, 64], "calibration_size": 64} \
             if settings.quick else {"min_time_s": 1.0}
-        return {**common, "backends": list(settings.models_backends), **timing}
+        return {**common, "backends": list(settings.models_backends), **timing, **_target(settings)}
     if name == "comparison":
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}
