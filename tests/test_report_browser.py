@@ -112,9 +112,11 @@ def panel_boxes(png: bytes) -> list[tuple[int, int, int, int]]:
     boxes = []
     for top, x0, x1 in runs:
         # within 8 px: a tick mark on the frame's corner row lengthens the line by its own length
-        below = [y for y, a, b in runs if y > top + 10 and abs(a - x0) <= 8 and abs(b - x1) <= 8]
-        edge = dark[:, max(x0 - 1, 0):x0 + 2].any(axis=1)
-        framed = [y for y in below if edge[top:y].mean() > 0.95]
+        below = [(y, a) for y, a, b in runs if y > top + 10 and abs(a - x0) <= 8 and abs(b - x1) <= 8]
+        # the left spine lies where the two lines start, or up to a tick's length (≤ 8 px) right of a
+        # line that a corner tick lengthened
+        framed = [y for y, a in below
+                  if any(dark[top:y, x].mean() > 0.95 for x in range(max(min(x0, a) - 1, 0), max(x0, a) + 8))]
         if framed:
             boxes.append((x0, top, x1, max(framed)))
     return [b for b in boxes if not any(o != b and o[0] <= b[0] + 3 and o[2] >= b[2] - 3 and o[1] <= b[1]
@@ -147,6 +149,21 @@ def test_panel_finder_sees_a_strip_of_six_panels() -> None:
     assert len(boxes) == 6
     shown = min(y1 - y0 for _, y0, _, y1 in boxes) * (1100 / 3900)
     assert shown < MIN_PANEL_HEIGHT_PX
+
+
+def test_panel_finder_sees_a_frame_whose_corner_carries_a_tick() -> None:
+    # a log axis whose limit is a tick: the tick lengthens the top line to the left of the spine
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), dpi=100)
+    ax = fig.subplots()
+    ax.plot([1, 10], [1, 100], "o")
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, 100)
+    ax.tick_params(axis="y", which="both", direction="out", length=5)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert len(panel_boxes(buffer.getvalue())) == 1
 
 
 def test_tables_fit_the_notebook_width(rendered) -> None:
