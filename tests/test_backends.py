@@ -151,3 +151,24 @@ def test_litert_without_its_runtime_names_both_requirements() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert "'litert'" not in out.stdout.splitlines()[0] and "'tensorflow'" in out.stdout.splitlines()[0]
     assert "pip install ai-edge-litert tensorflow-cpu" in out.stdout
+
+
+def test_static_shapes_make_each_batch_once_and_keep_a_bounded_number() -> None:
+    from types import SimpleNamespace
+
+    from benchlib.backends.static_shapes import MAX_STATIC_SHAPES, StaticShapes, per_batch_predictor
+
+    made: list[int] = []
+
+    def make(batch: int) -> SimpleNamespace:
+        made.append(batch)
+        return SimpleNamespace(call=lambda inputs: inputs * batch)
+
+    shapes = StaticShapes(make)
+    predict = per_batch_predictor(shapes.get)
+    for batch in (1, 2, 1, 2):
+        assert (predict(np.ones((batch, 3))) == batch).all()
+    assert made == [1, 2]  # made on first use only
+    for batch in range(3, 3 + MAX_STATIC_SHAPES):
+        shapes.get(batch)
+    assert len(shapes._slots) == MAX_STATIC_SHAPES and 1 not in shapes._slots  # the oldest dropped

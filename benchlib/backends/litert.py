@@ -14,12 +14,10 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
+from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
 from benchlib.precision.litert_quant import METHODS as PRECISION_METHODS
 from benchlib.precision.litert_quant import SKIPS as PRECISION_SKIPS
 from benchlib.precision.litert_quant import convert
-
-#: Interpreters kept per backend (one per batch size seen; the oldest is dropped).
-MAX_STATIC_SHAPES = 8
 
 
 class _StaticShape:
@@ -81,33 +79,18 @@ class LiteRtBackend(Backend):
         from benchlib.backends.keras_layers import build_model
 
         self._model = build_model(self.spec)  # the same layers and weights as the tensorflow backend
-        self._static: dict[int, _StaticShape] = {}
+        self._static = StaticShapes(self._convert_static)
 
     def static_shape(self, batch: int) -> _StaticShape:
         """The interpreter for ``batch`` (converted and allocated on first use)."""
-        slot = self._static.get(batch)
-        if slot is None:
-            flatbuffer = convert(self._tf, self._model, self.spec, batch, self.precision, self.calibration_size)
-            slot = _StaticShape(self._framework.interpreter.Interpreter, flatbuffer, self.threads,
-                                self.spec.input_dtype)
-            while len(self._static) >= MAX_STATIC_SHAPES:
-                del self._static[next(iter(self._static))]
-            self._static[batch] = slot
-        return slot
+        return self._static.get(batch)
+
+    def _convert_static(self, batch: int) -> _StaticShape:
+        flatbuffer = convert(self._tf, self._model, self.spec, batch, self.precision, self.calibration_size)
+        return _StaticShape(self._framework.interpreter.Interpreter, flatbuffer, self.threads, self.spec.input_dtype)
 
     def _make_predictor(self) -> Predictor:
-        calls: dict[int, Predictor] = {}
-        static_shape = self.static_shape
-
-        def predict(inputs: np.ndarray) -> np.ndarray:
-            call = calls.get(inputs.shape[0])
-            if call is None:  # a new batch size: convert + allocate (the cold call pays it)
-                if len(calls) >= MAX_STATIC_SHAPES:
-                    calls.clear()
-                call = calls[inputs.shape[0]] = static_shape(inputs.shape[0]).call
-            return call(inputs)
-
-        return predict
+        return per_batch_predictor(self.static_shape)
 
     def thread_settings(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
+from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
 from benchlib.models.onnx_export import ensure_onnx_file
 from benchlib.precision.openvino_quant import HINTS as PRECISION_HINTS
 from benchlib.precision.openvino_quant import METHODS as PRECISION_METHODS
@@ -51,8 +52,6 @@ def import_openvino() -> Any:
 #: batch is cheaper than binding a new tensor (~2-4 µs per call measured); copying a large one
 #: is not (batch 1000 of [.,200] float32: +50 µs). See docs/measurement.md.
 COPY_INPUT_MAX_BYTES = 64 * 1024
-#: Static-shape compiled models kept per backend (one per batch size seen; the oldest is dropped).
-MAX_STATIC_SHAPES = 8
 
 
 class _StaticShape:
@@ -134,38 +133,24 @@ class OpenVinoBackend(Backend):
         # checks at build time that the model compiles and reports the thread settings.
         self._compiled = core.compile_model(self._model, "CPU", config)
         self.inference_precision = check_hint(core, self._compiled, self.precision)  # read back
-        self._static: dict[int, _StaticShape] = {}
+        self._static = StaticShapes(self._compile_static)
         if self.variant == "async":
             self._queue = ov.AsyncInferQueue(self._compiled)
 
     def static_shape(self, batch: int) -> _StaticShape:
         """The compiled static-shape model and request for ``batch`` (reshaped and compiled on first use)."""
-        slot = self._static.get(batch)
-        if slot is None:
-            model = self._model.clone()
-            model.reshape([batch, *self.spec.input_shape])
-            slot = _StaticShape(self._framework, self._core.compile_model(model, "CPU", self._config),
-                                self.spec.input_dtype)
-            while len(self._static) >= MAX_STATIC_SHAPES:
-                del self._static[next(iter(self._static))]
-            self._static[batch] = slot
-        return slot
+        return self._static.get(batch)
+
+    def _compile_static(self, batch: int) -> _StaticShape:
+        model = self._model.clone()
+        model.reshape([batch, *self.spec.input_shape])
+        return _StaticShape(self._framework, self._core.compile_model(model, "CPU", self._config),
+                            self.spec.input_dtype)
 
     def _make_predictor(self) -> Predictor:
         if self.variant == "async":
             return self._async_predictor()
-        calls: dict[int, Predictor] = {}
-        static_shape = self.static_shape
-
-        def predict(inputs: np.ndarray) -> np.ndarray:
-            call = calls.get(inputs.shape[0])
-            if call is None:  # a new batch size: reshape + compile (the cold call pays it)
-                if len(calls) >= MAX_STATIC_SHAPES:
-                    calls.clear()
-                call = calls[inputs.shape[0]] = static_shape(inputs.shape[0]).call
-            return call(inputs)
-
-        return predict
+        return per_batch_predictor(self.static_shape)
 
     def _async_predictor(self) -> Predictor:
         queue = self._queue
