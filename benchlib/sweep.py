@@ -221,6 +221,11 @@ def read_roofline(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _same_yardstick(roofline: dict[str, Any], env_key: str) -> bool:
+    """Whether a roofline file's peaks were measured in environment ``env_key`` the current way."""
+    return roofline.get("env_key") == env_key and roofline.get("yardstick") == YARDSTICK
+
+
 def peaks_by_threads(roofline: dict[str, Any]) -> dict[int, float]:
     """Peak GFLOP/s per thread count from a roofline file's content."""
     return {int(k): float(v["peak_gflops"]) for k, v in (roofline.get("peaks") or {}).items()
@@ -228,11 +233,14 @@ def peaks_by_threads(roofline: dict[str, Any]) -> dict[int, float]:
 
 
 def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
-                     measure: Callable[[int], Any] | None = None) -> dict[str, Any]:
+                     measure: Callable[[int], Any] | None = None,
+                     reuse: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
     """Measure the peak once per thread count not yet stored for this environment, and store it.
 
     ``measure`` defaults to :func:`benchlib.roofline.measure_peak` (each library in its own process,
     so the sweep's own process never loads a BLAS thread pool that could outlive the measurement).
+    ``reuse``: other roofline files (the sweep's, say) whose peak for a missing thread count is copied
+    when they were measured in this same environment with the same yardstick; the copy names its source.
     """
     from benchlib.env import collect_env
     from benchlib.roofline import measure_peak
@@ -240,12 +248,17 @@ def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
     measure = measure or measure_peak
     env_key = collect_env()["key"]
     stored = read_roofline(path)
-    if stored.get("env_key") != env_key or stored.get("yardstick") != YARDSTICK:
+    if not _same_yardstick(stored, env_key):
         # another machine, other framework versions, or a peak measured the old way: measure again
         stored = {"env_key": env_key, "yardstick": YARDSTICK, "peaks": {}}
+    others = [(Path(other), read_roofline(other)) for other in reuse]
+    others = [(other, content) for other, content in others if _same_yardstick(content, env_key)]
     for count in threads:
-        if str(count) not in stored["peaks"]:
-            stored["peaks"][str(count)] = measure(count).to_dict()
+        if str(count) in stored["peaks"]:
+            continue
+        copied = next(({**content["peaks"][str(count)], "reused_from": str(other)} for other, content in others
+                       if str(count) in content["peaks"]), None)
+        stored["peaks"][str(count)] = copied or measure(count).to_dict()
     stored["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -98,6 +98,29 @@ def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch
     assert calls == [1]  # same environment, same yardstick: stored peak reused
 
 
+def test_a_peak_from_another_file_is_copied_only_from_the_same_environment(tmp_path) -> None:
+    from benchlib.env import collect_env
+    from benchlib.sweep import YARDSTICK, measure_roofline
+
+    sweep = tmp_path / "roofline-sweep.json"
+    sweep.write_text(json.dumps({"env_key": collect_env()["key"], "yardstick": YARDSTICK,
+                                 "peaks": {"2": {"peak_gflops": 7.0}}}))
+    elsewhere = tmp_path / "roofline-elsewhere.json"
+    elsewhere.write_text(json.dumps({"env_key": "another machine", "yardstick": YARDSTICK,
+                                     "peaks": {"1": {"peak_gflops": 99.0}}}))
+    calls = []
+
+    def fake(threads: int) -> PeakMeasurement:
+        calls.append(threads)
+        return PeakMeasurement(threads, 64, 1, {"numpy": 5.0}, {})
+
+    stored = measure_roofline([1, 2], tmp_path / "models" / "roofline-models.json", measure=fake,
+                              reuse=[elsewhere, sweep, tmp_path / "missing.json"])
+    assert calls == [1]  # 2 threads copied from the sweep; 1 thread not taken from another machine
+    assert stored["peaks"]["2"] == {"peak_gflops": 7.0, "reused_from": str(sweep)}
+    assert stored["peaks"]["1"]["peak_gflops"] == 5.0
+
+
 def test_a_library_that_ignores_its_thread_limit_is_not_counted(monkeypatch) -> None:
     from benchlib.engine.child import ChildResult
 
