@@ -59,3 +59,13 @@ def test_heatmap_and_cases() -> None:
     assert [(c.model, c.batch_size) for c in cases] == [("fnn", 1), ("fnn", 1000), ("bert_tiny", 1), ("bert_tiny", 32)]
     with pytest.raises(ValueError, match="models=\\['vgg'\\] is invalid; allowed: names from fnn, resnet8"):
         matrix.ranking_cases(["vgg"], ["numpy"])
+
+
+def test_relative_tables_read_like_their_heatmaps() -> None:
+    import numpy as np
+
+    models = pd.Index(["fnn", "resnet8"], name="model")
+    table = pd.DataFrame({"numpy": [1.0, 2.604], "jax": [np.nan, 1.0]}, index=models)
+    shown = matrix.ratio_display(table, "p50 at batch 1, × the fastest").data
+    assert shown.to_dict("records") == [{"model": "fnn", "numpy": "1.00×", "jax": "not run"},
+                                        {"model": "resnet8", "numpy": "2.60×", "jax": "1.00×"}]

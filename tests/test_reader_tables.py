@@ -135,3 +135,17 @@ def test_console_line_shows_the_halfwidth_beside_the_median() -> None:
     with_interval = stopped("numpy", 0.25, HALFWIDTHS["numpy"], batch=1)
     assert progress_line(with_interval).endswith(f"ms per call {halfwidth_text(HALFWIDTHS['numpy'])}")
     assert progress_line(stopped("numpy", 0.25, None, batch=1)).endswith("ms per call")
+
+
+def test_slower_than_fp32_names_the_batch_sizes_where_it_was_slower() -> None:
+    import pandas as pd
+
+    from benchlib.precision.report import insights
+
+    rows = [("litert", "int8-dynamic", "fnn", 1, 1.43), ("litert", "int8-dynamic", "fnn", 1000, 0.91),
+            ("onnxruntime", "int8-dynamic", "resnet8", 1, 0.18), ("onnxruntime", "int8-dynamic", "resnet8", 64, 0.17)]
+    table = pd.DataFrame([{"backend": b, "precision": p, "model": m, "batch_size": n, "speedup_vs_fp32": x,
+                           "status": "ok", "decision_agreement": 0.99, "max_abs_err": 0.01} for b, p, m, n, x in rows])
+    sentence = next(s for s in insights(table) if s.startswith("Slower than fp32"))
+    assert sentence == ("Slower than fp32 on this machine: litert int8-dynamic (fnn at batch 1000: 0.91×), "
+                        "onnxruntime int8-dynamic (resnet8 at batch 1: 0.18×, 64: 0.17×).")

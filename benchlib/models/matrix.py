@@ -194,6 +194,15 @@ def p50_display(matrices: dict[str, pd.DataFrame]) -> Any:
                         right=tuple(c for c in table.columns if c != "model"))
 
 
+def ratio_display(table: pd.DataFrame, caption: str) -> Any:
+    """A relative matrix (1.00 = fastest) written as its heatmap writes it: "2.60×", or "not run"."""
+    from benchlib.report.display import people_table
+
+    shown = table.map(lambda v: f"{v:.2f}×" if pd.notna(v) and np.isfinite(v) else "not run")
+    shown = shown.reset_index() if not shown.empty else pd.DataFrame({"model": []})
+    return people_table(shown, caption=caption, drop_constant=(), right=tuple(c for c in shown.columns if c != "model"))
+
+
 def _ci(row: pd.Series) -> tuple[float, float]:
     low, high = row.get("latency_ci95_ms.p50.lo"), row.get("latency_ci95_ms.p50.hi")
     p50 = float(row["latency_ms.p50"])

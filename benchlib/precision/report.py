@@ -146,6 +146,22 @@ def speedup_scatter(table: pd.DataFrame) -> Any:
     return fig
 
 
+def _where(rows: pd.DataFrame) -> str:
+    """Each framework and precision with the models and batch sizes of ``rows`` and their speed-ups.
+
+    A precision can be slower at one batch size and faster at another, so the sentence names the cases,
+    e.g. "litert int8-dynamic (fnn at batch 1000: 0.91×)".
+    """
+    groups = []
+    for (backend, precision), group in rows.groupby(["backend", "precision"], sort=True):
+        cases = "; ".join(
+            f"{model} at batch " + ", ".join(f"{int(r.batch_size)}: {r.speedup_vs_fp32:.2f}×"
+                                             for r in by_model.sort_values("batch_size").itertuples())
+            for model, by_model in group.groupby("model", sort=True))
+        groups.append(f"{backend} {precision} ({cases})")
+    return ", ".join(groups)
+
+
 def insights(table: pd.DataFrame) -> list[str]:
     """Sentences computed from the table: the best speed-up, the lowest agreement, what was skipped."""
     lines = []
@@ -161,8 +177,7 @@ def insights(table: pd.DataFrame) -> list[str]:
                      f"{worst['max_abs_err']:.3g}).")
         slower = done[done["speedup_vs_fp32"] < 1]
         if not slower.empty:
-            names = ", ".join(sorted({f"{r.backend} {r.precision}" for r in slower.itertuples()}))
-            lines.append(f"Slower than fp32 on this machine: {names}.")
+            lines.append(f"Slower than fp32 on this machine: {_where(slower)}.")
     skipped = table[table["status"].eq("skipped")]
     if not skipped.empty:
         names = ", ".join(sorted({f"{r.backend} {r.precision}" for r in skipped.itertuples()}))
