@@ -149,3 +149,19 @@ def test_slower_than_fp32_names_the_batch_sizes_where_it_was_slower() -> None:
     sentence = next(s for s in insights(table) if s.startswith("Slower than fp32"))
     assert sentence == ("Slower than fp32 on this machine: litert int8-dynamic (fnn at batch 1000: 0.91×), "
                         "onnxruntime int8-dynamic (resnet8 at batch 1: 0.18×, 64: 0.17×).")
+
+
+def test_a_log_batch_axis_is_labelled_at_the_batch_sizes_measured() -> None:
+    import matplotlib.pyplot as plt
+
+    from benchlib.report.chart_style import log_axis
+
+    fig, ax = plt.subplots()
+    sizes = [1, 8, 64, 256, 1000, 4096]
+    ax.plot(sizes, [1, 2, 3, 4, 5, 6])
+    log_axis(ax, "x", "batch size", ticks=[4096, 1, 8, 64, 256, 1000, 64])
+    fig.canvas.draw()
+    assert list(ax.get_xticks()) == sizes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "8", "64", "256", "1,000", "4,096"]
+    assert ax.get_xlabel() == "batch size (log scale)"
+    plt.close(fig)

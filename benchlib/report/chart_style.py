@@ -15,7 +15,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 #: Small multiples wrap into rows of at most this many panels.
 MAX_COLUMNS = 3
@@ -94,11 +94,16 @@ def _plain_number(value: float, _position: int) -> str:
     return f"{value:.{max(0, -math.floor(math.log10(value)))}f}"
 
 
-def log_axis(ax: Axes, which: str = "x", label: str | None = None) -> None:
-    """Make ``which`` ("x" or "y") a log axis whose label says so and whose ticks are plain numbers."""
+def log_axis(ax: Axes, which: str = "x", label: str | None = None, ticks: Iterable[float] | None = None) -> None:
+    """Make ``which`` ("x" or "y") a log axis whose label says so and whose ticks are plain numbers.
+
+    ``ticks``: the values to label (the batch sizes measured, say) instead of the powers of ten, which
+    can leave a sweep of 1, 8, 64, 256, 1000, 4096 with three labels none of them a measured point.
+    """
     axis = ax.xaxis if which == "x" else ax.yaxis
     (ax.set_xscale if which == "x" else ax.set_yscale)("log")
-    axis.set_major_locator(LogLocator(base=10))
+    values = sorted({float(t) for t in ticks if t > 0}) if ticks is not None else []
+    axis.set_major_locator(FixedLocator(values) if values else LogLocator(base=10))
     axis.set_major_formatter(FuncFormatter(_plain_number))
     axis.set_minor_formatter(NullFormatter())
     if label is not None:

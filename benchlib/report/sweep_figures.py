@@ -34,11 +34,16 @@ def _lines(ax: Any, data: pd.DataFrame, value: str) -> None:
 
 
 def _line_chart(df: pd.DataFrame, value: str, threads: int | None, title: str) -> tuple[int | None, Figure, Any]:
-    """A figure with one line of ``value`` per backend/variant, for the ok runs at ``threads``."""
+    """A figure with one line of ``value`` per backend/variant, for the ok runs at ``threads``.
+
+    Its x axis is the log batch-size axis, labelled at the batch sizes measured.
+    """
     threads = main_threads(df) if threads is None else threads
     data = _ok(df)
+    shown = data[data["threads"] == threads]
     fig, ax = single(MAX_WIDTH_IN, 5.5, title.format(threads=threads))
-    _lines(ax, data[data["threads"] == threads], value)
+    _lines(ax, shown, value)
+    log_axis(ax, "x", "batch size", ticks=shown["batch_size"].dropna().unique())
     return threads, fig, ax
 
 
@@ -46,7 +51,6 @@ def throughput_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
     """Samples per second against batch size, one line per backend/variant (log-log)."""
     _, fig, ax = _line_chart(df, "throughput_sps", threads, "Throughput vs batch size ({threads} thread(s))")
     style_axes(ax)
-    log_axis(ax, "x", "batch size")
     log_axis(ax, "y", "throughput (samples/s, from p50)")
     legend_right(ax)
     return fig
@@ -60,7 +64,6 @@ def roofline_figure(df: pd.DataFrame, peaks: dict[int, float], threads: int | No
         ax.axhline(peak, color="black", linestyle="--", linewidth=1.5,
                    label=f"measured matmul peak ({peak:.0f} GFLOP/s)")
     style_axes(ax)
-    log_axis(ax, "x", "batch size")
     log_axis(ax, "y", "achieved GFLOP/s (spec FLOPs / p50)")
     legend_right(ax)
     return fig
