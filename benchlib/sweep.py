@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.results.records import SETTLED
+from benchlib.results.records import SETTLED, status_counts
 
 #: fnn's batch sizes, from one request to a large offline batch (every model states its own in
 #: ``ModelSpec.batch_sizes``; a sweep without explicit batch sizes runs each model at its own).
@@ -328,10 +328,7 @@ class SweepResult:
 
     def counts(self) -> dict[str, int]:
         """Records run now, by status."""
-        out: dict[str, int] = {}
-        for record in self.records:
-            out[record.get("status", "?")] = out.get(record.get("status", "?"), 0) + 1
-        return out
+        return status_counts(self.records)
 
 
 def default_results_path(quick: bool = False) -> Path:

@@ -29,6 +29,7 @@ from typing import Any
 from benchlib.engine.case import RunCase
 from benchlib.fleet import RESOURCE
 from benchlib.fleet.cluster import Host, Machine, benchmark_workers, colocation_warning
+from benchlib.results.records import status_counts
 
 #: How often the loop looks for finished cases, and how often it asks the scheduler which hosts live.
 POLL_S = 0.1
@@ -79,10 +80,7 @@ class FleetResult:
 
     def counts(self) -> dict[str, int]:
         """Records written now, by status."""
-        out: dict[str, int] = {}
-        for record in self.records:
-            out[record.get("status", "?")] = out.get(record.get("status", "?"), 0) + 1
-        return out
+        return status_counts(self.records)
 
     def final(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The last record of each (machine, case) written now: what a retry ended in."""

@@ -27,6 +27,15 @@ OK_ONLY: tuple[str, ...] = ("ok",)
 SETTLED: tuple[str, ...] = ("ok", "skipped")
 
 
+def status_counts(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many of ``records`` have each status (``"?"`` for a record without one), in order of first sight."""
+    out: dict[str, int] = {}
+    for record in records:
+        status = record.get("status", "?")
+        out[status] = out.get(status, 0) + 1
+    return out
+
+
 def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
               statuses: Sequence[str] = OK_ONLY) -> set[str]:
     """``case_key`` of every record in ``results`` with one of ``statuses``, measured in ``env_key``.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
+from benchlib.results.records import status_counts
 from benchlib.scenarios.settings import (
     DEFAULT_BATCH,
     FULL_MAX_TRIES,
@@ -179,10 +180,8 @@ class ScenarioRun:
     wall_s: float = 0.0
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for record in self.records:
-            out[record.get("status", "?")] = out.get(record.get("status", "?"), 0) + 1
-        return out
+        """Records run now, by status."""
+        return status_counts(self.records)
 
 
 def run_scenarios(config: ScenarioConfig, results_path: str | os.PathLike | None = None, progress: bool = True,
