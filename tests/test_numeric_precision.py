@@ -245,26 +245,6 @@ def test_litert_refuses_the_calibration_that_crashes_as_a_failed_record() -> Non
     assert record["status"] == "failed" and CALIBRATION_CRASHES["lstm"] in record["error"]
 
 
-@pytest.mark.parametrize(("message", "status", "words"), [
-    ("failed to legalize operation 'tf.FancyOp' that was explicitly marked illegal", "skipped", "tf.FancyOp"),
-    ("quantizer: op FancyOp has no INT8 kernel", "failed", "op FancyOp has no INT8 kernel"),
-])
-def test_litert_converter_errors_are_skipped_for_flex_ops_and_failed_otherwise(
-        message: str, status: str, words: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tensorflow as tf
-
-    from benchlib.engine.worker import run_worker
-
-    def broken(self: object) -> bytes:
-        raise RuntimeError(message)
-
-    monkeypatch.setattr(tf.lite.TFLiteConverter, "convert", broken)
-    record = run_worker(RunCase(backend="litert", precision="int8-dynamic", **FAST))
-    assert record["status"] == status and words in record["error"]
-    if status == "skipped":
-        assert "SELECT_TF_OPS" in record["error"]
-
-
 def test_litert_static_ranges_do_not_depend_on_the_batch_size() -> None:
     tf = pytest.importorskip("tensorflow")
     from ai_edge_litert.interpreter import Interpreter

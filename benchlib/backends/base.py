@@ -74,6 +74,8 @@ class Backend(ABC):
         self.variant = variant
         self._framework: Any = None
         self._built = False
+        #: batch sizes a measuring process will run (set by :meth:`prepare_for_measurement`)
+        self.measured_batch_sizes: tuple[int, ...] = ()
         self.use_precision(precision)
 
     def use_precision(self, precision: str, calibration_size: int | None = None) -> None:
@@ -90,6 +92,12 @@ class Backend(ABC):
         self.precision = precision
         #: inputs of the seeded calibration set for static INT8
         self.calibration_size = calibration_size or CALIBRATION_SIZE
+
+    def prepare_for_measurement(self, batch_sizes: tuple[int, ...]) -> None:
+        """Told by the measuring worker, before :meth:`import_framework`: this process measures ``batch_sizes``
+        and should hold only what a deployment of the framework loads. Most backends need nothing more;
+        LiteRT then builds its per-batch flatbuffers in :meth:`build` without importing TensorFlow here."""
+        self.measured_batch_sizes = tuple(batch_sizes)
 
     # -- phases -----------------------------------------------------------------------------
     def import_framework(self) -> None:

@@ -2,8 +2,11 @@
 
 The model is benchlib's Keras model (:mod:`benchlib.backends.keras_layers`, the tensorflow
 backend's weights), converted by TensorFlow's converter once per batch size and precision
-(:mod:`benchlib.precision.litert_quant`), and run by the LiteRT interpreter with its default
-XNNPACK delegate.
+(:mod:`benchlib.precision.litert_quant`) into a flatbuffer file kept under ``outputs/models/litert/``
+(:mod:`benchlib.precision.litert_files`), and run by the LiteRT interpreter with its default
+XNNPACK delegate. A measuring process imports only ``ai_edge_litert``, as a deployment does: its
+flatbuffer is read from disk or converted in a process of its own, so neither TensorFlow's import
+time nor its memory is counted as LiteRT's.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
 from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
+from benchlib.precision.litert_files import flatbuffer, tensorflow_version
 from benchlib.precision.litert_quant import METHODS as PRECISION_METHODS
 from benchlib.precision.litert_quant import SKIPS as PRECISION_SKIPS
-from benchlib.precision.litert_quant import convert
 
 
 class _StaticShape:
@@ -26,7 +29,8 @@ class _StaticShape:
     One conversion per batch size rather than ``resize_tensor_input``: the LSTM converts to builtins
     only with a fixed batch, and a fixed-batch LSTM model cannot be resized (the XNNPACK delegate
     fails to reshape its loop). Converting costs 0.2-3 s per batch size on the zoo models (bert_tiny the
-    most); it lands in the cold first call of that batch size, as OpenVINO's compile does.
+    most), plus TensorFlow's import in a converting process. A measuring process prepares its batch
+    size in ``build``; another batch size is prepared on its first call, as OpenVINO's compile is.
     """
 
     def __init__(self, interpreter_class: Any, flatbuffer: bytes, threads: int | None, input_dtype: str) -> None:
@@ -66,28 +70,31 @@ class LiteRtBackend(Backend):
     precision_skips = PRECISION_SKIPS
 
     def _import(self) -> Any:
+        # TensorFlow (the converter) is imported only where a conversion runs, never here: the runtime
+        # a deployment loads is ai_edge_litert alone
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
         import ai_edge_litert
         import ai_edge_litert.interpreter
-        import tensorflow as tf  # the converter (and Keras, which builds the model)
 
-        self._tf = tf
         return ai_edge_litert
 
     def _build(self) -> None:
-        from benchlib.backends.keras_layers import build_model
-
-        self._model = build_model(self.spec)  # the same layers and weights as the tensorflow backend
+        #: per batch size: where its flatbuffer came from and what that cost (thread_settings()["converter"])
+        self.flatbuffers: dict[int, dict[str, Any]] = {}
         self._static = StaticShapes(self._convert_static)
+        for batch in self.measured_batch_sizes:  # a measuring process: its flatbuffer and interpreter now
+            self._static.get(batch)
 
     def static_shape(self, batch: int) -> _StaticShape:
         """The interpreter for ``batch`` (converted and allocated on first use)."""
         return self._static.get(batch)
 
     def _convert_static(self, batch: int) -> _StaticShape:
-        flatbuffer = convert(self._tf, self._model, self.spec, batch, self.precision, self.calibration_size)
-        return _StaticShape(self._framework.interpreter.Interpreter, flatbuffer, self.threads, self.spec.input_dtype)
+        # the same Keras layers and weights as the tensorflow backend, converted here or in a child process
+        content, self.flatbuffers[batch] = flatbuffer(self.spec, batch, self.precision, self.calibration_size,
+                                                      in_child=bool(self.measured_batch_sizes))
+        return _StaticShape(self._framework.interpreter.Interpreter, content, self.threads, self.spec.input_dtype)
 
     def _make_predictor(self) -> Predictor:
         return per_batch_predictor(self.static_shape)
@@ -97,5 +104,6 @@ class LiteRtBackend(Backend):
             "requested": self.threads,
             # the Python interpreter passes num_threads or 1 to the runtime (and its XNNPACK delegate)
             "num_threads": self.threads or 1,
-            "converter": f"tensorflow {self._tf.__version__}",
+            "converter": f"tensorflow {tensorflow_version()}",
+            "flatbuffers": {str(batch): info for batch, info in getattr(self, "flatbuffers", {}).items()},
         }

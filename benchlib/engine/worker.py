@@ -265,6 +265,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         # The numeric precision: one missing from the backend's table raises UnsupportedPrecisionError (skipped).
         fields.update(precision_fields(backend, case, env))
 
+        backend.prepare_for_measurement((case.batch_size,))
         t0 = time.perf_counter_ns()
         backend.import_framework()
         fields["import_s"] = fixed["import"] = (time.perf_counter_ns() - t0) / 1e9

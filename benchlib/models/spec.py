@@ -254,3 +254,49 @@ class ModelSpec:
             vocab = self.layers[0].vocab_size  # type: ignore[attr-defined]
             return rng.integers(0, vocab, size=shape, dtype=np.int64)
         return rng.random(shape, dtype=np.float32)
+
+
+def _layer_classes() -> dict[str, type[Layer]]:
+    """Every layer kind's class, by ``kind`` (the kinds live in two modules; both are imported here)."""
+    import benchlib.models.layers  # noqa: F401 - defines the image and dense kinds
+    import benchlib.models.sequence_layers  # noqa: F401 - defines the text kinds
+
+    classes: dict[str, type[Layer]] = {}
+    pending = list(Layer.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        classes[cls.__dataclass_fields__["kind"].default] = cls  # type: ignore[attr-defined]
+    return classes
+
+
+def _from_json(value: object) -> object:
+    # JSON made every tuple a list and every nested layer a dict with its kind
+    if isinstance(value, dict) and "kind" in value:
+        return layer_from_dict(value)
+    if isinstance(value, list):
+        return tuple(_from_json(item) for item in value)
+    return value
+
+
+def layer_from_dict(data: Mapping[str, object]) -> Layer:
+    """The layer ``dataclasses.asdict`` (then JSON) made ``data`` from; an unknown kind names the known ones."""
+    classes = _layer_classes()
+    kind = data.get("kind")
+    if kind not in classes:
+        raise ValueError(f"kind={kind!r} is not a layer kind; allowed: {', '.join(sorted(classes))}")
+    cls = classes[kind]  # type: ignore[index]
+    init = {name for name, spec_field in cls.__dataclass_fields__.items() if spec_field.init}  # type: ignore[attr-defined]
+    return cls(**{name: _from_json(value) for name, value in data.items() if name in init})
+
+
+def spec_from_architecture(architecture: Mapping[str, object], content_hash: str | None = None) -> ModelSpec:
+    """The spec :meth:`ModelSpec.architecture` describes (weights redrawn from its seed), for a process that
+    gets the model as JSON. With ``content_hash``, a rebuilt spec whose weights differ is refused."""
+    spec = ModelSpec(name=str(architecture["name"]), input_shape=tuple(architecture["input_shape"]),  # type: ignore[arg-type]
+                     layers=tuple(layer_from_dict(layer) for layer in architecture["layers"]),  # type: ignore[union-attr]
+                     seed=int(architecture["seed"]), dtype=str(architecture["dtype"]))  # type: ignore[arg-type]
+    if content_hash is not None and spec.content_hash != content_hash:
+        raise ValueError(f"content_hash={content_hash!r} of model {spec.name!r} does not match the rebuilt spec "
+                         f"({spec.content_hash}); allowed: the hash of the architecture sent")
+    return spec

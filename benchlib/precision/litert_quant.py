@@ -73,18 +73,24 @@ def _flex_ops(message: str) -> list[str]:
     return sorted(set(re.findall(r"failed to legalize operation '([^']+)'", message)))
 
 
-def convert(tf: Any, model: Any, spec: Any, batch: int, precision: str, calibration: int) -> bytes:
-    """The LiteRT flatbuffer of the Keras ``model`` at ``batch`` and ``precision``.
-
-    An op that only Flex could run raises :class:`UnsupportedVariantError` (a skipped record naming
-    it); any other converter or quantiser error propagates (a failed record with its message).
-    """
+def refuse_known_crashes(spec: Any, precision: str) -> None:
+    """Raise before converting what is known to kill the converter (:data:`CALIBRATION_CRASHES`), or an
+    unknown precision; cheap, so a caller can check before starting a converting process."""
     if precision not in METHODS:
         raise ValueError(f"precision={precision!r} is invalid here; allowed: {', '.join(METHODS)}")
     if precision == "int8-static":
         crashes = [why for kind, why in CALIBRATION_CRASHES.items() if kind in layer_kinds(spec.layers)]
         if crashes:
             raise RuntimeError(f"int8-static not attempted on {spec.name!r}: {crashes[0]}")
+
+
+def convert(tf: Any, model: Any, spec: Any, batch: int, precision: str, calibration: int) -> bytes:
+    """The LiteRT flatbuffer of the Keras ``model`` at ``batch`` and ``precision``.
+
+    An op that only Flex could run raises :class:`UnsupportedVariantError` (a skipped record naming
+    it); any other converter or quantiser error propagates (a failed record with its message).
+    """
+    refuse_known_crashes(spec, precision)
     # Keras 3 models are not trackables the converter can read variables from (given the model, it
     # keeps uninitialised resource variables and the outputs are NaN); a tf.Module holding the
     # underlying tf.Variables lets it freeze them into constants.
