@@ -7,33 +7,18 @@ injected in the converting function or in the child's answer.
 from __future__ import annotations
 
 import json
-import sys
-from typing import Any
 
 import pytest
 
 from benchlib.engine.case import RunCase
-from benchlib.engine.child import ChildResult, run_in_child
+from benchlib.engine.child import ChildResult
 from benchlib.models import MODELS, get_model
 from benchlib.models.spec import ModelSpec, layer_from_dict, spec_from_architecture
+from tests.test_measured_alone import measure_in_child
 
 FAST = {"min_time_s": 0.0, "min_calls": 5, "warmup_time_s": 0.0, "warmup_calls": 1}
 
 pytest.importorskip("ai_edge_litert")
-
-
-def worker_and_modules(payload: dict[str, Any]) -> dict[str, Any]:
-    """Child entry: the measuring worker's record, and which of TensorFlow's modules the process then held."""
-    from benchlib.engine.worker import run_case_payload
-
-    record = run_case_payload(payload)
-    return {"record": record, "modules": sorted(name for name in ("tensorflow", "keras") if name in sys.modules)}
-
-
-def _measure(case: RunCase) -> dict[str, Any]:
-    child = run_in_child("tests.test_litert_files:worker_and_modules", case.to_dict(), 600, what="record")
-    assert child.ok, child.error + "\n" + child.stderr_tail
-    return child.value
 
 
 def test_every_spec_survives_json_and_a_changed_one_is_refused() -> None:
@@ -52,7 +37,7 @@ def test_every_spec_survives_json_and_a_changed_one_is_refused() -> None:
 
 def test_a_measuring_process_never_imports_tensorflow_and_converts_once() -> None:
     case = RunCase(backend="litert", batch_size=3, threads=1, **FAST)
-    first, second = _measure(case), _measure(case)
+    first, second = measure_in_child(case), measure_in_child(case)
     for result in (first, second):
         record = result["record"]
         assert record["status"] == "ok", record["error"]

@@ -8,11 +8,12 @@ predictor returned by :meth:`Backend.predictor`.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from benchlib._blocker import hidden_packages
 from benchlib.models.spec import ModelSpec
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -59,6 +60,10 @@ class Backend(ABC):
     precisions: ClassVar[dict[str, str]] = {"fp32": "float32 weights and arithmetic"}
     #: precisions this backend does not run → why (the skipped record's reason)
     precision_skips: ClassVar[dict[str, str]] = {}
+    #: packages the framework imports only when they are installed beside it (optional integrations,
+    #: none needed for inference); a measuring process hides them while it imports and builds, so the
+    #: import time and memory recorded are the framework's own (benchlib._blocker.hidden_packages)
+    hidden_when_measured: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: ModelSpec, threads: int | None = None, variant: str | None = None,
                  precision: str = "fp32") -> None:
@@ -74,7 +79,8 @@ class Backend(ABC):
         self.variant = variant
         self._framework: Any = None
         self._built = False
-        #: batch sizes a measuring process will run (set by :meth:`prepare_for_measurement`)
+        #: whether this process measures the backend, and at which batch sizes (:meth:`prepare_for_measurement`)
+        self.measuring = False
         self.measured_batch_sizes: tuple[int, ...] = ()
         self.use_precision(precision)
 
@@ -93,11 +99,18 @@ class Backend(ABC):
         #: inputs of the seeded calibration set for static INT8
         self.calibration_size = calibration_size or CALIBRATION_SIZE
 
-    def prepare_for_measurement(self, batch_sizes: tuple[int, ...]) -> None:
-        """Told by the measuring worker, before :meth:`import_framework`: this process measures ``batch_sizes``
-        and should hold only what a deployment of the framework loads. Most backends need nothing more;
-        LiteRT then builds its per-batch flatbuffers in :meth:`build` without importing TensorFlow here."""
+    def prepare_for_measurement(self, batch_sizes: Sequence[int] = ()) -> None:
+        """Told by a measuring worker, before :meth:`import_framework`: this process measures the backend (at
+        ``batch_sizes``, when known) and should hold only what a deployment of the framework loads. The
+        packages in :attr:`hidden_when_measured` are then hidden during import and build, and LiteRT
+        builds its per-batch flatbuffers in :meth:`build` without importing TensorFlow here."""
+        self.measuring = True
         self.measured_batch_sizes = tuple(batch_sizes)
+
+    @property
+    def hidden_packages(self) -> tuple[str, ...]:
+        """What this process hides from the framework while importing and building it (empty unless measuring)."""
+        return self.hidden_when_measured if self.measuring else ()
 
     # -- phases -----------------------------------------------------------------------------
     def import_framework(self) -> None:
@@ -105,7 +118,8 @@ class Backend(ABC):
         if self._framework is not None:
             return
         try:
-            self._framework = self._import()
+            with hidden_packages(self.hidden_packages):
+                self._framework = self._import()
         except ImportError as exc:
             raise BackendUnavailableError(self.name, self.requirement, str(exc)) from exc
 
@@ -116,7 +130,8 @@ class Backend(ABC):
         backend cannot build (the engine records the run as skipped).
         """
         self.import_framework()
-        self._build()
+        with hidden_packages(self.hidden_packages):
+            self._build()
         self._built = True
 
     def predictor(self) -> Predictor:

@@ -93,7 +93,7 @@ class LiteRtBackend(Backend):
     def _convert_static(self, batch: int) -> _StaticShape:
         # the same Keras layers and weights as the tensorflow backend, converted here or in a child process
         content, self.flatbuffers[batch] = flatbuffer(self.spec, batch, self.precision, self.calibration_size,
-                                                      in_child=bool(self.measured_batch_sizes))
+                                                      in_child=self.measuring)
         return _StaticShape(self._framework.interpreter.Interpreter, content, self.threads, self.spec.input_dtype)
 
     def _make_predictor(self) -> Predictor:

@@ -24,6 +24,10 @@ class TensorFlowBackend(Backend):
     #: precision → how (benchlib.precision.jax_tf)
     precisions = KERAS_METHODS
     precision_skips = KERAS_SKIPS
+    #: ``import tensorflow`` loads these when installed (tf.lite's JAX hooks, Keras's scikit-learn wrapper,
+    #: its pandas data adapter and matplotlib plots), each import guarded; here benchlib and the JAX
+    #: backend installed them, so a measuring process hides them: 2.0 s of 4.7 s and 220 MB (docs/measurement.md)
+    hidden_when_measured = ("jax", "jaxlib", "sklearn", "pandas", "matplotlib")
 
     def _import(self) -> Any:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -83,4 +87,6 @@ class TensorFlowBackend(Backend):
         if self._threads_error:
             settings["honoured"] = False
             settings["reason"] = self._threads_error
+        if self.hidden_packages:
+            settings["hidden_at_import"] = list(self.hidden_packages)
         return settings

@@ -82,6 +82,7 @@ def build_backend(backend_name: str, spec: Any, threads: int | None, variant: st
     from benchlib.backends.registry import create_backend
 
     backend = create_backend(backend_name, spec, threads=threads, variant=variant)
+    backend.prepare_for_measurement()  # this process serves the framework alone (see Backend)
     tick = time.perf_counter()
     backend.import_framework()
     facts: dict[str, Any] = {"import_s": time.perf_counter() - tick}
