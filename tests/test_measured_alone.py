@@ -50,7 +50,7 @@ def test_outside_a_measurement_nothing_is_hidden() -> None:
     from benchlib.models import get_model
 
     backend = create_backend("numpy", get_model("fnn"))
-    assert backend.hidden_packages == ()
+    assert backend.hidden_at_import == ()
     backend.prepare_for_measurement((1,))
     assert backend.measuring and backend.measured_batch_sizes == (1,)
     with hidden_packages(["json_hidden_for_test"]):

@@ -108,7 +108,7 @@ class Backend(ABC):
         self.measured_batch_sizes = tuple(batch_sizes)
 
     @property
-    def hidden_packages(self) -> tuple[str, ...]:
+    def hidden_at_import(self) -> tuple[str, ...]:
         """What this process hides from the framework while importing and building it (empty unless measuring)."""
         return self.hidden_when_measured if self.measuring else ()
 
@@ -118,7 +118,7 @@ class Backend(ABC):
         if self._framework is not None:
             return
         try:
-            with hidden_packages(self.hidden_packages):
+            with hidden_packages(self.hidden_at_import):
                 self._framework = self._import()
         except ImportError as exc:
             raise BackendUnavailableError(self.name, self.requirement, str(exc)) from exc
@@ -130,7 +130,7 @@ class Backend(ABC):
         backend cannot build (the engine records the run as skipped).
         """
         self.import_framework()
-        with hidden_packages(self.hidden_packages):
+        with hidden_packages(self.hidden_at_import):
             self._build()
         self._built = True
 

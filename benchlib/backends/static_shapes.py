@@ -1,7 +1,8 @@
 """One compiled model per batch size, for runtimes that run fastest on static shapes (OpenVINO, LiteRT).
 
 A backend keeps a :class:`StaticShapes` cache of its per-batch objects (each with a ``call``), made
-on first use of a batch size, so the cold first call of that size pays the compile or conversion;
+on first use of a batch size, so the cold first call of that size pays the compile or conversion
+(unless the backend made it ahead, as LiteRT does for a measuring process's batch size);
 :func:`per_batch_predictor` is the predictor that dispatches on the batch size.
 """
 

@@ -87,6 +87,6 @@ class TensorFlowBackend(Backend):
         if self._threads_error:
             settings["honoured"] = False
             settings["reason"] = self._threads_error
-        if self.hidden_packages:
-            settings["hidden_at_import"] = list(self.hidden_packages)
+        if self.hidden_at_import:
+            settings["hidden_at_import"] = list(self.hidden_at_import)
         return settings
