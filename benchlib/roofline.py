@@ -182,6 +182,22 @@ def installed_libraries() -> list[str]:
     return [name for name in LIBRARIES if name == "numpy" or missing_requirement(name) is None]
 
 
+def thread_limit_ignored(threads: int | None, cores_used: float | None, window_s: float | None) -> str | None:
+    """Why a library's GEMM rate is not this thread count's peak, or None when it may count.
+
+    Only a ratio taken over at least :data:`~benchlib.gemm.CORES_WINDOW_S` of calls can exclude a library:
+    over a shorter window (or none recorded) CPU time over wall time says nothing about its threads.
+    """
+    from benchlib.gemm import CORES_WINDOW_S
+
+    if threads is None or cores_used is None or window_s is None or window_s < CORES_WINDOW_S:
+        return None
+    if cores_used <= threads + THREADS_SLACK:
+        return None
+    return (f"not counted: asked for {threads} thread(s), kept {cores_used:.2f} cores busy "
+            f"over {window_s:.2f} s of calls")
+
+
 def measure_peak(threads: int | None = None, size: int = DEFAULT_SIZE, repeats: int = DEFAULT_REPEATS,
                  timeout_s: float = 300.0, libraries: list[str] | None = None) -> PeakMeasurement:
     """Measure each installed library in its own fresh process; a failing library is recorded, not fatal."""
@@ -201,12 +217,11 @@ def measure_peak(threads: int | None = None, size: int = DEFAULT_SIZE, repeats: 
             errors[library] = child.error or "no result"
             continue
         details[library] = {k: child.value.get(k) for k in ("version", "precision", "dispatch", "seconds", "gflops",
-                                                             "cores_used")}
-        used = child.value.get("cores_used")
-        if threads is not None and used is not None and used > threads + THREADS_SLACK:
+                                                             "cores_used", "cores_window_s")}
+        excess = thread_limit_ignored(threads, child.value.get("cores_used"), child.value.get("cores_window_s"))
+        if excess:
             # A library that ignores its thread limit measures another machine: not this thread count's peak.
-            errors[library] = (f"not counted: asked for {threads} thread(s), kept {used:.2f} cores busy "
-                               f"({float(child.value['gflops']):.0f} GFLOP/s with more cores than allowed)")
+            errors[library] = f"{excess} ({float(child.value['gflops']):.0f} GFLOP/s with more cores than allowed)"
             continue
         rates[library] = float(child.value["gflops"])
     return PeakMeasurement(threads, size, repeats, rates, errors, details, theoretical_peak())

@@ -127,9 +127,38 @@ def test_a_library_that_ignores_its_thread_limit_is_not_counted(monkeypatch) -> 
     def fake_child(target, payload, timeout_s=None, env=None, what="result"):  # noqa: ANN001, ANN202
         used = {"numpy": 1.02, "jax": 1.97}[payload["library"]]
         gflops = {"numpy": 88.0, "jax": 168.0}[payload["library"]]
-        return ChildResult(True, value={"gflops": gflops, "cores_used": used, "version": "x", "seconds": 0.1})
+        return ChildResult(True, value={"gflops": gflops, "cores_used": used, "cores_window_s": 0.3,
+                                        "version": "x", "seconds": 0.1})
 
     monkeypatch.setattr("benchlib.engine.child.run_in_child", fake_child)
     result = measure_peak(threads=1, size=64, repeats=1, libraries=["numpy", "jax"])
     assert result.gflops_by_library == {"numpy": 88.0} and result.peak_library == "numpy"
     assert "kept 1.97 cores busy" in result.errors["jax"] and result.details["jax"]["gflops"] == 168.0
+
+
+def test_cores_used_from_a_short_window_never_excludes_a_library() -> None:
+    from benchlib.gemm import CORES_WINDOW_S
+    from benchlib.roofline import thread_limit_ignored
+
+    assert thread_limit_ignored(1, 1.97, CORES_WINDOW_S) and "over 0.25 s" in thread_limit_ignored(1, 1.97, 0.25)
+    assert thread_limit_ignored(1, 1.97, 43e-6) is None  # one small call's window: says nothing about threads
+    assert thread_limit_ignored(1, 1.97, None) is None and thread_limit_ignored(None, 1.97, 1.0) is None
+    assert thread_limit_ignored(2, 2.2, 1.0) is None
+
+
+def test_cores_used_is_taken_over_at_least_the_stated_window(monkeypatch) -> None:
+    """A fake clock: the timed calls take 1 µs each, yet the cores ratio is read over >= CORES_WINDOW_S."""
+    from benchlib import gemm
+
+    now = {"wall": 0.0, "cpu": 0.0}
+    monkeypatch.setattr(gemm.time, "perf_counter", lambda: now["wall"])
+    monkeypatch.setattr(gemm.time, "perf_counter_ns", lambda: int(now["wall"] * 1e9))
+    monkeypatch.setattr(gemm.time, "process_time", lambda: now["cpu"])
+
+    def call() -> None:  # one thread busy for 1 µs of wall time
+        now["wall"] += 1e-6
+        now["cpu"] += 1e-6
+
+    assert gemm.best_seconds(call, repeats=1) == pytest.approx(1e-6)
+    assert gemm.CORES_USED["window_s"] >= gemm.CORES_WINDOW_S
+    assert gemm.CORES_USED["cores"] == pytest.approx(1.0)
