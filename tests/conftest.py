@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,3 +51,53 @@ def suite(tmp_path_factory: pytest.TempPathFactory):
         else:
             os.environ["BENCHLIB_OUTPUTS"] = previous
     return outputs, result
+
+
+# -- a machine kept busy, for CI-like runs ------------------------------------------------------------
+
+#: ``BENCHLIB_TEST_BUSY_CORES=N`` keeps N cores busy for the whole session (as a co-runner on a CI host would).
+BUSY_CORES_ENV = "BENCHLIB_TEST_BUSY_CORES"
+#: More busy processes than this is a typo, not a test setting.
+MAX_BUSY_CORES = 64
+
+
+def busy_cores_wanted(value: str | None) -> int:
+    """The number of busy processes ``value`` (the variable's text) asks for; 0 when unset or empty."""
+    if value is None or not value.strip():
+        return 0
+    text = value.strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_BUSY_CORES:
+        raise pytest.UsageError(f"{BUSY_CORES_ENV}={value!r} is invalid; allowed: a whole number of busy processes "
+                                f"from 1 to {MAX_BUSY_CORES}, or unset for none")
+    return int(text)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Checked before any test runs, so that a bad value stops the session with a usage error.
+    busy_cores_wanted(os.environ.get(BUSY_CORES_ENV))
+
+
+def _die_with_pytest() -> None:
+    # Runs in each busy process before exec: Linux kills it if the test session dies without cleaning up.
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def busy_cores() -> Iterator[list[subprocess.Popen]]:
+    """Start the busy processes ``BENCHLIB_TEST_BUSY_CORES`` asks for; kill them when the session ends."""
+    procs: list[subprocess.Popen] = []
+    try:
+        for _ in range(busy_cores_wanted(os.environ.get(BUSY_CORES_ENV))):
+            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                                          preexec_fn=_die_with_pytest if sys.platform.startswith("linux") else None))
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
