@@ -2,7 +2,9 @@
 
 * To test how benchlib copes when a framework is missing: set ``BENCHLIB_BLOCK_IMPORTS="tensorflow,jax"``
   and importing those top-level packages raises ``ImportError`` in this process and in every child
-  process it starts.
+  process it starts. Only the frameworks' packages (:data:`BLOCKABLE`) can be blocked: benchlib's own
+  requirements (NumPy, pandas, psutil, tqdm) cannot, as nothing would run without them;
+  :func:`blocked_names` refuses anything else, naming the value and what is allowed.
 * To measure a framework alone (:func:`hidden_packages`): while a measuring process imports and builds
   it, the optional integrations it would load only because they happen to be installed beside it
   (TensorFlow loads JAX, scikit-learn, pandas and matplotlib when present) are hidden, as they would be
@@ -18,6 +20,29 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 BLOCK_ENV = "BENCHLIB_BLOCK_IMPORTS"
+#: Top-level packages ``BENCHLIB_BLOCK_IMPORTS`` can block: every framework a backend imports
+#: (``benchlib.backends.registry``), NumPy excepted.
+BLOCKABLE = ("torch", "tensorflow", "ai_edge_litert", "jax", "jaxlib", "onnxruntime", "onnx", "openvino")
+#: benchlib's own requirements (pyproject's dependencies): blocking one would stop benchlib itself.
+OWN_REQUIREMENTS = ("numpy", "pandas", "psutil", "tqdm", "benchlib")
+
+
+def blocked_names(value: str | None) -> frozenset[str]:
+    """The packages a ``BENCHLIB_BLOCK_IMPORTS`` value names (comma-separated); unset or empty: none.
+
+    Raises ``ValueError`` naming the variable, the value and what is allowed for a package that is
+    benchlib's own requirement or not a framework benchlib imports.
+    """
+    names = [n.strip() for n in (value or "").split(",") if n.strip()]
+    allowed = f"allowed: unset, or comma-separated names from {', '.join(BLOCKABLE)}"
+    for name in names:
+        if name.split(".")[0] in OWN_REQUIREMENTS:
+            raise ValueError(f"{BLOCK_ENV}={value!r} names {name!r}, which benchlib itself requires and cannot be "
+                             f"blocked; {allowed}")
+        if name not in BLOCKABLE:
+            raise ValueError(f"{BLOCK_ENV}={value!r} names {name!r}, which is not a framework benchlib imports "
+                             f"(a top-level package name); {allowed}")
+    return frozenset(names)
 
 
 class _Blocker(importlib.abc.MetaPathFinder):
@@ -55,7 +80,11 @@ def hidden_packages(names: Iterable[str]) -> Iterator[None]:
 
 
 def install_from_env() -> None:
-    """Install the blocker if ``BENCHLIB_BLOCK_IMPORTS`` names any package."""
-    names = frozenset(n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip())
+    """Install the blocker if ``BENCHLIB_BLOCK_IMPORTS`` names any package.
+
+    Runs when benchlib is imported, so it never raises: only blockable names are blocked, and a bad
+    value is refused by the CLI's and the notebooks' checks (:func:`blocked_names`), with its reason.
+    """
+    names = frozenset(n.strip() for n in os.environ.get(BLOCK_ENV, "").split(",") if n.strip() in BLOCKABLE)
     if names and not any(isinstance(f, _Blocker) for f in sys.meta_path):
         sys.meta_path.insert(0, _Blocker(names))

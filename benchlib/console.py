@@ -7,17 +7,61 @@ descriptors 1 and 2 at ``outputs/logs/<notebook>.log`` while a notebook runs and
 copy of the terminal for the suite's own lines. :class:`ResultsWatcher` prints one line per record
 appended to the results folder (every case of every notebook writes one as soon as it finishes), so a
 long notebook shows its progress case by case.
+
+benchlib's text uses a few characters beyond ASCII (``±``, ``µs``, ``×``, ``→``). A terminal whose
+encoding lacks them (``PYTHONIOENCODING=ascii``, a C locale) gets ASCII stand-ins (``+/-``, ``us``,
+``x``, ``->``) from one error handler, :data:`ASCII_FALLBACK`, which :func:`degrade_to_ascii` puts on
+the process's streams: no message has to care which terminal it is printed on.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+
+#: ASCII stand-ins for the characters benchlib's own text uses (others: their accents stripped, else ``?``).
+ASCII_STAND_INS = {"±": "+/-", "µ": "u", "μ": "u", "×": "x", "→": "->", "←": "<-", "↔": "<->", "↳": "->", "·": ".",
+                   "–": "-", "—": "-", "−": "-", "≈": "~", "≤": "<=", "≥": ">=", "…": "...", "ᵀ": "T", "²": "^2",
+                   "\u00a0": " ", "\u202f": " ", "‘": "'", "’": "'", "“": '"', "”": '"'}
+#: Name of the codec error handler that writes :data:`ASCII_STAND_INS` for characters a stream cannot encode.
+ASCII_FALLBACK = "benchlib-ascii"
+
+
+def ascii_stand_in(char: str) -> str:
+    """What ``char`` is printed as where the terminal cannot show it."""
+    if char in ASCII_STAND_INS:
+        return ASCII_STAND_INS[char]
+    plain = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
+    return plain or "?"
+
+
+def _encode_fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(ascii_stand_in(c) for c in error.object[error.start:error.end]), error.end
+
+
+codecs.register_error(ASCII_FALLBACK, _encode_fallback)
+
+
+def degrade_to_ascii(*streams: TextIO) -> None:
+    """Make each stream (default: standard output and error) print ASCII stand-ins for the characters its
+    encoding lacks, instead of raising ``UnicodeEncodeError``; a stream that can encode them is unchanged."""
+    for stream in streams or (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:  # not a text file (a notebook's output stream encodes everything)
+            continue
+        try:
+            reconfigure(errors=ASCII_FALLBACK)
+        except (AttributeError, OSError, TypeError, ValueError):  # a closed or exotic stream prints as it did
+            continue
 
 
 def duration(seconds: float) -> str:
@@ -41,8 +85,9 @@ class Console:
             sys.stdout.flush()
             try:
                 # a private duplicate of the terminal: it stays the terminal while fds 1 and 2 point elsewhere
-                self._stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1, encoding="utf-8",
-                                         errors="replace")
+                self._stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1,
+                                         encoding=getattr(sys.stdout, "encoding", None) or "utf-8",
+                                         errors=ASCII_FALLBACK)
                 self._owned = True
             except (AttributeError, OSError, ValueError):  # a stdout without a descriptor (captured in tests)
                 pass

@@ -215,19 +215,31 @@ def collect_env() -> dict[str, Any]:
         "frameworks": framework_versions(),
         "thread_env": {name: os.environ[name] for name in THREAD_ENV_VARS if name in os.environ},
         "load_avg": load,
-        "load_avg_before_batch": _batch_start_load(),
+        "load_avg_before_batch": batch_start_load(),
     }
     env["key"] = fingerprint_key(env)
     env["warnings"] = env_warnings(env)
     return env
 
 
-def _batch_start_load() -> float | None:
-    value = os.environ.get(BATCH_LOAD_ENV)
-    try:
-        return float(value) if value else None
-    except ValueError:
+def batch_start_load(value: str | None = None) -> float | None:
+    """The load average before this batch of runs (``BENCHLIB_LOAD_BEFORE_BATCH``), or ``None`` when unset.
+
+    ``value`` defaults to the variable's. A load average is a finite number, zero or more; anything
+    else raises ``ValueError`` naming the variable, the value and what is allowed (a negative or NaN
+    figure would hide a busy machine and be stored in every record).
+    """
+    value = os.environ.get(BATCH_LOAD_ENV) if value is None else value
+    if not value:
         return None
+    try:
+        load = float(value)
+    except ValueError:
+        load = float("nan")
+    if not math.isfinite(load) or load < 0:
+        raise ValueError(f"{BATCH_LOAD_ENV}={value!r} is invalid; allowed: unset (benchlib sets it before a batch "
+                         "of runs), or the 1-minute load average as a finite number >= 0, e.g. 0.35")
+    return load
 
 
 def env_warnings(env: dict[str, Any]) -> list[str]:

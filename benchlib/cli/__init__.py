@@ -32,9 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (2 for invalid arguments)."""
+    """Run the CLI; returns the exit status (2 for invalid arguments or environment variables)."""
+    from benchlib.console import degrade_to_ascii
+
+    degrade_to_ascii()  # a terminal that cannot show ± or µ gets +/- and u, not a UnicodeEncodeError
     parser = build_parser()
     args = parser.parse_args(argv)
+    from benchlib.cli.common import check_environment_variables
+
+    status = check_environment_variables(args.command)
+    if status:
+        return status
     from benchlib.results.store import ResultsWriteError
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from benchlib.backends.registry import BACKEND_NAMES
@@ -72,6 +73,20 @@ def refuse(command: str, message: str) -> int:
     return 2
 
 
+def check_environment_variables(command: str) -> int:
+    """0 if every ``BENCHLIB_*`` environment variable is valid (notes on stderr for unknown ones), else the
+    refusal naming the variable, its value and what is allowed, with exit status 2."""
+    from benchlib.params import check_environment
+
+    try:
+        notes = check_environment()
+    except ValueError as exc:
+        return refuse(command, str(exc))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
 def once_each(option: str, values: Sequence[Any] | None) -> list[Any] | None:
     """``values`` without repeats, in order; a value given more than once is named in a note on stderr.
 
@@ -84,6 +99,29 @@ def once_each(option: str, values: Sequence[Any] | None) -> list[Any] | None:
         repeated = " ".join("default" if v is None else str(v) for v in unique if list(values).count(v) > 1)
         print(f"note: {option} {repeated} given more than once; each case runs once", file=sys.stderr)
     return unique
+
+
+def model_key(name: str) -> str:
+    """What makes two ``--models`` values one model: an ONNX file's resolved path, else the name itself."""
+    from benchlib.models.user import is_onnx_name
+
+    return str(Path(name).resolve()) if is_onnx_name(name) else name
+
+
+def once_each_model(values: Sequence[str] | None) -> list[str] | None:
+    """``--models`` without repeats, in order: one file named several ways (``m.onnx``, ``./m.onnx``, its
+    absolute path) runs once, under the first spelling given; the others are named in a note on stderr."""
+    unique = once_each("--models", values)
+    if unique is None:
+        return None
+    spellings: dict[str, list[str]] = {}
+    for value in unique:
+        spellings.setdefault(model_key(value), []).append(value)
+    for key, names in spellings.items():
+        if len(names) > 1:
+            print(f"note: --models {' '.join(names)} name one file ({key}); it runs once, as {names[0]}",
+                  file=sys.stderr)
+    return [names[0] for names in spellings.values()]
 
 
 def timing_conflict(timeout_s: float, warmup_time_s: float, min_time_s: float) -> str | None:

@@ -12,6 +12,7 @@ from benchlib.cli.common import (
     add_backends_option,
     batch_size,
     once_each,
+    once_each_model,
     positive_int,
     positive_seconds,
     refuse,
@@ -201,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     if conflict:
         return refuse("run", conflict)
     args.backends = once_each("--backends", args.backends)
-    args.models = once_each("--models", args.models)
+    args.models = once_each_model(args.models)  # one file named several ways runs once
     args.batch_sizes = once_each("--batch-sizes", args.batch_sizes)
     args.variants = once_each("--variants", args.variants)
     args.threads = once_each("--threads", [resolve_threads(t) for t in args.threads] if args.threads else None)

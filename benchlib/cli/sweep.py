@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_case_options(parser: argparse.ArgumentParser) -> None:
     """The options saying which cases a sweep measures (``sweep`` and ``fleet`` share them)."""
     add_backends_option(parser, "all installed")
-    add_models_option(parser, None, "fnn")
+    add_models_option(parser, None, "fnn", user_models=False)  # sweep_config measures zoo models only
     parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None, metavar="N",
                         help=f"batch sizes (default: each model's own; fnn: "
                              f"{' '.join(map(str, DEFAULT_BATCH_SIZES))}, --quick: "

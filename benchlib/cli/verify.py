@@ -28,18 +28,31 @@ def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
     """``--input-shape NAME=d1,d2 ...``: per-sample sizes of an ONNX model's dynamic dimensions."""
     parser.add_argument("--input-shape", nargs="+", default=None, metavar="NAME=D1,D2",
                         help="per-sample shape (without the batch) of an ONNX model's input whose dimensions "
-                             "besides the batch are dynamic, e.g. ids=128")
+                             "besides the batch are dynamic, e.g. ids=128 (ONNX files and factories only)")
     parser.add_argument("--input-range", nargs="+", default=None, metavar="NAME=LOW:HIGH",
-                        help="values drawn for an input of an ONNX model or factory: [LOW, HIGH) (default: floats "
-                             "in [0, 1), integer ids below the rows of the table they index), e.g. ids=0:1000")
+                        help="values drawn for an input of an ONNX model or factory: [LOW, HIGH), finite, LOW < HIGH, "
+                             "within the input's type (integers: integer bounds within its minimum and maximum + 1, "
+                             "or the rows of the table it indexes; bool: within 0:2, e.g. 1:2 for all true) "
+                             "(default: floats in [0, 1), integer ids below the rows of the table they index), "
+                             "e.g. ids=0:1000")
 
 
 def check_user_models(models: list[str] | None, input_shape: list[str] | None,
                       input_range: list[str] | None = None) -> str | None:
-    """Why the ONNX files among ``models`` cannot run with ``--input-shape`` (dynamic dimensions), or None."""
+    """Why the ONNX files among ``models`` cannot run with ``--input-shape`` (dynamic dimensions), or None.
+
+    ``--input-shape`` and ``--input-range`` describe an ONNX file's or a factory's inputs: with zoo models
+    only (``None``: every zoo model) they would be ignored, so they are refused.
+    """
     from benchlib.models.onnx_model import OnnxModelError
     from benchlib.models.user import case_extra, is_user_model
 
+    given = [option for option, value in (("--input-shape", input_shape), ("--input-range", input_range)) if value]
+    if given and not any(is_user_model(m) for m in models or []):
+        zoo = ", ".join(models or MODELS)
+        return (f"{' and '.join(given)} given with the zoo model(s) {zoo}, whose inputs are fixed: --input-shape and "
+                "--input-range apply to ONNX files and torch:package.module:function factories only; allowed: "
+                "without them, or with an ONNX file or a factory in --models")
     for model in models or []:
         if is_user_model(model):
             try:  # a factory is imported, called and exported here, in a child process
@@ -49,11 +62,23 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None,
     return None
 
 
-def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None, default_help: str) -> None:
-    """``--models NAME ...`` (``--model`` is accepted as an alias)."""
-    parser.add_argument("--models", "--model", dest="models", nargs="+", type=model_name, default=default,
-                        metavar="NAME", help=f"models to include ({', '.join(MODELS)}, a path to an .onnx file or "
-                                             f"torch:package.module:function); default: {default_help}")
+def zoo_model_name(text: str) -> str:
+    """``--models`` value of a command that measures zoo models only (``sweep``, ``fleet``)."""
+    if text not in MODELS:
+        raise argparse.ArgumentTypeError(f"--models={text!r} is invalid; allowed: {', '.join(MODELS)} (ONNX files "
+                                          "and factories are measured by run and verify)")
+    return text
+
+
+def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None, default_help: str,
+                      user_models: bool = True) -> None:
+    """``--models NAME ...`` (``--model`` is accepted as an alias); ``user_models=False``: zoo names only."""
+    offered = ", ".join(MODELS)
+    if user_models:
+        offered += ", a path to an .onnx file or torch:package.module:function"
+    parser.add_argument("--models", "--model", dest="models", nargs="+", default=default, metavar="NAME",
+                        type=model_name if user_models else zoo_model_name,
+                        help=f"models to include ({offered}); default: {default_help}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -111,7 +136,7 @@ def format_table(results: list) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import BACKEND_NAMES, backend_variants
-    from benchlib.cli.common import refuse
+    from benchlib.cli.common import once_each_model, refuse
     from benchlib.verify import verify_models
 
     variants = args.variants
@@ -122,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
             return refuse("verify", f"--variants={unknown[0]!r} is not offered by any selected backend; "
                                     f"allowed: all, {', '.join(sorted(known))}")
         variants = "all" if "all" in variants else variants
+    args.models = once_each_model(args.models)  # one file named several ways is verified once
     problem = check_user_models(args.models, args.input_shape, args.input_range)
     if problem:
         return refuse("verify", problem)

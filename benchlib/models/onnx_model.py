@@ -78,19 +78,10 @@ def parse_input_shapes(text: str | Mapping[str, Any] | None) -> dict[str, tuple[
 
 
 def parse_input_ranges(text: str | None) -> dict[str, tuple[float, float]]:
-    """``NAME=LOW:HIGH;NAME2=LOW:HIGH`` → value ranges [LOW, HIGH); refuses anything else with the value."""
-    ranges: dict[str, tuple[float, float]] = {}
-    for part in (p for p in (text or "").split(";") if p.strip()):
-        name, _, bounds = part.partition("=")
-        try:
-            low, high = (float(b) for b in bounds.split(":"))
-        except ValueError:
-            low = high = float("nan")
-        if not name.strip() or not low < high:
-            raise OnnxModelError(f"--input-range={part} is invalid; allowed: NAME=LOW:HIGH with LOW < HIGH, "
-                                 "e.g. ids=0:30522 or x=-1:1")
-        ranges[name.strip()] = (low, high)
-    return ranges
+    """``NAME=LOW:HIGH;NAME2=LOW:HIGH`` → value ranges [LOW, HIGH), finite; refuses anything else with the value."""
+    from benchlib.models.input_ranges import parse_input_ranges as parse
+
+    return parse(text)
 
 
 def format_input_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
@@ -159,7 +150,10 @@ class OnnxModel:
                 "input_ranges": {name: list(bounds) for name, bounds in self.input_ranges.items()}}
 
     def set_input_ranges(self, text: str | None) -> None:
-        """Check and keep ``--input-range`` (integer inputs: integer bounds, within the table they index)."""
+        """Check and keep ``--input-range``: finite bounds the input's type holds (see
+        :mod:`benchlib.models.input_ranges`)."""
+        from benchlib.models.input_ranges import check_input_range
+
         ranges = parse_input_ranges(text)
         by_name = {info.name: info for info in self.inputs}
         for name, (low, high) in ranges.items():
@@ -167,12 +161,7 @@ class OnnxModel:
             if info is None:
                 raise OnnxModelError(f"--input-range names {name!r}, which is not an input of {self.name}; "
                                      f"allowed: {', '.join(by_name)}")
-            if np.issubdtype(np.dtype(info.dtype), np.integer):
-                rows = info.high
-                if low != int(low) or high != int(high) or low < 0 or (rows and high > rows):
-                    within = f"0:{rows} (the rows of the table it indexes)" if rows else "integers"
-                    raise OnnxModelError(f"--input-range={name}={low:g}:{high:g} is invalid for the integer input "
-                                         f"{name!r}; allowed: integer bounds within {within}")
+            check_input_range(self.name, info, low, high)
         self.input_ranges = ranges
 
     def check_batch(self, batch_size: int) -> None:
@@ -193,8 +182,8 @@ class OnnxModel:
             shape = (batch_size, *info.shape)
             dtype = np.dtype(info.dtype)
             low, high = self.input_ranges.get(info.name, (0, None))
-            if dtype == np.bool_:
-                feeds[info.name] = rng.integers(0, 2, size=shape).astype(bool)
+            if dtype == np.bool_:  # a range is within 0:2 (False, True)
+                feeds[info.name] = rng.integers(int(low), int(high) if high is not None else 2, size=shape).astype(bool)
             elif np.issubdtype(dtype, np.integer):
                 top = int(high) if high is not None else info.high or DEFAULT_INT_HIGH
                 feeds[info.name] = rng.integers(int(low), top, size=shape).astype(dtype)
