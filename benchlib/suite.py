@@ -22,7 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib.console import Console, ResultsWatcher, Timings, duration
+from benchlib.console import Console, ResultsWatcher, Timings, degrade_to_ascii, duration
 from benchlib.paths import figures_dir, logs_dir, outputs_dir, results_dir, tables_dir
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -265,7 +265,16 @@ def main(argv: list[str] | None = None) -> int:
                         choices=FRAMEWORK_NOTEBOOKS + ANALYSIS_NOTEBOOKS, help="run only these notebooks")
     parser.add_argument("--keep-results", action="store_true",
                         help="append to the existing results instead of archiving them first")
+    degrade_to_ascii()  # a terminal that cannot show ± or µ gets +/- and u, not a UnicodeEncodeError
     args = parser.parse_args(argv)
+    from benchlib.params import check_environment
+
+    try:  # a bad BENCHLIB_* variable is refused before anything runs, as the CLI does
+        notes = check_environment()
+    except ValueError as exc:
+        parser.error(str(exc))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     from benchlib.env import BATCH_LOAD_ENV
 
     # every notebook's runs are judged against the load before the suite began, not its own runs

@@ -172,6 +172,21 @@ def test_a_valid_load_before_batch_is_judged_and_stored(monkeypatch: pytest.Monk
         check_parameters(backend="numpy")  # a notebook's parameter check refuses it too
 
 
+def test_the_suite_checks_the_variables_before_anything_runs(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from benchlib import suite
+
+    def nothing_may_run() -> Path:
+        raise AssertionError("the suite started although BENCHLIB_LOAD_BEFORE_BATCH is invalid")
+
+    monkeypatch.setattr(suite, "logs_dir", nothing_may_run)  # the first step of a run (verification's log)
+    monkeypatch.setenv("BENCHLIB_LOAD_BEFORE_BATCH", "-1")
+    with pytest.raises(SystemExit) as exit_info:
+        suite.main(["--keep-results"])
+    assert exit_info.value.code == 2
+    assert "BENCHLIB_LOAD_BEFORE_BATCH='-1' is invalid" in capsys.readouterr().err
+
+
 def _a_file(tmp_path: Path) -> str:
     path = tmp_path / "a-file"
     path.write_text("not a folder")
