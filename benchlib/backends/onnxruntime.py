@@ -40,7 +40,8 @@ class OnnxRuntimeBackend(Backend):
     def _build(self) -> None:
         ort = self._framework
         self.model_path = self.onnx_file()
-        if self.precision != "fp32":  # quantised once, cached by hash next to the float32 file
+        if self.precision != "fp32":  # quantised once, cached in outputs/models/ by the source's content hash
+            # (never beside the source: a user's file is only read)
             self.model_path = ensure_quantized(self.spec, self.model_path, self.precision, self.calibration_size)
         options = ort.SessionOptions()
         level = self.variant.removeprefix("opt-") if self.variant.startswith("opt-") else "all"

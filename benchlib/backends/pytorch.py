@@ -39,8 +39,14 @@ class PyTorchBackend(Backend):
         torch = self._framework
         from benchlib.backends.torch_layers import build_model
 
-        model = build_model(self.spec)
-        example = torch.from_numpy(self.spec.random_input(8, seed=0))
+        self._finish(build_model(self.spec), torch.from_numpy(self.spec.random_input(8, seed=0)))
+
+    def _finish(self, model: Any, example: Any) -> None:
+        """Apply the case's precision, then its variant, to ``model`` (``example``: a batch to trace with).
+
+        Shared with a factory's module (benchlib.models.torch_factory), so both take every precision alike.
+        """
+        torch = self._framework
         # bf16: weights converted, float inputs cast in the timed call (benchlib.precision.torch_quant)
         self._bf16 = self.precision == "bf16"
         if self._bf16:

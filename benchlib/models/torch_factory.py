@@ -197,16 +197,21 @@ class TorchFactoryBackend(_torch_backend_base()):  # type: ignore[misc]
             raise FactoryError(f"--models={self.spec.factory!r} returned other weights than the ones exported "
                                "(each call draws new ones); allowed: a factory with fixed weights (seed it with "
                                "torch.manual_seed or load a checkpoint)")
-        example = torch.from_numpy(self.spec.random_input(2, seed=0)[INPUT_NAME])
-        if self.variant == "torchscript":
-            with torch.inference_mode():
-                model = torch.jit.freeze(torch.jit.trace(model, example))
-        elif self.variant == "compile":
-            model = torch.compile(model, dynamic=False)
-        self._model = model
+        # the case's precision (bf16, PT2E INT8) and variant, as for a zoo model (PyTorchBackend._finish)
+        self._finish(model, torch.from_numpy(self.spec.random_input(2, seed=0)[INPUT_NAME]))
 
     def _make_predictor(self):  # -> Callable[[dict], list[np.ndarray]]
         torch, model = self._framework, self._model
+
+        if self._bf16:  # bf16: the float32 input cast in, every output cast to float32 (inside the timed call)
+            bfloat16, float32 = torch.bfloat16, torch.float32
+
+            def predict_cast(feeds: dict) -> list:
+                with torch.inference_mode():
+                    out = model(torch.from_numpy(feeds[INPUT_NAME]).to(bfloat16))
+                    return [t.to(float32).numpy() for t in (out if isinstance(out, tuple | list) else [out])]
+
+            return predict_cast
 
         def predict(feeds: dict) -> list:
             with torch.inference_mode():  # from_numpy shares memory; inference_mode skips autograd

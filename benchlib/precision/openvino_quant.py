@@ -6,7 +6,8 @@
   what the plugin read back, never reported as bf16.
 * ``int8-static``: NNCF post-training quantisation (``nncf.quantize``, default preset: symmetric
   weights and activations, FakeQuantize nodes the plugin folds into INT8 kernels), statistics from
-  the model's seeded calibration set (one row per item, the same rows ONNX Runtime calibrates on).
+  the model's seeded calibration set (one row per item, the same rows ONNX Runtime calibrates on; a
+  user's model gets a dict of named arrays per item, in its own batch if its graph has a fixed one).
   The precision hint stays f32 for the layers left in floating point. A model with attention
   (a MatMul of two activations, such as ``bert_tiny``) is quantised with
   ``model_type=nncf.ModelType.TRANSFORMER``, NNCF's documented setting for transformers: it keeps
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchlib.precision import UnsupportedPrecisionError, calibration_set
+from benchlib.precision import UnsupportedPrecisionError, calibration_set, feed_rows, row_count, take_rows
 
 #: INFERENCE_PRECISION_HINT per precision.
 HINTS = {"fp32": "f32", "bf16": "bf16", "int8-static": "f32"}
@@ -45,12 +46,13 @@ def quantize_with_nncf(model: Any, spec: Any, calibration: int) -> tuple[Any, st
         raise UnsupportedPrecisionError(f"precision='int8-static' on OpenVINO needs NNCF: pip install nncf ({exc})") \
             from exc
     rows = calibration_set(spec, calibration)
-    dataset = nncf.Dataset([rows[i:i + 1] for i in range(len(rows))])
+    step = feed_rows(spec, 1)
+    items = [take_rows(rows, i, i + step) for i in range(0, row_count(rows), step)]
     transformer = has_attention(model)
     options = {"model_type": nncf.ModelType.TRANSFORMER} if transformer else {}
-    how = (f"NNCF post-training quantisation (nncf.quantize, MinMax statistics on {len(rows)} calibration inputs"
+    how = (f"NNCF post-training quantisation (nncf.quantize, MinMax statistics on {row_count(rows)} calibration inputs"
            f"{', model_type=TRANSFORMER: attention found' if transformer else ''}), f32 hint for the rest")
-    return nncf.quantize(model, dataset, subset_size=len(rows), **options), how
+    return nncf.quantize(model, nncf.Dataset(items), subset_size=len(items), **options), how
 
 
 def _is_constant(node: Any) -> bool:

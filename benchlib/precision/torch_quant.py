@@ -9,6 +9,9 @@
   pattern to oneDNN INT8 kernels). The flow lives in ``torchao`` since ``torch.ao.quantization``'s
   PT2E API moved there; it runs only with the ``compile`` variant, because without Inductor the
   converted graph is a float reference of the INT8 arithmetic.
+
+A factory's module (``torch:package.module:function``) takes both paths like a zoo model's: its one
+float32 input is the calibration set's only named array.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ def quantize_pt2e(torch: Any, model: Any, spec: Any, calibration: int, variant: 
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
     except ImportError as exc:
         raise UnsupportedPrecisionError(f"the PT2E flow needs torchao (pip install torchao): {exc}") from exc
-    rows = torch.from_numpy(calibration_set(spec, calibration))
+    rows = calibration_set(spec, calibration)
+    if isinstance(rows, dict):  # a factory's export: its one input, named ``input``
+        (rows,) = rows.values()
+    rows = torch.from_numpy(rows)
     # the batch axis stays dynamic: calibration, evaluation and the timed call use different batch sizes
     batch_axis = ({0: torch.export.Dim.AUTO},)
     exported = torch.export.export(model.eval(), (rows[:CALIBRATION_ROWS],), dynamic_shapes=batch_axis).module()
