@@ -50,12 +50,15 @@ def ranking_cases(models: Sequence[str], backends: Sequence[str], threads: Any =
 
 
 def _ok_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    from benchlib.report.tables import one_per_case
+    """Rows that may be ranked: ok, valid outputs, a finite p50, one call at a time (not a LoadGen scenario)."""
+    from benchlib.report.tables import finite, one_per_case, single_call_rows
 
     if frame is None or frame.empty:
         return pd.DataFrame()
-    rows = one_per_case(frame)
-    ok = rows["status"].eq("ok")
+    rows = one_per_case(single_call_rows(frame))
+    if rows.empty or "latency_ms.p50" not in rows:
+        return pd.DataFrame()
+    ok = rows["status"].eq("ok") & finite(rows["latency_ms.p50"]).notna()
     if "outputs_valid" in rows:
         ok &= ~rows["outputs_valid"].astype(object).eq(False)  # a wrong answer is never ranked
     return rows[ok]
@@ -81,7 +84,9 @@ def _pivot(rows: pd.DataFrame, column: str, choose_by: str | None = None) -> pd.
         rows = rows.assign(_by=pd.to_numeric(rows[choose_by], errors="coerce")).sort_values("_by", kind="stable")
         rows = rows.drop_duplicates(["model", "backend"], keep="first")
     # the best variant of each framework (a notebook may have run several)
-    table = rows.assign(_v=pd.to_numeric(rows[column], errors="coerce")).pivot_table(
+    from benchlib.report.tables import finite
+
+    table = rows.assign(_v=finite(rows[column])).pivot_table(
         index="model", columns="backend", values="_v", aggfunc="min" if column.startswith("latency") else "max",
         dropna=False)
     models = [m for m in MODELS if m in table.index] + [m for m in table.index if m not in MODELS]

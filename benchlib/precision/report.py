@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: What pairs a reduced-precision record with its fp32 baseline.
@@ -40,12 +41,16 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     frame = pd.DataFrame(rows).drop_duplicates("case_key", keep="last")
+    # a failed or skipped run measured nothing: it shows its reason, never a figure
+    measured = ["p50_ms", "p50_halfwidth", "throughput_sps", "decision_agreement", "max_abs_err", "mean_abs_err"]
+    frame[measured] = frame[measured].apply(pd.to_numeric, errors="coerce").where(frame["status"].eq("ok"))
     frame["threads"] = frame["threads"].astype(object).where(frame["threads"].notna(), "default")
     frame["variant"] = frame["variant"].astype(object).where(frame["variant"].notna(), "")
     key = frame[list(PAIR)].astype(str).agg("|".join, axis=1)
-    fp32 = frame["p50_ms"].where(frame["precision"].eq("fp32") & frame["status"].eq("ok"))
+    p50 = frame["p50_ms"].where(np.isfinite(frame["p50_ms"]))  # a NaN or infinite median is compared with nothing
+    fp32 = p50.where(frame["precision"].eq("fp32") & frame["status"].eq("ok"))
     baseline = fp32.groupby(key).transform("max")
-    frame["speedup_vs_fp32"] = (baseline / frame["p50_ms"]).where(frame["status"].eq("ok"))
+    frame["speedup_vs_fp32"] = (baseline / p50).where(frame["status"].eq("ok"))
     order = {"fp32": 0, "bf16": 1, "int8-dynamic": 2, "int8-static": 3}
     frame = frame.assign(_order=frame["precision"].map(order)).sort_values(
         ["model", "batch_size", "backend", "_order"], kind="stable")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchlib.report.tables import one_per_case
+from benchlib.report.tables import one_per_case, single_call_rows
 
 #: Columns of the other-configurations tables, in order.
 OTHER_COLUMNS = ["backend", "variant", "threads", "p50_ms", "p50_halfwidth", "p99_ms", "cpu_percent", "framework_mb",
@@ -74,7 +74,11 @@ class Configuration:
         return threads.isna() if self.threads is None else threads.eq(self.threads)
 
     def rows(self, frame: pd.DataFrame, all_batches: bool = False) -> pd.DataFrame:
-        """The newest record per framework in this configuration (at every batch size with ``all_batches``)."""
+        """The newest record per framework in this configuration (at every batch size with ``all_batches``).
+
+        Single-call records only: a LoadGen scenario record is never one of the compared rows.
+        """
+        frame = single_call_rows(frame)
         if frame is None or frame.empty:
             return frame
         data = one_per_case(frame)
@@ -85,6 +89,7 @@ class Configuration:
 
     def others(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Records at this batch size in any other configuration (another variant or thread setting)."""
+        frame = single_call_rows(frame)
         if frame is None or frame.empty:
             return frame
         data = one_per_case(frame)
@@ -97,7 +102,7 @@ class Configuration:
             return "No engine records were found; run the framework notebooks first."
         if not self.rows(frame).empty:
             return None
-        data = one_per_case(frame)
+        data = one_per_case(single_call_rows(frame))
         at_batch = data[(data["batch_size"] == self.batch_size) & is_default_variant(data)]
         if at_batch.empty:
             return (f"No record at batch size {self.batch_size} in the default variant; the framework notebooks "

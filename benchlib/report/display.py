@@ -5,10 +5,16 @@ floats) into a pandas ``Styler`` that notebooks and the HTML report show the sam
 the executed notebooks' HTML). Long text columns wrap so that a table fits a JupyterLab notebook at
 about 1400 pixels. The exported Markdown and CSV files keep full precision
 (:func:`benchlib.report.tables.to_markdown` with ``precision="full"``).
+
+Every text a notebook or the report shows as HTML or Markdown goes through this module, and every
+string that came from a record, a file name or a parameter is escaped on the way: a backend named
+``<script>`` is shown as those characters, never run (:func:`people_table`, :func:`markdown`,
+:func:`details`, :func:`text_html`).
 """
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Mapping
@@ -88,6 +94,8 @@ def format_value(value: Any, kind: str) -> str:
         return "yes" if value else "no"
     if not isinstance(value, int | float) or kind == "text":
         return str(value)
+    if not math.isfinite(value):  # an infinite figure is shown as such, in every kind of column
+        return "inf" if value > 0 else "-inf"
     if kind == "rate":
         return f"{value:,.0f}"
     if kind == "halfwidth":  # a fraction of the median: ±0.8%, ±0.05% below a tenth of a percent
@@ -213,20 +221,47 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
         styler = styler.set_properties(subset=wrapped, **{"white-space": "normal", "min-width": "10em",
                                                           "max-width": "30em"})
     if caption:
-        styler = styler.set_caption(caption)
-    return styler
+        styler = styler.set_caption(html.escape(caption, quote=False))  # Styler writes its caption as it is
+    # cells and headers are text (people_frame wrote every value as text): a value with markup in it, from
+    # a record or a file name, is shown as its characters in the notebook and in the report
+    return styler.format(escape="html").format_index(escape="html", axis=1)
+
+
+def text_html(text: Any) -> str:
+    """``text`` (from a record, a file name or a parameter) as HTML that shows exactly its characters."""
+    return html.escape(str(text), quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` for a Markdown output: tags, entities and link brackets shown as characters, never rendered.
+
+    Markdown passes raw HTML through (``<img onerror=…>`` would run in the report) and turns
+    ``[x](javascript:…)`` into a link; both come out as the characters typed. Benchlib's own Markdown
+    (tables, emphasis, lists, code spans) uses none of these characters, so whole texts can be escaped.
+    """
+    return html.escape(str(text), quote=False).replace("[", "&#91;").replace("]", "&#93;")
+
+
+def markdown(text: str) -> Any:
+    """A Markdown output (shown as a cell's value or with ``display``) whose text is escaped
+    (:func:`escape_markdown`): what notebooks use for any Markdown holding record values."""
+    from IPython.display import Markdown
+
+    return Markdown(escape_markdown(text))
 
 
 def details(summary: str, body_html: str, open_: bool = False) -> str:
-    """A collapsible HTML block (``<details>``): ``summary`` always shown, ``body_html`` on a click."""
-    import html
+    """A collapsible HTML block (``<details>``): ``summary`` (text, escaped) always shown, ``body_html`` on a click.
 
+    ``body_html`` must be HTML built by benchlib with its values escaped (a :func:`people_table`'s ``to_html()``).
+    """
     return (f"<details{' open' if open_ else ''}><summary>{html.escape(summary)}</summary>\n"
             f"{body_html}\n</details>")
 
 
 class Html:
-    """Raw HTML that a notebook shows as the value of a cell (and the report keeps as it is)."""
+    """HTML built by benchlib (values escaped) that a notebook shows as the value of a cell (and the report
+    keeps as it is); text from records goes in through :func:`text_html` or :func:`people_table`."""
 
     def __init__(self, text: str) -> None:
         self.text = text

@@ -45,6 +45,12 @@ MEMORY_DEFINITION = ("the peak RSS of the run's own process minus its RSS when t
                      "framework was imported, so the interpreter itself is not counted")
 
 
+def chart_text(text: object) -> str:
+    """Text from a record or a file name as a chart shows it: a ``$`` is a dollar sign, never the start of
+    mathtext (``$\\frac$`` in a variant name would stop the chart with a parse error)."""
+    return str(text).replace("$", r"\$")
+
+
 def colour(backend: str) -> str:
     return BACKEND_COLOURS.get(backend, "#333333")
 
@@ -80,14 +86,18 @@ def case_labels(rows: pd.DataFrame | Iterable[dict]) -> list[str]:
         label = f"{item['backend']}/{variant}" if isinstance(variant, str) and variant else str(item["backend"])
         if len(threads_seen[(str(item.get("backend")), str(variant or ""))]) > 1:
             label += f" t={_threads_text(item.get('threads'))}"
-        labels.append(label)
+        labels.append(chart_text(label))
     return labels
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows a chart draws: ok, a finite p50, one call at a time (LoadGen scenario records have their own table)."""
+    from benchlib.report.tables import finite, single_call_rows
+
     if df.empty or "status" not in df or "latency_ms.p50" not in df:
         return df.iloc[0:0]
-    return df[df["status"].eq("ok") & df["latency_ms.p50"].notna()]
+    df = single_call_rows(df)
+    return df[df["status"].eq("ok") & finite(df["latency_ms.p50"]).notna()]
 
 
 def _empty(title: str, message: str) -> Figure:
@@ -109,6 +119,7 @@ def _first_variant(backend: str) -> str | None:
 def latency_distribution(records: Iterable[dict], title: str = "Per-call latency distribution") -> Figure:
     """ECDF of the raw per-call latencies of each ok record (log time axis), one panel per batch size."""
     runs = [r for r in records if r.get("status") == "ok" and r.get("samples_ms")]
+    title = chart_text(title)  # callers name the model in it (a file name)
     if not runs:
         return _empty(title, "no successful runs with stored samples")
     labels = dict(zip(map(id, runs), case_labels(runs), strict=True))

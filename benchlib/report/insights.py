@@ -14,7 +14,7 @@ import pandas as pd
 
 from benchlib.report.display import details, people_table, significant
 from benchlib.report.figures import MEMORY_DEFINITION
-from benchlib.report.tables import busy_machine, one_per_case
+from benchlib.report.tables import busy_machine, error_text, finite, number_text, one_per_case, single_call_rows
 
 CI_LO = "latency_ci95_ms.p50.lo"
 CI_HI = "latency_ci95_ms.p50.hi"
@@ -34,8 +34,8 @@ def _ms(value: float) -> str:
 
 
 def _interval(row: pd.Series) -> tuple[float, float] | None:
-    low, high = row.get(CI_LO), row.get(CI_HI)
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
+    low, high = finite(pd.Series([row.get(CI_LO), row.get(CI_HI)]))
+    if pd.isna(low) or pd.isna(high):  # missing, NaN or infinite: no interval to compare
         return None
     return float(low), float(high)
 
@@ -100,9 +100,11 @@ def _speed_sentence(batch: int, part: pd.DataFrame) -> str:
 
 
 def _valid_ok(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that may be ranked: ok, valid outputs, a finite p50, one call at a time (not a LoadGen scenario)."""
+    df = single_call_rows(df)
     status = df["status"] if "status" in df else pd.Series("ok", index=df.index)
     valid = df["outputs_valid"].astype(object).ne(False) if "outputs_valid" in df else True
-    p50 = df["latency_ms.p50"] if "latency_ms.p50" in df else pd.Series(float("nan"), index=df.index)
+    p50 = finite(df["latency_ms.p50"]) if "latency_ms.p50" in df else pd.Series(float("nan"), index=df.index)
     return df[status.eq("ok") & valid & p50.notna()]
 
 
@@ -160,8 +162,8 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None,
     ok = _valid_ok(df)
     for batch, part in ok.groupby("batch_size"):
         sentences.append(_speed_sentence(int(batch), part))
-    if "framework_mb" in ok and ok["framework_mb"].notna().any():
-        measured = ok[ok["framework_mb"].notna()]
+    if "framework_mb" in ok and finite(ok["framework_mb"]).notna().any():
+        measured = ok[finite(ok["framework_mb"]).notna()]
         batch = memory_batch if memory_batch in set(measured["batch_size"]) else int(measured["batch_size"].max())
         part = measured[measured["batch_size"] == batch].sort_values("framework_mb")
         threads = _several_threads(part)
@@ -184,9 +186,18 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None,
     if "outputs_valid" in df:
         invalid = df[df["outputs_valid"].astype(object).eq(False)]
         for _, row in invalid.iterrows():
-            error = row.get("max_abs_err", float("nan"))
+            error = row.get("max_abs_err")
+            differ = (f"by {error:.3g}" if isinstance(error, int | float) and pd.notna(error)
+                      else f"({error_text(error)})")
             sentences.append(f"{_label(row)} at batch size {row['batch_size']} produced outputs that differ from the "
-                             f"reference by {error:.3g}; it is left out of the rankings.")
+                             f"reference {differ}; it is left out of the rankings.")
+    if "latency_ms.p50" in df:
+        single = single_call_rows(df)
+        unmeasured = single[single["status"].eq("ok") & finite(single["latency_ms.p50"]).isna()] \
+            if "status" in single else single.iloc[0:0]
+        for _, row in unmeasured.iterrows():
+            sentences.append(f"{_label(row)} at batch size {row['batch_size']} has no finite median latency "
+                             f"(p50 {number_text(row['latency_ms.p50'])}); it is left out of the rankings.")
     for label, wanted in (("failed", "failed"), ("skipped", "skipped")):
         rows = df[status.eq(wanted)]
         for _, row in rows.drop_duplicates(["backend", "variant"] if "variant" in rows else ["backend"]).iterrows():

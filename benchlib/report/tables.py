@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 #: Identity of a case in the table; the newest record of each wins.
@@ -30,10 +31,35 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
     return df[name] if name in df.columns else pd.Series([None] * len(df), index=df.index, dtype=object)
 
 
+#: The scenario of the engine's timed loop (one call at a time); any other is one of LoadGen's.
+SINGLE = "single"
+#: Figures a row shows only when its run finished (``ok``): a failed or skipped run measured nothing.
+MEASURED_COLUMNS: tuple[str, ...] = tuple(TABLE_COLUMNS)
+
+
+def scenario_mask(frame: pd.DataFrame) -> pd.Series:
+    """Per row of a flat results frame: whether it is a LoadGen scenario record (not the engine's single calls).
+
+    A record without a scenario (written before LoadGen's scenarios) ran one call at a time.
+    """
+    scenario = _col(frame, "scenario")
+    return scenario.notna() & scenario.astype(str).ne(SINGLE)
+
+
+def single_call_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` measured one call at a time; scenario records have their own table
+    (:func:`benchlib.report.scenario_table.scenario_table`) and are never ranked with them."""
+    if frame is None or frame.empty:
+        return frame
+    return frame[~scenario_mask(frame)]
+
+
 def one_per_case(frame: pd.DataFrame) -> pd.DataFrame:
     """The newest row of each configuration (:data:`SUMMARY_IDENTITY`, per machine) in a flat results frame.
 
     Every summary (tables, charts, insights, counts) goes through here, so they agree on what was measured.
+    A scenario record's configuration also includes its scenario and the scenario's settings
+    (``scenario_settings.*`` and its ``case_key``): two Server runs with different latency bounds stay two rows.
     """
     from benchlib.results.records import latest_rows
 
@@ -42,10 +68,46 @@ def one_per_case(frame: pd.DataFrame) -> pd.DataFrame:
     if "precision" in frame.columns:  # records from before the precision dimension ran float32
         frame = frame.assign(precision=frame["precision"].where(frame["precision"].notna(), "fp32"))
     present = [c for c in SUMMARY_IDENTITY if c in frame.columns]
-    # None and NaN both mean "not set" (a variant-less record, the framework's default threads)
-    key = frame[present].astype(object).where(frame[present].notna(), "").astype(str).agg("|".join, axis=1)
+
+    def text(columns: list[str]) -> pd.Series:
+        # None and NaN both mean "not set" (a variant-less record, the framework's default threads)
+        part = frame[columns].astype(object)
+        return part.where(part.notna(), "").astype(str).agg("|".join, axis=1)
+
+    key = text(present)
+    scenario = scenario_mask(frame)
+    if scenario.any():
+        settings = [c for c in frame.columns if str(c).startswith("scenario_settings.")]
+        extra = text(["scenario", *settings, *(["case_key"] if "case_key" in frame.columns else [])])
+        key = key.where(~scenario, key + "|" + extra)
     chosen = latest_rows(frame.assign(_summary_key=key), identity=["_summary_key"])
     return chosen.drop(columns="_summary_key")
+
+
+def finite(values: pd.Series) -> pd.Series:
+    """``values`` as numbers; text, ``None``, NaN and infinities become NaN (nothing to rank or compare)."""
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    return numbers.where(np.isfinite(numbers))
+
+
+def error_text(value: Any) -> str:
+    """A record's ``max_abs_err`` in a note; a NaN output is stored as null (JSON has no NaN), so null says both."""
+    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "max abs err unknown: NaN outputs, or none recorded"
+    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
+        return f"max abs err {float(value):.3g}"
+    return f"max abs err {value}"
+
+
+def number_text(value: Any) -> str:
+    """A figure in a sentence or note: three significant figures, or what it is when it is not a number."""
+    from benchlib.report.display import format_value
+
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return "not recorded" if value is None or value is pd.NA else str(value)
+    if math.isnan(value):
+        return "NaN"
+    return format_value(float(value), "float")
 
 
 def busy_machine(warnings: Any) -> bool:
@@ -81,17 +143,19 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
 
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
     batch size (1.00 = fastest); ``rank`` shows ties as ties (:func:`tied_ranks`). Failed and skipped runs
-    stay in the table with their status and
-    reason. Runs whose outputs failed the reference check are shown but not ranked, with a note.
-    When a case was run more than once, the newest record is shown. Records from different machines
-    are never one case: with more than one machine a ``machine`` column is shown and each machine is
-    ranked on its own.
+    stay in the table with their status and reason, and without figures (they measured nothing).
+    Runs whose outputs failed the reference check, and runs whose p50 is missing, NaN or infinite,
+    are shown but not ranked, with a note. When a case was run more than once, the newest record is
+    shown. Records from different machines are never one case: with more than one machine a
+    ``machine`` column is shown and each machine is ranked on its own. LoadGen scenario records are
+    left out (:func:`single_call_rows`); they have their own table.
     """
     columns = ["model", "backend", "variant", "precision", "batch_size", "threads", "status", *TABLE_COLUMNS,
                "rank", "vs_fastest", "note"]
-    if df is None or df.empty:
+    data = single_call_rows(df)
+    if data is None or data.empty:
         return pd.DataFrame(columns=columns)
-    data = df.copy()
+    data = data.copy()
     for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy", "warnings"]:
         data[col] = _col(data, col)
     data = one_per_case(data)
@@ -103,23 +167,26 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({col: data[col] for col in ["model", "backend", "variant", "precision", "batch_size",
                                                       "threads", "status"]})
     table.insert(0, "machine", machine.where(machine != "", "unknown"))
+    ok = data["status"].eq("ok")
     for out, src in TABLE_COLUMNS.items():
-        table[out] = pd.to_numeric(_col(data, src), errors="coerce")
+        # an infinite figure is shown as such; a failed or skipped run shows none (it measured nothing)
+        table[out] = pd.to_numeric(_col(data, src), errors="coerce").astype(float).where(ok)
     invalid = data["outputs_valid"].astype(object).eq(False)
-    ranked = data["status"].eq("ok") & ~invalid & table["p50_ms"].notna()
-    fastest = table["p50_ms"].where(ranked).groupby([table["machine"], table["model"],
-                                                     table["batch_size"]]).transform("min")
-    table["vs_fastest"] = (table["p50_ms"] / fastest).where(ranked)
-    lo, hi = (pd.to_numeric(_col(data, f"latency_ci95_ms.p50.{end}"), errors="coerce") for end in ("lo", "hi"))
-    table["rank"] = tied_ranks(table["p50_ms"].where(ranked), lo, hi,
-                               [table["machine"], table["model"], table["batch_size"]])
+    p50 = finite(table["p50_ms"])
+    ranked = ok & ~invalid & p50.notna()
+    fastest = p50.where(ranked).groupby([table["machine"], table["model"], table["batch_size"]]).transform("min")
+    table["vs_fastest"] = (p50 / fastest).where(ranked)
+    lo, hi = (finite(_col(data, f"latency_ci95_ms.p50.{end}")) for end in ("lo", "hi"))
+    table["rank"] = tied_ranks(p50.where(ranked), lo, hi, [table["machine"], table["model"], table["batch_size"]])
 
     def note(row: pd.Series) -> str:
         if row["status"] != "ok":
             return str(row["error"] or "")
         parts = []
         if row["outputs_valid"] is False or row["outputs_valid"] == False:  # noqa: E712 - NumPy bools
-            parts.append(f"outputs invalid (max abs err {row['max_abs_err']:.3g}); not ranked")
+            parts.append(f"outputs invalid ({error_text(row['max_abs_err'])}); not ranked")
+        elif pd.isna(p50[row.name]):
+            parts.append("p50 not a finite number; not ranked")
         if row["noisy"] is True or row["noisy"] == True:  # noqa: E712
             parts.append("noisy")
         if busy_machine(row["warnings"]):
@@ -129,9 +196,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     table["note"] = data.apply(note, axis=1)
     table["threads"] = table["threads"].astype(object).where(table["threads"].notna(), "default")
     order = {"ok": 0, "failed": 1, "skipped": 2}
-    table = table.assign(_status=table["status"].map(order).fillna(3))
-    table = table.sort_values(["machine", "model", "batch_size", "_status", "p50_ms", "backend"], kind="stable",
-                              na_position="last").drop(columns="_status")
+    table = table.assign(_status=table["status"].map(order).fillna(3), _p50=p50)
+    table = table.sort_values(["machine", "model", "batch_size", "_status", "_p50", "backend"], kind="stable",
+                              na_position="last").drop(columns=["_status", "_p50"])
     return table[columns].reset_index(drop=True)
 
 

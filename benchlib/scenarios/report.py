@@ -6,6 +6,7 @@ file), so the notebook, the CLI and the report show the same numbers. Nothing he
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -68,6 +69,14 @@ def _ok(records: Iterable[dict[str, Any]], scenario: str) -> list[dict[str, Any]
     return [r for r in records if r.get("status") == "ok" and r.get("scenario") == scenario]
 
 
+def _figure(record: dict[str, Any]) -> float | None:
+    """A record's headline figure when it can be compared: a finite number above 0 (else ``None``, never ranked)."""
+    value = (record.get("metric") or {}).get("value") if isinstance(record.get("metric"), dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
+
+
 def summary_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per record: scenario, framework, configuration, LoadGen's verdict and headline metric."""
     rows = []
@@ -104,7 +113,7 @@ def load_curve_figure(records: list[dict[str, Any]], model: str | None = None) -
     """p99 latency against offered load per framework and configuration (log-log), with the bound."""
     from matplotlib.figure import Figure
 
-    from benchlib.report.figures import LINESTYLES, MARKERS, colour
+    from benchlib.report.figures import LINESTYLES, MARKERS, chart_text, colour
 
     curve = load_curve(records)
     if model is not None and not curve.empty:
@@ -119,12 +128,12 @@ def load_curve_figure(records: list[dict[str, Any]], model: str | None = None) -
         index = seen[backend] = seen.get(backend, -1) + 1
         group = group.sort_values("offered_qps")
         ax.plot(group["offered_qps"], group["p99_ms"], color=colour(backend), marker=MARKERS[index % len(MARKERS)],
-                linestyle=LINESTYLES[index % len(LINESTYLES)], label=f"{name(backend)}: {config}")
+                linestyle=LINESTYLES[index % len(LINESTYLES)], label=chart_text(f"{name(backend)}: {config}"))
         failed = group[~group["passed"].astype(bool)]
         ax.scatter(failed["offered_qps"], failed["p99_ms"], color=colour(backend), marker="x", s=50, zorder=3)
     for bound in sorted(curve["latency_bound_ms"].dropna().unique()):
         ax.axhline(bound, color="black", linestyle="--", linewidth=1.2, label=f"p99 bound {bound:g} ms")
-    where = f" ({model})" if model else ""
+    where = f" ({chart_text(model)})" if model else ""
     ax.set(xscale="log", yscale="log", xlabel="offered load (queries/s, Poisson arrivals)", ylabel="p99 latency (ms)",
            title=f"Server scenario: p99 latency against offered load{where}; x = LoadGen: INVALID")
     ax.grid(True, which="both", alpha=0.3)
@@ -150,12 +159,12 @@ def _best(records: list[dict[str, Any]], scenario: str, higher: bool) -> dict[tu
     """Per (model, backend), the record with the best headline value of ``scenario``."""
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for r in _ok(records, scenario):
-        value = (r.get("metric") or {}).get("value")
+        value = _figure(r)
         if value is None:
             continue
         key = (r.get("model"), r["backend"])
         held = best.get(key)
-        if held is None or (value > held["metric"]["value"] if higher else value < held["metric"]["value"]):
+        if held is None or (value > _figure(held) if higher else value < _figure(held)):
             best[key] = r
     return best
 
@@ -170,7 +179,7 @@ def tradeoff_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     for key in sorted(set(single) | set(multi) | set(offline) | set(server), key=lambda k: (str(k[0]), k[1])):
         def pick(table: dict, k: tuple = key) -> tuple[Any, str | None]:
             r = table.get(k)
-            return (r["metric"]["value"], configuration(r)) if r else (None, None)
+            return (_figure(r), configuration(r)) if r else (None, None)
 
         (ss, ss_cfg), (ms, _), (off, off_cfg), (srv, srv_cfg) = pick(single), pick(multi), pick(offline), pick(server)
         rows.append({"model": key[0], "backend": key[1], "SingleStream p90 (ms)": ss, "MultiStream p99 (ms)": ms,
@@ -191,8 +200,9 @@ def insights(records: list[dict[str, Any]]) -> list[str]:
             lead = served.iloc[0]
             for _, other in served.iloc[1:].iterrows():
                 ratio = lead["Server max qps within bound"] / other["Server max qps within bound"]
+                within = f"within {bound:g} ms" if isinstance(bound, int | float) else "within the bound"
                 text = (f"{model}: {name(lead['backend'])} serves {ratio:.1f}× the queries of {name(other['backend'])} "
-                        f"within {bound:g} ms")
+                        f"{within}")
                 ss_lead, ss_other = lead["SingleStream p90 (ms)"], other["SingleStream p90 (ms)"]
                 if pd.notna(ss_lead) and pd.notna(ss_other) and ss_other > 0:
                     rel = ss_lead / ss_other
@@ -220,15 +230,14 @@ def configuration_insights(records: list[dict[str, Any]]) -> list[str]:
     for scenario, higher in (("Offline", True), ("Server", True), ("SingleStream", False)):
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in _ok(records, scenario):
-            if (r.get("metric") or {}).get("value") is not None:
+            if _figure(r) is not None:  # a missing, NaN, infinite or zero figure is never ranked
                 groups.setdefault((r.get("model"), r["backend"]), []).append(r)
         for (model, backend), runs in sorted(groups.items(), key=lambda item: (str(item[0][0]), item[0][1])):
             if len(runs) < 2:
                 continue
-            runs = sorted(runs, key=lambda r: r["metric"]["value"], reverse=higher)
+            runs = sorted(runs, key=_figure, reverse=higher)
             best, worst = runs[0], runs[-1]
-            ratio = best["metric"]["value"] / worst["metric"]["value"] if higher else \
-                worst["metric"]["value"] / best["metric"]["value"]
+            ratio = _figure(best) / _figure(worst) if higher else _figure(worst) / _figure(best)
             if ratio < CLEAR_WIN:
                 sentences.append(f"{model} {scenario}: {name(backend)}'s configurations are within "
                                  f"{(ratio - 1) * 100:.0f}% of each other: inside the noise of these short runs.")
