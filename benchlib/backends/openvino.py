@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.backends.base import Backend, Predictor
+from benchlib.backends.base import Backend, Predictor, UnsupportedVariantError
 from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
 from benchlib.models.onnx_export import ensure_onnx_file
 from benchlib.precision.openvino_quant import HINTS as PRECISION_HINTS
@@ -45,6 +45,21 @@ def import_openvino() -> Any:
     finally:
         sys.meta_path.remove(skip)
     return openvino
+
+
+def check_static_batch(model: Any, batch: int, name: str) -> None:
+    """Refuse (skipped, with the reason) running ``model`` at ``batch`` when its inputs fix another batch size.
+
+    ``Model.reshape`` would happily turn a model made for batch 1 into one for batch 32: a model the
+    user did not give, measured and verified as theirs.
+    """
+    for port in model.inputs:
+        shape = port.get_partial_shape()
+        if shape.rank.is_static and shape.rank.get_length() and shape[0].is_static and shape[0].get_length() != batch:
+            fixed = shape[0].get_length()
+            raise UnsupportedVariantError(f"batch_size={batch} is not a batch size of {name}: its input "
+                                          f"{port.get_any_name()!r} fixes the batch dimension at {fixed} (OpenVINO "
+                                          f"would reshape it into another model); allowed: {fixed}")
 
 
 #: Inputs up to this many bytes are copied into an input buffer bound to the request once; a
@@ -143,6 +158,7 @@ class OpenVinoBackend(Backend):
 
     def _compile_static(self, batch: int) -> _StaticShape:
         model = self._model.clone()
+        check_static_batch(model, batch, self.spec.name)
         model.reshape([batch, *self.spec.input_shape])
         return _StaticShape(self._framework, self._core.compile_model(model, "CPU", self._config),
                             self.spec.input_dtype)

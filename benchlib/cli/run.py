@@ -142,8 +142,12 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
     if args.max_time is not None and args.max_time < args.min_time:
         return f"--max-time={args.max_time:g} is invalid; allowed: at least --min-time ({args.min_time:g})"
-    problem = check_user_models(args.models, getattr(args, "input_shape", None), getattr(args, "input_range", None))
-    if problem:  # an ONNX file's dynamic dimension without --input-shape, a bad --input-shape
+    from benchlib.models.user import USER_BATCH_SIZES
+
+    # Each factory is planned within --timeout; each user model's memory is bounded before any case starts.
+    problem = check_user_models(args.models, getattr(args, "input_shape", None), getattr(args, "input_range", None),
+                                batch_sizes=args.batch_sizes or USER_BATCH_SIZES, timeout_s=args.timeout)
+    if problem:  # an ONNX file's dynamic dimension without --input-shape, a bad --input-shape, too much memory
         return problem
     cases = []
     for model in args.models:
@@ -151,7 +155,7 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
         if is_user_model(model):
             shapes = {"input_shapes": ";".join(args.input_shape or []) or None,
                       "input_ranges": ";".join(args.input_range or []) or None}
-            problem, sizes = user_batch_sizes(model, shapes["input_shapes"], args.batch_sizes)
+            problem, sizes = user_batch_sizes(model, shapes["input_shapes"], args.batch_sizes, args.timeout)
             if problem:
                 return problem
         else:
@@ -168,11 +172,13 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
     return cases
 
 
-def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | None) -> tuple[str | None, list[int]]:
+def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | None,
+                     timeout_s: float | None = None) -> tuple[str | None, list[int]]:
     """(refusal or None, batch sizes) of an ONNX model: the asked ones, else 1 and 32, or its fixed batch."""
     from benchlib.models.user import USER_BATCH_SIZES, planned_model
 
-    planned = planned_model(model, input_shapes)  # None: a factory that raised (its cases fail with the traceback)
+    # None: a factory that raised (its cases fail with the traceback)
+    planned = planned_model(model, input_shapes, timeout_s=timeout_s)
     fixed = planned.fixed_batch if planned is not None else None
     if fixed is None:
         return None, list(asked or USER_BATCH_SIZES)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import sys
 import time
+from collections.abc import Iterator, Sequence
 
 from benchlib.cli.common import add_backends_option, threads
 from benchlib.models.zoo import MODELS
@@ -38,14 +42,18 @@ def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
 
 
 def check_user_models(models: list[str] | None, input_shape: list[str] | None,
-                      input_range: list[str] | None = None) -> str | None:
+                      input_range: list[str] | None = None, batch_sizes: Sequence[int] | None = None,
+                      timeout_s: float | None = None) -> str | None:
     """Why the ONNX files among ``models`` cannot run with ``--input-shape`` (dynamic dimensions), or None.
+
+    Each factory is planned in a child process killed after ``timeout_s``; memory is bounded from the
+    declared shapes at the largest of ``batch_sizes`` (default: ``verify``'s), before any case starts.
 
     ``--input-shape`` and ``--input-range`` describe an ONNX file's or a factory's inputs: with zoo models
     only (``None``: every zoo model) they would be ignored, so they are refused.
     """
     from benchlib.models.onnx_model import OnnxModelError
-    from benchlib.models.user import case_extra, is_user_model
+    from benchlib.models.user import VERIFY_BATCH_SIZES, is_user_model, memory_refusal, planned_model
 
     given = [option for option, value in (("--input-shape", input_shape), ("--input-range", input_range)) if value]
     if given and not any(is_user_model(m) for m in models or []):
@@ -56,9 +64,13 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None,
     for model in models or []:
         if is_user_model(model):
             try:  # a factory is imported, called and exported here, in a child process
-                case_extra(model, ";".join(input_shape or []) or None, ";".join(input_range or []) or None)
+                planned = planned_model(model, ";".join(input_shape or []) or None,
+                                        ";".join(input_range or []) or None, timeout_s=timeout_s)
+                problem = memory_refusal(planned, batch_sizes or VERIFY_BATCH_SIZES)
             except OnnxModelError as exc:
                 return str(exc)
+            if problem:
+                return problem
     return None
 
 
@@ -119,8 +131,9 @@ def format_table(results: list) -> str:
     by_key = {(label[id(r)], r.model): r for r in results}
     by_model = {r.model: r for r in results}
     # An ONNX file's column is headed by its file name and its relative tolerance.
-    headers = [f"{m.rsplit('/', 1)[-1]} (rel {r.tolerance:.0e})" if is_user_model(m) else
-               f"{m} (tol {get_model(m).tolerance:.0e})" for m, r in ((m, by_model[m]) for m in models)]
+    headers = [(f"{m.rsplit('/', 1)[-1]}" + (f" (rel {r.tolerance:.0e})" if r.tolerance is not None else ""))
+               if is_user_model(m) else f"{m} (tol {get_model(m).tolerance:.0e})"
+               for m, r in ((m, by_model[m]) for m in models)]
     widths = [max(len(h), 16) for h in headers]
     name_width = max(12, *(len(b) for b in backends))
     header = " ".join(h.rjust(w) for h, w in zip(headers, widths, strict=True))
@@ -137,6 +150,7 @@ def format_table(results: list) -> str:
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import BACKEND_NAMES, backend_variants
     from benchlib.cli.common import once_each_model, refuse
+    from benchlib.models.onnx_model import OnnxModelError
     from benchlib.verify import verify_models
 
     variants = args.variants
@@ -148,13 +162,17 @@ def run(args: argparse.Namespace) -> int:
                                     f"allowed: all, {', '.join(sorted(known))}")
         variants = "all" if "all" in variants else variants
     args.models = once_each_model(args.models)  # one file named several ways is verified once
-    problem = check_user_models(args.models, args.input_shape, args.input_range)
+    problem = check_user_models(args.models, args.input_shape, args.input_range) or _zoo_memory(args.models)
     if problem:
         return refuse("verify", problem)
     started = time.perf_counter()
-    results = verify_models(args.models, args.backends, threads=args.threads, variants=variants,
-                            input_shapes=";".join(args.input_shape or []) or None,
-                            input_ranges=";".join(args.input_range or []) or None)
+    try:
+        with _stdout_to_stderr(args.json):  # a factory's or a framework's prints must not corrupt the JSON
+            results = verify_models(args.models, args.backends, threads=args.threads, variants=variants,
+                                    input_shapes=";".join(args.input_shape or []) or None,
+                                    input_ranges=";".join(args.input_range or []) or None)
+    except OnnxModelError as exc:  # a model refused while verifying (e.g. a batch that will not fit)
+        return refuse("verify", str(exc))
     wall = time.perf_counter() - started
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
@@ -163,4 +181,45 @@ def run(args: argparse.Namespace) -> int:
         counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skipped")}
         print(f"\n{len(results)} backend x model check(s): {counts['pass']} passed, {counts['fail']} failed, "
               f"{counts['skipped']} skipped, in {wall:.1f} s")
-    return 1 if any(r.status == "fail" for r in results) else 0
+    unverified = [m for m in dict.fromkeys(r.model for r in results)
+                  if all(r.status == "skipped" for r in results if r.model == m)]
+    for model in unverified:  # every backend skipped is not a pass: nothing was compared with a reference
+        print(f"benchlib verify: nothing was verified for {model}: every backend was skipped (the reasons are "
+              "listed in the output)", file=sys.stderr)
+    return 1 if unverified or any(r.status == "fail" for r in results) else 0
+
+
+def _zoo_memory(models: list[str] | None) -> str | None:
+    """Why a zoo model's verification batch sizes will not fit in memory (the estimate), or None."""
+    from benchlib.models.user import is_user_model, memory_refusal
+    from benchlib.models.zoo import get_model
+
+    for name in models or list(MODELS):
+        if not is_user_model(name):
+            spec = get_model(name)
+            problem = memory_refusal(spec, spec.verify_batch_sizes)
+            if problem:
+                return problem
+    return None
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """While ``active``, send everything written to stdout (Python's and file descriptor 1) to stderr."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no usable descriptors (an embedding host): Python's own prints are still moved
+        saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)

@@ -95,7 +95,10 @@ def case_grid(
     # A user model's file is checked once here and its hash goes into each case (and so its key): two
     # different files of one name never share results. ``input_shapes`` gives its dynamic dimensions.
     input_shapes, input_ranges = settings.pop("input_shapes", None), settings.pop("input_ranges", None)
-    extras = {model: case_extra(model, input_shapes, input_ranges) for model in dict.fromkeys(models)}
+    timeout_s = settings.get("timeout_s")  # a factory's planning (a child process) has the cases' timeout
+    extras = {model: case_extra(model, input_shapes, input_ranges, timeout_s=timeout_s)
+              for model in dict.fromkeys(models)}
+    _check_user_memory(extras, sizes)
     base_extra = tuple(settings.pop("extra", ()))
     cases = []
     for backend in dict.fromkeys(backends):
@@ -113,3 +116,16 @@ def case_grid(
                                                      variant=variant, scenario=scenario, precision=precision,
                                                      **settings))
     return cases
+
+
+def _check_user_memory(extras: dict[str, tuple[tuple[str, Any], ...]], sizes: Sequence[int]) -> None:
+    """Refuse (``ValueError`` with the estimate and the largest batch that fits) a user model's batch that
+    will not fit in memory, from its declared shapes, before any case's process starts."""
+    from benchlib.models.torch_factory import ERROR_KEY
+    from benchlib.models.user import is_user_model, load_model, memory_refusal
+
+    for model, extra in extras.items():
+        if is_user_model(model) and ERROR_KEY not in dict(extra):
+            problem = memory_refusal(load_model(model, extra), sizes)
+            if problem:
+                raise ValueError(problem)

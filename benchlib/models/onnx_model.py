@@ -200,8 +200,30 @@ class OnnxModel:
         return ReferenceEvaluator(onnx.load(str(self.path)))  # external data is read from beside the file
 
     def reference(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """Every output, in graph order, from ONNX's reference evaluator."""
-        return [np.asarray(out) for out in self._evaluator.run(None, dict(feeds))]
+        """Every output, in graph order, from ONNX's reference evaluator; an empty one is refused."""
+        outputs = [np.asarray(out) for out in self._evaluator.run(None, dict(feeds))]
+        for info, out in zip(self.outputs, outputs, strict=False):
+            if out.size == 0:  # any framework would "match" it: nothing would be measured or verified
+                raise OnnxModelError(f"output {info.name!r} of {self.name} is empty (shape {list(out.shape)}); "
+                                     "allowed: models whose outputs have at least one element")
+        return outputs
+
+    @cached_property
+    def memory_estimate(self) -> Any:
+        """Bytes a call needs, from the declared shapes (:class:`benchlib.models.memory.MemoryEstimate`)."""
+        from benchlib.models.memory import onnx_estimate
+
+        return onnx_estimate(self)
+
+    def memory_estimate_bytes(self, batch_size: int) -> int:
+        """Rough bytes of one call at ``batch_size``: weights plus the batch's inputs, outputs and tensors."""
+        return self.memory_estimate.at(batch_size)
+
+    def batch_memory_problem(self, batch_size: int, available_bytes: int) -> str | None:
+        """Why ``batch_size`` will not fit in ``available_bytes`` (the estimate, the largest batch), or None."""
+        from benchlib.models.memory import user_memory_problem
+
+        return user_memory_problem(self, batch_size, available_bytes)
 
     def max_error(self, feeds: Mapping[str, np.ndarray], results: list[Any]) -> float:
         """Worst relative error over ``results`` (each a list of every output) against the reference."""
@@ -269,8 +291,28 @@ def _external_files(model: Any, path: Path) -> tuple[str, ...]:
             if path.parent.resolve() not in target.parents or not target.is_file():
                 raise OnnxModelError(f"--models={str(path)!r} refers to external data {location!r}, which is "
                                      f"missing or outside {path.parent}; allowed: data files in the model's folder")
+            _check_external_size(tensor, target, path)
             names.append(location)
     return tuple(dict.fromkeys(names))
+
+
+def _check_external_size(tensor: Any, target: Path, path: Path) -> None:
+    """Refuse external data shorter than the tensor it holds (read later, it would fail mid-run)."""
+    from onnx.external_data_helper import ExternalDataInfo
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    info = ExternalDataInfo(tensor)
+    try:
+        itemsize = np.dtype(tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+        declared = int(np.prod(tensor.dims, dtype=np.int64)) * itemsize
+    except (KeyError, TypeError, ValueError):  # a type without a fixed item size: the declared length only
+        declared = 0
+    needed = max(declared, int(info.length or 0))
+    available = target.stat().st_size - int(info.offset or 0)
+    if needed > available:
+        raise OnnxModelError(f"--models={str(path)!r}: tensor {tensor.name!r} needs {needed} bytes of external data "
+                             f"from offset {int(info.offset or 0)} of {info.location!r}, which has only "
+                             f"{max(available, 0)}; allowed: the complete data file written with the model")
 
 
 def _embedding_highs(model: Any) -> dict[str, int]:
@@ -309,7 +351,8 @@ def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | No
     Raises :class:`OnnxModelError` with the value and what is allowed for every bad input.
     """
     import onnx
-    from onnx.helper import tensor_dtype_to_np_dtype
+
+    from benchlib.models.onnx_inputs import describe_inputs, describe_outputs
 
     path = Path(path).expanduser().absolute()
     model = check_onnx_file(path)
@@ -317,40 +360,13 @@ def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | No
     shapes = parse_input_shapes(input_shapes)
     initializers = {t.name for t in model.graph.initializer}
     highs = _embedding_highs(model)
-    inputs, batches = [], set()
     graph_inputs = [i for i in model.graph.input if i.name not in initializers]
     unknown = sorted(set(shapes) - {i.name for i in graph_inputs})
     if unknown:
         raise OnnxModelError(f"--input-shape names {unknown[0]!r}, which is not an input of {path.name}; allowed: "
                              f"{', '.join(i.name for i in graph_inputs)}")
-    for value in graph_inputs:
-        tensor = value.type.tensor_type
-        dims = list(tensor.shape.dim)
-        if not dims:
-            raise OnnxModelError(f"input {value.name!r} of {path.name} is a scalar; allowed: inputs with a batch axis")
-        first = dims[0]
-        if first.HasField("dim_value"):
-            batches.add(first.dim_value)
-        if value.name in shapes:
-            given = shapes[value.name]
-            if len(given) != len(dims) - 1:
-                raise OnnxModelError(f"--input-shape={value.name}={','.join(map(str, given))} has {len(given)} "
-                                     f"dimension(s); allowed: {len(dims) - 1} (the input's rank without the batch)")
-            per_sample = given
-        else:
-            missing = [d.dim_param or "?" for d in dims[1:] if not d.HasField("dim_value")]
-            if missing:
-                raise OnnxModelError(
-                    f"input {value.name!r} of {path.name} has dynamic dimension(s) {', '.join(missing)} besides the "
-                    f"batch; allowed: give them with --input-shape {value.name}="
-                    + ",".join(str(d.dim_value) if d.HasField("dim_value") else "N" for d in dims[1:]))
-            per_sample = tuple(d.dim_value for d in dims[1:])
-        dtype = np.dtype(tensor_dtype_to_np_dtype(tensor.elem_type)).name
-        inputs.append(TensorInfo(value.name, dtype, tuple(per_sample), highs.get(value.name)))
-    outputs = tuple(TensorInfo(o.name, np.dtype(tensor_dtype_to_np_dtype(o.type.tensor_type.elem_type)).name,
-                               tuple(d.dim_value if d.HasField("dim_value") else -1
-                                     for d in o.type.tensor_type.shape.dim[1:]))
-                    for o in model.graph.output)
+    inputs, fixed_batch = describe_inputs(graph_inputs, shapes, highs, path)
+    outputs = describe_outputs(model.graph.output, path)
     ops: dict[str, int] = {}
     unknown_ops = []
     for node in model.graph.node:
@@ -363,4 +379,4 @@ def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | No
     return OnnxModel(path=path, sha256=file_digest(files), size_bytes=sum(f.stat().st_size for f in files),
                      external_files=externals, inputs=tuple(inputs), outputs=outputs, ops=ops,
                      unknown_ops=tuple(dict.fromkeys(unknown_ops)), parameter_count=parameters,
-                     fixed_batch=min(batches) if len(batches) == 1 else None, input_shapes=shapes)
+                     fixed_batch=fixed_batch, input_shapes=shapes)

@@ -12,10 +12,12 @@ module itself; ONNX's reference evaluator on the file checks all of them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import os
 import re
+import sys
 import tempfile
 import traceback
 import warnings
@@ -32,6 +34,8 @@ EXPORT_OPSET = 17
 #: Case ``extra`` keys of a factory: the exported file, its weights' hash, a planning error.
 ONNX_KEY, WEIGHTS_KEY, ERROR_KEY = "factory_onnx", "factory_weights_sha256", "factory_error"
 INPUT_NAME = "input"
+#: Seconds planning (import, build, export) may take when the caller gives no timeout (``run``'s default).
+PLAN_TIMEOUT_S = 600.0
 
 
 class FactoryError(OnnxModelError):
@@ -56,16 +60,19 @@ def build_module(name: str, input_shape: tuple[int, ...] | None = None) -> tuple
     import torch
 
     module_name, function_name = parse_factory(name)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
-        raise FactoryError(f"--models={name!r}: module {module_name!r} does not import ({type(exc).__name__}: "
-                           f"{exc}); allowed: a module importable from the current directory or sys.path") from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise FactoryError(f"--models={name!r}: {module_name} has no function {function_name!r}; allowed: a "
-                           "function of no arguments returning a torch.nn.Module")
-    model = function()
+    # The factory's prints go to stderr: stdout is benchlib's own (``verify --json`` prints pure JSON there).
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
+            raise FactoryError(f"--models={name!r}: module {module_name!r} does not import ({type(exc).__name__}: "
+                               f"{exc}); allowed: a module importable from the current directory or sys.path"
+                               ) from None
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            raise FactoryError(f"--models={name!r}: {module_name} has no function {function_name!r}; allowed: a "
+                               "function of no arguments returning a torch.nn.Module")
+        model = function()
     if not isinstance(model, torch.nn.Module):
         raise FactoryError(f"--models={name!r} returned {type(model).__name__}; allowed: a torch.nn.Module")
     shape = tuple(input_shape or getattr(model, "benchlib_input_shape", ()) or ())
@@ -98,12 +105,18 @@ def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dic
     import numpy as np
     import torch
 
+    from benchlib.models.memory import input_memory_problem
+    from benchlib.models.user import EXPORT_BATCH
+
     model, shape = build_module(name, input_shape)
     weights = weights_hash(model)
     path = export_path(name, weights, shape)
     if not path.exists():
-        example = torch.from_numpy(np.random.default_rng(0).random((2, *shape), dtype=np.float32))
-        with torch.inference_mode():
+        problem = input_memory_problem(name, shape, EXPORT_BATCH)  # a benchlib_input_shape too large to draw
+        if problem:
+            raise FactoryError(f"--models={name!r}: {problem}")
+        example = torch.from_numpy(np.random.default_rng(0).random((EXPORT_BATCH, *shape), dtype=np.float32))
+        with torch.inference_mode(), contextlib.redirect_stdout(sys.stderr):
             sample = model(example)
         count = len(sample) if isinstance(sample, tuple | list) else 1
         outputs = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
@@ -137,18 +150,25 @@ def export_payload(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=32)
-def plan_factory(name: str, input_shape: tuple[int, ...] | None = None) -> tuple[tuple[str, Any], ...]:
+def plan_factory(name: str, input_shape: tuple[int, ...] | None = None,
+                 timeout_s: float = PLAN_TIMEOUT_S) -> tuple[tuple[str, Any], ...]:
     """Export the factory in a child process; the pairs its cases carry in ``extra``.
 
-    A factory that does not import or returns the wrong type is refused (:class:`FactoryError`).
-    One that raises is not: its cases run and fail in their own processes, each with the traceback.
+    A factory that does not import or returns the wrong type is refused (:class:`FactoryError`), and
+    so is one whose planning (import, build, export) outlasts ``timeout_s`` (the run's ``--timeout``):
+    its child's whole process tree is killed. One that raises is not refused: its cases run and fail
+    in their own processes, each with the traceback.
     """
     from benchlib.engine.child import run_in_child
 
     parse_factory(name)
     result = run_in_child("benchlib.models.torch_factory:export_payload",
                           {"factory": name, "input_shape": list(input_shape) if input_shape else None},
-                          timeout_s=600.0, what="export")
+                          timeout_s=timeout_s, what="export")
+    if not result.ok and result.error and result.error.startswith("timed out"):
+        raise FactoryError(f"--models={name!r}: planning it (import, build and ONNX export, in a child process) "
+                           f"did not finish within --timeout={timeout_s:g} s and was killed; allowed: a factory that "
+                           "returns its module and exports within --timeout (raise --timeout if it is slow)")
     if not result.ok:
         raise FactoryError(f"--models={name!r}: exporting it failed ({result.error}); allowed: a factory whose "
                            "module torch.onnx.export can export")

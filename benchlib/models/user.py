@@ -22,6 +22,7 @@ from benchlib.backends.base import Backend, BackendUnavailableError, Unsupported
 from benchlib.backends.onnxruntime import OnnxRuntimeBackend
 from benchlib.backends.openvino import OpenVinoBackend
 from benchlib.models.onnx_model import (
+    RELATIVE_TOLERANCE,
     OnnxModel,
     OnnxModelError,
     format_input_shapes,
@@ -34,6 +35,10 @@ from benchlib.models.spec import ModelSpec
 FACTORY_PREFIXES = ("torch:", "keras:")
 #: ``run``'s batch sizes for an ONNX file with a dynamic batch (``--batch-sizes`` chooses others).
 USER_BATCH_SIZES = (1, 32)
+#: ``verify``'s batch sizes for a user model with a dynamic batch (a fixed batch verifies at its own).
+VERIFY_BATCH_SIZES = (1, 3)
+#: The batch a factory's export is traced with (drawn before the factory's module is known to fit).
+EXPORT_BATCH = 2
 #: Why each framework without a native ONNX reader skips an ONNX model (checked against the pinned stack).
 NO_CONVERTER = {
     "pytorch": "no ONNX-to-PyTorch converter installs with the pinned stack: onnx2torch 1.5.15 requires "
@@ -114,23 +119,34 @@ def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] =
 
 
 def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None,
-               input_ranges: str | None = None) -> tuple[tuple[str, Any], ...]:
-    """The ``extra`` pairs a case of model ``name`` carries (none for a zoo model). Checks the file."""
+               input_ranges: str | None = None, timeout_s: float | None = None) -> tuple[tuple[str, Any], ...]:
+    """The ``extra`` pairs a case of model ``name`` carries (none for a zoo model). Checks the file.
+
+    A factory is planned (built and exported) in a child process killed after ``timeout_s`` (the
+    run's ``--timeout``; default 600 s).
+    """
     if not is_user_model(name):
         return ()
     if input_ranges:  # checked against the model's inputs, then carried (and part of the case key)
         from benchlib.models.torch_factory import ERROR_KEY
 
-        base = case_extra(name, input_shapes)
+        base = case_extra(name, input_shapes, timeout_s=timeout_s)
         if ERROR_KEY not in dict(base):  # a factory that raised fails in its cases, with its traceback
             load_model(name, dict(base) | {RANGES_KEY: input_ranges})
         return base + ((RANGES_KEY, input_ranges),)
     if is_factory_name(name):
-        from benchlib.models.torch_factory import plan_factory
+        from benchlib.models.torch_factory import PLAN_TIMEOUT_S, plan_factory
 
         check_model_name(name)  # keras: is refused with its reason before any process starts
         shape = factory_input_shape(name, input_shapes)
-        return plan_factory(name, shape) + (((SHAPES_KEY, f"input={','.join(map(str, shape))}"),) if shape else ())
+        if shape:  # the export's example input must fit before a process is started to draw it
+            from benchlib.models.memory import input_memory_problem
+
+            problem = input_memory_problem(name, shape, EXPORT_BATCH)
+            if problem:
+                raise ModelNameError(problem)
+        planned = plan_factory(name, shape, PLAN_TIMEOUT_S if timeout_s is None else float(timeout_s))
+        return planned + (((SHAPES_KEY, f"input={','.join(map(str, shape))}"),) if shape else ())
     model = load_model(name, {SHAPES_KEY: input_shapes} if input_shapes else {})
     pairs = [(SHA_KEY, model.sha256)]
     if model.input_shapes:
@@ -154,13 +170,30 @@ def factory_input_shape(name: str, input_shapes: str | Mapping[str, Any] | None)
     return shapes.get("input")
 
 
-def planned_model(name: str, input_shapes: str | None = None,
-                  input_ranges: str | None = None) -> ModelSpec | OnnxModel | None:
+def planned_model(name: str, input_shapes: str | None = None, input_ranges: str | None = None,
+                  timeout_s: float | None = None) -> ModelSpec | OnnxModel | None:
     """The model as its cases will see it (a factory planned and exported), or None if the factory raised."""
     from benchlib.models.torch_factory import ERROR_KEY
 
-    extra = dict(case_extra(name, input_shapes, input_ranges))
+    extra = dict(case_extra(name, input_shapes, input_ranges, timeout_s=timeout_s))
     return None if ERROR_KEY in extra else load_model(name, extra)
+
+
+def memory_refusal(model: ModelSpec | OnnxModel | None, batch_sizes: Sequence[int],
+                   available_bytes: int | None = None) -> str | None:
+    """Why the largest of ``batch_sizes`` (a fixed batch: its own) of any model will not fit in memory, or None.
+
+    Checked from the declared shapes before any process allocates the batch; ``None`` for a factory
+    that raised while planning (``model`` None: its cases fail with its traceback).
+    """
+    from benchlib.models.memory import available_memory_bytes
+
+    if model is None or not batch_sizes:
+        return None
+    fixed = getattr(model, "fixed_batch", None)
+    largest = fixed or max(batch_sizes)
+    return model.batch_memory_problem(largest, available_memory_bytes() if available_bytes is None
+                                      else available_bytes)
 
 
 def model_identity(model: ModelSpec | OnnxModel) -> dict[str, Any]:
@@ -172,7 +205,21 @@ def model_identity(model: ModelSpec | OnnxModel) -> dict[str, Any]:
             "tolerance": model.tolerance, "tolerance_kind": "absolute"}
 
 
-class UserOnnxRuntimeBackend(OnnxRuntimeBackend):
+class _FixedBatch:
+    """A model whose inputs fix the batch size measures only that size: any other is skipped with the reason."""
+
+    def prepare_for_measurement(self, batch_sizes: Sequence[int] = ()) -> None:
+        fixed = self.spec.fixed_batch  # type: ignore[attr-defined]
+        other = [b for b in batch_sizes if fixed is not None and b != fixed]
+        if other:
+            name = self.spec.name  # type: ignore[attr-defined]
+            raise UnsupportedVariantError(f"batch_size={other[0]} is not a batch size of {name}: its inputs fix the "
+                                          f"batch dimension at {fixed} (running another would measure a reshaped "
+                                          f"model); allowed: {fixed}")
+        super().prepare_for_measurement(batch_sizes)  # type: ignore[misc]
+
+
+class UserOnnxRuntimeBackend(_FixedBatch, OnnxRuntimeBackend):
     """ONNX Runtime on the user's file: every input fed by name, every output returned (a list)."""
 
     def onnx_file(self) -> Path:
@@ -184,8 +231,12 @@ class UserOnnxRuntimeBackend(OnnxRuntimeBackend):
         return lambda feeds: run(names, feeds)
 
 
-class UserOpenVinoBackend(OpenVinoBackend):
-    """OpenVINO on the user's file: one static-shape compiled model and request per batch size."""
+class UserOpenVinoBackend(_FixedBatch, OpenVinoBackend):
+    """OpenVINO on the user's file: one static-shape compiled model and request per batch size.
+
+    A file whose batch dimension is static runs as it is, at that batch only: reshaping it to
+    another batch size would measure (and verify) a model the user did not give.
+    """
 
     def onnx_file(self) -> Path:
         return self.spec.onnx_file
@@ -194,6 +245,8 @@ class UserOpenVinoBackend(OpenVinoBackend):
         if self.variant == "async":
             raise UnsupportedVariantError("variant 'async' splits one input array across requests; a user "
                                           "model's inputs are several named arrays; allowed: latency, throughput")
+        from benchlib.backends.openvino import check_static_batch
+
         requests: dict[int, Any] = {}
         names = [o.name for o in self.spec.outputs]
 
@@ -202,6 +255,7 @@ class UserOpenVinoBackend(OpenVinoBackend):
             request = requests.get(batch)
             if request is None:  # a new batch size: reshape + compile (the cold call pays it)
                 model = self._model.clone()
+                check_static_batch(model, batch, self.spec.name)  # never reshaped to another batch size
                 model.reshape({info.name: [batch, *info.shape] for info in self.spec.inputs})
                 request = requests[batch] = self._core.compile_model(model, "CPU", self._config).create_infer_request()
             request.infer(feeds)
@@ -236,20 +290,32 @@ def create_model_backend(name: str, model: ModelSpec | OnnxModel, threads: int |
 
 
 def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, threads: int | None = None,
-                      seed: int | None = None, batch_sizes: Sequence[int] = (1, 3)) -> list:
-    """Each backend's outputs (every output) against the reference evaluator, relative to its magnitude."""
+                      seed: int | None = None, batch_sizes: Sequence[int] = VERIFY_BATCH_SIZES) -> list:
+    """Each backend's outputs (every output) against the reference evaluator, relative to its magnitude.
+
+    A batch that will not fit in memory is refused (:class:`OnnxModelError`, with the estimate)
+    before any input is drawn; a reference evaluator that raises fails every backend, naming why.
+    """
     from benchlib.backends.registry import BACKEND_NAMES
     from benchlib.verify import VerifyResult
 
     sizes = (model.fixed_batch,) if model.fixed_batch else tuple(batch_sizes)
+    problem = memory_refusal(model, sizes)
+    if problem:
+        raise OnnxModelError(problem)
     rng = np.random.default_rng(seed)
-    # An op without a schema stops the reference evaluator too; every backend then skips, naming it.
-    cases = [] if model.unknown_ops else [(feeds, model.reference(feeds))
-                                          for feeds in (model.random_input(b, int(rng.integers(2**31))) for b in sizes)]
+    names = list(backends or BACKEND_NAMES)
+    label = {"batch_sizes": sizes, "model": model.factory or str(model.path), "tolerance": model.tolerance}
+    try:  # An op without a schema stops the reference evaluator too; every backend then skips, naming it.
+        drawn = [] if model.unknown_ops else [model.random_input(b, int(rng.integers(2**31))) for b in sizes]
+        cases = [(feeds, model.reference(feeds)) for feeds in drawn]
+    except Exception as exc:  # noqa: BLE001 - the user's graph: no backend can be checked against it
+        reason = "the reference evaluator failed: " + traceback.format_exception_only(exc)[-1].strip()
+        return [VerifyResult(backend=name, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
+                             **label) for name in names]
     results = []
-    for name in backends or BACKEND_NAMES:
-        common = {"backend": name, "batch_sizes": sizes, "model": model.factory or str(model.path),
-                  "tolerance": model.tolerance}
+    for name in names:
+        common = {"backend": name, **label}
         version, started = None, time.perf_counter()
         try:
             backend = create_model_backend(name, model, threads=threads)
@@ -295,5 +361,6 @@ def verify_named_model(name: str, backends: Sequence[str] | None = None, threads
     except Exception as exc:  # noqa: BLE001 - the factory's own error, reported per backend
         reason = "factory raised: " + traceback.format_exception_only(exc)[-1].strip()
         return [VerifyResult(backend=b, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
-                             batch_sizes=(), model=name) for b in backends or BACKEND_NAMES]
+                             batch_sizes=(), model=name, tolerance=RELATIVE_TOLERANCE)
+                for b in backends or BACKEND_NAMES]
     return verify_user_model(model, backends, threads=threads, seed=seed)
