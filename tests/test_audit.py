@@ -42,8 +42,8 @@ def test_audit_reports_every_source_and_advises_without_changing_anything() -> N
 
 def test_env_command_prints_the_audit() -> None:
     done = subprocess.run([sys.executable, "-m", "benchlib", "env", "--json"], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert "advice" in json.loads(done.stdout)["noise_audit"]
-    text = subprocess.run([sys.executable, "-m", "benchlib", "env"], capture_output=True, text=True, timeout=120)
+    text = subprocess.run([sys.executable, "-m", "benchlib", "env"], capture_output=True, text=True, timeout=300)
     assert "noise audit (read-only)" in text.stdout

@@ -99,7 +99,7 @@ def test_compare_runs_matches_cases_and_keeps_machines_apart(tmp_path: Path) -> 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "benchlib", "compare", *args], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=300)
 
 
 def test_compare_command_flags_regressions_and_refuses_nothing_in_common(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from tests.conftest import ROOT, child_env
 QUICK = ("--min-time", "0.05", "--warmup-time", "0", "--no-progress")
 
 
-def _cli(*argv: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+def _cli(*argv: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "benchlib", *argv], capture_output=True, text=True,
                           timeout=timeout, env=child_env(**env), cwd=ROOT)
 
@@ -54,7 +54,8 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _wait_for(predicate, timeout: float = 60.0) -> bool:  # noqa: ANN001
+def _wait_for(predicate, timeout: float = 120.0) -> bool:  # noqa: ANN001
+    # Returns as soon as the predicate holds: the timeout only bounds a hang, so it is generous.
     import time
 
     deadline = time.monotonic() + timeout
@@ -110,7 +111,7 @@ def test_run_refuses_devices_fifos_links_to_them_and_folders(target: str, tmp_pa
     elif target == "folder":
         path = tmp_path
     # a subprocess with a timeout: a check that opened the FIFO would block forever
-    run = _cli("run", "--backends", "numpy", "--out", str(path), *QUICK, timeout=60)
+    run = _cli("run", "--backends", "numpy", "--out", str(path), *QUICK, timeout=300)
     assert run.returncode == 2, run.stderr
     expected = "is a directory" if target == "folder" else "not a regular file"
     assert f"--out='{path}' {expected}" in run.stderr or expected in run.stderr
@@ -189,7 +190,7 @@ def test_sweep_outputs_are_planned_before_the_sweep(tmp_path: Path) -> None:
 
     # through the CLI: refused before the roofline or any case runs, nothing written
     run = _cli("sweep", "--backends", "numpy", "--quick", "--out", str(tmp_path / "new" / "s.jsonl"),
-               "--tables-dir", str(blocker / "t"), timeout=120)
+               "--tables-dir", str(blocker / "t"), timeout=300)
     assert run.returncode == 2 and f"--tables-dir='{blocker / 't'}' is not writable (Not a directory)" in run.stderr
     assert not (tmp_path / "new").exists()
 
@@ -200,11 +201,11 @@ def test_report_refuses_a_fifo_or_device_and_skips_them_inside_a_folder(tmp_path
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)
     for path in (fifo, Path("/dev/zero")):
-        run = _cli("report", str(path), timeout=60)
+        run = _cli("report", str(path), timeout=300)
         assert run.returncode == 2 and f"PATH='{path}' is a " in run.stderr and "not a regular file" in run.stderr
     _results(tmp_path / "good.jsonl", 1)
     (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
-    run = _cli("report", str(tmp_path), timeout=60)
+    run = _cli("report", str(tmp_path), timeout=300)
     assert run.returncode == 0, run.stderr
     assert f"load problem: {fifo}: skipped, a FIFO (named pipe) is not a regular file" in run.stderr
     assert f"load problem: {tmp_path / 'zero.jsonl'}: skipped, a character device" in run.stderr
@@ -214,7 +215,7 @@ def test_report_refuses_a_fifo_or_device_and_skips_them_inside_a_folder(tmp_path
 def test_resume_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "r.jsonl"
     os.mkfifo(fifo)
-    run = _cli("run", "--backends", "numpy", "--out", str(fifo), "--resume", *QUICK, timeout=60)
+    run = _cli("run", "--backends", "numpy", "--out", str(fifo), "--resume", *QUICK, timeout=300)
     assert run.returncode == 2 and "FIFO" in run.stderr
 
 
@@ -368,7 +369,7 @@ def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> N
     try:
         assert _wait_for(lambda: _lines(out) >= 1 or proc.poll() is not None)
         filler = _fill(disk)
-        _, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=600)
     finally:
         proc.kill()
     assert proc.returncode == 1, stderr
@@ -407,7 +408,7 @@ def test_a_partial_write_is_rolled_back(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     # the kernel writes the first 1000 bytes of the line, then refuses the rest (a real short write)
     done = subprocess.run([sys.executable, "-c", _PARTIAL, str(path)], capture_output=True, text=True,
-                          env=child_env(), cwd=ROOT, timeout=60)
+                          env=child_env(), cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "ResultsWriteError could not save a record" in done.stdout
     assert "the file size limit (ulimit -f) is reached" in done.stdout and "size True" in done.stdout
@@ -493,13 +494,13 @@ def test_sigterm_stops_the_run_removes_temporary_folders_and_says_how_to_resume(
                          or proc.poll() is not None)
         assert _wait_for(lambda: any(temp.iterdir()) or proc.poll() is not None)  # the case's folder exists
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=300)
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
     assert "interrupted after" in stderr and f"Resume with the same command plus --resume --out {out}" in stderr
     assert "Traceback" not in stderr
-    assert _wait_for(lambda: all(_gone(pid) for pid in workers), timeout=10)
+    assert _wait_for(lambda: all(_gone(pid) for pid in workers))
     assert list(temp.iterdir()) == []  # the child's temporary folder is removed
     records, problems = read_records(out)
     assert problems == [] and 1 <= len(records) < 4 and all(r["status"] == "ok" for r in records)
@@ -555,7 +556,7 @@ def test_report_keeps_only_what_its_table_needs(tmp_path: Path, record_property)
                 handle.write(json.dumps(record) + "\n")
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     done = subprocess.run([sys.executable, "-c", _PEAK, str(folder)], capture_output=True, text=True,
-                          env=child_env(), cwd=ROOT, timeout=300)
+                          env=child_env(), cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stderr
     peak = float(done.stderr.rsplit("peak_mb", 1)[1])
     record_property("report_peak_mb", peak)

@@ -24,7 +24,7 @@ def scenario_case(backend: str, scenario: str, batch: int = 1, threads: int | No
                   **settings: object) -> RunCase:
     chosen = ScenarioSettings(scenario=scenario, **{**TINY, **settings})
     return RunCase(backend, batch_size=batch, threads=threads, variant=variant, scenario=scenario, protocol="loadgen",
-                   extra=tuple(sorted(chosen.to_extra().items())), timeout_s=120)
+                   extra=tuple(sorted(chosen.to_extra().items())), timeout_s=600)
 
 
 # -- refused before anything runs -------------------------------------------------------------------

@@ -101,7 +101,7 @@ def test_unsupported_variant_is_skipped_with_reason():
 ])
 def test_cli_refuses_bad_values_with_exit_2(argv, option, tmp_path):
     done = subprocess.run([sys.executable, "-m", "benchlib", "sweep", "--out", str(tmp_path / "s.jsonl"), *argv],
-                          capture_output=True, text=True, env=child_env(), timeout=60)
+                          capture_output=True, text=True, env=child_env(), timeout=300)
     assert done.returncode == 2
     assert option in done.stderr
     assert not (tmp_path / "s.jsonl").exists()
