@@ -26,14 +26,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Match each measured case (backend, variant, model, batch size, threads) of BASE and NEW, "
                     "and print the ratio of NEW's median to BASE's with a bootstrap 95%% interval from the "
                     "stored samples and a verdict: faster, slower or indistinguishable. Cases measured on "
-                    "different machines are compared only with --across-machines.",
+                    "different machines are compared only with --across-machines. The stored samples are "
+                    "checked first (numbers, finite, above 0, agreeing with the record's own p50); a case "
+                    "whose record fails is listed as unusable with the reason and not compared.",
     )
     parser.add_argument("base", type=Path, help="results file or folder of the baseline")
     parser.add_argument("new", type=Path, help="results file or folder to compare with it")
     parser.add_argument("--min-change", type=_fraction, default=0.05, metavar="F",
                         help="flag significant changes of at least this fraction (default: 0.05 = 5%%)")
     parser.add_argument("--fail-on-regression", action="store_true",
-                        help="exit 1 when any case got significantly slower by at least --min-change")
+                        help="exit 1 when any case got significantly slower by at least --min-change, or "
+                             "could not be compared because a record's samples are unusable")
     parser.add_argument("--across-machines", action="store_true",
                         help="also compare cases measured on different machines (the table says what differs)")
     parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in base_problems + new_problems:
         print(f"load problem: {problem}", file=sys.stderr)
     result = compare_runs(base, new, across_machines=args.across_machines)
-    if not result.rows and not result.not_ok and not result.other_machine:
+    if not result.rows and not result.not_ok and not result.other_machine and not result.unusable:
         return refuse("compare", f"{args.base} and {args.new} have no case in common "
                                  f"({len(result.only_base)} only in BASE, {len(result.only_new)} only in NEW)")
     text = _table(result.rows, args.min_change) if result.rows else "(no case measured ok on both sides)"
@@ -83,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
                      f"(differs: {', '.join(fields)}); add --across-machines to compare them anyway")
     for item in result.not_ok:
         notes.append(f"not compared: {item['case']} (base {item['base']}, new {item['new']})")
+    for item in result.unusable:
+        for side, why in item["problems"].items():
+            notes.append(f"unusable, not compared: {item['case']}: the {side} record: {why}")
     for label, records in (("only in BASE", result.only_base), ("only in NEW", result.only_new)):
         if records:
             notes.append(f"{label}: " + "; ".join(case_label(r) for r in records))
@@ -92,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{len(result.rows)} case(s) compared: {sum(r['verdict'] == 'faster' for r in result.rows)} faster, "
           f"{sum(r['verdict'] == 'slower' for r in result.rows)} slower, "
           f"{sum(r['verdict'] == 'indistinguishable' for r in result.rows)} indistinguishable; "
-          f"{len(regressions)} significant regression(s) of at least {args.min_change:.0%}")
+          f"{len(regressions)} significant regression(s) of at least {args.min_change:.0%}"
+          + (f"; {len(result.unusable)} case(s) unusable, not compared" if result.unusable else ""))
     if args.markdown is not None:
         # the marker line tells a later command that the file is benchlib's own export; written whole
         body = f"{MARKDOWN_MARKER}\n{text}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
@@ -100,4 +107,5 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(body)
         tmp.replace(args.markdown)
         print(f"markdown: {args.markdown}")
-    return 1 if args.fail_on_regression and regressions else 0
+    # a gate that could not check a case does not pass it
+    return 1 if args.fail_on_regression and (regressions or result.unusable) else 0

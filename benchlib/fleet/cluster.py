@@ -108,12 +108,18 @@ def colocation_warning(host: Host, local: bool) -> str | None:
     return None
 
 
+class HandshakeTimeout(TimeoutError):
+    """A program accepted the connection but did not complete Dask's handshake in time."""
+
+
 def _identity(address: str, timeout_s: float) -> dict[str, Any]:
     """The scheduler's answer to ``identity`` at ``address``; raises ``OSError`` when nothing answers in time.
 
     Asked over one Dask connection before the client is made, so an absent scheduler (or another
     program on that port) fails within the timeout with the reason, and no half-made client is
-    left behind to time out again when it is collected.
+    left behind to time out again when it is collected. The timeout covers the connection *and*
+    Dask's handshake: ``distributed.comm.connect`` bounds only the first and then waits for the
+    peer's handshake without a limit, so a program that accepts and never answers would hang.
     """
     import asyncio
 
@@ -122,15 +128,25 @@ def _identity(address: str, timeout_s: float) -> dict[str, Any]:
 
     async def ask() -> dict[str, Any]:
         # TLS settings come from Dask's configuration, as they do for the client made afterwards
+        deadline = asyncio.get_running_loop().time() + timeout_s
         try:
-            comm = await comm_connect(address, timeout=timeout_s, **Security().get_connection_args("client"))
-        except (OSError, TimeoutError, TypeError, ValueError):
+            comm = await asyncio.wait_for(
+                comm_connect(address, timeout=timeout_s, **Security().get_connection_args("client")), timeout_s)
+        except TimeoutError as exc:
+            raise HandshakeTimeout("no Dask handshake was completed (nothing accepted the connection, or a "
+                                   "program accepted it and never answered)") from exc
+        except (OSError, TypeError, ValueError):
             raise
         except Exception as exc:  # noqa: BLE001 - a program that is not Dask answered the handshake
             return {"error": f"{type(exc).__name__}: {str(exc)[:120]}"}
         try:
             await comm.write({"op": "identity", "reply": True})
-            return await asyncio.wait_for(comm.read(), timeout_s)
+            left = max(0.1, deadline - asyncio.get_running_loop().time())
+            try:
+                return await asyncio.wait_for(comm.read(), left)
+            except TimeoutError as exc:
+                raise HandshakeTimeout("it completed the handshake but never answered Dask's identity "
+                                       "request") from exc
         except (OSError, TimeoutError):
             raise
         except Exception as exc:  # noqa: BLE001 - whatever a program that is not Dask sends back
@@ -153,6 +169,9 @@ def connect(address: str, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> Any:
         identity = _identity(address, timeout_s)
     except ValueError as exc:  # no port, unknown scheme
         raise FleetError(f"scheduler={address!r} is invalid ({exc}); {allowed}") from None
+    except HandshakeTimeout as exc:
+        raise FleetError(f"scheduler {address!r} does not answer within {timeout_s:g} s (--connect-timeout): "
+                         f"{exc}; {allowed}") from None
     except (OSError, TimeoutError) as exc:
         raise FleetError(f"scheduler {address!r} does not answer within {timeout_s:g} s ({exc}); {allowed}") from None
     except TypeError as exc:  # tls:// without TLS settings in Dask's configuration

@@ -133,7 +133,7 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """One machine's rows with ratio to the fastest and tie group, per case."""
     import pandas as pd
 
-    from benchlib.results.compare import tie_groups
+    from benchlib.results.compare import samples_problem, tie_groups
 
     out = []
     by_case: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -142,7 +142,8 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for _, records in sorted(by_case.items(), key=lambda item: _case_order(item[1][0])):
         fastest = min(r["latency_ms"]["p50"] for r in records)
         names = [_framework(r) for r in records]
-        groups = tie_groups(names, [r.get("samples_ms") or [] for r in records])
+        # samples from the file are checked first: a record whose samples are unusable joins no tie group
+        groups = tie_groups(names, [r["samples_ms"] if samples_problem(r) is None else [] for r in records])
         group_of = {name: number for number, group in enumerate(groups, start=1) for name in group}
         for record, name in sorted(zip(records, names, strict=True), key=lambda item: item[0]["latency_ms"]["p50"]):
             ci = (record.get("latency_ci95_ms") or {}).get("p50") or [None, None]

@@ -9,6 +9,11 @@ the comparison of two 10,000-sample records takes milliseconds.
 
 The verdict compares the interval of ``new / base`` with 1: ``faster`` when it lies entirely below,
 ``slower`` when entirely above, otherwise ``indistinguishable`` (a tie at this precision).
+
+Samples read from a results file are checked before they are compared (:func:`samples_problem`):
+a flat list of numbers (not true/false), each finite, above 0 and at most a day, whose median agrees
+with the record's own ``latency_ms.p50``. A record that fails is reported as unusable with the
+reason, never compared.
 """
 
 from __future__ import annotations
@@ -18,10 +23,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchlib.engine.case import MAX_SECONDS
+
 #: Draws of each side's bootstrap median (the interval's percentiles come from these).
 DEFAULT_DRAWS = 4000
 CONFIDENCE = 0.95
 VERDICTS = ("faster", "slower", "indistinguishable")
+#: Fewest samples a record needs to be compared (an interval needs a few).
+MIN_SAMPLES = 3
+#: Longest plausible call in milliseconds: a case's loop lasts at most MAX_SECONDS, so no call is longer.
+MAX_SAMPLE_MS = MAX_SECONDS * 1000.0
+#: The stored samples' median may differ from the record's ``latency_ms.p50`` by this fraction. The
+#: p50 is computed on every call and the samples are a uniform thinning of them (at most 10,000), whose
+#: median moves by far less; a larger gap means the samples or the percentiles were changed.
+P50_TOLERANCE = 0.05
+#: ... or the p50 may lie anywhere between these percentiles of the samples: with a gap in the
+#: distribution at its median (two modes), a thinned median can sit on the other side of the gap.
+P50_PERCENTILES = (40.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -81,12 +99,60 @@ def compare_samples(base: Sequence[float] | np.ndarray, new: Sequence[float] | n
     return Ratio(ratio, lo, hi, verdict, int(a.size), int(b.size))
 
 
-def compare_records(base: dict, new: dict, **options: float | int) -> Ratio | None:
-    """:func:`compare_samples` on two records' stored samples; ``None`` when either has too few."""
-    try:
-        return compare_samples(base.get("samples_ms") or [], new.get("samples_ms") or [], **options)
-    except ValueError:
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def samples_problem(record: dict) -> str | None:
+    """Why ``record``'s stored ``samples_ms`` cannot be compared, or ``None`` when they can.
+
+    The samples come from a file, so they are checked as a command-line value would be: a flat
+    list of at least :data:`MIN_SAMPLES` numbers (not true/false), each finite, above 0 and at most
+    :data:`MAX_SAMPLE_MS`; and they must agree with the record's own ``latency_ms.p50`` when it has
+    one (the samples' median within :data:`P50_TOLERANCE`, or the p50 between the samples'
+    :data:`P50_PERCENTILES`), so a comparison never contradicts what ``report`` shows.
+    """
+    samples = record.get("samples_ms")
+    allowed = (f"allowed: a flat list of at least {MIN_SAMPLES} numbers of milliseconds, each above 0 and at "
+               f"most {MAX_SAMPLE_MS:.0f}")
+    if samples is None:
+        return "it stores no samples (samples_ms is missing)"
+    if not isinstance(samples, list):
+        return f"samples_ms={_shown(samples)} is not a list; {allowed}"
+    if len(samples) < MIN_SAMPLES:
+        return f"samples_ms holds {len(samples)} sample(s); {allowed}"
+    for index, value in enumerate(samples):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            kind = "a list (nested samples)" if isinstance(value, list) else type(value).__name__
+            return f"samples_ms[{index}]={_shown(value)} is {kind}, not a number; {allowed}"
+        if not (np.isfinite(value) and 0.0 < value <= MAX_SAMPLE_MS):
+            return f"samples_ms[{index}]={value!r} is impossible; {allowed}"
+    latency = record.get("latency_ms")
+    p50 = latency.get("p50") if isinstance(latency, dict) else None
+    if p50 is None:
+        return None  # an older record without percentiles: nothing for the samples to contradict
+    if isinstance(p50, bool) or not isinstance(p50, int | float) or not (np.isfinite(p50) and p50 > 0):
+        return f"latency_ms.p50={_shown(p50)} is impossible; allowed: a finite number of milliseconds above 0"
+    values = np.asarray(samples, dtype=float)
+    median = float(np.median(values))
+    if abs(median / p50 - 1.0) <= P50_TOLERANCE:
         return None
+    low, high = (float(v) for v in np.percentile(values, P50_PERCENTILES))
+    if low * (1 - 1e-9) <= p50 <= high * (1 + 1e-9):
+        return None
+    return (f"its samples disagree with its own p50: their median is {median:.4g} ms, latency_ms.p50 is "
+            f"{p50:.4g} ms (allowed: within {P50_TOLERANCE:.0%}, or p50 between the samples' "
+            f"{P50_PERCENTILES[0]:g}th and {P50_PERCENTILES[1]:g}th percentiles, {low:.4g}-{high:.4g} ms); "
+            "the samples or the percentiles were changed after the run")
+
+
+def compare_records(base: dict, new: dict, **options: float | int) -> Ratio | None:
+    """:func:`compare_samples` on two records' stored samples; ``None`` when either is unusable
+    (:func:`samples_problem` says why)."""
+    if samples_problem(base) is not None or samples_problem(new) is not None:
+        return None
+    return compare_samples(base["samples_ms"], new["samples_ms"], **options)
 
 
 def describe(ratio: Ratio, new_name: str = "new", base_name: str = "base") -> str:
@@ -136,6 +202,8 @@ class RunComparison:
     only_new: list[dict] = field(default_factory=list)
     other_machine: list[dict] = field(default_factory=list)  # pairs left out: different machines
     not_ok: list[dict] = field(default_factory=list)  # pairs where either side is not ok
+    #: pairs left out because a record's samples are unusable: {"case", "problems": {"BASE"|"NEW": reason}}
+    unusable: list[dict] = field(default_factory=list)
 
     def regressions(self, min_change: float) -> list[dict]:
         """Rows significantly slower by at least ``min_change``."""
@@ -192,10 +260,13 @@ def compare_runs(base: list[dict], new: list[dict], across_machines: bool = Fals
         if not same_machine and not across_machines:
             result.other_machine.append({"case": case_label(b), "differs": differs})
             continue
-        ratio = compare_records(a, b, **options)
-        if ratio is None:
-            result.not_ok.append({"case": case_label(b), "base": "no samples", "new": "no samples"})
+        # each side is judged on its own: one side's bad samples are never blamed on the other
+        problems = {side: why for side, record in (("BASE", a), ("NEW", b))
+                    if (why := samples_problem(record)) is not None}
+        if problems:
+            result.unusable.append({"case": case_label(b), "problems": problems})
             continue
+        ratio = compare_samples(a["samples_ms"], b["samples_ms"], **options)
         result.rows.append({"case": case_label(b), "base_p50_ms": float(np.median(a["samples_ms"])),
                             "new_p50_ms": float(np.median(b["samples_ms"])), **ratio.to_dict(),
                             "fingerprint_differs": ", ".join(f"{k}: {x} -> {y}" for k, (x, y) in differs.items())})
