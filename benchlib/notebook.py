@@ -16,6 +16,13 @@ from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_b
 from benchlib.engine.case import RunCase
 from benchlib.engine.timing import DEFAULT_TARGET_CI
 from benchlib.models.zoo import get_model
+from benchlib.notebook_setup import (  # noqa: F401 - the first cell's API, as nb.<name>
+    check_parameters,
+    output_folders,
+    plan_framework_outputs,
+    plan_outputs,
+    results_path,
+)
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,7 @@ def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: 
     from benchlib.results.records import latest
     from benchlib.results.store import read_records
 
-    path = Path(results_dir) / f"{backend}.jsonl"
+    path = results_path(results_dir, backend)
     cases = framework_cases(backend, variants, batch_sizes, threads, min_time_s, target_ci, models)
     report = case_progress()  # one line per case on the cell's error stream (taken before the redirect)
     messages = io.StringIO()  # the engine's own resume and interrupt lines, said here in a notebook's words
@@ -252,15 +259,6 @@ def case_progress() -> Any:
         print(progress_line(record), file=stream, flush=True)
 
     return report
-
-
-def output_folders(results_dir: str, figures_dir: str, tables_dir: str) -> tuple[Path, Path, Path]:
-    """The notebook's output folders as absolute paths; ``""`` is the repository's ``outputs/<kind>``,
-    wherever papermill or JupyterLab was started (:func:`benchlib.paths.output_folder`)."""
-    from benchlib.paths import output_folder
-
-    return (output_folder(results_dir, "results"), output_folder(figures_dir, "figures"),
-            output_folder(tables_dir, "tables"))
 
 
 def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]], list[str]]:

@@ -1,8 +1,8 @@
 """Every file a command will write, planned and checked before anything runs.
 
 A command first plans its outputs here (``plan_run``, ``plan_sweep``, ``plan_article``,
-``plan_report``); each plan checks every path it will write and raises :class:`OutputRefused`
-(naming the option, the path, the reason and what to do) when a path:
+``plan_report``; a notebook ``plan_notebook``); each plan checks every path it will write and raises
+:class:`OutputRefused` (naming the option, the path, the reason and what to do) when a path:
 
 - is an input of the same command (``report r.jsonl --markdown r.jsonl``);
 - collides with another output of the same command (``run --out x.csv``, whose CSV export is
@@ -10,7 +10,7 @@ A command first plans its outputs here (``plan_run``, ``plan_sweep``, ``plan_art
 - is a directory where a file is expected, or a file where a folder is expected;
 - is a device, FIFO or socket (``/dev/null`` swallows results, ``/dev/full`` fails after the run);
 - is an existing file benchlib did not write: a results file must be empty or start with a
-  benchlib record; an export must be missing or an export benchlib wrote (by its first line);
+  benchlib record; an export must be missing or an export benchlib wrote (by how it begins);
 - lies under a regular file, or in a folder that cannot be written;
 - would not fit: the free space must hold the expected records.
 
@@ -44,6 +44,12 @@ _EXPORT_START = {
     "csv": re.compile(rb"(\xef\xbb\xbf)?schema_version,"),
     "markdown": re.compile(rb"\s*(" + re.escape(MARKDOWN_MARKER.encode()) + rb"|\| model \|)"),
     "json": re.compile(rb"\s*\{"),
+    # a notebook's results table (benchlib.report.tables.comparison_table), as CSV and as Markdown
+    "table CSV": re.compile(rb"(\xef\xbb\xbf)?(machine,)?model,backend,variant,"),
+    "table Markdown": re.compile(rb"\s*\|\s*(machine\s*\|\s*)?model\s*\|\s*backend\s*\|"),
+    # charts are drawn by Matplotlib, which names itself in the file (PNG text chunk, SVG metadata)
+    "PNG chart": re.compile(rb"\x89PNG\r\n\x1a\n.{0,256}?Software\x00Matplotlib", re.DOTALL),
+    "SVG chart": re.compile(rb"\s*<\?xml.{0,3500}?matplotlib", re.DOTALL | re.IGNORECASE),
 }
 
 
@@ -164,8 +170,8 @@ def export_file(option: str, path: Path, kind: str, inputs: Sequence[Path] = ())
     head = _head(path)
     if head.strip() and not _EXPORT_START[kind].match(head):
         raise OutputRefused(
-            f"{_name(option, path)} is an existing file that benchlib did not write (its first line is not "
-            f"that of a benchlib {kind} export), and writing the export would replace it; allowed: a new "
+            f"{_name(option, path)} is an existing file that benchlib did not write (it does not begin as "
+            f"a benchlib {kind} export does), and writing the export would replace it; allowed: a new "
             f"path, or an export benchlib wrote before; move that file or choose another path")
     return path
 
@@ -300,3 +306,32 @@ def plan_report(inputs: Sequence[Path], markdown: Path | None, csv: Path | None)
     for option, path in named.items():
         probe_folder(option, path.parent, path)
     return sources
+
+
+def plan_notebook(results: Path, tables: Sequence[Path], figures: Sequence[Path], runs: int) -> None:
+    """Check every file a notebook writes before it runs anything: what ``run`` checks, by parameter.
+
+    ``results`` is the results file under ``results_dir``; each of ``tables`` (under ``tables_dir``)
+    becomes ``<name>.md`` and ``<name>.csv``, each of ``figures`` (under ``figures_dir``)
+    ``<name>.png`` and ``<name>.svg``, all of them replaced on a re-run. Any that exists and was not
+    written by benchlib is refused (:class:`OutputRefused`), as are devices, folders where a file goes
+    and two outputs that are one file; the folders are created last.
+    """
+    named = {f"the results file in results_dir ({results.name})": results_file("the results file in results_dir",
+                                                                              results)}
+    exports = [(table, "tables_dir", suffix, kind) for table in tables
+               for suffix, kind in ((".md", "table Markdown"), (".csv", "table CSV"))]
+    exports += [(figure, "figures_dir", suffix, kind) for figure in figures
+                for suffix, kind in ((".png", "PNG chart"), (".svg", "SVG chart"))]
+    for stem, parameter, suffix, kind in exports:
+        path = stem.with_name(stem.name + suffix)
+        option = f"the {kind} in {parameter}"
+        named[f"{option} ({path.name})"] = export_file(option, path, kind, [results])
+    distinct(named)
+    check_free_space("results_dir", results, runs)
+    folders = list(dict.fromkeys([("results_dir", results.parent), *(("tables_dir", t.parent) for t in tables),
+                                  *(("figures_dir", f.parent) for f in figures)]))
+    for parameter, folder in folders:
+        output_dir(parameter, folder)
+    for parameter, folder in folders:
+        probe_folder(parameter, folder, folder)

@@ -1,0 +1,243 @@
+"""Hostile inputs at the edges: notebook outputs and parameters, a scheduler that never answers, sample
+arrays in results files that `compare` must not trust."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchlib import notebook as nb
+from benchlib.cli import main
+from benchlib.results.schema import make_record
+from benchlib.results.store import append_record
+from benchlib.suite import NOTEBOOKS_DIR, execute_notebook
+
+ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
+       "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
+CASE = {"backend": "numpy", "model": "fnn", "batch_size": 1, "threads": None, "variant": "default",
+        "protocol": "engine", "case_key": "numpy-1"}
+
+
+# -- 1. a notebook never changes a file benchlib did not write -----------------------------------------
+
+def _user_files(folder: Path) -> dict[Path, bytes]:
+    """The user's own files under the names the numpy notebook writes: a foreign JSON line, a CSV, a
+    Markdown note and a PNG drawn by another program."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "numpy.jsonl").write_text('{"my": "own data"}\n')
+    (folder / "numpy-results.csv").write_text("name,score\nalice,3\n")
+    (folder / "numpy-results.md").write_text("# My results\n\nkeep me\n")
+    Image.new("RGB", (8, 8), "red").save(folder / "numpy-latency.png")
+    return {path: path.read_bytes() for path in folder.iterdir()}
+
+
+def test_framework_notebook_refuses_outputs_it_did_not_write(tmp_path: Path) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    mine = tmp_path / "mine"
+    before = _user_files(mine)
+    parameters = {"batch_sizes": [1], "min_time_s": 0.05, "target_ci": 0.0, "variants": [],
+                  "results_dir": str(mine), "figures_dir": str(mine), "tables_dir": str(mine)}
+    with pytest.raises(PapermillExecutionError) as failure:
+        execute_notebook(NOTEBOOKS_DIR / "00_numpy.ipynb", tmp_path / "out.ipynb", parameters)
+    assert failure.value.ename == "OutputRefused"
+    assert f"results_dir='{mine / 'numpy.jsonl'}' is an existing file that benchlib did not write" \
+        in failure.value.evalue
+    after = {path: path.read_bytes() for path in mine.iterdir() if not path.name.startswith(".")}
+    assert after == before  # nothing replaced, nothing appended, nothing added (no SVG beside the PNG)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("numpy.jsonl", "results file"), ("numpy-results.csv", "table CSV"),
+                                            ("numpy-results.md", "table Markdown"),
+                                            ("numpy-latency.png", "PNG chart"), ("numpy-latency.svg", "SVG chart")])
+def test_each_foreign_output_is_refused_before_anything_runs(tmp_path: Path, name: str, kind: str) -> None:
+    from benchlib.cli.outputs import OutputRefused
+
+    results, figures, tables = tmp_path / "results", tmp_path / "figures", tmp_path / "tables"
+    folder = {"numpy.jsonl": results, "numpy-results.csv": tables, "numpy-results.md": tables}.get(name, figures)
+    folder.mkdir()
+    foreign = folder / name
+    foreign.write_bytes(b"<svg>drawn by hand</svg>\n" if name.endswith(".svg") else b"user data, not benchlib's\n")
+    cases = nb.framework_cases("numpy", [], [1], None, 0.05, 0.0)
+    with pytest.raises(OutputRefused, match=f"the {kind} in .*{name}.* benchlib did not write"):
+        nb.plan_framework_outputs("numpy", cases, results, figures, tables)
+    assert foreign.read_bytes().startswith((b"user data", b"<svg>"))
+
+
+def test_benchlib_own_earlier_outputs_are_planned_again(tmp_path: Path) -> None:
+    from benchlib.report.figures import latency_distribution, save_figure
+
+    results, figures, tables = tmp_path / "results", tmp_path / "figures", tmp_path / "tables"
+    samples = (np.random.default_rng(0).lognormal(0.0, 0.1, 200)).tolist()
+    record = make_record(CASE, samples_ms=samples, latency_ms={"p50": float(np.median(samples))}, env=ENV)
+    append_record(nb.results_path(results, "numpy"), record)  # what an earlier run of the notebook wrote
+    nb.save_table(nb.results_table([record]), tables, "numpy-results")
+    save_figure(latency_distribution([record]), figures, "numpy-latency")
+    cases = nb.framework_cases("numpy", [], [1], None, 0.05, 0.0)
+    nb.plan_framework_outputs("numpy", cases, results, figures, tables)  # resumed and replaced, not refused
+
+
+# -- 11. notebook parameters of the wrong type name the parameter -------------------------------------
+
+@pytest.mark.parametrize(("folders", "message"), [
+    ((["a", "b"], "", ""), "results_dir=['a', 'b'] is invalid (list); allowed: a folder path as text"),
+    ((5, "", ""), "results_dir=5 is invalid (int); allowed: a folder path as text"),
+    (("", {"x": 1}, ""), "figures_dir={'x': 1} is invalid (dict)"),
+    (("", "", 2.5), "tables_dir=2.5 is invalid (float)"),
+])
+def test_output_folder_parameters_of_the_wrong_type_are_named(folders: tuple, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        nb.output_folders(*folders)
+    assert message in str(refused.value)
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    ({"model": ["fnn"]}, "model=['fnn'] is invalid (list); allowed: text: a path to an .onnx file"),
+    ({"model": 3}, "model=3 is invalid (int)"),
+    ({"model": "caffe-net"}, "model='caffe-net' is unknown; allowed: fnn"),
+    ({"input_range": {"x": [0, 1]}}, "input_range={'x': [0, 1]} is invalid (dict); allowed: text NAME=LOW:HIGH"),
+    ({"input_range": "x=5:1"}, "input_range='x=5:1': --input-range=x=5:1 is invalid"),
+    ({"input_shape": 128}, "input_shape=128 is invalid (int); allowed: text NAME=d1,d2"),
+    ({"batch_sizes": "many"}, "batch_sizes='many' is invalid"),
+])
+def test_notebook_parameters_are_checked_naming_each(parameters: dict, message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        nb.check_parameters(**parameters)
+    assert message in str(refused.value)
+
+
+def test_your_model_notebook_refuses_a_model_list_in_its_first_cell(tmp_path: Path) -> None:
+    import nbformat
+    from papermill.exceptions import PapermillExecutionError
+
+    with pytest.raises(PapermillExecutionError) as failure:
+        execute_notebook(NOTEBOOKS_DIR / "your_model.ipynb", tmp_path / "out.ipynb",
+                         {"model": ["fnn"], "results_dir": str(tmp_path / "r"), "figures_dir": str(tmp_path / "f"),
+                          "tables_dir": str(tmp_path / "t")})
+    assert failure.value.ename == "ValueError"
+    assert "model=['fnn'] is invalid (list); allowed: text" in failure.value.evalue
+    code = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells if c.cell_type == "code"]
+    own = [c for c in code if not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    assert any(o.get("output_type") == "error" for o in own[0].outputs)  # the first cell, before anything runs
+
+
+# -- 8. a scheduler that accepts and never answers -----------------------------------------------------
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that accepts every connection and never sends a byte."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+def test_fleet_connect_timeout_holds_against_a_server_that_never_answers(silent_server: str, tmp_path: Path) -> None:
+    out = tmp_path / "fleet.jsonl"
+    done = subprocess.run([sys.executable, "-m", "benchlib", "fleet", "--scheduler", silent_server,
+                           "--connect-timeout", "3", "--backends", "numpy", "--batch-sizes", "1", "--threads", "1",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"scheduler '{silent_server}' does not answer within 3 s (--connect-timeout)" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
+
+
+# -- 15. compare checks the samples it reads ---------------------------------------------------------
+
+def _samples(n: int = 3750, median: float = 1.0, seed: int = 0) -> list[float]:
+    return (median * np.random.default_rng(seed).lognormal(0.0, 0.1, n)).tolist()
+
+
+def _results(path: Path, samples: object, p50: float | None) -> Path:
+    append_record(path, make_record(CASE, samples_ms=samples, latency_ms={"p50": p50}, env=ENV, env_key="k"))
+    return path
+
+
+GOOD = _samples()
+GOOD_P50 = float(np.median(GOOD))
+BAD_SAMPLES = {
+    "zeros and negatives": ([0.0, -1.0, 0.0, *_samples(200, seed=1)], "samples_ms[0]=0.0 is impossible"),
+    "booleans": ([True, False, True, *_samples(200, seed=1)], "samples_ms[0]=True is bool, not a number"),
+    "nested lists": ([[1.0, 1.1], [0.9, 1.0], [1.0, 1.2]], "samples_ms[0]=[1.0, 1.1] is a list (nested samples)"),
+    "1e308": ([*_samples(200, seed=1), 1e308], "samples_ms[200]=1e+308 is impossible"),
+    "dicts": ([{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], "samples_ms[0]={'ms': 1.0} is dict, not a number"),
+    "scaled x10, p50 unchanged": ([10 * v for v in GOOD], "its samples disagree with its own p50"),
+    "two samples": ([1.0, 1.1], "samples_ms holds 2 sample(s); allowed: a flat list of at least 3"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_SAMPLES))
+def test_compare_reports_bad_sample_arrays_as_unusable(name: str, tmp_path: Path, capsys) -> None:
+    samples, reason = BAD_SAMPLES[name]
+    base = _results(tmp_path / "base.jsonl", GOOD, GOOD_P50)  # 3,750 good samples
+    new = _results(tmp_path / "new.jsonl", samples, GOOD_P50)
+    code = main(["compare", str(base), str(new), "--fail-on-regression"])
+    out = capsys.readouterr().out
+    assert f"unusable, not compared: numpy/default fnn b=1 t=default: the NEW record: {reason}" in out
+    assert "the BASE record" not in out and "no samples" not in out  # 3,750 good samples are never "none"
+    assert "REGRESSION" not in out and "1 case(s) unusable, not compared" in out
+    assert code == 1  # the gate cannot pass a case it could not check
+
+
+def test_compare_names_the_side_whose_samples_are_unusable(tmp_path: Path, capsys) -> None:
+    base = _results(tmp_path / "base.jsonl", [1.0, 1.1], 1.05)
+    new = _results(tmp_path / "new.jsonl", GOOD, GOOD_P50)
+    assert main(["compare", str(base), str(new)]) == 0
+    out = capsys.readouterr().out
+    assert "the BASE record: samples_ms holds 2 sample(s)" in out and "the NEW record" not in out
+
+
+def test_compare_still_compares_sound_records(tmp_path: Path, capsys) -> None:
+    slower = _samples(median=1.3, seed=2)
+    base = _results(tmp_path / "base.jsonl", GOOD, GOOD_P50)
+    new = _results(tmp_path / "new.jsonl", slower, float(np.median(slower)))
+    assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 1
+    out = capsys.readouterr().out
+    assert "| REGRESSION |" in out and "unusable" not in out
+
+
+def test_a_thinned_bimodal_record_is_not_called_inconsistent() -> None:
+    from benchlib.results.compare import samples_problem
+
+    # half the calls at 1 ms, half at 2 ms: the full p50 may be 2.0 while a thinned median is 1.0
+    samples = [1.0] * 501 + [2.0] * 499
+    assert samples_problem({"samples_ms": samples, "latency_ms": {"p50": 2.0}}) is None
+    assert samples_problem({"samples_ms": samples, "latency_ms": {"p50": 20.0}}) is not None
+
+
+def test_fleet_tables_leave_out_unusable_samples(tmp_path: Path) -> None:
+    from benchlib.fleet.views import machine_views
+
+    path = _results(tmp_path / "fleet.jsonl", [{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], 1.0)
+    assert "numpy" in machine_views(path).markdown()
