@@ -83,9 +83,9 @@ def test_busy_loop_on_one_thread_is_about_one_core(monkeypatch: pytest.MonkeyPat
     assert fields["latency_ms"]["p50"] >= 5.0
     assert fields["n_calls"] >= 5
     # The sampler took samples while the thread spun holding the GIL: more than its first and last one.
-    # (How many depends on when the scheduler runs it; at most one per interval of the window.)
+    # (How many depends on when the scheduler runs it; at most one per interval it was running.)
     samples = fields["sampler"]["n_samples"]
-    assert 3 <= samples <= usage.wall_s / fields["sampler"]["interval_s"] + 3, samples
+    assert samples == sampled.n_samples and 3 <= samples <= sampled.wall_s / sampled.interval_s + 3, samples
 
 
 def test_a_window_in_which_one_thread_had_the_core_reads_as_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
