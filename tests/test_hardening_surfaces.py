@@ -241,3 +241,22 @@ def test_fleet_tables_leave_out_unusable_samples(tmp_path: Path) -> None:
 
     path = _results(tmp_path / "fleet.jsonl", [{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], 1.0)
     assert "numpy" in machine_views(path).markdown()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_a_chart_the_user_drew_with_matplotlib_is_not_taken_for_benchlibs(tmp_path: Path, suffix: str) -> None:
+    """Matplotlib names itself in every chart; only benchlib's own charts name benchlib as their creator."""
+    import matplotlib.pyplot as plt
+
+    from benchlib.cli.outputs import OutputRefused
+
+    results, figures, tables = tmp_path / "results", tmp_path / "figures", tmp_path / "tables"
+    figures.mkdir()
+    fig = plt.figure()
+    fig.savefig(figures / f"numpy-latency{suffix}")  # the user's own chart, under benchlib's name
+    plt.close(fig)
+    before = (figures / f"numpy-latency{suffix}").read_bytes()
+    cases = nb.framework_cases("numpy", [], [1], None, 0.05, 0.0)
+    with pytest.raises(OutputRefused, match="figures_dir"):
+        nb.plan_framework_outputs("numpy", cases, results, figures, tables)
+    assert (figures / f"numpy-latency{suffix}").read_bytes() == before

@@ -47,9 +47,11 @@ _EXPORT_START = {
     # a notebook's results table (benchlib.report.tables.comparison_table), as CSV and as Markdown
     "table CSV": re.compile(rb"(\xef\xbb\xbf)?(machine,)?model,backend,variant,"),
     "table Markdown": re.compile(rb"\s*\|\s*(machine\s*\|\s*)?model\s*\|\s*backend\s*\|"),
-    # charts are drawn by Matplotlib, which names itself in the file (PNG text chunk, SVG metadata)
-    "PNG chart": re.compile(rb"\x89PNG\r\n\x1a\n.{0,256}?Software\x00Matplotlib", re.DOTALL),
-    "SVG chart": re.compile(rb"\s*<\?xml.{0,3500}?matplotlib", re.DOTALL | re.IGNORECASE),
+    # charts name benchlib as their creator (benchlib.report.figures.save_figure): a chart the user drew
+    # with Matplotlib under the same name is not benchlib's
+    "PNG chart": re.compile(rb"\x89PNG\r\n\x1a\n.{0,512}?Creator\x00benchlib", re.DOTALL),
+    "SVG chart": re.compile(rb"\s*<\?xml.{0,3500}?<dc:creator>\s*<cc:Agent>\s*<dc:title>benchlib</dc:title>",
+                            re.DOTALL),
 }
 
 

@@ -55,6 +55,9 @@ def colour(backend: str) -> str:
     return BACKEND_COLOURS.get(backend, "#333333")
 
 
+#: The creator written into every chart file benchlib saves (PNG text chunk, SVG metadata).
+CHART_CREATOR = "benchlib"
+
 #: Resolution of saved PNG files: sharper than the 100 dpi a notebook draws at (for slides and the README).
 SAVED_DPI = 150
 
@@ -64,8 +67,10 @@ def save_figure(fig: Figure, folder: str | Path, name: str) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"{name}.png", folder / f"{name}.svg"]
-    fig.savefig(paths[0], dpi=SAVED_DPI, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    # Each file names benchlib as its creator, so a later run can tell its own charts from a chart the
+    # user drew with Matplotlib under the same name (which it must never replace).
+    fig.savefig(paths[0], dpi=SAVED_DPI, bbox_inches="tight", metadata={"Creator": CHART_CREATOR})
+    fig.savefig(paths[1], bbox_inches="tight", metadata={"Creator": CHART_CREATOR})
     return paths
 
 
