@@ -69,8 +69,9 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None,
                 problem = memory_refusal(planned, batch_sizes or VERIFY_BATCH_SIZES)
             except OnnxModelError as exc:
                 return str(exc)
-            if problem:
-                return problem
+            if problem:  # verify has no --batch-sizes: say which it draws
+                return problem + ("" if batch_sizes else f" (verify draws batch sizes "
+                                  f"{' and '.join(map(str, VERIFY_BATCH_SIZES))}, or a fixed batch)")
     return None
 
 

@@ -49,11 +49,11 @@ def available_memory_bytes() -> int:
 
 
 def format_bytes(count: int) -> str:
-    """``count`` bytes in the largest binary unit that keeps a digit before the point (MiB to TiB)."""
-    for unit, shift in (("TiB", 40), ("GiB", 30)):
+    """``count`` bytes in the largest binary unit that keeps a digit before the point (KiB to TiB)."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20)):
         if count >= 1 << shift:
             return f"{count / (1 << shift):.1f} {unit}"
-    return f"{count / (1 << 20):.1f} MiB"
+    return f"{count / 1024:.1f} KiB"
 
 
 def _itemsize(elem_type: int) -> int:
