@@ -100,7 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build each backend from each model spec, run random inputs at the model's verification "
                     "batch sizes and compare with a float64 reference, within the model's own tolerance "
                     "(stated in the spec with its reason). Prints a backend x model table of the largest "
-                    "absolute error. Exits 1 if any installed backend fails.",
+                    "absolute error. Exits 1 if any installed backend fails, or if every backend skipped a model "
+                    "(nothing was verified).",
     )
     add_backends_option(parser, "all (missing frameworks are reported as skipped)")
     add_models_option(parser, None, "all")
