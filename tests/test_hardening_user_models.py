@@ -274,3 +274,17 @@ def test_a_fixed_batch_model_is_never_reshaped(tmp_path: Path) -> None:
         assert records[(backend, 1)]["status"] == "ok", records[(backend, 1)].get("error")
         skipped = records[(backend, 4)]
         assert skipped["status"] == "skipped" and "fix the batch dimension at 1" in skipped["error"]
+
+
+def test_inputs_with_different_fixed_batch_sizes_are_refused(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    graph = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "two_batches",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 8]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [2, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    path = tmp_path / "two_batches.onnx"
+    onnx.save(model, str(path))
+    assert status_of(["verify", "--models", str(path), "--backends", "onnxruntime", "openvino"]) == 2
+    assert "have different fixed batch sizes (a: 1, b: 2)" in capsys.readouterr().err
