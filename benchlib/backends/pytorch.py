@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,31 @@ from benchlib.precision.torch_quant import METHODS as PRECISION_METHODS
 from benchlib.precision.torch_quant import SKIPS as PRECISION_SKIPS
 from benchlib.precision.torch_quant import quantize_pt2e
 
+#: The messages of PyTorch 2.13's deprecations of ``torch.jit.trace``, ``trace_method`` and ``freeze``.
+JIT_DEPRECATION = r"`torch\.jit\.\w+` is (deprecated|not supported)"
+
+
+def torchscript_module(torch: Any, model: Any, example: Any) -> Any:
+    """``model`` traced with ``example`` and frozen: the legacy ``torchscript`` variant (a ``ScriptModule``).
+
+    Its successors, ``torch.export`` with ``torch.compile`` or AOTInductor, spend seconds to a minute
+    compiling C++ per model where tracing takes well under a second; the ``compile`` variant measures
+    Inductor.
+    """
+    # Users still deploy TorchScript, so the variant stays; PyTorch deprecated the API in 2.13 and says so
+    # on every call (attributed to torch.jit): only those notices are silenced, any other warning passes.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=JIT_DEPRECATION, category=DeprecationWarning)
+        with torch.inference_mode():
+            return torch.jit.freeze(torch.jit.trace(model, example))
+
 
 class PyTorchBackend(Backend):
     name = "pytorch"
     module = "torch"
     requirement = "torch"
-    #: eager: the module called under inference_mode; torchscript: trace + freeze;
+    #: eager: the module called under inference_mode; torchscript (legacy): trace + freeze, an API PyTorch
+    #: deprecated in 2.13, kept because users still deploy TorchScript (:func:`torchscript_module`);
     #: compile: torch.compile (Inductor, generates C++ for the CPU)
     variants = ("eager", "torchscript", "compile")
     #: precision → how (benchlib.precision.torch_quant)
@@ -56,8 +76,7 @@ class PyTorchBackend(Backend):
             self._model = quantize_pt2e(torch, model, self.spec, self.calibration_size, self.variant)
             return
         if self.variant == "torchscript":
-            with torch.inference_mode():
-                model = torch.jit.freeze(torch.jit.trace(model, example))
+            model = torchscript_module(torch, model, example)
         elif self.variant == "compile":
             try:
                 model = torch.compile(model, dynamic=False)

@@ -107,9 +107,11 @@ class OnnxModel:
     #: per input, the values drawn: [low, high) (``--input-range``); default [0, 1) or [0, high)
     input_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     kind: str = "onnx"
-    #: a factory model (``kind="factory"``): its dotted path and the SHA-256 of its weights; ``path`` is the export
+    #: a factory model (``kind="factory"``): its dotted path, the SHA-256 of its weights and the exporter that
+    #: wrote ``path`` (benchlib.models.torch_factory.EXPORTER)
     factory: str | None = None
     weights_sha256: str | None = None
+    exporter: str | None = None
     tolerance: float = RELATIVE_TOLERANCE
     tolerance_reason: str = ("largest error of each output relative to the largest magnitude of the reference "
                              "evaluator's output (float32 accumulations in a different order)")
@@ -140,7 +142,8 @@ class OnnxModel:
 
     def identity(self) -> dict[str, Any]:
         """What names this model in a record."""
-        factory = {"factory": self.factory, "weights_sha256": self.weights_sha256} if self.factory else {}
+        factory = ({"factory": self.factory, "weights_sha256": self.weights_sha256, "exporter": self.exporter}
+                   if self.factory else {})
         return {"name": self.name, "kind": self.kind, **factory, "path": str(self.path), "sha256": self.sha256,
                 "size_bytes": self.size_bytes, "external_data": list(self.external_files),
                 "parameter_count": self.parameter_count, "flops_per_sample": self.flops_per_sample(),

@@ -34,6 +34,8 @@ EXPORT_OPSET = 17
 #: Case ``extra`` keys of a factory: the exported file, its weights' hash, a planning error.
 ONNX_KEY, WEIGHTS_KEY, ERROR_KEY = "factory_onnx", "factory_weights_sha256", "factory_error"
 INPUT_NAME = "input"
+#: The exporter, as each factory model's record names it (``model_info.exporter``).
+EXPORTER = f"torch.onnx.export, TorchScript-based (dynamo=False), opset {EXPORT_OPSET}"
 #: Seconds planning (import, build, export) may take when the caller gives no timeout (``run``'s default).
 PLAN_TIMEOUT_S = 600.0
 
@@ -124,7 +126,10 @@ def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dic
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
         os.close(fd)
         try:  # written under a temporary name and renamed: no process ever reads a half-written file
-            with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice: chosen knowingly
+            # The torch.export-based exporter needs onnxscript, which requirements.txt does not pin, so the
+            # TorchScript-based one is chosen knowingly (dynamo=False); PyTorch 2.13 deprecates it on every call
+            # (and from inside it) whatever the arguments, so its deprecation notices are silenced here.
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME], output_names=outputs,
                                   dynamic_axes={n: {0: "batch"} for n in (INPUT_NAME, *outputs)},
@@ -197,7 +202,7 @@ def load_factory_model(name: str, settings: dict[str, Any], input_shape: tuple[i
         exported = export_factory(name, input_shape)  # raises the factory's own exception
         path, weights = Path(exported[ONNX_KEY]), exported[WEIGHTS_KEY]
     model = load_onnx_model(path)
-    model.kind, model.factory, model.weights_sha256 = "factory", name, weights
+    model.kind, model.factory, model.weights_sha256, model.exporter = "factory", name, weights, EXPORTER
     return model
 
 
