@@ -56,7 +56,7 @@ def _server(bound: float, protocol: str = "loadgen", result: str | None = None, 
             **fields: Any) -> dict[str, Any]:
     """A Server record as the scenario worker writes it: its figure is a rate within ``bound`` (or none)."""
     settings = {"latency_bound_ms": bound, "streams": 1, "min_duration_s": 0.5, "min_queries": 1024}
-    case = _case(scenario="Server", protocol=protocol, extra=json.dumps(settings, sort_keys=True))
+    case = _case(scenario="Server", protocol=protocol, extra=settings)
     return make_record(case, latency_ms={"p50": 9850.0, "p99": 20000.0, "p90": 15000.0}, throughput_sps=0.5,
                        cpu_percent=100.0, env=ENV, env_key="E1", latency_bound_ms=bound, server_max_qps=qps,
                        server_result=result or f"no rate met the bound of {bound:g} ms (lowest rate tried: 5.0 "
@@ -143,6 +143,28 @@ def test_people_tables_show_markup_in_cells_headers_and_caption_as_text() -> Non
     assert live == []
     for shown in (SCRIPT, IMG, HOVER):
         assert shown in text  # shown as its characters, not dropped
+
+
+def test_report_html_keeps_markdown_outputs_of_record_values_inert(tmp_path: Path) -> None:
+    """A notebook that shows records as a Markdown table (the scenarios notebook does) cannot put live
+    markup into report.html: the report builder renders every Markdown output inert."""
+    from benchlib.report.html import write_report
+    from benchlib.report.tables import to_markdown
+    from benchlib.scenarios.report import insights, summary_table
+
+    records = [_server(10.0, result=f"no rate met {IMG}", model=IMG, variant=SCRIPT, qps=None),
+               _server(30.0, qps=300.0, model=IMG)]
+    records[0]["backend"] = SCRIPT
+    shown = [to_markdown(summary_table(records)), "\n".join(f"- {s}" for s in insights(records)), f"see {LINK}"]
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("display(Markdown(...))")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": text}) for text in shown]
+    notebook.cells.append(cell)
+    nbformat.write(notebook, tmp_path / "scenarios.ipynb")
+    page = write_report([tmp_path / "scenarios.ipynb"], tmp_path / "report.html").read_text(encoding="utf-8")
+    live, text = live_markup(page)
+    assert live == []
+    assert SCRIPT in text and IMG in text and LINK in text
 
 
 # -- `report`: unknown backends, scenario records, failed and odd records ----------------------------------
@@ -418,7 +440,7 @@ def test_comparison_notebook_shows_null_nan_and_infinite_figures_and_never_ranks
     assert float(by.loc["jax", "framework_mb"]) == float("inf")
     text = live_markup("\n".join(_html_outputs(notebook)))[1]
     assert re.search(r"openvino[^.]*differ from the reference \(max abs err unknown", text)
-    assert "pytorch at batch size 1 has no finite median latency (p50 not recorded)" in text
+    assert "pytorch at batch size 1 has no finite median latency (p50 missing or NaN)" in text
 
 
 def test_comparison_table_never_ranks_a_nan_or_infinite_median_of_records_in_memory() -> None:

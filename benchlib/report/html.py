@@ -4,9 +4,24 @@ from __future__ import annotations
 
 import copy
 import html
+import re
 from pathlib import Path
 
 import nbformat
+
+#: The start of an HTML tag in Markdown (``<img``, ``</b``, ``<!--``, ``<?``): the exporter would pass it on as HTML.
+_TAG = re.compile(r"<(?=[A-Za-z/!?])")
+#: Link syntax in Markdown (``[x](url)``, ``[x]: url``): a ``javascript:`` address would become a live link.
+_LINK = re.compile(r"\]\s*(?=[(:\[])")
+
+
+def inert_markdown(text: str) -> str:
+    """A Markdown output with no tag and no link left to render: the exporter passes raw HTML through.
+
+    Notebooks escape record values themselves (:func:`benchlib.report.display.markdown`); this is the
+    report's own guard for any Markdown output that did not. Already escaped text is unchanged.
+    """
+    return _LINK.sub(lambda m: m.group(0).replace("]", "&#93;"), _TAG.sub("&lt;", text))
 
 
 def combine_notebooks(paths: list[Path], title: str) -> nbformat.NotebookNode:
@@ -26,6 +41,10 @@ def combine_notebooks(paths: list[Path], title: str) -> nbformat.NotebookNode:
                 # framework log lines and progress bars go to stderr; the report shows results only
                 cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream"
                                                                  and o.get("name") == "stderr")]
+                for output in cell.outputs:
+                    data = output.get("data", {})
+                    if "text/markdown" in data:  # may hold record values; its HTML would be live in the report
+                        data["text/markdown"] = inert_markdown(str(data["text/markdown"]))
             combined.cells.append(cell)
     return combined
 

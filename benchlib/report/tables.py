@@ -104,9 +104,9 @@ def number_text(value: Any) -> str:
     from benchlib.report.display import format_value
 
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        return "not recorded" if value is None or value is pd.NA else str(value)
-    if math.isnan(value):
-        return "NaN"
+        return "missing or NaN" if value is None or value is pd.NA else str(value)
+    if math.isnan(value):  # a frame holds a record's null as NaN: the two cannot be told apart here
+        return "missing or NaN"
     return format_value(float(value), "float")
 
 

@@ -48,7 +48,7 @@ def scenario_records(results: str | os.PathLike | Iterable[dict[str, Any]]) -> l
 
 def configuration(record: dict[str, Any]) -> str:
     """The concurrency configuration a record ran, in words (read back where the framework allows)."""
-    conc = record.get("concurrency") or {}
+    conc = record.get("concurrency") if isinstance(record.get("concurrency"), dict) else {}  # odd files: anything
     strategy = conc.get("strategy")
     if strategy == "AsyncInferQueue":
         hint = str(conc.get("performance_hint") or record.get("variant") or "").lower()
@@ -58,8 +58,8 @@ def configuration(record: dict[str, Any]) -> str:
     if strategy == "thread pool":
         unit = "session(s)" if conc.get("sessions") else "stream(s)"
         return f"{conc.get('streams')} {unit} × {conc.get('threads_per_stream') or 'default'} thread(s)"
-    case = record.get("case") or {}
-    extra = case.get("extra") or {}
+    case = record.get("case") if isinstance(record.get("case"), dict) else {}
+    extra = case.get("extra") if isinstance(case.get("extra"), dict) else {}
     streams = extra.get("streams")
     variant = f"{record.get('variant')} " if record.get("variant") else ""
     return f"{variant}{'auto' if streams is None else streams} stream(s), {record.get('threads') or 'default'} threads"
