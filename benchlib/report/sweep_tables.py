@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchlib.report.tables import one_per_case
+from benchlib.report.tables import finite, one_per_case, single_call_rows
 
 #: A case's identity in a sweep (the newest record of each is kept).
 IDENTITY = ["model", "backend", "variant", "batch_size", "threads"]
@@ -46,7 +46,7 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
                "peak_gflops", "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample"]
     if df.empty:
         return pd.DataFrame(columns=columns)
-    data = one_per_case(df)  # the newest record of each case, as in every other summary
+    data = one_per_case(single_call_rows(df))  # the newest record of each case, as in every other summary
     out = pd.DataFrame({c: data[c] if c in data.columns else None for c in [*IDENTITY, "status", "error"]})
     out["p50_ms"] = _num(data, "latency_ms.p50")
     out["p50_halfwidth"] = _num(data, "stopping.halfwidth")  # relative; NaN where a record has no interval
@@ -60,12 +60,15 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     for column in ("import_s", "load_s", "first_call_ms", "cpu_percent"):
         out[column] = _num(data, column)
     out["outputs_valid"] = data["outputs_valid"] if "outputs_valid" in data.columns else None
+    measured = [c for c in columns if c not in (*IDENTITY, "status", "error", "outputs_valid", "flops_per_sample",
+                                                   "peak_gflops")]
+    out[measured] = out[measured].where(out["status"].eq("ok"))  # a failed or skipped run measured nothing
     return out[columns].sort_values(["model", "backend", "variant", "threads", "batch_size"]).reset_index(drop=True)
 
 
 def _ok(df: pd.DataFrame) -> pd.DataFrame:
     valid = df["outputs_valid"].astype(object).ne(False)
-    return _with_halfwidth(df[df["status"].eq("ok") & df["p50_ms"].notna() & valid])
+    return _with_halfwidth(df[df["status"].eq("ok") & finite(df["p50_ms"]).notna() & valid])  # never rank NaN or inf
 
 
 def _with_halfwidth(df: pd.DataFrame) -> pd.DataFrame:
