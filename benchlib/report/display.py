@@ -49,7 +49,7 @@ HALFWIDTH_DASH = "– : the record has no interval (not measured, or a protocol 
 CONSTANT_COLUMNS = ("model", "precision", "status", "machine")
 #: Columns whose text wraps (everything else stays on one line).
 WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "criterion", "noisy_criteria",
-           "install", "Reason", "warnings", "target"}
+           "install", "Reason", "warnings", "target", "settings", "result", "metric"}
 
 
 def column_kind(name: str) -> str:
@@ -169,7 +169,9 @@ def legend(frame: pd.DataFrame) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # NaN is how pandas holds a missing text value (a variant-less record): not a number to right-align
+    return isinstance(value, int | float) and not isinstance(value, bool) and not (
+        isinstance(value, float) and math.isnan(value))
 
 
 def _numeric_column(series: pd.Series) -> bool:
