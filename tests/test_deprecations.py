@@ -1,11 +1,16 @@
-"""No deprecated call of benchlib's own: PyTorch's variants and the ONNX exporter under warnings-as-errors."""
+"""No deprecated call of benchlib's own: PyTorch's variants and the ONNX exporter under warnings-as-errors.
+
+A factory is exported by the torch.export-based exporter with a symbolic batch; the TorchScript-based one is the
+fallback, named in the record with the reason.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,7 +67,89 @@ def test_a_factory_record_names_its_exporter(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     exporter = load_factory_model(TWO_HEADS, {}).identity().get("exporter")
-    assert exporter == "torch.onnx.export, TorchScript-based (dynamo=False), opset 17"
+    assert exporter == "torch.onnx.export, torch.export-based (dynamo=True), opset 18"
+
+
+def _batch_dims(values: Iterable[Any]) -> list[str | int]:
+    """The first dimension of each graph input or output: its symbol, or its size if fixed."""
+    dims = [value.type.tensor_type.shape.dim[0] for value in values]
+    return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in dims]
+
+
+@needs_torch
+def test_a_factory_is_exported_by_torch_export_with_a_symbolic_batch(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import onnx
+    import onnxruntime
+    import torch
+
+    from benchlib.models.torch_factory import load_factory_model
+    from tests.user_factories import two_heads
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+    # a notice leaking out of the torch.export-based exporter would raise inside it and force the fallback
+    with deprecations_as_errors(), warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", UserWarning)
+        model = load_factory_model(TWO_HEADS, {})
+    assert model.identity()["exporter"] == "torch.onnx.export, torch.export-based (dynamo=True), opset 18"
+    assert [str(w.message) for w in seen] == []  # torch's own warnings from inside the export stay inside
+    graph = onnx.load(str(model.path))
+    assert _batch_dims(graph.graph.input) == ["batch"] and _batch_dims(graph.graph.output) == ["batch", "batch"]
+    assert [o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")] == [18]
+    assert model.fixed_batch is None
+    session = onnxruntime.InferenceSession(str(model.path), providers=["CPUExecutionProvider"])
+    for batch in (1, 5):  # neither is the export's example batch (2)
+        feeds = model.random_input(batch, seed=batch)
+        with torch.inference_mode():
+            expected = two_heads().eval()(torch.from_numpy(feeds["input"]))
+        for output, reference in zip(session.run(None, feeds), expected, strict=True):
+            np.testing.assert_allclose(output, reference.numpy(), rtol=0, atol=1e-5)
+
+
+@needs_torch
+def test_a_factory_torch_export_rejects_falls_back_to_torchscript_and_the_record_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchlib.models.torch_factory import plan_factory
+    from benchlib.models.user import load_model, verify_named_model
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+    plan_factory.cache_clear()
+    name = "torch:tests.user_factories:data_dependent"  # `if x.sum() > 0:` in forward
+    extra = dict(plan_factory(name))  # planned in a child process, as every run plans a factory
+    exporter = load_model(name, extra).identity()["exporter"]
+    assert exporter.startswith("torch.onnx.export, TorchScript-based (dynamo=False, deprecated), opset 18, the "
+                               "fallback: the torch.export-based exporter failed (TorchExportError: ")
+    assert "GuardOnDataDependentSymNode: Could not guard on data-dependent expression" in exporter
+    assert "\n" not in exporter and "\x1b" not in exporter and len(exporter) < 450
+    results = {r.backend: r for r in verify_named_model(name, ["onnxruntime", "pytorch"])}
+    assert all(r.status == "pass" for r in results.values()), results
+
+
+@needs_torch
+def test_a_factory_whose_code_fixes_the_batch_is_exported_with_that_batch_fixed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchlib.models.onnx_model import OnnxModelError
+    from benchlib.models.torch_factory import load_factory_model
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+    model = load_factory_model("torch:tests.user_factories:batch_of_two", {})  # adds a (2, 3) buffer
+    assert model.fixed_batch == 2
+    assert model.identity()["exporter"].endswith("; the file fixes the batch dimension at 2 (the module's code "
+                                                 "allows no other)")
+    with pytest.raises(OnnxModelError, match="fixed batch dimension; allowed: 2"):
+        model.random_input(3)
+
+
+@needs_torch
+def test_what_a_factory_prints_while_it_is_exported_goes_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capfd: pytest.CaptureFixture[str]) -> None:
+    from benchlib.models.torch_factory import load_factory_model
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+    load_factory_model("torch:tests.user_factories:prints", {})  # prints in forward, which the export traces
+    out, err = capfd.readouterr()
+    assert out == ""  # stdout is benchlib's own: no exporter progress line, no print of the module's
+    assert "printed by forward" in err
 
 
 def test_pytest_turns_benchlibs_own_deprecations_into_errors(pytestconfig: pytest.Config) -> None:

@@ -53,3 +53,57 @@ def unseeded() -> torch.nn.Module:
     model = torch.nn.Linear(8, 2)  # new random weights on every call
     model.benchlib_input_shape = (8,)
     return model
+
+
+class DataDependent(torch.nn.Module):
+    """Python control flow on a tensor's value, which torch.export rejects (the TorchScript tracer follows it)."""
+
+    benchlib_input_shape = (6,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:  # inputs drawn from [0, 1): always true, so the traced branch is the one that runs
+            return self.linear(x)
+        return -self.linear(x)
+
+
+def data_dependent() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return DataDependent()
+
+
+class BatchOfTwo(torch.nn.Module):
+    """Adds a (2, 3) buffer to its (batch, 3) output: only a batch of 2 broadcasts."""
+
+    benchlib_input_shape = (5,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(5, 3)
+        self.register_buffer("offset", torch.arange(6, dtype=torch.float32).reshape(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) + self.offset
+
+
+def batch_of_two() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return BatchOfTwo()
+
+
+class Prints(torch.nn.Linear):
+    """Prints on every forward call, as a module being debugged does (export traces forward too)."""
+
+    benchlib_input_shape = (4,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        print("printed by forward")
+        return super().forward(x)
+
+
+def prints() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return Prints(4, 2)

@@ -108,7 +108,8 @@ class OnnxModel:
     input_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     kind: str = "onnx"
     #: a factory model (``kind="factory"``): its dotted path, the SHA-256 of its weights and the exporter that
-    #: wrote ``path`` (benchlib.models.torch_factory.EXPORTER)
+    #: wrote ``path``, as the file's metadata records it (benchlib.models.torch_factory.EXPORTER, or the fallback
+    #: with the reason the first failed)
     factory: str | None = None
     weights_sha256: str | None = None
     exporter: str | None = None

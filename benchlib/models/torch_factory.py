@@ -4,10 +4,12 @@ The factory is imported and called in each process that needs the module (never 
 input is one float32 tensor whose per-sample shape (no batch axis) is the module's
 ``benchlib_input_shape`` attribute or ``--input-shape input=d1,d2``. Planning (:func:`plan_factory`)
 runs in a child process: it builds the module, hashes its weights and exports it once with
-``torch.onnx.export`` (the TorchScript-based exporter, ``dynamo=False``: the ``torch.export``-based
-one needs ``onnxscript``, which is not installed) to ``outputs/models/``, keyed by the factory path,
-the weights' hash and the input shape. ONNX Runtime and OpenVINO run that file; PyTorch runs the
-module itself; ONNX's reference evaluator on the file checks all of them.
+``torch.onnx.export`` to ``outputs/models/``, keyed by the factory path, the weights' hash and the
+input shape. The ``torch.export``-based exporter (``dynamo=True``, batch dimension dynamic) is used;
+the TorchScript-based one (``dynamo=False``, deprecated) only when it fails. Which one wrote the
+file, and why the first failed, is kept in the file's metadata and named by each record
+(``model_info.exporter``). ONNX Runtime and OpenVINO run that file; PyTorch runs the module itself;
+ONNX's reference evaluator on the file checks all of them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import hashlib
 import importlib
 import os
 import re
+import shutil
 import sys
 import tempfile
+import textwrap
 import traceback
 import warnings
 from functools import lru_cache
@@ -29,13 +33,23 @@ from benchlib.models.onnx_model import OnnxModelError, file_digest
 
 #: ``torch:package.module:function``
 FACTORY_PATTERN = re.compile(r"^torch:([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
-#: Opset of the export (the zoo's own exports use the same).
-EXPORT_OPSET = 17
+#: Opset of the export, asked explicitly: the torch.export-based exporter implements opset 18 and converts
+#: down (with a warning, not always successfully) when asked for less; ONNX Runtime 1.32 and OpenVINO 2026.4
+#: read 18. The TorchScript-based fallback writes the same opset. Records give the opset read from the file.
+EXPORT_OPSET = 18
 #: Case ``extra`` keys of a factory: the exported file, its weights' hash, a planning error.
 ONNX_KEY, WEIGHTS_KEY, ERROR_KEY = "factory_onnx", "factory_weights_sha256", "factory_error"
 INPUT_NAME = "input"
-#: The exporter, as each factory model's record names it (``model_info.exporter``).
-EXPORTER = f"torch.onnx.export, TorchScript-based (dynamo=False), opset {EXPORT_OPSET}"
+#: The exporter, as a factory model's record names it (``model_info.exporter``) when the default one wrote it.
+EXPORTER = f"torch.onnx.export, torch.export-based (dynamo=True), opset {EXPORT_OPSET}"
+#: The fallback, named with the reason the default exporter failed after it.
+FALLBACK_EXPORTER = f"torch.onnx.export, TorchScript-based (dynamo=False, deprecated), opset {EXPORT_OPSET}"
+#: The exported file's ``metadata_props`` key holding the exporter's description (what the record names).
+EXPORTER_METADATA_KEY = "benchlib.exporter"
+#: Part of the export's cache key: a file an older benchlib wrote (TorchScript-based, opset 17) is not reused.
+EXPORT_VERSION = f"dynamo-opset{EXPORT_OPSET}"
+#: Longest fallback reason kept in a record (one line: the exception's type and message, shortened).
+REASON_CHARS = 300
 #: Seconds planning (import, build, export) may take when the caller gives no timeout (``run``'s default).
 PLAN_TIMEOUT_S = 600.0
 
@@ -98,8 +112,112 @@ def export_path(name: str, weights: str, shape: tuple[int, ...], directory: Path
     """Where the export of this factory, these weights and this input shape lives."""
     from benchlib.paths import models_dir
 
-    key = hashlib.sha256(f"{name}|{weights}|{shape}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{name}|{weights}|{shape}|{EXPORT_VERSION}".encode()).hexdigest()[:16]
     return (directory or models_dir()) / f"factory-{parse_factory(name)[1]}-{key}.onnx"
+
+
+def write_export(path: Path, model: Any, example: Any, outputs: list[str]) -> None:
+    """Export ``model`` to ``path`` with the input named ``input`` and the batch dimension dynamic.
+
+    The file is written in a folder of its own beside ``path`` and moved into place (external data
+    first, the model file last), so no process ever reads a half-written export; the exporter that
+    wrote it is recorded in its metadata (:func:`exporter_of`).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=".export-"))
+    try:
+        target = staging / path.name
+        # The user's forward runs while it is traced: its prints go to stderr with the factory's (stdout is
+        # benchlib's own; ``verify --json`` prints pure JSON there).
+        with contextlib.redirect_stdout(sys.stderr):
+            exporter = _export(model, example, outputs, target)
+        _stamp(target, exporter)
+        for item in sorted(staging.iterdir()):  # a model over 1.5 GB has its weights in a file beside it
+            if item != target:
+                os.replace(item, path.parent / item.name)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export(model: Any, example: Any, outputs: list[str], target: Path) -> str:
+    """Write ``target`` with the torch.export-based exporter, else the TorchScript-based one; the one used."""
+    import torch
+
+    try:
+        # torch.export and the ONNX translation warn from deep inside torch (pytree's LeafSpec FutureWarning,
+        # dynamo's _check_is_size FutureWarning, "tensor attributes assigned during export" UserWarning), with
+        # stack levels that attribute them to copyreg, contextlib or generated code, so no module filter
+        # catches them; none is the user's to act on (their forward already ran once, outside this block).
+        # verbose=False stops the "[torch.onnx] Run decompositions... ✅" progress lines.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            program = torch.onnx.export(model, (example,), None, input_names=[INPUT_NAME], output_names=outputs,
+                                        dynamic_shapes=({0: torch.export.Dim("batch")},),
+                                        opset_version=EXPORT_OPSET, dynamo=True, verbose=False)
+            program.save(str(target), external_data=False)  # external only past 1.5 GB (torch's threshold)
+        return EXPORTER
+    except Exception as exc:  # noqa: BLE001 - whatever torch.export rejects, the TorchScript exporter may take
+        reason = failure_reason(exc)
+    for item in target.parent.iterdir():  # a partial save of the failed export
+        item.unlink()
+    # PyTorch 2.13 deprecates the TorchScript-based exporter on every call (and from inside it) whatever the
+    # arguments: it is the fallback here, chosen knowingly, so its deprecation notices are silenced.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            torch.onnx.export(model, (example,), str(target), input_names=[INPUT_NAME], output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in (INPUT_NAME, *outputs)},
+                              opset_version=EXPORT_OPSET, dynamo=False)
+        except Exception as exc:  # noqa: BLE001 - both failed: the cases fail with both reasons and the traceback
+            raise RuntimeError(f"both ONNX exporters failed: torch.export-based: {reason}; TorchScript-based: "
+                               f"{failure_reason(exc)}") from exc
+    return f"{FALLBACK_EXPORTER}, the fallback: the torch.export-based exporter failed ({reason})"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line: the exception's type and message and, if it wraps another, the wrapped one's.
+
+    The exporter's own errors (``TorchExportError``, ``ConversionError``) wrap what torch.export or
+    the translation rejected; their message is advice, so only its first sentence is kept.
+    """
+    def line(error: BaseException, first_sentence: bool = False) -> str:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip().splitlines()
+        words = (text[0] if text else "").rstrip(" :")
+        if first_sentence and ". " in words:
+            words = words.split(". ", 1)[0] + "."
+        return f"{type(error).__name__}: {words}" if words else type(error).__name__
+
+    root, seen = exc, {id(exc)}
+    while root.__cause__ is not None and id(root.__cause__) not in seen:
+        root = root.__cause__
+        seen.add(id(root))
+    text = line(exc) if root is exc else f"{line(exc, first_sentence=True)} (caused by {line(root)})"
+    return textwrap.shorten(text, REASON_CHARS, placeholder=" …")
+
+
+def _stamp(target: Path, exporter: str) -> None:
+    """Record ``exporter`` (with the opset and any fixed batch the file has) in the file's metadata."""
+    import onnx
+
+    model = onnx.load(str(target), load_external_data=False)  # external data stays where it is
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    text = re.sub(r"opset \d+", f"opset {opset}", exporter, count=1)  # the file's own opset, whatever was asked
+    first = model.graph.input[0].type.tensor_type.shape.dim[0] if model.graph.input else None
+    if first is not None and first.HasField("dim_value"):  # torch.export found the module's code fixes the batch
+        text += f"; the file fixes the batch dimension at {first.dim_value} (the module's code allows no other)"
+    props = {p.key: p.value for p in model.metadata_props} | {EXPORTER_METADATA_KEY: text}
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, str(target))
+
+
+def exporter_of(path: Path) -> str:
+    """The exporter that wrote the factory export at ``path``, as recorded in its metadata."""
+    import onnx
+
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    return props.get(EXPORTER_METADATA_KEY) or "unknown: the file records no exporter"
 
 
 def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dict[str, Any]:
@@ -121,23 +239,7 @@ def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dic
         with torch.inference_mode(), contextlib.redirect_stdout(sys.stderr):
             sample = model(example)
         count = len(sample) if isinstance(sample, tuple | list) else 1
-        outputs = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-        os.close(fd)
-        try:  # written under a temporary name and renamed: no process ever reads a half-written file
-            # The torch.export-based exporter needs onnxscript, which requirements.txt does not pin, so the
-            # TorchScript-based one is chosen knowingly (dynamo=False); PyTorch 2.13 deprecates it on every call
-            # (and from inside it) whatever the arguments, so its deprecation notices are silenced here.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                torch.onnx.export(model, (example,), tmp, input_names=[INPUT_NAME], output_names=outputs,
-                                  dynamic_axes={n: {0: "batch"} for n in (INPUT_NAME, *outputs)},
-                                  opset_version=EXPORT_OPSET, dynamo=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_export(path, model, example, ["output"] if count == 1 else [f"output_{i}" for i in range(count)])
     return {ONNX_KEY: str(path), WEIGHTS_KEY: weights, "sha256": file_digest([path]),
             "input_shape": list(shape)}
 
@@ -202,7 +304,7 @@ def load_factory_model(name: str, settings: dict[str, Any], input_shape: tuple[i
         exported = export_factory(name, input_shape)  # raises the factory's own exception
         path, weights = Path(exported[ONNX_KEY]), exported[WEIGHTS_KEY]
     model = load_onnx_model(path)
-    model.kind, model.factory, model.weights_sha256, model.exporter = "factory", name, weights, EXPORTER
+    model.kind, model.factory, model.weights_sha256, model.exporter = "factory", name, weights, exporter_of(path)
     return model
 
 
