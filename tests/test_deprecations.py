@@ -126,6 +126,24 @@ def test_a_factory_torch_export_rejects_falls_back_to_torchscript_and_the_record
 
 
 @needs_torch
+def test_a_factory_neither_exporter_takes_fails_its_records_with_both_reasons(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchlib.engine.grid import case_grid
+    from benchlib.engine.launcher import run_case
+    from benchlib.models.torch_factory import plan_factory
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+    plan_factory.cache_clear()
+    fast = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
+    case = case_grid(["onnxruntime"], [1], models=["torch:tests.user_factories:refuses_export"], **fast)[0]
+    record = run_case(case)  # planned, then run, in child processes
+    assert record["status"] == "failed"
+    assert ("both ONNX exporters failed: torch.export-based: TorchExportError: Failed to export the model with "
+            "torch.export. (caused by RuntimeError: this module refuses to be exported); TorchScript-based: "
+            "RuntimeError: this module refuses to be exported") in record["traceback"]
+
+
+@needs_torch
 def test_a_factory_whose_code_fixes_the_batch_is_exported_with_that_batch_fixed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from benchlib.models.onnx_model import OnnxModelError

@@ -107,3 +107,19 @@ class Prints(torch.nn.Linear):
 def prints() -> torch.nn.Module:
     torch.manual_seed(0)
     return Prints(4, 2)
+
+
+class RefusesExport(torch.nn.Linear):
+    """Runs when called, raises while either ONNX exporter traces it."""
+
+    benchlib_input_shape = (4,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting():
+            raise RuntimeError("this module refuses to be exported")
+        return super().forward(x)
+
+
+def refuses_export() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return RefusesExport(4, 2)
