@@ -16,6 +16,16 @@ from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_b
 from benchlib.engine.case import RunCase
 from benchlib.engine.timing import DEFAULT_TARGET_CI
 from benchlib.models.zoo import get_model
+from benchlib.notebook_plans import (  # noqa: F401 - each analysis notebook's first cell, as nb.<name>
+    other_table_name,
+    plan_article_outputs,
+    plan_comparison_outputs,
+    plan_method_ablation_outputs,
+    plan_models_outputs,
+    plan_precision_outputs,
+    plan_scenarios_outputs,
+    plan_sweeps_outputs,
+)
 from benchlib.notebook_setup import (  # noqa: F401 - the first cell's API, as nb.<name>
     check_parameters,
     output_folders,
@@ -355,15 +365,11 @@ def fair_article_tables(frame: pd.DataFrame, batch_size: int = 1000,
 
 
 def save_table(table: pd.DataFrame, tables_dir: str | Path, name: str) -> list[Path]:
-    """Write ``table`` as ``name.md`` and ``name.csv`` under ``tables_dir``, every digit kept."""
-    from benchlib.report.tables import to_markdown
+    """Write ``table`` as ``name.md`` and ``name.csv`` under ``tables_dir``, every digit kept; the Markdown
+    vouches for the CSV, so a later run replaces both (:mod:`benchlib.report.table_files`)."""
+    from benchlib.report.table_files import write_table
 
-    folder = Path(tables_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.md", folder / f"{name}.csv"]
-    paths[0].write_text(to_markdown(table, precision="full") + "\n", encoding="utf-8")
-    table.to_csv(paths[1], index=False)
-    return paths
+    return write_table(table, tables_dir, name)
 
 
 def insights_for(records: list[dict[str, Any]]) -> list[str]:

@@ -115,20 +115,25 @@ def results_path(results_dir: str | Path, backend: str) -> Path:
     return Path(results_dir) / f"{backend}.jsonl"
 
 
-def plan_outputs(results: str | Path, tables_dir: str | Path, tables: Sequence[str], figures_dir: str | Path,
-                 figures: Sequence[str], runs: int) -> None:
+def plan_outputs(results: str | Path | Sequence[str | Path] | None, tables_dir: str | Path, tables: Sequence[str],
+                 figures_dir: str | Path, figures: Sequence[str], runs: int,
+                 files: Sequence[tuple[str, str | Path, str]] = ()) -> None:
     """Check every file the notebook will write, before anything runs (what ``run --out`` checks).
 
-    ``results`` is the results file; each name in ``tables`` becomes ``<name>.md`` and ``<name>.csv``
-    in ``tables_dir``, each in ``figures`` ``<name>.png`` and ``<name>.svg`` in ``figures_dir``.
-    An existing file benchlib did not write is refused with
-    :class:`~benchlib.cli.outputs.OutputRefused` (a ``ValueError``) naming it; benchlib's own earlier
-    outputs are resumed (records) or replaced (tables, charts) as before.
+    ``results`` is the results file (a list: several; ``None``: the notebook writes none); each name in
+    ``tables`` becomes ``<name>.md`` and ``<name>.csv`` in ``tables_dir``, each in ``figures``
+    ``<name>.png`` and ``<name>.svg`` in ``figures_dir``; ``files`` are its other outputs as
+    ``(parameter, path, kind)`` (``"roofline JSON"``, ``"Markdown document"``). An existing file
+    benchlib did not write is refused with :class:`~benchlib.cli.outputs.OutputRefused` (a
+    ``ValueError``) naming the parameter and the file; benchlib's own earlier outputs are resumed
+    (records) or replaced (tables, charts, the rest) as before.
     """
     from benchlib.cli.outputs import plan_notebook
 
-    plan_notebook(Path(results), [Path(tables_dir) / name for name in tables],
-                  [Path(figures_dir) / name for name in figures], runs)
+    sources = [results] if isinstance(results, str | os.PathLike) else list(results or ())
+    plan_notebook([Path(path) for path in sources], [Path(tables_dir) / name for name in tables],
+                  [Path(figures_dir) / name for name in figures], runs,
+                  [(parameter, Path(path), kind) for parameter, path, kind in files])
 
 
 def plan_framework_outputs(backend: str, cases: Sequence[Any], results_dir: str | Path, figures_dir: str | Path,

@@ -205,6 +205,8 @@ def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> 
 
 #: How the stored peaks were measured; a roofline file measured otherwise is measured again.
 YARDSTICK = "float32 GEMM in every installed framework, f32 forced, best of them (benchlib.gemm)"
+#: The first key of every roofline file benchlib writes: how a later run knows the file is its own.
+ROOFLINE_CREATOR = "benchlib"
 
 
 def roofline_path(results_path: str | os.PathLike) -> Path:
@@ -260,6 +262,8 @@ def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
                        if str(count) in content["peaks"]), None)
         stored["peaks"][str(count)] = copied or measure(count).to_dict()
     stored["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    # benchlib named first, so a later run replaces this file and never a JSON file of the user's
+    stored = {"creator": ROOFLINE_CREATOR, **{k: v for k, v in stored.items() if k != "creator"}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -37,6 +37,9 @@ EXPECTED_RECORD_BYTES = 256 * 1024
 SPARE_BYTES = 4 * 2**20
 #: First line of the Markdown that ``report --markdown`` writes: how a later run knows the file is its own.
 MARKDOWN_MARKER = "<!-- benchlib report -->"
+#: How the first line of every table Markdown benchlib writes begins; the rest of the line vouches for the
+#: CSV twin beside it (:mod:`benchlib.report.table_files`).
+TABLE_MARKER = "<!-- benchlib table"
 
 _RESULTS_START = re.compile(rb'\s*\{\s*"schema_version"\s*:')
 #: First line of an export benchlib wrote, by kind (older Markdown exports start with the table).
@@ -44,9 +47,17 @@ _EXPORT_START = {
     "csv": re.compile(rb"(\xef\xbb\xbf)?schema_version,"),
     "markdown": re.compile(rb"\s*(" + re.escape(MARKDOWN_MARKER.encode()) + rb"|\| model \|)"),
     "json": re.compile(rb"\s*\{"),
-    # a notebook's results table (benchlib.report.tables.comparison_table), as CSV and as Markdown
+    # a table benchlib wrote (benchlib.report.table_files.write_table): its Markdown begins with benchlib's
+    # marker, which vouches for the CSV beside it (see export_file); a notebook's results table written
+    # before the marker existed is recognised by its columns
     "table CSV": re.compile(rb"(\xef\xbb\xbf)?(machine,)?model,backend,variant,"),
-    "table Markdown": re.compile(rb"\s*\|\s*(machine\s*\|\s*)?model\s*\|\s*backend\s*\|"),
+    "table Markdown": re.compile(rb"\s*(" + re.escape(TABLE_MARKER.encode())
+                                 + rb"|\|\s*(machine\s*\|\s*)?model\s*\|\s*backend\s*\|)"),
+    # a Markdown document benchlib wrote (report --markdown, the article's article.md)
+    "Markdown document": re.compile(rb"\s*" + re.escape(MARKDOWN_MARKER.encode())),
+    # the roofline file beside a sweep's results (benchlib.sweep.measure_roofline): it names benchlib as
+    # its creator; one written before that began with the environment key
+    "roofline JSON": re.compile(rb'\s*\{\s*"(creator"\s*:\s*"benchlib"|env_key"\s*:)'),
     # charts name benchlib as their creator (benchlib.report.figures.save_figure): a chart the user drew
     # with Matplotlib under the same name is not benchlib's
     "PNG chart": re.compile(rb"\x89PNG\r\n\x1a\n.{0,512}?Creator\x00benchlib", re.DOTALL),
@@ -170,12 +181,24 @@ def export_file(option: str, path: Path, kind: str, inputs: Sequence[Path] = ())
         return path
     _not_special(option, path, mode, f"a {kind} file")
     head = _head(path)
-    if head.strip() and not _EXPORT_START[kind].match(head):
+    if head.strip() and not _EXPORT_START[kind].match(head) and not _vouched_table(path, kind):
+        why = (f"neither does it begin as a benchlib {kind} export does, nor does a benchlib table Markdown "
+               f"beside it ({path.stem}.md) vouch for it as it is now" if kind == "table CSV"
+               else f"it does not begin as a benchlib {kind} export does")
         raise OutputRefused(
-            f"{_name(option, path)} is an existing file that benchlib did not write (it does not begin as "
-            f"a benchlib {kind} export does), and writing the export would replace it; allowed: a new "
-            f"path, or an export benchlib wrote before; move that file or choose another path")
+            f"{_name(option, path)} is an existing file that benchlib did not write ({why}), and writing the "
+            f"export would replace it; allowed: a new path, or an export benchlib wrote before; move that file "
+            f"or choose another path")
     return path
+
+
+def _vouched_table(path: Path, kind: str) -> bool:
+    """A table CSV whose Markdown twin begins with benchlib's marker and names this CSV's SHA-256."""
+    if kind != "table CSV":
+        return False
+    from benchlib.report.table_files import vouched
+
+    return vouched(path)
 
 
 def output_dir(option: str, path: Path, inputs: Sequence[Path] = ()) -> Path:
@@ -272,7 +295,7 @@ def plan_sweep(out: Path, tables: Path, figures: Path, runs: int) -> None:
     from benchlib.sweep import roofline_path
 
     results_file("--out", out)
-    export_file("the roofline file beside --out", roofline_path(out), "json")
+    export_file("the roofline file beside --out", roofline_path(out), "roofline JSON")
     output_dir("--tables-dir", tables, [out])
     output_dir("--figures-dir", figures, [out])
     check_free_space("--out", out, runs)
@@ -310,30 +333,38 @@ def plan_report(inputs: Sequence[Path], markdown: Path | None, csv: Path | None)
     return sources
 
 
-def plan_notebook(results: Path, tables: Sequence[Path], figures: Sequence[Path], runs: int) -> None:
+def plan_notebook(results: Path | Sequence[Path] | None, tables: Sequence[Path], figures: Sequence[Path],
+                  runs: int, files: Sequence[tuple[str, Path, str]] = ()) -> dict[str, Path]:
     """Check every file a notebook writes before it runs anything: what ``run`` checks, by parameter.
 
-    ``results`` is the results file under ``results_dir``; each of ``tables`` (under ``tables_dir``)
-    becomes ``<name>.md`` and ``<name>.csv``, each of ``figures`` (under ``figures_dir``)
-    ``<name>.png`` and ``<name>.svg``, all of them replaced on a re-run. Any that exists and was not
-    written by benchlib is refused (:class:`OutputRefused`), as are devices, folders where a file goes
-    and two outputs that are one file; the folders are created last.
+    ``results`` is the results file (or files, or none) under ``results_dir``; each of ``tables``
+    (under ``tables_dir``) becomes ``<name>.md`` and ``<name>.csv``, each of ``figures`` (under
+    ``figures_dir``) ``<name>.png`` and ``<name>.svg``; ``files`` are the notebook's other outputs as
+    ``(parameter, path, kind)`` with a kind of :data:`_EXPORT_START` (a roofline, a Markdown
+    document). All of them are replaced on a re-run, the results appended to. Any that exists and was
+    not written by benchlib is refused (:class:`OutputRefused`), as are devices, folders where a file
+    goes and two outputs that are one file; the folders are created last. Returns the planned paths
+    by what the refusal would call them.
     """
-    named = {f"the results file in results_dir ({results.name})": results_file("the results file in results_dir",
-                                                                              results)}
-    exports = [(table, "tables_dir", suffix, kind) for table in tables
+    sources = [results] if isinstance(results, Path) else list(results or ())
+    named = {f"the results file in results_dir ({path.name})": results_file("the results file in results_dir", path)
+             for path in sources}
+    exports = [("tables_dir", table.with_name(table.name + suffix), kind) for table in tables
                for suffix, kind in ((".md", "table Markdown"), (".csv", "table CSV"))]
-    exports += [(figure, "figures_dir", suffix, kind) for figure in figures
+    exports += [("figures_dir", figure.with_name(figure.name + suffix), kind) for figure in figures
                 for suffix, kind in ((".png", "PNG chart"), (".svg", "SVG chart"))]
-    for stem, parameter, suffix, kind in exports:
-        path = stem.with_name(stem.name + suffix)
+    for parameter, path, kind in [*exports, *files]:
         option = f"the {kind} in {parameter}"
-        named[f"{option} ({path.name})"] = export_file(option, path, kind, [results])
+        named[f"{option} ({path.name})"] = export_file(option, path, kind, sources)
     distinct(named)
-    check_free_space("results_dir", results, runs)
-    folders = list(dict.fromkeys([("results_dir", results.parent), *(("tables_dir", t.parent) for t in tables),
-                                  *(("figures_dir", f.parent) for f in figures)]))
+    folders = list(dict.fromkeys([*(("results_dir", path.parent) for path in sources),
+                                  *(("tables_dir", t.parent) for t in tables),
+                                  *(("figures_dir", f.parent) for f in figures),
+                                  *((parameter, path.parent) for parameter, path, _ in files)]))
+    if folders:
+        check_free_space(folders[0][0], folders[0][1], runs)
     for parameter, folder in folders:
         output_dir(parameter, folder)
     for parameter, folder in folders:
         probe_folder(parameter, folder, folder)
+    return named

@@ -273,20 +273,23 @@ def render_text(table: pd.DataFrame) -> str:
 
 
 def write_tables(tables: Mapping[str, pd.DataFrame], directory: Path, prefix: str = "article") -> list[Path]:
-    """Write each table as ``<prefix>-<name>.csv`` under ``directory``; returns the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write each table as ``<prefix>-<name>.csv`` under ``directory``, with its Markdown twin
+    ``<prefix>-<name>.md`` that vouches for it (:mod:`benchlib.report.table_files`); returns the paths."""
+    from benchlib.report.table_files import write_table
+
     paths = []
     for name, table in tables.items():
-        path = directory / f"{prefix}-{name}.csv"
-        table.to_csv(path, index=False)
-        paths.append(path)
+        paths += write_table(table, directory, f"{prefix}-{name}")
     return paths
 
 
 def write_markdown(sections: Sequence[tuple[str, str]], path: Path, title: str) -> Path:
-    """Write ``(heading, body)`` sections as one Markdown document."""
+    """Write ``(heading, body)`` sections as one Markdown document, first line benchlib's marker (a later
+    run replaces it, and never a document of the user's)."""
+    from benchlib.cli.outputs import MARKDOWN_MARKER
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = [f"# {title}", ""]
+    text = [MARKDOWN_MARKER, f"# {title}", ""]
     for heading, body in sections:
         text += [f"## {heading}", "", body.rstrip(), ""]
     path.write_text("\n".join(text))

@@ -328,17 +328,15 @@ def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
 
 
 def write_tables(tables: dict[str, pd.DataFrame], tables_dir: str | os.PathLike) -> list[Path]:
-    """Write each table as Markdown and CSV into ``tables_dir``; return the paths."""
+    """Write each table as Markdown and CSV into ``tables_dir`` (:func:`benchlib.report.table_files.write_table`,
+    so a later run knows them as its own); return the paths."""
+    from benchlib.report.table_files import write_table
     from benchlib.report.tables import to_markdown
 
-    folder = Path(tables_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, table in tables.items():
-        md, csv = folder / f"{name}.md", folder / f"{name}.csv"
-        md.write_text(to_markdown(table, precision="full") + "\n" if not table.empty else "(no data)\n")
-        table.to_csv(csv, index=False)
-        paths += [md, csv]
+        paths += write_table(table, tables_dir, name,
+                             to_markdown(table, precision="full") if not table.empty else "(no data)")
     return paths
 
 
