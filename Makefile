@@ -13,7 +13,7 @@ export PYTHONUNBUFFERED := 1
 
 help:
 	@echo "make reproduce   set up .venv, then run the benchmark suite (QUICK=1 for a short run)"
-	@echo "make test        set up .venv, then run the tests"
+	@echo "make test        set up .venv, then run the tests (TEST_WORKERS=0: no worker processes)"
 	@echo "make lab         open JupyterLab on notebooks/"
 	@echo "make lint        ruff"
 
@@ -34,8 +34,12 @@ bytecode:
 reproduce: $(STAMP) bytecode
 	$(PY) -m benchlib.suite --quick $(QUICK)
 
+# Two pytest-xdist workers: most tests wait on child processes (imports, hangs, timeouts), so two share two
+# cores well; the tests that read the executed notebook suite stay on one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) bytecode
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

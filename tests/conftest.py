@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,8 +72,37 @@ def busy_cores_wanted(value: str | None) -> int:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Checked before any test runs, so that a bad value stops the session with a usage error.
-    busy_cores_wanted(os.environ.get(BUSY_CORES_ENV))
+    """Check ``BENCHLIB_TEST_BUSY_CORES`` before any test runs, then start its busy processes once.
+
+    Under pytest-xdist (``make test`` runs two workers) only the controlling process starts them, so the
+    whole session sees N busy cores whatever the number of workers.
+    """
+    wanted = busy_cores_wanted(os.environ.get(BUSY_CORES_ENV))
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller keeps the cores busy
+        return
+    config.stash[_BUSY] = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                         preexec_fn=_die_with_pytest if sys.platform.startswith("linux") else None)
+        for _ in range(wanted)]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for proc in config.stash.get(_BUSY, []):
+        proc.kill()
+        proc.wait()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep every test that reads the executed tiny suite on one xdist worker, so the suite runs once, and
+    start them first: the suite is the longest single piece of work, so the other worker takes the rest."""
+    readers = [item for item in items if "suite" in getattr(item, "fixturenames", ())]
+    for item in readers:
+        item.add_marker(pytest.mark.xdist_group("suite"))
+    first = set(readers)
+    items[:] = readers + [item for item in items if item not in first]
+
+
+_BUSY = pytest.StashKey[list]()
 
 
 def _die_with_pytest() -> None:
@@ -86,18 +114,3 @@ def _die_with_pytest() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-
-
-@pytest.fixture(scope="session", autouse=True)
-def busy_cores() -> Iterator[list[subprocess.Popen]]:
-    """Start the busy processes ``BENCHLIB_TEST_BUSY_CORES`` asks for; kill them when the session ends."""
-    procs: list[subprocess.Popen] = []
-    try:
-        for _ in range(busy_cores_wanted(os.environ.get(BUSY_CORES_ENV))):
-            procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
-                                          preexec_fn=_die_with_pytest if sys.platform.startswith("linux") else None))
-        yield procs
-    finally:
-        for proc in procs:
-            proc.kill()
-            proc.wait()
