@@ -260,3 +260,12 @@ def test_a_chart_the_user_drew_with_matplotlib_is_not_taken_for_benchlibs(tmp_pa
     with pytest.raises(OutputRefused, match="figures_dir"):
         nb.plan_framework_outputs("numpy", cases, results, figures, tables)
     assert (figures / f"numpy-latency{suffix}").read_bytes() == before
+
+
+def test_records_that_store_no_samples_by_design_do_not_fail_the_gate(tmp_path: Path, capsys) -> None:
+    """LoadGen scenario and article-protocol records keep no per-call samples: not compared, never unusable."""
+    base = _results(tmp_path / "base.jsonl", None, 2.0)
+    new = _results(tmp_path / "new.jsonl", None, 2.1)
+    assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 0
+    out = capsys.readouterr().out
+    assert "unusable" not in out and "no samples" in out

@@ -104,6 +104,10 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _stored(record: dict) -> str:
+    return "no samples" if record.get("samples_ms") is None else "ok"
+
+
 def samples_problem(record: dict) -> str | None:
     """Why ``record``'s stored ``samples_ms`` cannot be compared, or ``None`` when they can.
 
@@ -259,6 +263,11 @@ def compare_runs(base: list[dict], new: list[dict], across_machines: bool = Fals
         same_machine = machine_key(a.get("env")) == machine_key(b.get("env"))
         if not same_machine and not across_machines:
             result.other_machine.append({"case": case_label(b), "differs": differs})
+            continue
+        # LoadGen scenario and article-protocol records store no per-call samples by design: such a pair
+        # is listed as not compared (as a failed pair is), never as unusable, so a gate is not failed by it
+        if a.get("samples_ms") is None or b.get("samples_ms") is None:
+            result.not_ok.append({"case": case_label(b), "base": _stored(a), "new": _stored(b)})
             continue
         # each side is judged on its own: one side's bad samples are never blamed on the other
         problems = {side: why for side, record in (("BASE", a), ("NEW", b))
