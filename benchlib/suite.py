@@ -173,13 +173,19 @@ def failure_summary(exc: BaseException) -> str:
 
 
 def archive_previous_results() -> Path | None:
-    """Move the previous suite's results aside so that the comparison shows this run only."""
-    folder = results_dir()
-    if not folder.exists() or not any(folder.iterdir()):
+    """Move the previous suite's results, tables and figures aside, so that the comparison shows this run only.
+
+    Tables and figures move too: a notebook replaces only files that carry benchlib's marks, and those
+    written by an earlier version of benchlib may carry none, so a new run starts from empty folders.
+    """
+    folders = [folder for folder in (results_dir(), tables_dir(), figures_dir())
+               if folder.exists() and any(folder.iterdir())]
+    if not folders:
         return None
-    archive = outputs_dir() / "archive" / time.strftime("results-%Y%m%d-%H%M%S")
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(folder), str(archive))
+    archive = outputs_dir() / "archive" / time.strftime("%Y%m%d-%H%M%S")
+    archive.mkdir(parents=True, exist_ok=True)
+    for folder in folders:
+        shutil.move(str(folder), str(archive / folder.name))
     return archive
 
 
@@ -282,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep_results:
         archived = archive_previous_results()
         if archived:
-            print(f"previous results moved to {archived}")
+            print(f"previous results, tables and figures moved to {archived}")
     # First the promise everything rests on: every backend computes the same function.
     # In a child process, so that no framework is loaded into this one; its table on the console,
     # the frameworks' messages in the log.

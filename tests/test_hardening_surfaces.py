@@ -269,3 +269,21 @@ def test_records_that_store_no_samples_by_design_do_not_fail_the_gate(tmp_path: 
     assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 0
     out = capsys.readouterr().out
     assert "unusable" not in out and "no samples" in out
+
+
+def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated_outputs: Path) -> None:
+    """Outputs of an earlier benchlib may lack the marks a notebook checks; make reproduce starts from empty folders."""
+    from benchlib.paths import figures_dir, results_dir, tables_dir
+    from benchlib.suite import archive_previous_results
+
+    for folder, name in ((results_dir(), "numpy.jsonl"), (tables_dir(), "sweep_throughput.csv"),
+                         (figures_dir(), "numpy-latency.png")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("written by an earlier version\n")
+    archive = archive_previous_results()
+    assert archive is not None and archive.parent == isolated_outputs / "archive"
+    assert sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*") if p.is_file()) == [
+        "figures/numpy-latency.png", "results/numpy.jsonl", "tables/sweep_throughput.csv"]
+    assert not any(folder.exists() and any(folder.iterdir()) for folder in (results_dir(), tables_dir(),
+                                                                           figures_dir()))
+    assert archive_previous_results() is None  # nothing left to move
