@@ -2,8 +2,9 @@
 
 * To test how benchlib copes when a framework is missing: set ``BENCHLIB_BLOCK_IMPORTS="tensorflow,jax"``
   and importing those top-level packages raises ``ImportError`` in this process and in every child
-  process it starts. Only the frameworks' packages (:data:`BLOCKABLE`) can be blocked: benchlib's own
-  requirements (NumPy, pandas, psutil, tqdm) cannot, as nothing would run without them;
+  process it starts. Only the frameworks and the optional components (:data:`BLOCKABLE`) can be
+  blocked: benchlib's own requirements (NumPy, pandas, psutil, tqdm) cannot, as nothing would run
+  without them;
   :func:`blocked_names` refuses anything else, naming the value and what is allowed.
 * To measure a framework alone (:func:`hidden_packages`): while a measuring process imports and builds
   it, the optional integrations it would load only because they happen to be installed beside it
@@ -20,9 +21,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 BLOCK_ENV = "BENCHLIB_BLOCK_IMPORTS"
-#: Top-level packages ``BENCHLIB_BLOCK_IMPORTS`` can block: every framework a backend imports
-#: (``benchlib.backends.registry``), NumPy excepted.
-BLOCKABLE = ("torch", "tensorflow", "ai_edge_litert", "jax", "jaxlib", "onnxruntime", "onnx", "openvino")
+#: Every framework a backend imports (``benchlib.backends.registry``), NumPy excepted.
+FRAMEWORK_MODULES = ("torch", "tensorflow", "ai_edge_litert", "jax", "jaxlib", "onnxruntime", "onnx", "openvino")
+#: Optional components whose absence benchlib reports as a skip: INT8 through NNCF and torchao, PyTorch's
+#: ONNX exporter, LoadGen scenarios, the Dask fleet.
+OPTIONAL_MODULES = ("nncf", "torchao", "onnxscript", "mlperf_loadgen", "distributed")
+#: Top-level packages ``BENCHLIB_BLOCK_IMPORTS`` can block: what benchlib can run without.
+BLOCKABLE = FRAMEWORK_MODULES + OPTIONAL_MODULES
 #: benchlib's own requirements (pyproject's dependencies): blocking one would stop benchlib itself.
 OWN_REQUIREMENTS = ("numpy", "pandas", "psutil", "tqdm", "benchlib")
 
@@ -31,7 +36,7 @@ def blocked_names(value: str | None) -> frozenset[str]:
     """The packages a ``BENCHLIB_BLOCK_IMPORTS`` value names (comma-separated); unset or empty: none.
 
     Raises ``ValueError`` naming the variable, the value and what is allowed for a package that is
-    benchlib's own requirement or not a framework benchlib imports.
+    benchlib's own requirement or not a package benchlib can run without.
     """
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
     allowed = f"allowed: unset, or comma-separated names from {', '.join(BLOCKABLE)}"
@@ -40,8 +45,8 @@ def blocked_names(value: str | None) -> frozenset[str]:
             raise ValueError(f"{BLOCK_ENV}={value!r} names {name!r}, which benchlib itself requires and cannot be "
                              f"blocked; {allowed}")
         if name not in BLOCKABLE:
-            raise ValueError(f"{BLOCK_ENV}={value!r} names {name!r}, which is not a framework benchlib imports "
-                             f"(a top-level package name); {allowed}")
+            raise ValueError(f"{BLOCK_ENV}={value!r} names {name!r}, which is not a package benchlib can run "
+                             f"without (a framework or an optional component, by its top-level name); {allowed}")
     return frozenset(names)
 
 

@@ -215,11 +215,21 @@ def collect_env() -> dict[str, Any]:
         "frameworks": framework_versions(),
         "thread_env": {name: os.environ[name] for name in THREAD_ENV_VARS if name in os.environ},
         "load_avg": load,
-        "load_avg_before_batch": batch_start_load(),
+        "load_avg_before_batch": _stored_batch_start_load(),
     }
     env["key"] = fingerprint_key(env)
     env["warnings"] = env_warnings(env)
     return env
+
+
+def _stored_batch_start_load() -> float | None:
+    # The variable is checked once at the edge (CLI, suite, notebooks: benchlib.params.ENV_CHECKS); every
+    # worker reads the environment again, and a bad value that reached one (through the Python API) is
+    # recorded as unknown rather than failing each case, and never stored.
+    try:
+        return batch_start_load()
+    except ValueError:
+        return None
 
 
 def batch_start_load(value: str | None = None) -> float | None:

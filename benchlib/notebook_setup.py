@@ -104,10 +104,11 @@ def check_parameters(**parameters: object) -> dict[str, object]:
     Returns the checked values; raises ``ValueError`` naming the first bad parameter, its value and
     what is allowed.
     """
-    from benchlib.params import CHECKS
+    from benchlib.params import check_parameters as check_shared  # the shared ones and BENCHLIB_* variables
 
-    checks = {**CHECKS, **NOTEBOOK_CHECKS}
-    return {name: checks[name](name, value) if name in checks else value for name, value in parameters.items()}
+    shared = check_shared(**{name: value for name, value in parameters.items() if name not in NOTEBOOK_CHECKS})
+    return {name: NOTEBOOK_CHECKS[name](name, value) if name in NOTEBOOK_CHECKS else shared[name]
+            for name, value in parameters.items()}
 
 
 def results_path(results_dir: str | Path, backend: str) -> Path:

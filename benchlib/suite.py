@@ -298,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     with verify_log.open("w", encoding="utf-8") as log:
         verified = subprocess.run([sys.executable, "-m", "benchlib", "verify"], check=False, stderr=log)
     if verified.returncode != 0:
-        print(f"warning: a backend failed verification; its runs are marked invalid in the results "
+        # verify exits 1 when a backend failed, and also when every backend was skipped for a model
+        print(f"warning: verification did not pass everywhere (a backend failed, whose runs are marked invalid "
+              f"in the results, or every backend was skipped for a model); the table above says which "
               f"(details: {verify_log})", flush=True)
     print("running the notebooks (each one's framework messages and cell output: outputs/logs/<notebook>.log)",
           flush=True)

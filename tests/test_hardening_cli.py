@@ -138,11 +138,13 @@ def test_block_imports_refuses_what_cannot_be_blocked(value: str, named: str) ->
 
 
 def test_blockable_frameworks_are_the_registry_s() -> None:
-    from benchlib._blocker import BLOCKABLE, OWN_REQUIREMENTS
+    from benchlib._blocker import BLOCKABLE, FRAMEWORK_MODULES, OPTIONAL_MODULES, OWN_REQUIREMENTS
     from benchlib.backends.registry import REGISTRY
 
     modules = {m for entry in REGISTRY.values() for m in entry.modules}
-    assert set(BLOCKABLE) == modules - set(OWN_REQUIREMENTS)
+    assert set(FRAMEWORK_MODULES) == modules - set(OWN_REQUIREMENTS)
+    assert set(BLOCKABLE) == set(FRAMEWORK_MODULES) | set(OPTIONAL_MODULES)
+    assert not set(BLOCKABLE) & set(OWN_REQUIREMENTS)
     blocked = _cli("verify", "--backends", "numpy", "pytorch", "--models", "fnn", "--json",
                    BENCHLIB_BLOCK_IMPORTS="torch")
     rows = {r["backend"]: r for r in json.loads(blocked.stdout)}
@@ -275,3 +277,13 @@ def test_fleet_help_offers_only_the_models_it_takes(command: str, typed_model: P
         main([command, "--models", str(typed_model)] + (["--local", "1"] if command == "fleet" else []))
     assert exit_info.value.code == 2
     assert f"--models={str(typed_model)!r} is invalid; allowed: fnn" in capsys.readouterr().err
+
+
+def test_a_bad_load_before_batch_that_reaches_a_worker_is_stored_as_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edge refuses it; a process reached through the Python API records no figure rather than failing."""
+    from benchlib.env import BATCH_LOAD_ENV, collect_env
+
+    monkeypatch.setenv(BATCH_LOAD_ENV, "-1")
+    assert collect_env()["load_avg_before_batch"] is None
+    monkeypatch.setenv(BATCH_LOAD_ENV, "0.5")
+    assert collect_env()["load_avg_before_batch"] == 0.5

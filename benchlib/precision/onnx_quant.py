@@ -78,7 +78,10 @@ def ensure_quantized(spec: Any, fp32_path: Path, precision: str, calibration: in
     if precision not in METHODS:
         raise ValueError(f"precision={precision!r} is invalid here; allowed: {', '.join(METHODS)}")
     files = source_files(spec, fp32_path)
-    digest = file_digest(files)
+    # A user's model was hashed (external data included) when it was loaded in this process: hashing a large
+    # file again would land in every INT8 case's build time. A zoo export is small and hashed here.
+    known = getattr(spec, "sha256", None) if Path(getattr(spec, "path", "")) == fp32_path else None
+    digest = known or file_digest(files)
     path = quantized_path(digest, fp32_path.stem, precision, calibration, onnxruntime.__version__)
     if path.exists():
         return path
