@@ -35,11 +35,12 @@ reproduce: $(STAMP) bytecode
 	$(PY) -m benchlib.suite --quick $(QUICK)
 
 # Two pytest-xdist workers: most tests wait on child processes (imports, hangs, timeouts), so two share two
-# cores well; the tests that read the executed notebook suite stay on one worker (tests/conftest.py).
+# cores well. --dist loadfile keeps each test module on one worker, so the tiny notebook suite that the
+# tests in tests/test_notebooks.py read runs once (tests/conftest.py starts them first).
 TEST_WORKERS ?= 2
 
 test: $(STAMP) bytecode
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=30
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -93,16 +93,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep every test that reads the executed tiny suite on one xdist worker, so the suite runs once, and
-    start them first: the suite is the longest single piece of work, so the other worker takes the rest."""
+    """Start the tests that read the executed suite first: it is the longest single piece of work, so the
+    other pytest-xdist worker takes the rest meanwhile (``--dist loadfile`` keeps their module on one worker)."""
     readers = [item for item in items if "suite" in getattr(item, "fixturenames", ())]
-    for item in readers:
-        item.add_marker(pytest.mark.xdist_group("suite"))
+    elsewhere = sorted({item.path.name for item in readers} - {SUITE_READERS})
+    if elsewhere:  # on another worker the suite would run a second time
+        raise pytest.UsageError(f"the suite fixture is read in {', '.join(elsewhere)}; allowed: {SUITE_READERS} only")
     first = set(readers)
     items[:] = readers + [item for item in items if item not in first]
 
 
 _BUSY = pytest.StashKey[list]()
+#: The one module whose tests read the executed tiny suite.
+SUITE_READERS = "test_notebooks.py"
 
 
 def _die_with_pytest() -> None:

@@ -1,13 +1,22 @@
-"""Every notebook runs under papermill with tiny parameters; what each produced is checked."""
+"""Every notebook runs under papermill with tiny parameters; what each produced is checked, and report.html is
+opened in headless Chromium: tables and every figure present, visible and legible.
+
+One module, because every test here reads the one executed tiny suite (the ``suite`` fixture): ``make test``
+runs pytest-xdist with ``--dist loadfile``, which keeps a module on one worker, so the suite runs once.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from benchlib.backends import BACKEND_NAMES, available_backends
@@ -205,3 +214,176 @@ def test_missing_framework_notebook_says_so_and_finishes(tmp_path: Path, monkeyp
     records = [json.loads(line) for line in (tmp_path / "results" / "openvino.jsonl").read_text().splitlines()]
     assert records and {r["status"] for r in records} == {"skipped"}
     assert all("openvino" in r["error"] for r in records)
+
+
+# -- report.html in headless Chromium ------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: The page width a reader uses (a laptop's browser window: 1300 pixels).
+REPORT_VIEWPORT = 1300
+#: Every subplot's data area must be at least this tall on the page, in CSS pixels.
+MIN_PANEL_HEIGHT_PX = 120
+#: A page this wide leaves a table about the room JupyterLab's notebook area gives it in a 1400-pixel window
+#: with the file browser open; no table may be wider than the page then.
+NARROW_VIEWPORT = 1100
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def rendered(suite, tmp_path_factory):
+    if CHROMIUM is None:
+        if __import__("os").environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    outputs, result = suite
+    assert result.report is not None and result.report.exists()
+    shot = tmp_path_factory.mktemp("shot") / "report.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": REPORT_VIEWPORT, "height": 1000})
+        page.goto(result.report.as_uri())
+        page.wait_for_load_state("load")
+        page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")  # measure folded tables
+        tables = page.eval_on_selector_all("table", "ts => ts.map(t => t.innerText)")
+        images = page.eval_on_selector_all(
+            "img",
+            """imgs => imgs.map(i => { const r = i.getBoundingClientRect(); const s = getComputedStyle(i);
+                return {w: i.naturalWidth, h: i.naturalHeight, shownW: r.width, shownH: r.height,
+                        visible: s.visibility !== 'hidden' && s.display !== 'none', src: i.src.slice(0, 22),
+                        data: i.src.startsWith('data:image/png;base64,') ? i.src.slice(22) : ''}; })""",
+        )
+        text = page.inner_text("body")
+        code_cells = page.eval_on_selector_all(".jp-CodeCell .jp-InputArea, .jp-CodeCell .highlight",
+                                               "els => els.filter(e => e.offsetParent).length")
+        page.screenshot(path=str(shot), full_page=True)
+        page.set_viewport_size({"width": NARROW_VIEWPORT, "height": 1000})
+        table_widths = page.eval_on_selector_all(
+            "table", """ts => ts.map(t => ({right: t.getBoundingClientRect().right,
+                                         page: document.documentElement.clientWidth,
+                                         head: t.innerText.slice(0, 60)}))""")
+        browser.close()
+    return {"tables": tables, "images": images, "text": text, "shot": shot, "code_cells": code_cells,
+            "outputs": outputs, "table_widths": table_widths}
+
+
+def test_report_shows_the_tables(rendered) -> None:
+    tables = "\n".join(rendered["tables"])
+    for name in ("PyTorch", "TensorFlow", "JAX", "ONNX", "OpenVINO"):
+        assert name in tables
+    for backend in ("numpy", "pytorch", "tensorflow", "jax", "onnxruntime", "openvino"):
+        assert backend in tables
+    assert "Relative Latency (vs. PyTorch)" in tables
+
+
+def test_every_figure_is_embedded_and_visible(rendered) -> None:
+    images = rendered["images"]
+    assert len(images) >= 4
+    for image in images:
+        assert image["src"].startswith("data:image/png"), "figures must be embedded, not linked"
+        assert image["w"] > 100 and image["h"] > 100, image
+        assert image["shownW"] > 100 and image["shownH"] > 50 and image["visible"], image
+
+
+def test_code_is_hidden_and_page_is_not_blank(rendered) -> None:
+    from PIL import Image
+
+    assert rendered["code_cells"] == 0
+    assert "check_parameters(" not in rendered["text"]
+    with Image.open(rendered["shot"]) as shot:
+        assert shot.height > 1000
+        colours = shot.convert("RGB").getcolors(maxcolors=1_000_000) or []
+        assert len(colours) > 50
+
+
+def panel_boxes(png: bytes) -> list[tuple[int, int, int, int]]:
+    """The data areas (x0, y0, x1, y1) of a chart's subplots, found from their black frames.
+
+    A frame is a near-black horizontal line with another of about the same extent below it and a continuous
+    near-black left edge between them; of nested candidates (a black line drawn across a panel) the
+    outermost wins.
+    """
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    dark = pixels.max(axis=2) < 90  # black spines, not the colours of the data
+    height, width = dark.shape
+    shortest = max(40, int(0.05 * width))
+    runs: list[tuple[int, int, int]] = []
+    for y in range(height):
+        row = np.flatnonzero(np.diff(np.concatenate([[0], dark[y].astype(int), [0]])))
+        for start, stop in zip(row[::2], row[1::2], strict=True):
+            if stop - start >= shortest and not any(abs(start - x0) <= 2 and abs(stop - x1) <= 2 and y - y0 <= 3
+                                                    for y0, x0, x1 in runs[-8:]):
+                runs.append((y, int(start), int(stop)))
+    boxes = []
+    for top, x0, x1 in runs:
+        # within 8 px: a tick mark on the frame's corner row lengthens the line by its own length
+        below = [(y, a) for y, a, b in runs if y > top + 10 and abs(a - x0) <= 8 and abs(b - x1) <= 8]
+        # the left spine lies where the two lines start, or up to a tick's length (≤ 8 px) right of a
+        # line that a corner tick lengthened
+        framed = [y for y, a in below
+                  if any(dark[top:y, x].mean() > 0.95 for x in range(max(min(x0, a) - 1, 0), max(x0, a) + 8))]
+        if framed:
+            boxes.append((x0, top, x1, max(framed)))
+    return [b for b in boxes if not any(o != b and o[0] <= b[0] + 3 and o[2] >= b[2] - 3 and o[1] <= b[1]
+                                        and o[3] >= b[3] for o in boxes)]
+
+
+def test_every_subplot_is_tall_enough_to_read(rendered) -> None:
+    charts = [image for image in rendered["images"] if image["data"]]
+    assert charts
+    for number, image in enumerate(charts):
+        boxes = panel_boxes(base64.b64decode(image["data"]))
+        assert boxes, f"figure {number}: no subplot frame found"
+        scale = image["shownH"] / image["h"]
+        shortest = min(y1 - y0 for _, y0, _, y1 in boxes) * scale
+        assert shortest >= MIN_PANEL_HEIGHT_PX, (
+            f"figure {number}: a subplot is {shortest:.0f} px tall on the page (< {MIN_PANEL_HEIGHT_PX}); "
+            f"{len(boxes)} subplots in a {image['shownW']:.0f}x{image['shownH']:.0f} px image")
+
+
+def test_panel_finder_sees_a_strip_of_six_panels() -> None:
+    # the failure this guards against: six panels in one row, shrunk to a strip
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(39, 4.2), dpi=100)
+    for ax in fig.subplots(1, 6):
+        ax.plot([1, 2, 3], [3, 1, 2], color="#ee4c2c")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    boxes = panel_boxes(buffer.getvalue())
+    assert len(boxes) == 6
+    shown = min(y1 - y0 for _, y0, _, y1 in boxes) * (1100 / 3900)
+    assert shown < MIN_PANEL_HEIGHT_PX
+
+
+def test_panel_finder_sees_a_frame_whose_corner_carries_a_tick() -> None:
+    # a log axis whose limit is a tick: the tick lengthens the top line to the left of the spine
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), dpi=100)
+    ax = fig.subplots()
+    ax.plot([1, 10], [1, 100], "o")
+    ax.set_yscale("log")
+    ax.set_ylim(0.5, 100)
+    ax.tick_params(axis="y", which="both", direction="out", length=5)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    assert len(panel_boxes(buffer.getvalue())) == 1
+
+
+def test_tables_fit_the_notebook_width(rendered) -> None:
+    assert rendered["table_widths"]
+    for table in rendered["table_widths"]:
+        assert table["right"] <= table["page"], (
+            f"table {table['head']!r} ends at {table['right']:.0f} px on a {table['page']} px page")
+
+
+def test_report_has_no_framework_log_spam(rendered) -> None:
+    text = rendered["text"]
+    for chatter in ("oneDNN custom operations", "without encryption", "absl::", "WARNING: All log messages",
+                    "Traceback (most recent call last)", "it/s]", "run/s]"):
+        assert chatter not in text

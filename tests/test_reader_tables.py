@@ -15,7 +15,7 @@ from benchlib.report.chart_style import legibility_problems
 from benchlib.report.display import HALFWIDTH_DASH, HALFWIDTH_NOTE, format_value, people_frame, people_table
 from benchlib.report.tables import comparison_table, to_markdown
 from benchlib.results.store import flatten
-from tests.test_report_browser import panel_boxes
+from tests.test_notebooks import panel_boxes
 from tests.test_report_format import record
 
 #: Relative half-widths of the records below (fractions of the median), one per framework.
