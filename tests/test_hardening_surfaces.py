@@ -287,3 +287,30 @@ def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated
     assert not any(folder.exists() and any(folder.iterdir()) for folder in (results_dir(), tables_dir(),
                                                                            figures_dir()))
     assert archive_previous_results() is None  # nothing left to move
+
+
+@pytest.mark.parametrize(("folder", "name"), [("tables", "sweep_throughput.csv"), ("tables", "sweep_targets.md"),
+                                              ("figures", "sweep_roofline.png")])
+def test_sweep_command_refuses_a_users_file_in_its_tables_or_figures_folder(tmp_path: Path, folder: str,
+                                                                           name: str, capsys) -> None:
+    """``benchlib sweep`` replaces its tables and charts by name: a user's file under such a name is refused."""
+    out, tables, figures = tmp_path / "s.jsonl", tmp_path / "tables", tmp_path / "figures"
+    (tmp_path / folder).mkdir()
+    mine = tmp_path / folder / name
+    mine.write_text("the user's own file\n")
+    code = main(["sweep", "--backends", "numpy", "--quick", "--no-progress", "--out", str(out),
+                 "--tables-dir", str(tables), "--figures-dir", str(figures)])
+    err = capsys.readouterr().err
+    option = "--tables-dir" if folder == "tables" else "--figures-dir"
+    assert code == 2 and option in err and "benchlib did not write" in err and name in err, err
+    assert mine.read_text() == "the user's own file\n" and not out.exists()
+
+
+def test_article_command_refuses_a_users_file_under_its_tables(tmp_path: Path, capsys) -> None:
+    (tmp_path / "tables").mkdir()
+    mine = tmp_path / "tables" / "article.md"
+    mine.write_text("# my notes\n")
+    assert main(["article", "--out", str(tmp_path), "--backends", "onnxruntime"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "article.md" in err and "benchlib did not write" in err, err
+    assert mine.read_text() == "# my notes\n" and not (tmp_path / "results" / "article-protocol.jsonl").exists()

@@ -70,11 +70,15 @@ def _check_outputs(args: argparse.Namespace) -> int | None:
     """Refuse (exit 2) before the protocol runs when a folder or file under ``--out`` cannot be written."""
     from benchlib.cli.common import refuse
     from benchlib.cli.outputs import OutputRefused, plan_article
+    from benchlib.notebook_plans import ARTICLE_DOCUMENT, ARTICLE_FIGURES
     from benchlib.paths import outputs_dir
+    from benchlib.protocols.article.pipeline import TITLES
 
     try:
         # per framework: the article's record, the corrected run and its batch-1 run at most
-        plan_article(Path(args.out or outputs_dir()), runs=3 * len(args.backends or ARTICLE_ORDER))
+        plan_article(Path(args.out or outputs_dir()), runs=3 * len(args.backends or ARTICLE_ORDER),
+                     table_names=[f"article-{name}" for name in TITLES], figure_names=ARTICLE_FIGURES,
+                     document=ARTICLE_DOCUMENT)
     except OutputRefused as exc:
         return refuse("article", str(exc))
     return None

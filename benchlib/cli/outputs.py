@@ -291,30 +291,58 @@ def plan_run(out: Path, runs: int, resume: bool = False) -> RunOutputs:
     return RunOutputs(results, csv)
 
 
-def plan_sweep(out: Path, tables: Path, figures: Path, runs: int) -> None:
-    """Check the sweep's results file, the roofline beside it, and the tables and figures folders."""
+def plan_sweep(out: Path, tables: Path, figures: Path, runs: int, table_names: Sequence[str] = (),
+               figure_names: Sequence[str] = ()) -> None:
+    """Check the sweep's results file, the roofline beside it, the tables and figures folders, and each
+    table (``<name>.md``, ``<name>.csv``) and chart (``<name>.png``, ``<name>.svg``) it will replace there."""
     from benchlib.sweep import roofline_path
 
     results_file("--out", out)
     export_file("the roofline file beside --out", roofline_path(out), "roofline JSON")
     output_dir("--tables-dir", tables, [out])
     output_dir("--figures-dir", figures, [out])
+    replaced_exports("--tables-dir", [tables / name for name in table_names], "--figures-dir",
+                     [figures / name for name in figure_names])
     check_free_space("--out", out, runs)
     for option, folder, shown in (("--out", out.parent, out), ("--tables-dir", tables, tables),
                                   ("--figures-dir", figures, figures)):
         probe_folder(option, folder, shown)
 
 
+def replaced_exports(table_option: str, tables: Sequence[Path], figure_option: str, figures: Sequence[Path],
+                     documents: Sequence[Path] = ()) -> None:
+    """Refuse, by the option that names its folder, any table, chart or Markdown document a command would
+    replace that benchlib did not write (each table is a Markdown and a CSV file, each chart a PNG and an SVG)."""
+    for table in tables:
+        for suffix, kind in TABLE_FILES:
+            export_file(table_option, table.with_name(table.name + suffix), kind)
+    for document in documents:
+        export_file(table_option, document, "Markdown document")
+    for figure in figures:
+        for suffix, kind in CHART_FILES:
+            export_file(figure_option, figure.with_name(figure.name + suffix), kind)
+
+
+#: The files of one table and of one chart, with the kind :data:`_EXPORT_START` recognises.
+TABLE_FILES = ((".md", "table Markdown"), (".csv", "table CSV"))
+CHART_FILES = ((".png", "PNG chart"), (".svg", "SVG chart"))
+
+
 ARTICLE_RESULTS = ("article-protocol.jsonl", "article-corrected.jsonl")
 
 
-def plan_article(out: Path, runs: int) -> None:
-    """Check ``article --out``: the folder, its results files and its tables, figures and models folders."""
+def plan_article(out: Path, runs: int, table_names: Sequence[str] = (), figure_names: Sequence[str] = (),
+                 document: str | None = None) -> None:
+    """Check ``article --out``: the folder, its results files, its tables, figures and models folders, and
+    each table, chart and Markdown document it will replace in them."""
     output_dir("--out", out)
     for sub in ("results", "tables", "figures", "models"):  # named by their own path under --out
         output_dir("--out", out / sub)
     for name in ARTICLE_RESULTS:
         results_file("--out", out / "results" / name)
+    replaced_exports("--out", [out / "tables" / name for name in table_names], "--out",
+                     [out / "figures" / name for name in figure_names],
+                     [out / "tables" / document] if document else [])
     check_free_space("--out", out, runs)
     for sub in ("results", "tables", "figures", "models"):
         probe_folder("--out", out / sub, out)
@@ -351,9 +379,9 @@ def plan_notebook(results: Path | Sequence[Path] | None, tables: Sequence[Path],
     named = {f"the results file in results_dir ({path.name})": results_file("the results file in results_dir", path)
              for path in sources}
     exports = [("tables_dir", table.with_name(table.name + suffix), kind) for table in tables
-               for suffix, kind in ((".md", "table Markdown"), (".csv", "table CSV"))]
+               for suffix, kind in TABLE_FILES]
     exports += [("figures_dir", figure.with_name(figure.name + suffix), kind) for figure in figures
-                for suffix, kind in ((".png", "PNG chart"), (".svg", "SVG chart"))]
+                for suffix, kind in CHART_FILES]
     for parameter, path, kind in [*exports, *files]:
         option = f"the {kind} in {parameter}"
         named[f"{option} ({path.name})"] = export_file(option, path, kind, sources)

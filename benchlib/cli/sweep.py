@@ -84,6 +84,7 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.cli.outputs import OutputRefused, plan_sweep
+    from benchlib.notebook_plans import SWEEP_FIGURES, SWEEP_TABLES
     from benchlib.paths import figures_dir, tables_dir
     from benchlib.sweep import build_cases, default_results_path
 
@@ -94,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_results_path(args.quick)
     tables_folder, figures_folder = args.tables_dir or tables_dir(), args.figures_dir or figures_dir()
     try:  # every output checked before the sweep runs, not after it
-        plan_sweep(out, tables_folder, figures_folder, runs=len(build_cases(config)))
+        plan_sweep(out, tables_folder, figures_folder, runs=len(build_cases(config)), table_names=SWEEP_TABLES,
+                   figure_names=SWEEP_FIGURES)
     except OutputRefused as exc:
         return refuse("sweep", str(exc))
 
