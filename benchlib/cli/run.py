@@ -31,6 +31,7 @@ from benchlib.engine.timing import (
     DEFAULT_WARMUP_TIME_S,
     check_target_ci,
 )
+from benchlib.models.memory import available_memory_bytes
 from benchlib.models.user import is_user_model
 from benchlib.models.zoo import MODELS, get_model
 
@@ -187,13 +188,6 @@ def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | No
         return (f"--batch-sizes={wrong[0]} is invalid for {model}: its inputs have a fixed batch dimension; "
                 f"allowed: {fixed}"), []
     return None, [fixed]
-
-
-def available_memory_bytes() -> int:
-    """Memory the kernel says new work can use now (free plus reclaimable caches)."""
-    import psutil
-
-    return int(psutil.virtual_memory().available)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,8 +33,6 @@ def _col(df: pd.DataFrame, name: str) -> pd.Series:
 
 #: The scenario of the engine's timed loop (one call at a time); any other is one of LoadGen's.
 SINGLE = "single"
-#: Figures a row shows only when its run finished (``ok``): a failed or skipped run measured nothing.
-MEASURED_COLUMNS: tuple[str, ...] = tuple(TABLE_COLUMNS)
 
 
 def scenario_mask(frame: pd.DataFrame) -> pd.Series:
