@@ -17,6 +17,7 @@ import numpy as np
 from benchlib.backends.base import UnsupportedVariantError
 from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.models.reference import reference_forward
+from benchlib.models.reference_check import NUMPY_FLOAT64
 from benchlib.models.spec import ModelSpec, UnsupportedLayerError
 
 #: fnn's verification batch sizes (each model states its own in ``verify_batch_sizes``).
@@ -24,6 +25,8 @@ BATCH_SIZES = (1, 7, 1000)
 
 #: (inputs, float64 reference outputs) per batch size
 Cases = list[tuple[np.ndarray, np.ndarray]]
+#: How the reason of a model no check could run begins (its results fail: nothing was compared).
+NOT_VERIFIED = "not verified"
 
 
 @dataclass
@@ -41,6 +44,9 @@ class VerifyResult:
     tolerance: float | None = None
     seconds: float | None = None  # build and calls, excluding the reference
     variant: str | None = None  # None: the backend's default
+    #: what the outputs were compared with (benchlib.models.reference_check.METHODS); None: nothing could run
+    reference: str | None = NUMPY_FLOAT64
+    reference_reason: str = ""  # why not the first choice (ONNX's reference evaluator), or ""
 
     def to_dict(self) -> dict:
         return asdict(self)

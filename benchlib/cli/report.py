@@ -36,7 +36,7 @@ def table_columns() -> list[str]:
     from benchlib.report.tables import CASE_COLUMNS, TABLE_COLUMNS
 
     return [*CASE_COLUMNS, *TABLE_COLUMNS.values(), "status", "error", "created", "case_key", "protocol",
-            "outputs_valid", "max_abs_err", "noisy", "warnings", "machine", "env.key",
+            "outputs_valid", "max_abs_err", "reference.reason", "noisy", "warnings", "machine", "env.key",
             "latency_ci95_ms.p50.lo", "latency_ci95_ms.p50.hi", *SCENARIO_COLUMNS, "_source"]
 
 

@@ -115,10 +115,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cell(result) -> str:  # noqa: ANN001 - a VerifyResult
+    from benchlib.verify import NOT_VERIFIED
+
     if result.status == "skipped":
         return "skipped"
     if result.max_abs_err is None:
-        return "FAIL"
+        return "UNVERIFIED" if result.reason.startswith(NOT_VERIFIED) else "FAIL"
     return f"{result.max_abs_err:.1e} {'ok' if result.ok else 'FAIL'}"
 
 
@@ -146,14 +148,28 @@ def format_table(results: list) -> str:
         cells = " ".join(_cell(r).rjust(w) for r, w in zip(row, widths, strict=True))
         lines.append(f"{backend:<{name_width}} {version.split('-')[0][:12]:<12} {cells}")
     notes = [f"  {label[id(r)]} / {r.model}: {r.status}: {r.reason}" for r in results if r.reason]
-    return "\n".join(lines + (["", *notes] if notes else []))
+    return "\n".join(lines + (["", *notes] if notes else []) + _reference_notes(results))
+
+
+def _reference_notes(results: list) -> list[str]:
+    """One line per model checked against something other than its first-choice reference: which, and why."""
+    from benchlib.models.reference_check import EVALUATOR, METHODS, NUMPY_FLOAT64
+
+    lines = []
+    for model in dict.fromkeys(r.model for r in results):
+        result = next(r for r in results if r.model == model)
+        if result.reference in (None, EVALUATOR, NUMPY_FLOAT64):  # None: the notes above say why nothing ran
+            continue
+        named = "; ".join(f"{METHODS.get(m, m)} ({m})" for m in result.reference.split(", "))
+        lines.append(f"  {model}: checked against {named}, because {result.reference_reason}")
+    return ["", "Reference:", *lines] if lines else []
 
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import BACKEND_NAMES, backend_variants
     from benchlib.cli.common import once_each_model, refuse
     from benchlib.models.onnx_model import OnnxModelError
-    from benchlib.verify import verify_models
+    from benchlib.verify import NOT_VERIFIED, verify_models
 
     variants = args.variants
     if variants is not None:
@@ -181,13 +197,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(results))
         counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skipped")}
-        print(f"\n{len(results)} backend x model check(s): {counts['pass']} passed, {counts['fail']} failed, "
-              f"{counts['skipped']} skipped, in {wall:.1f} s")
+        not_verified = sum(r.reason.startswith(NOT_VERIFIED) for r in results)  # failed: nothing was compared
+        print(f"\n{len(results)} backend x model check(s): {counts['pass']} passed, "
+              f"{counts['fail'] - not_verified} failed, {counts['skipped']} skipped"
+              f"{f', {not_verified} not verified' if not_verified else ''}, in {wall:.1f} s")
     unverified = [m for m in dict.fromkeys(r.model for r in results)
                   if all(r.status == "skipped" for r in results if r.model == m)]
     for model in unverified:  # every backend skipped is not a pass: nothing was compared with a reference
         print(f"benchlib verify: nothing was verified for {model}: every backend was skipped (the reasons are "
               "listed in the output)", file=sys.stderr)
+    for model in dict.fromkeys(r.model for r in results if r.reason.startswith(NOT_VERIFIED)):
+        print(f"benchlib verify: nothing was verified for {model}: no reference check could run its graph (the "
+              "reasons are listed in the output)", file=sys.stderr)
     return 1 if unverified or any(r.status == "fail" for r in results) else 0
 
 

@@ -45,10 +45,13 @@ from benchlib.env import usable_cores
 #: has ``test_fault``: raise | abort | kill (SIGKILL, as the out-of-memory killer would) | hang |
 #: hang_with_child (hangs after starting ``sleep`` grandchildren, one of them in its own session;
 #: their pids go to stderr) | exit | perturb (adds 1e-3 to the outputs handed to the reference
-#: check, as perturbed weights would). It is checked before any phase and at the output check,
-#: never inside the timed path.
+#: check, as perturbed weights would) | no_fallback (a user model's fallback reference raises, as
+#: when ONNX Runtime cannot run the graph either). It is checked before any phase and at the
+#: output check, never inside the timed path.
 TEST_FAULTS_ENV = "BENCHLIB_TEST_FAULTS"
-TEST_FAULTS = ("raise", "abort", "kill", "hang", "hang_with_child", "exit", "perturb")
+TEST_FAULTS = ("raise", "abort", "kill", "hang", "hang_with_child", "exit", "perturb", "no_fallback")
+#: Faults that act at the output check, not before the phases.
+CHECK_FAULTS = ("perturb", "no_fallback")
 #: Other processes using more than this fraction of the usable cores during the timed loop
 #: make the record warn of a busy machine (the 1-minute load average reacts too slowly).
 BUSY_OTHERS_FRACTION = 0.25
@@ -63,7 +66,7 @@ def _test_fault(case: RunCase) -> str | None:
 
 def _apply_test_fault(case: RunCase) -> None:
     fault = _test_fault(case)
-    if not fault or fault == "perturb":
+    if not fault or fault in CHECK_FAULTS:
         return
     if fault == "raise":
         raise RuntimeError("injected test fault")
@@ -242,6 +245,7 @@ def run_worker(case: RunCase) -> dict[str, Any]:
     """Run every phase of ``case`` in this process and return its record (never raises)."""
     from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError, validate_input
     from benchlib.env import collect_env, fingerprint_key
+    from benchlib.models.reference_check import NUMPY_FLOAT64, ReferenceUnavailableError
     from benchlib.models.spec import UnsupportedLayerError
     from benchlib.models.user import create_model_backend, load_model, model_identity
     from benchlib.precision import tolerance_for
@@ -297,18 +301,25 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         if _test_fault(case) == "perturb":
             first, last = ([o + np.float32(1e-3) for o in out] if isinstance(out, list) else out + np.float32(1e-3)
                            for out in (first, last))
-        # A user model: every output against ONNX's reference evaluator, relative to its magnitude.
-        err = spec.max_error(inputs, [first, last]) if isinstance(inputs, dict) else _check_outputs(
-            spec, inputs, [first, last])
+        # A user model: every output against ONNX's reference evaluator (or its fallback), relative to its
+        # magnitude. A check that cannot run leaves the outputs unverified; the measurement stands.
+        err, method, reason = spec.output_check(inputs, [first, last], _test_fault(case) == "no_fallback") \
+            if isinstance(inputs, dict) else (_check_outputs(spec, inputs, [first, last]), NUMPY_FLOAT64, None)
+        fields["reference"] = {"method": method, "reason": reason}
         fields["max_abs_err"] = err
         # the model's own (see ModelSpec.tolerance_reason) at fp32; a reduced precision's own above it
         tolerance = fields["tolerance"] = tolerance_for(case.precision, spec.tolerance)
-        fields["outputs_valid"] = bool(err <= tolerance)
-        if not fields["outputs_valid"]:
+        fields["outputs_valid"] = None if err is None else bool(err <= tolerance)
+        if err is None:
+            fields["warnings"].append(f"outputs not verified: {reason}")
+        elif not fields["outputs_valid"]:
             fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {tolerance:g}"
                                       f"{'' if case.precision == 'fp32' else ' (' + case.precision + ')'}")
         if case.precision != "fp32":  # after the timed loop, never inside it
-            fields["accuracy"] = precision_accuracy(predict, spec, case)
+            try:
+                fields["accuracy"] = precision_accuracy(predict, spec, case)
+            except ReferenceUnavailableError as exc:  # nothing to measure the accuracy against
+                fields["warnings"].append(f"accuracy not evaluated: {exc}")
         fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
         fixed["after_loop"] = (time.perf_counter_ns() - t0) / 1e9  # output check and harness overhead
 

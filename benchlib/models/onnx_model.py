@@ -4,7 +4,8 @@
 file that is not ONNX, one failing ``onnx.checker`` and a dynamic dimension (other than the batch)
 without a given size. The file is only read, never written; its external data is read from beside
 it. The reference outputs come from ``onnx.reference.ReferenceEvaluator``, which shares no code
-with any backend; outputs are compared per output, relative to the reference's magnitude.
+with any backend, or, for a graph it cannot run, from the fallback of
+:mod:`benchlib.models.reference_check`; outputs are compared per output, relative to the reference's magnitude.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from benchlib.models.reference_check import worst_error
 
 #: Largest accepted error of any output, as a fraction of that output's largest reference magnitude.
 RELATIVE_TOLERANCE = 1e-4
@@ -203,14 +206,31 @@ class OnnxModel:
 
         return ReferenceEvaluator(onnx.load(str(self.path)))  # external data is read from beside the file
 
-    def reference(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        """Every output, in graph order, from ONNX's reference evaluator; an empty one is refused."""
-        outputs = [np.asarray(out) for out in self._evaluator.run(None, dict(feeds))]
-        for info, out in zip(self.outputs, outputs, strict=False):
+    @cached_property
+    def _fallback(self) -> Any:
+        from benchlib.models.reference_check import FallbackReference
+
+        return FallbackReference(self.path, self.size_bytes)  # the user's own file, whatever precision the backend runs
+
+    def reference_check(self, feeds: Mapping[str, np.ndarray], fallback_fault: bool = False) -> Any:
+        """Every output (a :class:`~benchlib.models.reference_check.ReferenceOutputs`, naming its method) from
+        ONNX's reference evaluator or, if it raises, the fallback; an empty output is refused.
+
+        Raises :class:`~benchlib.models.reference_check.ReferenceUnavailableError` when neither runs.
+        ``fallback_fault`` (tests only) makes the fallback raise.
+        """
+        from benchlib.models.reference_check import reference_outputs
+
+        result = reference_outputs(lambda f: self._evaluator.run(None, f), self._fallback, dict(feeds), fallback_fault)
+        for info, out in zip(self.outputs, result.outputs, strict=False):
             if out.size == 0:  # any framework would "match" it: nothing would be measured or verified
                 raise OnnxModelError(f"output {info.name!r} of {self.name} is empty (shape {list(out.shape)}); "
                                      "allowed: models whose outputs have at least one element")
-        return outputs
+        return result
+
+    def reference(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """Every output, in graph order, from :meth:`reference_check` (the evaluator, or the fallback)."""
+        return self.reference_check(feeds).outputs
 
     @cached_property
     def memory_estimate(self) -> Any:
@@ -231,25 +251,19 @@ class OnnxModel:
 
     def max_error(self, feeds: Mapping[str, np.ndarray], results: list[Any]) -> float:
         """Worst relative error over ``results`` (each a list of every output) against the reference."""
-        reference = self.reference(feeds)
-        worst = 0.0
-        for outputs in results:
-            if not isinstance(outputs, list | tuple) or len(outputs) != len(reference):
-                return float("inf")
-            for out, ref in zip(outputs, reference, strict=True):
-                worst = max(worst, relative_error(out, ref))
-        return worst
+        return worst_error(results, self.reference(feeds))
 
+    def output_check(self, feeds: Mapping[str, np.ndarray], results: list[Any],
+                     fallback_fault: bool = False) -> tuple[float | None, str | None, str | None]:
+        """(worst relative error, reference method, why not the evaluator); the error and method are None,
+        with the reason, when no check could run (the outputs are then unverified, not wrong)."""
+        from benchlib.models.reference_check import ReferenceUnavailableError
 
-def relative_error(out: Any, ref: np.ndarray) -> float:
-    """max |out - ref| / max |ref| (a shape mismatch or a NaN counts as infinitely wrong)."""
-    out = np.asarray(out)
-    if out.shape != ref.shape:
-        return float("inf")
-    ref64 = ref.astype(np.float64)
-    err = float(np.max(np.abs(out.astype(np.float64) - ref64))) if ref.size else 0.0
-    scale = max(float(np.max(np.abs(ref64))) if ref.size else 0.0, 1e-6)  # an all-zero output: absolute
-    return err / scale if np.isfinite(err) else float("inf")
+        try:
+            reference = self.reference_check(feeds, fallback_fault)
+        except ReferenceUnavailableError as exc:
+            return None, None, str(exc)
+        return worst_error(results, reference.outputs), reference.method, reference.reason
 
 
 def _info(info: TensorInfo) -> dict[str, Any]:

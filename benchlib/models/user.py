@@ -27,8 +27,8 @@ from benchlib.models.onnx_model import (
     OnnxModelError,
     format_input_shapes,
     load_onnx_model,
-    relative_error,
 )
+from benchlib.models.reference_check import relative_error
 from benchlib.models.spec import ModelSpec
 
 #: Prefixes of a factory name (``torch:package.module:function``).
@@ -294,10 +294,13 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
     """Each backend's outputs (every output) against the reference evaluator, relative to its magnitude.
 
     A batch that will not fit in memory is refused (:class:`OnnxModelError`, with the estimate)
-    before any input is drawn; a reference evaluator that raises fails every backend, naming why.
+    before any input is drawn. A reference evaluator that raises is replaced by the fallback of
+    :mod:`benchlib.models.reference_check` (each result names it in ``reference``); when that
+    cannot run either, no backend passes: each result says the model is not verified, and why.
     """
     from benchlib.backends.registry import BACKEND_NAMES
-    from benchlib.verify import VerifyResult
+    from benchlib.models.reference_check import ReferenceUnavailableError
+    from benchlib.verify import NOT_VERIFIED, VerifyResult
 
     sizes = (model.fixed_batch,) if model.fixed_batch else tuple(batch_sizes)
     problem = memory_refusal(model, sizes)
@@ -308,11 +311,18 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
     label = {"batch_sizes": sizes, "model": model.factory or str(model.path), "tolerance": model.tolerance}
     try:  # An op without a schema stops the reference evaluator too; every backend then skips, naming it.
         drawn = [] if model.unknown_ops else [model.random_input(b, int(rng.integers(2**31))) for b in sizes]
-        cases = [(feeds, model.reference(feeds)) for feeds in drawn]
+        checked = [(feeds, model.reference_check(feeds)) for feeds in drawn]
+    except ReferenceUnavailableError as exc:  # neither the evaluator nor the fallback: nothing verifies it
+        return [VerifyResult(backend=name, version=None, max_abs_err=None, ok=False, status="fail",
+                             reason=f"{NOT_VERIFIED}: {exc}", reference=None, **label) for name in names]
     except Exception as exc:  # noqa: BLE001 - the user's graph: no backend can be checked against it
-        reason = "the reference evaluator failed: " + traceback.format_exception_only(exc)[-1].strip()
+        reason = "the reference check failed: " + traceback.format_exception_only(exc)[-1].strip()
         return [VerifyResult(backend=name, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
-                             **label) for name in names]
+                             reference=None, **label) for name in names]
+    cases = [(feeds, reference.outputs) for feeds, reference in checked]
+    # the method(s) the batches were checked with, and why the evaluator was not used (both per batch, once each)
+    label["reference"] = ", ".join(dict.fromkeys(r.method for _, r in checked)) or None
+    label["reference_reason"] = "; ".join(dict.fromkeys(r.reason for _, r in checked if r.reason))
     results = []
     for name in names:
         common = {"backend": name, **label}
@@ -361,6 +371,6 @@ def verify_named_model(name: str, backends: Sequence[str] | None = None, threads
     except Exception as exc:  # noqa: BLE001 - the factory's own error, reported per backend
         reason = "factory raised: " + traceback.format_exception_only(exc)[-1].strip()
         return [VerifyResult(backend=b, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
-                             batch_sizes=(), model=name, tolerance=RELATIVE_TOLERANCE)
+                             batch_sizes=(), model=name, tolerance=RELATIVE_TOLERANCE, reference=None)
                 for b in backends or BACKEND_NAMES]
     return verify_user_model(model, backends, threads=threads, seed=seed)

@@ -14,7 +14,15 @@ import pandas as pd
 
 from benchlib.report.display import details, people_table, significant
 from benchlib.report.figures import MEMORY_DEFINITION
-from benchlib.report.tables import busy_machine, error_text, finite, number_text, one_per_case, single_call_rows
+from benchlib.report.tables import (
+    busy_machine,
+    error_text,
+    finite,
+    number_text,
+    one_per_case,
+    single_call_rows,
+    unverified_mask,
+)
 
 CI_LO = "latency_ci95_ms.p50.lo"
 CI_HI = "latency_ci95_ms.p50.hi"
@@ -100,10 +108,11 @@ def _speed_sentence(batch: int, part: pd.DataFrame) -> str:
 
 
 def _valid_ok(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows that may be ranked: ok, valid outputs, a finite p50, one call at a time (not a LoadGen scenario)."""
+    """The rows that may be ranked: ok, valid (or unchecked) outputs that some check could verify, a finite p50,
+    one call at a time (not a LoadGen scenario)."""
     df = single_call_rows(df)
     status = df["status"] if "status" in df else pd.Series("ok", index=df.index)
-    valid = df["outputs_valid"].astype(object).ne(False) if "outputs_valid" in df else True
+    valid = (df["outputs_valid"].astype(object).ne(False) if "outputs_valid" in df else True) & ~unverified_mask(df)
     p50 = finite(df["latency_ms.p50"]) if "latency_ms.p50" in df else pd.Series(float("nan"), index=df.index)
     return df[status.eq("ok") & valid & p50.notna()]
 
@@ -191,6 +200,9 @@ def insights(df: pd.DataFrame, expected_backends: list[str] | None = None,
                       else f"({error_text(error)})")
             sentences.append(f"{_label(row)} at batch size {row['batch_size']} produced outputs that differ from the "
                              f"reference {differ}; it is left out of the rankings.")
+    for _, row in df[unverified_mask(df) & status.eq("ok")].iterrows():
+        sentences.append(f"{_label(row)} at batch size {row['batch_size']} has outputs no reference check could "
+                         "verify; it is left out of the rankings (the note column says why).")
     if "latency_ms.p50" in df:
         single = single_call_rows(df)
         unmeasured = single[single["status"].eq("ok") & finite(single["latency_ms.p50"]).isna()] \

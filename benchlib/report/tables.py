@@ -82,6 +82,22 @@ def one_per_case(frame: pd.DataFrame) -> pd.DataFrame:
     return chosen.drop(columns="_summary_key")
 
 
+#: A record whose outputs no check could verify has ``outputs_valid`` null and the reason in this column.
+UNVERIFIED_REASON = "reference.reason"
+
+
+def unverified_mask(frame: pd.DataFrame) -> pd.Series:
+    """Per row of a flat results frame: whether no reference check could run (outputs neither valid nor invalid).
+
+    Such a record has ``outputs_valid`` null and ``reference.reason`` saying why (benchlib.models.reference_check);
+    a null ``outputs_valid`` without that reason (a failed run, a record from before the check was recorded) is
+    not this.
+    """
+    valid = _col(frame, "outputs_valid").astype(object)
+    unchecked = ~valid.eq(True) & ~valid.eq(False)
+    return unchecked & _col(frame, UNVERIFIED_REASON).notna()
+
+
 def finite(values: pd.Series) -> pd.Series:
     """``values`` as numbers; text, ``None``, NaN and infinities become NaN (nothing to rank or compare)."""
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
@@ -142,8 +158,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
     batch size (1.00 = fastest); ``rank`` shows ties as ties (:func:`tied_ranks`). Failed and skipped runs
     stay in the table with their status and reason, and without figures (they measured nothing).
-    Runs whose outputs failed the reference check, and runs whose p50 is missing, NaN or infinite,
-    are shown but not ranked, with a note. When a case was run more than once, the newest record is
+    Runs whose outputs failed the reference check, runs no reference check could verify
+    (:func:`unverified_mask`), and runs whose p50 is missing, NaN or infinite, are shown but not ranked,
+    with a note. When a case was run more than once, the newest record is
     shown. Records from different machines are never one case: with more than one machine a
     ``machine`` column is shown and each machine is ranked on its own. LoadGen scenario records are
     left out (:func:`single_call_rows`); they have their own table.
@@ -154,7 +171,8 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     if data is None or data.empty:
         return pd.DataFrame(columns=columns)
     data = data.copy()
-    for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy", "warnings"]:
+    for col in CASE_COLUMNS + ["status", "error", "created", "outputs_valid", "max_abs_err", "noisy", "warnings",
+                               UNVERIFIED_REASON]:
         data[col] = _col(data, col)
     data = one_per_case(data)
     machine = _col(data, "machine").fillna("").astype(str)
@@ -170,8 +188,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         # an infinite figure is shown as such; a failed or skipped run shows none (it measured nothing)
         table[out] = pd.to_numeric(_col(data, src), errors="coerce").astype(float).where(ok)
     invalid = data["outputs_valid"].astype(object).eq(False)
+    unverified = unverified_mask(data)
     p50 = finite(table["p50_ms"])
-    ranked = ok & ~invalid & p50.notna()
+    ranked = ok & ~invalid & ~unverified & p50.notna()
     fastest = p50.where(ranked).groupby([table["machine"], table["model"], table["batch_size"]]).transform("min")
     table["vs_fastest"] = (p50 / fastest).where(ranked)
     lo, hi = (finite(_col(data, f"latency_ci95_ms.p50.{end}")) for end in ("lo", "hi"))
@@ -183,6 +202,9 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
         parts = []
         if row["outputs_valid"] is False or row["outputs_valid"] == False:  # noqa: E712 - NumPy bools
             parts.append(f"outputs invalid ({error_text(row['max_abs_err'])}); not ranked")
+        elif unverified[row.name]:
+            # "not ranked" before the reason: a long reason is cut in narrow tables, the verdict must stay
+            parts.append(f"outputs not verified; not ranked ({row[UNVERIFIED_REASON]})")
         elif pd.isna(p50[row.name]):
             parts.append("p50 not a finite number; not ranked")
         if row["noisy"] is True or row["noisy"] == True:  # noqa: E712

@@ -67,7 +67,10 @@ REQUIRED_KEYS: dict[str, Any] = {
     "first_call_ms": None,
     "harness_overhead_us": None,
     "max_abs_err": None,
-    "outputs_valid": None,
+    "outputs_valid": None,  # true / false; null: not checked (failed, skipped) or no check could run (reference)
+    # what the outputs were checked against (benchlib.models.reference_check.METHODS) and why not the first
+    # choice; method null with a reason: no check could run, so the outputs are unverified (and not ranked)
+    "reference": {"method": None, "reason": None},
     # reduced precision (benchlib.precision): how it was applied, calibration, what the CPU does for it,
     # and accuracy on the seeded evaluation set (null at fp32)
     "precision_path": None,
@@ -171,7 +174,7 @@ POSITIVE_LATENCIES = ("mean", "min", "p50", "p90", "p95", "p99", "max")
 NON_NEGATIVE_KEYS = ("throughput_sps", "cpu_percent", "rss_peak_mb", "uss_peak_mb", "max_abs_err", "cv",
                      "n_calls", "import_s", "load_s", "first_call_ms", "gflops")
 #: Keys holding an object (or null), a list (or null) or a yes/no (or null).
-OBJECT_KEYS = ("latency_ms", "latency_ci95_ms", "env", "rss_mb", "uss_mb", "ctx_switches")
+OBJECT_KEYS = ("latency_ms", "latency_ci95_ms", "env", "rss_mb", "uss_mb", "ctx_switches", "reference")
 LIST_KEYS = ("warnings", "samples_ms", "per_core_percent")
 BOOL_KEYS = ("outputs_valid", "noisy")
 
