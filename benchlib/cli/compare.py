@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "compare", help="compare two result sets case by case (ratio of medians, 95%% interval, verdict)",
         description="Match each measured case (backend, variant, model, batch size, threads) of BASE and NEW, "
-                    "and print the ratio of NEW's median to BASE's with a bootstrap 95%% interval from the "
+                    "and print the ratio of NEW's median to BASE's with a bootstrap 95% interval from the "
                     "stored samples and a verdict: faster, slower or indistinguishable. Cases measured on "
                     "different machines are compared only with --across-machines. The stored samples are "
                     "checked first (numbers, finite, above 0, agreeing with the record's own p50); a case "

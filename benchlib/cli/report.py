@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report", help="print the comparison table from stored results",
         description="Load result files (JSON lines) or folders of them and print p50, p99, throughput, "
-                    "CPU %%, peak memory and p50 relative to the fastest per batch size; LoadGen scenario "
+                    "CPU %, peak memory and p50 relative to the fastest per batch size; LoadGen scenario "
                     "runs follow in their own table, never ranked with the others. Lines that cannot "
                     "be read are skipped and listed; a record naming a backend that does not exist is "
                     "refused (exit 2). Output paths are checked before anything is read.",
