@@ -159,8 +159,10 @@ def test_a_run_no_check_can_verify_is_ok_unverified_and_not_ranked(bert_gather: 
     broken = case_grid(["onnxruntime"], [1], models=[str(bert_gather)], extra=(("test_fault", "no_fallback"),),
                        **FAST_CASE)
     checked = case_grid(["openvino"], [1], models=[str(bert_gather)], **FAST_CASE)
+    zoo = case_grid(["numpy"], [1], models=["fnn"], **FAST_CASE)
     out = tmp_path / "r.jsonl"
-    unverified, verified = run_cases([*broken, *checked], results_path=out, progress=False)
+    unverified, verified, spec = run_cases([*broken, *checked, *zoo], results_path=out, progress=False)
+    assert spec["outputs_valid"] is True and spec["reference"] == {"method": "numpy-float64", "reason": None}
     assert unverified["status"] == "ok", unverified["error"]
     assert unverified["outputs_valid"] is None and unverified["max_abs_err"] is None
     assert unverified["reference"]["method"] is None
