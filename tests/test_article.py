@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from benchlib.protocols import article as ap
 from benchlib.protocols.article import models as article_models
 from benchlib.protocols.article import runner as article_runner
 from benchlib.report import article_tables as at
+from tests.conftest import ROOT, child_env
 
 ALL_INSTALLED = all(missing_requirement(f) is None for f in ap.ARTICLE_ORDER)
 needs_all = pytest.mark.skipif(not ALL_INSTALLED, reason="needs all five frameworks installed")
@@ -170,6 +173,15 @@ def test_onnx_runtime_and_openvino_are_called_once_per_row(tmp_path):
 
 @needs_all
 def test_all_five_run_in_one_process_in_the_articles_order():
+    """In a fresh interpreter, as the article ran: this test process may have imported the frameworks already
+    (other tests ran in it first), and then their imports would add nothing to its memory."""
+    done = subprocess.run([sys.executable, "-c", "from tests.test_article import check_all_five_in_one_process as "
+                           "check; check()"], capture_output=True, text=True, timeout=900, cwd=ROOT, env=child_env())
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def check_all_five_in_one_process() -> None:
+    """The article protocol's five frameworks, in this process (run by the test above in a fresh one)."""
     run = ap.run_article_protocol(ap.ArticleProtocol(num_runs=2), progress=False)
     assert [r.framework for r in run.results] == list(ap.ARTICLE_ORDER)
     assert all(r.status == "ok" for r in run.results), [(r.framework, r.error) for r in run.results]
