@@ -15,6 +15,9 @@ Two ways to decide how long to measure (:func:`timed_loop`):
   statistics, :func:`benchlib.engine.stats.median_ci_ranks`) is within ``target_ci`` of the median
   (relative half-width), or until ``max_time_s``. The check runs between blocks of calls, never
   inside a timed call, and its own cost is measured with the real clock and reported.
+
+One module on purpose: the loop, its sample storage and its stopping checks share one invariant
+(nothing but the call between two clock readings), which is easier to keep when read in one place.
 """
 
 from __future__ import annotations
