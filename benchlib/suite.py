@@ -13,6 +13,7 @@ and their child processes write (framework banners, kernel warnings, tracebacks)
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -182,8 +183,14 @@ def archive_previous_results() -> Path | None:
                if folder.exists() and any(folder.iterdir())]
     if not folders:
         return None
-    archive = outputs_dir() / "archive" / time.strftime("%Y%m%d-%H%M%S")
-    archive.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    archive = outputs_dir() / "archive" / stamp
+    for n in itertools.count(2):  # two runs in one second get two archives, never one nested in the other
+        try:
+            archive.mkdir(parents=True)
+            break
+        except FileExistsError:
+            archive = archive.with_name(f"{stamp}-{n}")
     for folder in folders:
         shutil.move(str(folder), str(archive / folder.name))
     return archive
@@ -270,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", nargs="+", metavar="NAME",
                         choices=FRAMEWORK_NOTEBOOKS + ANALYSIS_NOTEBOOKS, help="run only these notebooks")
     parser.add_argument("--keep-results", action="store_true",
-                        help="append to the existing results instead of archiving them first")
+                        help="keep the existing results, tables and figures (appended to, replaced) instead of "
+                             "moving them to outputs/archive first")
     degrade_to_ascii()  # a terminal that cannot show ± or µ gets +/- and u, not a UnicodeEncodeError
     args = parser.parse_args(argv)
     from benchlib.params import check_environment

@@ -138,12 +138,11 @@ def test_block_imports_refuses_what_cannot_be_blocked(value: str, named: str) ->
 
 
 def test_blockable_frameworks_are_the_registry_s() -> None:
-    from benchlib._blocker import BLOCKABLE, FRAMEWORK_MODULES, OPTIONAL_MODULES, OWN_REQUIREMENTS
+    from benchlib._blocker import BLOCKABLE, FRAMEWORK_MODULES, OWN_REQUIREMENTS
     from benchlib.backends.registry import REGISTRY
 
     modules = {m for entry in REGISTRY.values() for m in entry.modules}
     assert set(FRAMEWORK_MODULES) == modules - set(OWN_REQUIREMENTS)
-    assert set(BLOCKABLE) == set(FRAMEWORK_MODULES) | set(OPTIONAL_MODULES)
     assert not set(BLOCKABLE) & set(OWN_REQUIREMENTS)
     blocked = _cli("verify", "--backends", "numpy", "pytorch", "--models", "fnn", "--json",
                    BENCHLIB_BLOCK_IMPORTS="torch")

@@ -264,11 +264,21 @@ def test_a_chart_the_user_drew_with_matplotlib_is_not_taken_for_benchlibs(tmp_pa
 
 def test_records_that_store_no_samples_by_design_do_not_fail_the_gate(tmp_path: Path, capsys) -> None:
     """LoadGen scenario and article-protocol records keep no per-call samples: not compared, never unusable."""
-    base = _results(tmp_path / "base.jsonl", None, 2.0)
-    new = _results(tmp_path / "new.jsonl", None, 2.1)
-    assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 0
+    for name, p50 in (("base", 2.0), ("new", 2.1)):
+        append_record(tmp_path / f"{name}.jsonl", make_record({**CASE, "scenario": "Server"}, samples_ms=None,
+                                                              latency_ms={"p50": p50}, env=ENV, env_key="k"))
+    assert main(["compare", str(tmp_path / "base.jsonl"), str(tmp_path / "new.jsonl"), "--fail-on-regression"]) == 0
     out = capsys.readouterr().out
     assert "unusable" not in out and "no samples" in out
+
+
+def test_an_engine_record_without_samples_fails_the_gate(tmp_path: Path, capsys) -> None:
+    """The timed loop always stores samples: a record of it without them cannot be checked, so the gate fails."""
+    base = _results(tmp_path / "base.jsonl", None, 2.0)
+    new = _results(tmp_path / "new.jsonl", GOOD, GOOD_P50)
+    assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 1
+    out = capsys.readouterr().out
+    assert "unusable, not compared" in out and "the BASE record: it stores no samples" in out
 
 
 def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated_outputs: Path) -> None:
@@ -287,6 +297,11 @@ def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated
     assert not any(folder.exists() and any(folder.iterdir()) for folder in (results_dir(), tables_dir(),
                                                                            figures_dir()))
     assert archive_previous_results() is None  # nothing left to move
+    results_dir().mkdir(parents=True)
+    (results_dir() / "numpy.jsonl").write_text("a second run\n")
+    again = archive_previous_results()  # often within the same second: its own folder, nothing nested
+    assert again is not None and again != archive and (again / "results" / "numpy.jsonl").is_file()
+    assert not (archive / "results" / "results").exists()
 
 
 @pytest.mark.parametrize(("folder", "name"), [("tables", "sweep_throughput.csv"), ("tables", "sweep_targets.md"),

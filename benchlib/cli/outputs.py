@@ -189,7 +189,7 @@ def export_file(option: str, path: Path, kind: str, inputs: Sequence[Path] = ())
             f"{_name(option, path)} is an existing file that benchlib did not write ({why}), and writing the "
             f"export would replace it; allowed: a new path, or an export benchlib wrote before; move that file "
             f"or choose another path (a file an earlier version of benchlib wrote may lack the marks this one "
-            f"checks: `make clean` or `make reproduce` moves such outputs aside)")
+            f"checks: `make reproduce` moves outputs/results, tables and figures aside first)")
     return path
 
 

@@ -294,6 +294,8 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fixed["first_call"] = fields["first_call_ms"] / 1e3
 
         fields.update(measure(predict, inputs, case))
+        # read before the output check: a user model's fallback reference can hold a float64 copy of it
+        fields["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         fields["warnings"] += fields.pop("loop_warnings")
         fixed["warmup"] = fields["warmup"]["wall_s"]
         t0 = time.perf_counter_ns()
@@ -330,7 +332,6 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         fields["uss_mb"]["peak"] = fields["uss_peak_mb"]
         # The timed loop's timestamp storage is the harness's, not the framework's (exact: its pages are resident).
         fields["framework_mb"] = fields["rss_peak_mb"] - rss_start - fields["timing_storage_mb"]
-        fields["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         if fields["noisy"]:
             fields["warnings"].append("noisy: " + "; ".join(fields["noisy_reasons"]))
         return make_record(case, status="ok", **fields)

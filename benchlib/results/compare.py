@@ -104,8 +104,14 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _keeps_samples(record: dict) -> bool:
+    """Whether this kind of record stores per-call samples: the engine's timed loop does; LoadGen's scenarios
+    and the article's protocol do not."""
+    return record.get("protocol") != "article" and record.get("scenario") in (None, "single")
+
+
 def _stored(record: dict) -> str:
-    return "no samples" if record.get("samples_ms") is None else "ok"
+    return "ok" if _keeps_samples(record) else f"no samples ({record.get('scenario') or record.get('protocol')})"
 
 
 def samples_problem(record: dict) -> str | None:
@@ -265,8 +271,9 @@ def compare_runs(base: list[dict], new: list[dict], across_machines: bool = Fals
             result.other_machine.append({"case": case_label(b), "differs": differs})
             continue
         # LoadGen scenario and article-protocol records store no per-call samples by design: such a pair
-        # is listed as not compared (as a failed pair is), never as unusable, so a gate is not failed by it
-        if a.get("samples_ms") is None or b.get("samples_ms") is None:
+        # is listed as not compared (as a failed pair is), never as unusable, so a gate is not failed by it.
+        # An engine record without samples is another matter: samples_problem makes it unusable.
+        if not (_keeps_samples(a) and _keeps_samples(b)):
             result.not_ok.append({"case": case_label(b), "base": _stored(a), "new": _stored(b)})
             continue
         # each side is judged on its own: one side's bad samples are never blamed on the other
