@@ -1,23 +1,14 @@
 """The timed loop: one clock reading before and one after each call, nothing else inside.
 
-The loop body reads the clock into two local names around the call and stores both readings
-*after* the second one, so the only harness work between the two readings is a local store and
-the call itself; :func:`harness_overhead_ns` measures exactly that by timing a no-op. The readings
-go into preallocated int64 arrays (:class:`Timestamps`, 16 bytes per call, pages touched before
-the loop starts and grown in blocks only between blocks of calls), so a fast framework making
-300,000 calls does not grow the process by the tens of megabytes a list of Python ints would.
+Both readings go to local names and are stored *after* the second one, so only a local store and the
+call lie between them (:func:`harness_overhead_ns` times exactly that on a no-op). They are kept in
+preallocated int64 arrays (:class:`Timestamps`, 16 bytes per call, grown only between blocks), so
+300,000 calls do not grow the process by the tens of megabytes a list of Python ints would.
 
-Two ways to decide how long to measure (:func:`timed_loop`):
-
-* **fixed**: at least ``min_calls`` calls and at least ``min_time_s`` (the article protocol and
-  the ablation use this; ``target_ci=0``);
-* **precision**: after those minimums, keep going until the 95% interval of the median (order
-  statistics, :func:`benchlib.engine.stats.median_ci_ranks`) is within ``target_ci`` of the median
-  (relative half-width), or until ``max_time_s``. The check runs between blocks of calls, never
-  inside a timed call, and its own cost is measured with the real clock and reported.
-
-One module on purpose: the loop, its sample storage and its stopping checks share one invariant
-(nothing but the call between two clock readings), which is easier to keep when read in one place.
+:func:`timed_loop` stops either at fixed limits (``min_calls`` and ``min_time_s``, ``target_ci=0``: the
+article protocol and the ablation) or, after them, once the 95% interval of the median (order
+statistics, :func:`benchlib.engine.stats.median_ci_ranks`) is within ``target_ci`` of it, or at
+``max_time_s``. The check runs between blocks of calls, and its own cost is measured and reported.
 """
 
 from __future__ import annotations
