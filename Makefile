@@ -32,7 +32,7 @@ bytecode:
 	@$(PY) -m compileall -q benchlib
 
 reproduce: $(STAMP) bytecode
-	$(PY) -m benchlib.suite --quick $(QUICK)
+	$(PY) -m benchlib.notebook.suite --quick $(QUICK)
 
 # Two pytest-xdist workers: most tests wait on child processes (imports, hangs, timeouts), so two share two
 # cores well. --dist loadfile keeps each test module on one worker, so the tiny notebook suite that the

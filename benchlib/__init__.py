@@ -3,7 +3,7 @@
 Importing benchlib imports no deep-learning framework; backends import theirs when built.
 """
 
-from benchlib._blocker import install_from_env as _install_blocker
+from benchlib.system.blocker import install_from_env as _install_blocker
 
 _install_blocker()
 

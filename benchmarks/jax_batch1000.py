@@ -112,7 +112,7 @@ def child(payload: dict[str, Any]) -> dict[str, Any]:
 
 def run_variant(variant: str, seconds: float) -> dict[str, Any]:
     from benchlib.engine.case import RunCase
-    from benchlib.engine.child import run_in_child
+    from benchlib.system.child import run_in_child
     from benchlib.engine.launcher import run_case
 
     if variant == "worker":

@@ -63,7 +63,7 @@ def benchlib_offline(model: str, batch: int, seconds: float, threads: int) -> tu
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchlib.env import usable_cores
+    from benchlib.system.env import usable_cores
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="fnn", help="model of the zoo (default: fnn)")

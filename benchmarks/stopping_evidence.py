@@ -1,6 +1,6 @@
 """Evidence for the timed loop's defaults: warm-up cap and tolerance, minimum time, precision target.
 
-For each backend and batch size, a fresh process (:func:`benchlib.engine.child.run_in_child`) builds
+For each backend and batch size, a fresh process (:func:`benchlib.system.child.run_in_child`) builds
 the model, makes its first call, then records the start and end reading of every call for
 ``--seconds`` with no warm-up at all. The parent then replays the recorded readings through the
 real code (:func:`benchlib.engine.timing.warm_up` and :func:`~benchlib.engine.timing.timed_loop`
@@ -101,7 +101,7 @@ def analyse(starts: np.ndarray, ends: np.ndarray) -> dict[str, Any]:
 
 def main() -> int:
     from benchlib.backends.registry import available_backends
-    from benchlib.engine.child import run_in_child
+    from benchlib.system.child import run_in_child
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)

@@ -1,6 +1,6 @@
 """Timed-loop memory and harness overhead: Python lists of ints (before) against preallocated int64 (now).
 
-Each variant runs in a fresh process (:func:`benchlib.engine.child.run_in_child`): build the
+Each variant runs in a fresh process (:func:`benchlib.system.child.run_in_child`): build the
 predictor, warm up, start the memory sampler, make ``--calls`` timed calls, stop the sampler. The
 RSS growth is the sampler's peak minus its first reading (taken just before the loop, after the
 int64 storage was allocated and written). The harness overhead is the median per-call time of the
@@ -128,7 +128,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each variant")
     args = parser.parse_args()
-    from benchlib.engine.child import run_in_child
+    from benchlib.system.child import run_in_child
 
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}", file=sys.stderr)
     rows = []

@@ -37,7 +37,7 @@ def child_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory: pytest.TempPathFactory):
     """Run the whole notebook suite once, with the tiny settings, into its own outputs folder."""
-    from benchlib.suite import TINY, run_suite
+    from benchlib.notebook.suite import TINY, run_suite
 
     outputs = tmp_path_factory.mktemp("suite-outputs")
     previous = os.environ.get("BENCHLIB_OUTPUTS")

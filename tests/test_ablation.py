@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchlib.protocols import ablation
-from benchlib.protocols.ablation import build_steps, changed_settings, run_ablation, step_fields
+from benchlib.studies import ablation
+from benchlib.studies.ablation import build_steps, changed_settings, run_ablation, step_fields
 
 
 def test_each_step_changes_exactly_what_it_names():
@@ -39,7 +39,7 @@ def test_tiny_ablation_records_every_step_and_framework(frameworks, tmp_path):
         assert record["latency_reported_ms"] > 0
         assert record["memory_mb"] > 0
     # every record is a full record (make_record): case key per (step, framework), one environment
-    from benchlib.env import collect_env
+    from benchlib.system.env import collect_env
     from benchlib.results.schema import missing_keys
 
     assert all(missing_keys(r) == [] and r["model"] == "article-fnn" for r in result.records)

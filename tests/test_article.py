@@ -16,9 +16,9 @@ import psutil
 import pytest
 
 from benchlib.backends.registry import missing_requirement
-from benchlib.protocols import article as ap
-from benchlib.protocols.article import models as article_models
-from benchlib.protocols.article import runner as article_runner
+from benchlib.studies import article as ap
+from benchlib.studies.article import models as article_models
+from benchlib.studies.article import runner as article_runner
 from benchlib.report import article_tables as at
 from tests.conftest import ROOT, child_env
 
@@ -317,7 +317,7 @@ def _hand_built_run(num_runs: int = 3) -> ap.ArticleRun:
 
 
 def test_article_records_have_every_required_key_and_the_environment():
-    from benchlib.env import collect_env, fingerprint_key
+    from benchlib.system.env import collect_env, fingerprint_key
     from benchlib.results.schema import SCHEMA_VERSION, invalid_reason, missing_keys
 
     env = collect_env()
@@ -394,7 +394,7 @@ def test_corrected_cases_come_from_the_case_grid():
 
 
 def test_isolated_child_that_fails_or_times_out_is_one_failed_framework(monkeypatch):
-    from benchlib.protocols.article import isolation
+    from benchlib.studies.article import isolation
 
     protocol = ap.ArticleProtocol(num_runs=1, frameworks=("pytorch", "jax"), one_process=False)
     seen = []

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from benchlib.audit import advice, audit, counters, difference, loop_warnings
+from benchlib.system.audit import advice, audit, counters, difference, loop_warnings
 
 
 def test_counters_are_cumulative_and_differences_never_negative() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchlib.results.compare import bootstrap_medians, compare_runs, compare_samples, describe, tie_groups
+from benchlib.studies.compare import bootstrap_medians, compare_runs, compare_samples, describe, tie_groups
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
 

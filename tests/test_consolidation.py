@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from benchlib.engine.case import RunCase
-from benchlib.engine.child import run_in_child
+from benchlib.system.child import run_in_child
 from benchlib.engine.grid import ALL_VARIANTS, CORES, case_grid, resolve_threads
-from benchlib.env import usable_cores
+from benchlib.system.env import usable_cores
 from benchlib.results.records import SETTLED, done_keys, latest, latest_rows
 
 PACKAGE = Path(__file__).resolve().parents[1] / "benchlib"
@@ -165,8 +165,8 @@ def test_imports_do_not_run_back_up_the_layers() -> None:
     """Machine facts (env) know nothing of the engine; the engine knows nothing of the CLI, reports or
     protocols; results know nothing of the engine's runner."""
     rules = {
-        "env.py": ("benchlib.engine", "benchlib.cli", "benchlib.report", "benchlib.protocols"),
-        "engine": ("benchlib.cli", "benchlib.report", "benchlib.protocols", "benchlib.notebook", "benchlib.sweep"),
+        "env.py": ("benchlib.engine", "benchlib.cli", "benchlib.report", "benchlib.studies"),
+        "engine": ("benchlib.cli", "benchlib.report", "benchlib.studies", "benchlib.notebook", "benchlib.studies.sweep"),
         "results": ("benchlib.engine.launcher", "benchlib.engine.worker", "benchlib.cli", "benchlib.report"),
         "protocols": ("benchlib.cli",),
     }

@@ -15,11 +15,11 @@ import pytest
 
 from benchlib.cli import main
 from benchlib.engine.case import RunCase
-from benchlib.env import collect_env, machine_key
-from benchlib.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
-from benchlib.fleet.plan import machine_threads
-from benchlib.fleet.runner import run_fleet, settled_keys
-from benchlib.fleet.views import machine_views
+from benchlib.system.env import collect_env, machine_key
+from benchlib.studies.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
+from benchlib.studies.fleet.plan import machine_threads
+from benchlib.studies.fleet.runner import run_fleet, settled_keys
+from benchlib.studies.fleet.views import machine_views
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record, read_records
 
@@ -54,7 +54,7 @@ def _kill_host_of_victim(stop: threading.Event, killed: list[int]) -> None:
         for proc in me.children(recursive=True):
             try:
                 command = proc.cmdline()
-                if "benchlib.engine.child" not in command or time.time() - proc.create_time() < 0.3:
+                if "benchlib.system.child" not in command or time.time() - proc.create_time() < 0.3:
                     continue
                 payload = json.loads(Path(command[-2]).read_text())["payload"]
                 if payload["min_time_s"] == VICTIM_MIN_TIME_S:

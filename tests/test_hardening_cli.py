@@ -117,7 +117,7 @@ def test_an_ascii_terminal_gets_ascii_stand_ins(tmp_path: Path) -> None:
 def test_the_stand_ins_leave_an_encodable_text_alone() -> None:
     import io
 
-    from benchlib.console import degrade_to_ascii
+    from benchlib.notebook.console import degrade_to_ascii
 
     for encoding, expected in (("ascii", b"+/-1% 3 us 2x3 -> e"), ("utf-8", "±1% 3 µs 2×3 → é".encode())):
         raw = io.BytesIO()
@@ -138,7 +138,7 @@ def test_block_imports_refuses_what_cannot_be_blocked(value: str, named: str) ->
 
 
 def test_blockable_frameworks_are_the_registry_s() -> None:
-    from benchlib._blocker import BLOCKABLE, FRAMEWORK_MODULES, OWN_REQUIREMENTS
+    from benchlib.system.blocker import BLOCKABLE, FRAMEWORK_MODULES, OWN_REQUIREMENTS
     from benchlib.backends.registry import REGISTRY
 
     modules = {m for entry in REGISTRY.values() for m in entry.modules}
@@ -162,8 +162,8 @@ def test_load_before_batch_is_checked(value: str, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_valid_load_before_batch_is_judged_and_stored(monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchlib.env import collect_env
-    from benchlib.params import check_parameters
+    from benchlib.system.env import collect_env
+    from benchlib.engine.params import check_parameters
 
     monkeypatch.setenv("BENCHLIB_LOAD_BEFORE_BATCH", "1e6")  # busy on any machine
     env = collect_env()
@@ -175,7 +175,7 @@ def test_a_valid_load_before_batch_is_judged_and_stored(monkeypatch: pytest.Monk
 
 def test_the_suite_checks_the_variables_before_anything_runs(monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from benchlib import suite
+    from benchlib.notebook import suite
 
     def nothing_may_run() -> Path:
         raise AssertionError("the suite started although BENCHLIB_LOAD_BEFORE_BATCH is invalid")
@@ -223,7 +223,7 @@ def test_outputs_inside_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_the_checks_cover_every_variable_benchlib_reads(monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from benchlib.params import ENV_CHECKS
+    from benchlib.engine.params import ENV_CHECKS
 
     read = {name for path in (ROOT / "benchlib").rglob("*.py")
             for name in re.findall(r"BENCHLIB_[A-Z_]*[A-Z](?![A-Z_*])", path.read_text())}
@@ -280,7 +280,7 @@ def test_fleet_help_offers_only_the_models_it_takes(command: str, typed_model: P
 
 def test_a_bad_load_before_batch_that_reaches_a_worker_is_stored_as_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
     """The edge refuses it; a process reached through the Python API records no figure rather than failing."""
-    from benchlib.env import BATCH_LOAD_ENV, collect_env
+    from benchlib.system.env import BATCH_LOAD_ENV, collect_env
 
     monkeypatch.setenv(BATCH_LOAD_ENV, "-1")
     assert collect_env()["load_avg_before_batch"] is None

@@ -24,7 +24,7 @@ from benchlib.backends.registry import BACKEND_NAMES
 from benchlib.cli import main
 from benchlib.results.schema import failed_record, make_record
 from benchlib.results.store import append_record
-from benchlib.suite import NOTEBOOKS_DIR, execute_notebook
+from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 
 SCRIPT = '<script>alert("x")</script>'
 IMG = "<img src=x onerror=alert(1)>"
@@ -150,7 +150,7 @@ def test_report_html_keeps_markdown_outputs_of_record_values_inert(tmp_path: Pat
     markup into report.html: the report builder renders every Markdown output inert."""
     from benchlib.report.html import write_report
     from benchlib.report.tables import to_markdown
-    from benchlib.scenarios.report import insights, summary_table
+    from benchlib.report.scenarios import insights, summary_table
 
     records = [_server(10.0, result=f"no rate met {IMG}", model=IMG, variant=SCRIPT, qps=None),
                _server(30.0, qps=300.0, model=IMG)]

@@ -17,7 +17,7 @@ from benchlib import notebook as nb
 from benchlib.cli import main
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
-from benchlib.suite import NOTEBOOKS_DIR, execute_notebook
+from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 
 ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
        "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
@@ -60,7 +60,7 @@ def test_framework_notebook_refuses_outputs_it_did_not_write(tmp_path: Path) -> 
                                             ("numpy-results.md", "table Markdown"),
                                             ("numpy-latency.png", "PNG chart"), ("numpy-latency.svg", "SVG chart")])
 def test_each_foreign_output_is_refused_before_anything_runs(tmp_path: Path, name: str, kind: str) -> None:
-    from benchlib.cli.outputs import OutputRefused
+    from benchlib.report.outputs import OutputRefused
 
     results, figures, tables = tmp_path / "results", tmp_path / "figures", tmp_path / "tables"
     folder = {"numpy.jsonl": results, "numpy-results.csv": tables, "numpy-results.md": tables}.get(name, figures)
@@ -228,7 +228,7 @@ def test_compare_still_compares_sound_records(tmp_path: Path, capsys) -> None:
 
 
 def test_a_thinned_bimodal_record_is_not_called_inconsistent() -> None:
-    from benchlib.results.compare import samples_problem
+    from benchlib.studies.compare import samples_problem
 
     # half the calls at 1 ms, half at 2 ms: the full p50 may be 2.0 while a thinned median is 1.0
     samples = [1.0] * 501 + [2.0] * 499
@@ -237,7 +237,7 @@ def test_a_thinned_bimodal_record_is_not_called_inconsistent() -> None:
 
 
 def test_fleet_tables_leave_out_unusable_samples(tmp_path: Path) -> None:
-    from benchlib.fleet.views import machine_views
+    from benchlib.studies.fleet.views import machine_views
 
     path = _results(tmp_path / "fleet.jsonl", [{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], 1.0)
     assert "numpy" in machine_views(path).markdown()
@@ -248,7 +248,7 @@ def test_a_chart_the_user_drew_with_matplotlib_is_not_taken_for_benchlibs(tmp_pa
     """Matplotlib names itself in every chart; only benchlib's own charts name benchlib as their creator."""
     import matplotlib.pyplot as plt
 
-    from benchlib.cli.outputs import OutputRefused
+    from benchlib.report.outputs import OutputRefused
 
     results, figures, tables = tmp_path / "results", tmp_path / "figures", tmp_path / "tables"
     figures.mkdir()
@@ -283,8 +283,8 @@ def test_an_engine_record_without_samples_fails_the_gate(tmp_path: Path, capsys)
 
 def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated_outputs: Path) -> None:
     """Outputs of an earlier benchlib may lack the marks a notebook checks; make reproduce starts from empty folders."""
-    from benchlib.paths import figures_dir, results_dir, tables_dir
-    from benchlib.suite import archive_previous_results
+    from benchlib.system.paths import figures_dir, results_dir, tables_dir
+    from benchlib.notebook.suite import archive_previous_results
 
     for folder, name in ((results_dir(), "numpy.jsonl"), (tables_dir(), "sweep_throughput.csv"),
                          (figures_dir(), "numpy-latency.png")):

@@ -104,7 +104,7 @@ def status_of(argv: list[str]) -> int:
 @pytest.fixture
 def no_child(monkeypatch: pytest.MonkeyPatch) -> list:
     """Fails the command (and records it) if any child process is started."""
-    import benchlib.engine.child
+    import benchlib.system.child
     import benchlib.engine.launcher
 
     started: list = []
@@ -113,7 +113,7 @@ def no_child(monkeypatch: pytest.MonkeyPatch) -> list:
         started.append(target)
         raise AssertionError(f"a child process was started ({target}) before the refusal")
 
-    monkeypatch.setattr(benchlib.engine.child, "run_in_child", refuse_to_start)
+    monkeypatch.setattr(benchlib.system.child, "run_in_child", refuse_to_start)
     monkeypatch.setattr(benchlib.engine.launcher, "run_in_child", refuse_to_start)
     return started
 

@@ -170,7 +170,7 @@ def test_article_checks_its_folders_before_the_protocol_runs(tmp_path: Path,
 
 
 def test_sweep_outputs_are_planned_before_the_sweep(tmp_path: Path) -> None:
-    from benchlib.cli.outputs import OutputRefused, plan_sweep
+    from benchlib.report.outputs import OutputRefused, plan_sweep
 
     blocker = tmp_path / "afile"
     blocker.write_text("mine\n")
@@ -466,7 +466,7 @@ def test_resume_with_other_settings_says_what_differs(tmp_path: Path) -> None:
 
 
 def test_a_single_value_where_a_notebook_expects_a_list_is_a_list_of_one() -> None:
-    from benchlib.params import check_parameters
+    from benchlib.engine.params import check_parameters
 
     checked = check_parameters(backends="numpy", batch_sizes=64, variants="default", threads_list=2)
     assert checked == {"backends": ["numpy"], "batch_sizes": [64], "variants": ["default"], "threads_list": [2]}

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from benchlib.engine.case import RunCase
-from benchlib.engine.child import ChildResult
+from benchlib.system.child import ChildResult
 from benchlib.models import MODELS, get_model
 from benchlib.models.spec import ModelSpec, layer_from_dict, spec_from_architecture
 from tests.test_measured_alone import measure_in_child
@@ -77,7 +77,7 @@ def test_a_converting_process_that_fails_gives_a_skipped_or_failed_record(
         answer: ChildResult, status: str, words: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from benchlib.engine.worker import run_worker
 
-    monkeypatch.setattr("benchlib.engine.child.run_in_child", lambda *args, **kwargs: answer)
+    monkeypatch.setattr("benchlib.system.child.run_in_child", lambda *args, **kwargs: answer)
     record = run_worker(RunCase(backend="litert", precision="int8-dynamic", batch_size=2, **FAST))
     assert record["status"] == status and words in record["error"], record["error"]
 
@@ -89,7 +89,7 @@ def test_a_converting_process_that_fails_gives_a_skipped_or_failed_record(
 def test_the_converting_process_names_flex_ops_and_other_errors(message: str, key: str, tmp_path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     tf = pytest.importorskip("tensorflow")
-    from benchlib.precision.litert_files import convert_payload
+    from benchlib.backends.litert_files import convert_payload
 
     def broken(self: object) -> bytes:
         raise RuntimeError(message)

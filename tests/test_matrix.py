@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from benchlib.models import matrix
+from benchlib.report import models_matrix as matrix
 
 
 def _row(model: str, backend: str, batch: int, p50: float, ci: tuple[float, float] | None = None, **extra) -> dict:

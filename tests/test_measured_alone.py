@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from benchlib.engine.case import RunCase
-from benchlib.engine.child import run_in_child
+from benchlib.system.child import run_in_child
 
 FAST = {"min_time_s": 0.0, "min_calls": 5, "warmup_time_s": 0.0, "warmup_calls": 1}
 WATCHED = ("tensorflow", "keras", "jax", "sklearn", "pandas", "matplotlib")
@@ -45,7 +45,7 @@ def test_tensorflow_is_measured_without_the_packages_it_loads_only_when_installe
 
 
 def test_outside_a_measurement_nothing_is_hidden() -> None:
-    from benchlib._blocker import hidden_packages
+    from benchlib.system.blocker import hidden_packages
     from benchlib.backends import create_backend
     from benchlib.models import get_model
 

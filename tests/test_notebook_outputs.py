@@ -3,7 +3,7 @@ those names is refused before anything runs, naming the parameter and the file; 
 files (written by the real writers) are planned again, so a notebook re-runs over its own outputs.
 
 The planners are called exactly as each notebook's first cell calls them, with the notebook's
-parameters (benchlib.suite.TINY); no notebook is executed here.
+parameters (benchlib.notebook.suite.TINY); no notebook is executed here.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from benchlib import notebook as nb
-from benchlib.cli.outputs import OutputRefused
+from benchlib.report.outputs import OutputRefused
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
-from benchlib.suite import NOTEBOOKS_DIR
+from benchlib.notebook.suite import NOTEBOOKS_DIR
 
 ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
        "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
@@ -34,7 +34,7 @@ NOW = "ablation-20260101-120000.jsonl"  # the method ablation's results file, it
 @pytest.fixture(autouse=True)
 def _still_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The method ablation names its results file by the time: held still, so a test can put a file there."""
-    monkeypatch.setattr("benchlib.notebook_plans.time.strftime", lambda pattern: NOW)
+    monkeypatch.setattr("benchlib.notebook.plans.time.strftime", lambda pattern: NOW)
 
 
 def _record(batch_size: int = 1, threads: int | None = None, **case: object) -> dict:
@@ -56,7 +56,7 @@ def _ablation(r: Path, f: Path, t: Path) -> object:
 
 
 def _sweeps(r: Path, f: Path, t: Path) -> object:
-    from benchlib.sweep import sweep_config
+    from benchlib.studies.sweep import sweep_config
 
     config = sweep_config(backends=["numpy"], batch_sizes=[1], threads=None, min_time_s=0.05, quick=True,
                           models=["fnn"], target_ci=0.0)
@@ -64,7 +64,7 @@ def _sweeps(r: Path, f: Path, t: Path) -> object:
 
 
 def _scenarios(r: Path, f: Path, t: Path) -> object:
-    from benchlib.scenarios.plan import scenario_config
+    from benchlib.studies.scenarios import scenario_config
 
     config = scenario_config(backends=["numpy"], models=["fnn"], scenarios=["SingleStream", "MultiStream",
                              "Offline", "Server"], latency_bound_ms=None, min_duration_s=0.05, quick=True)
@@ -72,7 +72,7 @@ def _scenarios(r: Path, f: Path, t: Path) -> object:
 
 
 def _models(r: Path, f: Path, t: Path) -> object:
-    from benchlib.models import matrix
+    from benchlib.report import models_matrix as matrix
 
     cases = matrix.ranking_cases(["fnn"], ["numpy"], threads=None, quick=True, min_time_s=0.05, target_ci=0.0)
     return nb.plan_models_outputs(cases, True, r, f, t)
@@ -207,7 +207,7 @@ def _write_own(notebook: str, folders: dict[str, Path]) -> None:
     from benchlib.report.ablation_tables import ablation_frame, all_tables
     from benchlib.report.article_tables import write_markdown, write_tables
     from benchlib.report.figures import save_figure
-    from benchlib.sweep import measure_roofline
+    from benchlib.studies.sweep import measure_roofline
 
     table = pd.DataFrame({"step": [0, 1], "p50 (ms)": [1.25, 0.5]})  # no model/backend/variant columns
     for parameter, name in OUTPUTS[notebook]:
@@ -236,7 +236,7 @@ def _write_own(notebook: str, folders: dict[str, Path]) -> None:
 
 
 def _peak(threads: int) -> object:
-    from benchlib.roofline import PeakMeasurement
+    from benchlib.roofline.peaks import PeakMeasurement
 
     return PeakMeasurement(threads, 64, 1, {"numpy": 5.0}, {})
 
@@ -259,7 +259,7 @@ def test_benchlib_own_earlier_outputs_are_planned_again(tmp_path: Path, notebook
 
 def _planned(notebook: str, folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> set[Path]:
     """Every path the notebook's planner hands to the one check, recorded on the way."""
-    import benchlib.cli.outputs as outputs
+    import benchlib.report.outputs as outputs
 
     seen: list[Path] = []
     check = outputs.plan_notebook
@@ -287,8 +287,8 @@ def test_every_output_of_a_notebook_is_planned_under_its_parameter(tmp_path: Pat
 
 def test_what_the_library_writes_for_the_article_and_the_sweeps_is_planned(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import benchlib.protocols.article as ap
-    from benchlib.protocols.article.pipeline import build_report, write_report
+    import benchlib.studies.article as ap
+    from benchlib.studies.article.pipeline import build_report, write_report
     from benchlib.report import sweep_figures, sweep_tables
 
     folders = _folders(tmp_path)
@@ -350,7 +350,7 @@ def test_a_benchlib_csv_the_user_edited_or_whose_twin_is_gone_is_refused(tmp_pat
 
 
 def test_a_fifo_beside_a_csv_is_not_read_and_the_csv_is_refused(tmp_path: Path) -> None:
-    from benchlib.cli.outputs import export_file
+    from benchlib.report.outputs import export_file
 
     csv = tmp_path / "t.csv"
     csv.write_text("name,score\n")
@@ -362,8 +362,8 @@ def test_a_fifo_beside_a_csv_is_not_read_and_the_csv_is_refused(tmp_path: Path) 
 # -- 5. the roofline and the article's document carry benchlib's marker ------------------------------
 
 def test_the_roofline_names_benchlib_first_and_a_users_json_there_is_refused(tmp_path: Path) -> None:
-    from benchlib.cli.outputs import plan_sweep
-    from benchlib.sweep import measure_roofline, read_roofline
+    from benchlib.report.outputs import plan_sweep
+    from benchlib.studies.sweep import measure_roofline, read_roofline
 
     out = tmp_path / "s.jsonl"
     roofline = tmp_path / "roofline-s.json"
@@ -380,7 +380,7 @@ def test_the_roofline_names_benchlib_first_and_a_users_json_there_is_refused(tmp
 
 
 def test_the_article_document_begins_with_benchlibs_marker(tmp_path: Path) -> None:
-    from benchlib.cli.outputs import MARKDOWN_MARKER
+    from benchlib.report.outputs import MARKDOWN_MARKER
     from benchlib.report.article_tables import write_markdown
 
     path = write_markdown([("Run", "text")], tmp_path / "article.md", "Title")
@@ -389,7 +389,7 @@ def test_the_article_document_begins_with_benchlibs_marker(tmp_path: Path) -> No
 
 def test_the_ablation_results_file_is_named_once_and_planned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     names = iter(["ablation-20260101-120000.jsonl", "ablation-20260101-120001.jsonl"])
-    monkeypatch.setattr("benchlib.notebook_plans.time.strftime", lambda pattern: next(names))
+    monkeypatch.setattr("benchlib.notebook.plans.time.strftime", lambda pattern: next(names))
     folders = _folders(tmp_path)
     path = _ablation(folders["results_dir"], folders["figures_dir"], folders["tables_dir"])
     assert path == folders["results_dir"] / "ablation-20260101-120000.jsonl"

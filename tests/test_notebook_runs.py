@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from benchlib.suite import NOTEBOOKS_DIR, execute_notebook
+from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

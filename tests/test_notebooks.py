@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from benchlib.backends import BACKEND_NAMES, available_backends
-from benchlib.protocols.article.settings import ARTICLE_ORDER
-from benchlib.suite import FRAMEWORK_NOTEBOOKS, NOTEBOOKS_DIR
+from benchlib.studies.article.settings import ARTICLE_ORDER
+from benchlib.notebook.suite import FRAMEWORK_NOTEBOOKS, NOTEBOOKS_DIR
 from tests.test_notebook_runs import outputs_text
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))

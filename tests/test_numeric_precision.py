@@ -202,7 +202,7 @@ def test_pytorch_int8_needs_the_compile_variant() -> None:
 
 
 def test_sweep_precisions_reach_its_cases_and_unknown_is_refused() -> None:
-    from benchlib.sweep import build_cases, sweep_config
+    from benchlib.studies.sweep import build_cases, sweep_config
 
     config = sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1], precisions=["fp32", "int8-static"])
     assert [c.precision for c in build_cases(config)] == ["fp32", "int8-static"]
@@ -215,7 +215,7 @@ def test_litert_int8_records_accuracy_and_bf16_is_skipped_with_the_reason() -> N
     from benchlib.engine.launcher import run_cases
     from benchlib.models import get_model, reference_forward
     from benchlib.precision import EVALUATION_SIZE, evaluation_set
-    from benchlib.precision.litert_quant import METHODS, SKIPS
+    from benchlib.backends.litert_quant import METHODS, SKIPS
 
     spec = get_model("fnn")
     reference = decisions(reference_forward(spec, evaluation_set(spec)))
@@ -238,7 +238,7 @@ def test_litert_int8_records_accuracy_and_bf16_is_skipped_with_the_reason() -> N
 
 def test_litert_refuses_the_calibration_that_crashes_as_a_failed_record() -> None:
     from benchlib.engine.worker import run_worker
-    from benchlib.precision.litert_quant import CALIBRATION_CRASHES
+    from benchlib.backends.litert_quant import CALIBRATION_CRASHES
 
     record = run_worker(RunCase(backend="litert", model="lstm_spam", precision="int8-static", extra=TINY_CALIBRATION,
                                 **FAST))
@@ -251,7 +251,7 @@ def test_litert_static_ranges_do_not_depend_on_the_batch_size() -> None:
 
     from benchlib.backends.keras_layers import build_model
     from benchlib.models import get_model
-    from benchlib.precision.litert_quant import convert
+    from benchlib.backends.litert_quant import convert
 
     spec = get_model("fnn")
     model = build_model(spec)

@@ -46,7 +46,7 @@ def test_bad_precision_values_are_refused(argv: list[str], capsys: pytest.Captur
 
 
 def test_sweep_config_carries_the_target() -> None:
-    from benchlib.sweep import QUICK_MAX_TIME_S, build_cases, sweep_config
+    from benchlib.studies.sweep import QUICK_MAX_TIME_S, build_cases, sweep_config
 
     config = sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1], quick=True)
     assert config.target_ci == 0.01 and config.max_time_s == QUICK_MAX_TIME_S

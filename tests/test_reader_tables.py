@@ -8,8 +8,8 @@ import io
 import numpy as np
 import pandas as pd
 
-from benchlib.models import matrix
-from benchlib.precision.report import measured_rows, precision_table, skipped_table
+from benchlib.report import models_matrix as matrix
+from benchlib.report.precision import measured_rows, precision_table, skipped_table
 from benchlib.report import sweep_tables
 from benchlib.report.chart_style import legibility_problems
 from benchlib.report.display import HALFWIDTH_DASH, HALFWIDTH_NOTE, format_value, people_frame, people_table
@@ -130,7 +130,7 @@ def test_sweep_tables_keep_models_apart() -> None:
 
 
 def test_console_line_shows_the_halfwidth_beside_the_median() -> None:
-    from benchlib.console import halfwidth_text, progress_line
+    from benchlib.notebook.console import halfwidth_text, progress_line
 
     with_interval = stopped("numpy", 0.25, HALFWIDTHS["numpy"], batch=1)
     assert progress_line(with_interval).endswith(f"ms per call {halfwidth_text(HALFWIDTHS['numpy'])}")
@@ -140,7 +140,7 @@ def test_console_line_shows_the_halfwidth_beside_the_median() -> None:
 def test_slower_than_fp32_names_the_batch_sizes_where_it_was_slower() -> None:
     import pandas as pd
 
-    from benchlib.precision.report import insights
+    from benchlib.report.precision import insights
 
     rows = [("litert", "int8-dynamic", "fnn", 1, 1.43), ("litert", "int8-dynamic", "fnn", 1000, 0.91),
             ("onnxruntime", "int8-dynamic", "resnet8", 1, 0.18), ("onnxruntime", "int8-dynamic", "resnet8", 64, 0.17)]

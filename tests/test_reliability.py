@@ -311,7 +311,7 @@ def test_results_are_never_unpickled_and_models_come_from_outputs_models() -> No
                 source
     from benchlib.backends.registry import create_backend
     from benchlib.models import get_model
-    from benchlib.paths import models_dir
+    from benchlib.system.paths import models_dir
 
     backend = create_backend("onnxruntime", get_model("fnn"))
     backend.import_framework()
@@ -397,7 +397,7 @@ def test_unwritable_out_under_a_file_is_refused_before_any_run(tmp_path: Path,
 
 
 def test_more_threads_than_cores_is_a_warning_not_an_error(tmp_path: Path) -> None:
-    from benchlib.env import usable_cores
+    from benchlib.system.env import usable_cores
 
     many = str(int(usable_cores()["usable"]) * 4)
     run = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--threads", many, "--out",
@@ -411,7 +411,7 @@ def _first_code_cell_fails(notebook: str, parameters: dict, message: str, tmp_pa
     import nbformat
     from papermill.exceptions import PapermillExecutionError
 
-    from benchlib.suite import NOTEBOOKS_DIR, execute_notebook
+    from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 
     folders = {name: str(tmp_path / name) for name in ("results_dir", "figures_dir", "tables_dir")}
     with pytest.raises(PapermillExecutionError) as failure:
@@ -449,7 +449,7 @@ _BURN = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end
 
 
 def test_busy_machine_is_warned_in_the_record_and_the_report(tmp_path: Path) -> None:
-    from benchlib.env import usable_cores
+    from benchlib.system.env import usable_cores
 
     burners = [subprocess.Popen([sys.executable, "-c", _BURN]) for _ in range(int(usable_cores()["usable"]))]
     try:
@@ -504,7 +504,7 @@ def test_soak_three_rounds_in_one_process(tmp_path: Path, record_property) -> No
 
 def test_soak_notebook_suite_three_times_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The suite machinery itself (papermill kernels, engine runs, the HTML report) three times in a row."""
-    from benchlib.suite import TINY, run_suite
+    from benchlib.notebook.suite import TINY, run_suite
 
     notebooks = ("00_numpy", "04_onnxruntime", "comparison")
     me = psutil.Process()

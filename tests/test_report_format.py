@@ -211,7 +211,7 @@ def test_a_chart_that_breaks_the_rules_is_caught() -> None:
 
 def test_default_output_folders_do_not_depend_on_the_working_directory(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchlib.paths import output_folder, results_dir
+    from benchlib.system.paths import output_folder, results_dir
 
     monkeypatch.chdir(tmp_path)
     assert output_folder("", "results") == results_dir() and output_folder("", "tables").name == "tables"
@@ -221,7 +221,7 @@ def test_default_output_folders_do_not_depend_on_the_working_directory(tmp_path:
 def test_console_keeps_child_chatter_in_the_log(tmp_path: Path) -> None:
     import io
 
-    from benchlib.console import Console, ResultsWatcher
+    from benchlib.notebook.console import Console, ResultsWatcher
 
     shown = io.StringIO()
     console = Console(shown)

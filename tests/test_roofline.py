@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from benchlib import roofline
-from benchlib.roofline import PeakMeasurement, TheoreticalPeak, measure_peak
+from benchlib.roofline.peaks import peaks as roofline
+from benchlib.roofline.peaks import PeakMeasurement, TheoreticalPeak, measure_peak
 
 
 def _cpu(vendor: str, family: int, model: int, flags: str = "fma avx2", name: str = "CPU", mhz: str = "2445.4"):
@@ -63,7 +63,7 @@ def test_measure_peak_runs_each_library_in_its_own_process_and_records_failures(
 
 
 def test_roofline_table_and_sentences_from_a_stored_file() -> None:
-    from benchlib.sweep import roofline_sentences, roofline_table
+    from benchlib.studies.sweep import roofline_sentences, roofline_table
 
     theory = TheoreticalPeak(32, "Zen 3 table", 2.445, "cpu MHz")
     stored = {"peaks": {
@@ -81,8 +81,8 @@ def test_roofline_table_and_sentences_from_a_stored_file() -> None:
 
 
 def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch) -> None:
-    from benchlib.env import collect_env
-    from benchlib.sweep import YARDSTICK, measure_roofline
+    from benchlib.system.env import collect_env
+    from benchlib.studies.sweep import YARDSTICK, measure_roofline
 
     path = tmp_path / "roofline-sweep.json"
     path.write_text(json.dumps({"env_key": collect_env()["key"], "peaks": {"1": {"peak_gflops": 1.0}}}))
@@ -99,8 +99,8 @@ def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch
 
 
 def test_a_peak_from_another_file_is_copied_only_from_the_same_environment(tmp_path) -> None:
-    from benchlib.env import collect_env
-    from benchlib.sweep import YARDSTICK, measure_roofline
+    from benchlib.system.env import collect_env
+    from benchlib.studies.sweep import YARDSTICK, measure_roofline
 
     sweep = tmp_path / "roofline-sweep.json"
     sweep.write_text(json.dumps({"env_key": collect_env()["key"], "yardstick": YARDSTICK,
@@ -122,7 +122,7 @@ def test_a_peak_from_another_file_is_copied_only_from_the_same_environment(tmp_p
 
 
 def test_a_library_that_ignores_its_thread_limit_is_not_counted(monkeypatch) -> None:
-    from benchlib.engine.child import ChildResult
+    from benchlib.system.child import ChildResult
 
     def fake_child(target, payload, timeout_s=None, env=None, what="result"):  # noqa: ANN001, ANN202
         used = {"numpy": 1.02, "jax": 1.97}[payload["library"]]
@@ -130,15 +130,15 @@ def test_a_library_that_ignores_its_thread_limit_is_not_counted(monkeypatch) -> 
         return ChildResult(True, value={"gflops": gflops, "cores_used": used, "cores_window_s": 0.3,
                                         "version": "x", "seconds": 0.1})
 
-    monkeypatch.setattr("benchlib.engine.child.run_in_child", fake_child)
+    monkeypatch.setattr("benchlib.system.child.run_in_child", fake_child)
     result = measure_peak(threads=1, size=64, repeats=1, libraries=["numpy", "jax"])
     assert result.gflops_by_library == {"numpy": 88.0} and result.peak_library == "numpy"
     assert "kept 1.97 cores busy" in result.errors["jax"] and result.details["jax"]["gflops"] == 168.0
 
 
 def test_cores_used_from_a_short_window_never_excludes_a_library() -> None:
-    from benchlib.gemm import CORES_WINDOW_S
-    from benchlib.roofline import thread_limit_ignored
+    from benchlib.roofline.gemm import CORES_WINDOW_S
+    from benchlib.roofline.peaks import thread_limit_ignored
 
     assert thread_limit_ignored(1, 1.97, CORES_WINDOW_S) and "over 0.25 s" in thread_limit_ignored(1, 1.97, 0.25)
     assert thread_limit_ignored(1, 1.97, 43e-6) is None  # one small call's window: says nothing about threads
@@ -148,7 +148,7 @@ def test_cores_used_from_a_short_window_never_excludes_a_library() -> None:
 
 def test_cores_used_is_taken_over_at_least_the_stated_window(monkeypatch) -> None:
     """A fake clock: the timed calls take 1 µs each, yet the cores ratio is read over >= CORES_WINDOW_S."""
-    from benchlib import gemm
+    from benchlib.roofline.peaks import gemm
 
     now = {"wall": 0.0, "cpu": 0.0}
     monkeypatch.setattr(gemm.time, "perf_counter", lambda: now["wall"])

@@ -238,7 +238,7 @@ def test_a_backend_that_cannot_run_the_scenario_is_skipped_with_the_reason() -> 
 
 def test_litert_scenarios_are_planned_and_skipped_with_the_reason() -> None:
     from benchlib.scenarios.loadgen_worker import run_case_payload
-    from benchlib.scenarios.plan import build_cases, scenario_config
+    from benchlib.studies.scenarios import build_cases, scenario_config
     from benchlib.scenarios.strategies import LITERT_REASON
 
     cases = build_cases(scenario_config(backends=["litert"], quick=True))
@@ -264,7 +264,7 @@ def test_a_failing_sut_becomes_a_failed_record(fault: str, scenario: str, words:
 
 
 def test_scenario_sweep_resumes(tmp_path) -> None:
-    from benchlib.scenarios.plan import run_scenarios, scenario_config
+    from benchlib.studies.scenarios import run_scenarios, scenario_config
 
     config = scenario_config(backends=["numpy"], scenarios=["SingleStream"], min_duration_s=0.05, min_queries=100)
     out = tmp_path / "scenarios.jsonl"
@@ -293,7 +293,7 @@ def _record(backend: str, scenario: str, value: float | None, streams: int = 1, 
 
 
 def test_insights_compare_rates_within_the_bound_with_single_stream_latency() -> None:
-    from benchlib.scenarios import report
+    from benchlib.report import scenarios as report
 
     records = [_record("openvino", "Server", 2300.0, server_max_qps=2300.0),
                _record("pytorch", "Server", 1000.0, server_max_qps=1000.0),
@@ -309,7 +309,7 @@ def test_insights_compare_rates_within_the_bound_with_single_stream_latency() ->
 
 
 def test_load_curve_figure_draws_a_line_per_configuration() -> None:
-    from benchlib.scenarios import report
+    from benchlib.report import scenarios as report
 
     tries = [{"target_qps": q, "p99_ms": p, "passed": p <= 10, "completed_samples_per_sec": q}
              for q, p in ((100, 1.0), (200, 3.0), (400, 30.0))]
@@ -331,7 +331,7 @@ def test_records_from_before_the_scenarios_read_as_single() -> None:
 
 def test_progress_line_reports_what_each_scenario_measures() -> None:
     """Offline finishes one query of every sample (a rate, not a time per call); Server is judged by its rate."""
-    from benchlib.console import progress_line
+    from benchlib.notebook.console import progress_line
 
     def record(scenario: str) -> dict:
         return {"backend": "numpy", "variant": "default", "batch_size": 8, "threads": 2, "status": "ok",

@@ -13,8 +13,8 @@ from benchlib.models.zoo import get_model
 from benchlib.report.sweep_tables import sweep_frame, targets_table
 from benchlib.results.schema import failed_record
 from benchlib.results.store import append_record, read_records
-from benchlib.roofline import PeakMeasurement, percent_of_peak
-from benchlib.sweep import build_cases, peaks_by_threads, read_roofline, run_sweep, sweep_config
+from benchlib.roofline.peaks import PeakMeasurement, percent_of_peak
+from benchlib.studies.sweep import build_cases, peaks_by_threads, read_roofline, run_sweep, sweep_config
 
 from .conftest import child_env
 
@@ -28,7 +28,7 @@ def _fake_peak(threads: int) -> PeakMeasurement:
 
 
 def test_resumed_sweep_runs_nothing_new(tmp_path, monkeypatch):
-    monkeypatch.setattr("benchlib.roofline.measure_peak", _fake_peak)
+    monkeypatch.setattr("benchlib.roofline.peaks.measure_peak", _fake_peak)
     path = tmp_path / "sweep.jsonl"
     config = _tiny_config()
     first = run_sweep(config, path, progress=False)
@@ -41,8 +41,8 @@ def test_resumed_sweep_runs_nothing_new(tmp_path, monkeypatch):
 
 
 def test_skipped_case_is_not_rerun_but_failed_is(tmp_path, monkeypatch):
-    from benchlib.env import collect_env, fingerprint_key
-    from benchlib.sweep import pending_cases
+    from benchlib.system.env import collect_env, fingerprint_key
+    from benchlib.studies.sweep import pending_cases
 
     key = fingerprint_key(collect_env())
     path = tmp_path / "s.jsonl"
@@ -74,10 +74,10 @@ def test_roofline_numbers_positive_and_percent_from_spec_flops(tmp_path):
 
 
 def test_measured_roofline_is_stored_and_positive(tmp_path, monkeypatch):
-    from benchlib.sweep import measure_roofline
+    from benchlib.studies.sweep import measure_roofline
 
     path = tmp_path / "roofline-x.json"
-    measure_roofline([1], path, measure=lambda t: __import__("benchlib.roofline").roofline.measure_peak(
+    measure_roofline([1], path, measure=lambda t: __import__("benchlib.roofline.peaks").roofline.measure_peak(
         t, size=128, repeats=1))
     peaks = peaks_by_threads(read_roofline(path))
     assert set(peaks) == {1} and peaks[1] > 0

@@ -8,7 +8,7 @@ import pytest
 
 from benchlib.cli import main
 from benchlib.models import MODELS, get_model
-from benchlib.verify import verify_backend
+from benchlib.studies.verify import verify_backend
 
 
 def test_verify_json_reports_each_backend_and_model(capsys) -> None:

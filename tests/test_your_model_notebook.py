@@ -10,7 +10,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from benchlib.suite import ANALYSIS_NOTEBOOKS, NOTEBOOKS_DIR, TINY, run_suite
+from benchlib.notebook.suite import ANALYSIS_NOTEBOOKS, NOTEBOOKS_DIR, TINY, run_suite
 from tests.user_onnx_models import save, two_input_model
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchlib._blocker import hidden_packages
+from benchlib.system.blocker import hidden_packages
 from benchlib.models.spec import ModelSpec
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -62,7 +62,7 @@ class Backend(ABC):
     precision_skips: ClassVar[dict[str, str]] = {}
     #: packages the framework imports only when they are installed beside it (optional integrations,
     #: none needed for inference); a measuring process hides them while it imports and builds, so the
-    #: import time and memory recorded are the framework's own (benchlib._blocker.hidden_packages)
+    #: import time and memory recorded are the framework's own (benchlib.system.blocker.hidden_packages)
     hidden_when_measured: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: ModelSpec, threads: int | None = None, variant: str | None = None,

@@ -2,8 +2,8 @@
 
 The model is benchlib's Keras model (:mod:`benchlib.backends.keras_layers`, the tensorflow
 backend's weights), converted by TensorFlow's converter once per batch size and precision
-(:mod:`benchlib.precision.litert_quant`) into a flatbuffer file kept under ``outputs/models/litert/``
-(:mod:`benchlib.precision.litert_files`), and run by the LiteRT interpreter with its default
+(:mod:`benchlib.backends.litert_quant`) into a flatbuffer file kept under ``outputs/models/litert/``
+(:mod:`benchlib.backends.litert_files`), and run by the LiteRT interpreter with its default
 XNNPACK delegate. A measuring process imports only ``ai_edge_litert``, as a deployment does: its
 flatbuffer is read from disk or converted in a process of its own, so neither TensorFlow's import
 time nor its memory is counted as LiteRT's.
@@ -18,9 +18,9 @@ import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
 from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
-from benchlib.precision.litert_files import flatbuffer, tensorflow_version
-from benchlib.precision.litert_quant import METHODS as PRECISION_METHODS
-from benchlib.precision.litert_quant import SKIPS as PRECISION_SKIPS
+from benchlib.backends.litert_files import flatbuffer, tensorflow_version
+from benchlib.backends.litert_quant import METHODS as PRECISION_METHODS
+from benchlib.backends.litert_quant import SKIPS as PRECISION_SKIPS
 
 
 class _StaticShape:
@@ -65,7 +65,7 @@ class LiteRtBackend(Backend):
     #: default: the interpreter with its default delegate (XNNPACK on x86), one converted model
     #: and interpreter per batch size, made on the first call of that batch size
     variants = ("default",)
-    #: precision → how (benchlib.precision.litert_quant)
+    #: precision → how (benchlib.backends.litert_quant)
     precisions = PRECISION_METHODS
     precision_skips = PRECISION_SKIPS
 

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for invalid arguments or environment variables)."""
-    from benchlib.console import degrade_to_ascii
+    from benchlib.notebook.console import degrade_to_ascii
 
     degrade_to_ascii()  # a terminal that cannot show ± or µ gets +/- and u, not a UnicodeEncodeError
     parser = build_parser()

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from benchlib.cli.common import backend_name, positive_int, positive_seconds
-from benchlib.params import MAX_NUM_RUNS
-from benchlib.protocols.article.settings import ARTICLE_ORDER
+from benchlib.engine.params import MAX_NUM_RUNS
+from benchlib.studies.article.settings import ARTICLE_ORDER
 
 
 def _article_backend(text: str) -> str:
@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.params import check_writable_dir
-    from benchlib.paths import figures_dir, results_dir, tables_dir
+    from benchlib.engine.params import check_writable_dir
+    from benchlib.system.paths import figures_dir, results_dir, tables_dir
 
     if args.out is not None:
         try:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     import time
 
-    from benchlib.protocols.ablation import run_ablation
+    from benchlib.studies.ablation import run_ablation
     from benchlib.report.ablation_figures import all_figures
     from benchlib.report.ablation_tables import ablation_frame, all_tables, step_sentences
     from benchlib.report.sweep_tables import write_tables

@@ -1,6 +1,6 @@
 """``benchlib article``: reproduce the article's benchmark, then measure it properly beside it.
 
-This module only reads the arguments; the pipeline is :mod:`benchlib.protocols.article.pipeline`.
+This module only reads the arguments; the pipeline is :mod:`benchlib.studies.article.pipeline`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from benchlib.cli.common import positive_int
-from benchlib.params import MAX_NUM_RUNS
-from benchlib.protocols.article.settings import ARTICLE_ORDER
+from benchlib.engine.params import MAX_NUM_RUNS
+from benchlib.studies.article.settings import ARTICLE_ORDER
 
 
 def article_backend(text: str) -> str:
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.protocols.article.pipeline import measured_any, report_text, run_article
+    from benchlib.studies.article.pipeline import measured_any, report_text, run_article
 
     if args.min_time is not None and not 0 < args.min_time <= 3600:
         print(f"benchlib article: error: --min-time={args.min_time} is invalid; allowed: 0 < S <= 3600",
@@ -69,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
 def _check_outputs(args: argparse.Namespace) -> int | None:
     """Refuse (exit 2) before the protocol runs when a folder or file under ``--out`` cannot be written."""
     from benchlib.cli.common import refuse
-    from benchlib.cli.outputs import OutputRefused, plan_article
-    from benchlib.notebook_plans import ARTICLE_DOCUMENT, ARTICLE_FIGURES
-    from benchlib.paths import outputs_dir
-    from benchlib.protocols.article.pipeline import TITLES
+    from benchlib.report.outputs import OutputRefused, plan_article
+    from benchlib.notebook.plans import ARTICLE_DOCUMENT, ARTICLE_FIGURES
+    from benchlib.system.paths import outputs_dir
+    from benchlib.studies.article.pipeline import TITLES
 
     try:
         # per framework: the article's record, the corrected run and its batch-1 run at most

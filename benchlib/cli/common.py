@@ -76,7 +76,7 @@ def refuse(command: str, message: str) -> int:
 def check_environment_variables(command: str) -> int:
     """0 if every ``BENCHLIB_*`` environment variable is valid (notes on stderr for unknown ones), else the
     refusal naming the variable, its value and what is allowed, with exit status 2."""
-    from benchlib.params import check_environment
+    from benchlib.engine.params import check_environment
 
     try:
         notes = check_environment()

@@ -58,8 +58,8 @@ def _table(rows: list[dict], min_change: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
-    from benchlib.results.compare import case_label, compare_runs
+    from benchlib.report.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
+    from benchlib.studies.compare import case_label, compare_runs
     from benchlib.results.store import read_records
 
     for name, path in (("BASE", args.base), ("NEW", args.new)):

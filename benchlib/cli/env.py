@@ -21,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.audit import audit
-    from benchlib.env import collect_env
+    from benchlib.system.audit import audit
+    from benchlib.system.env import collect_env
 
     env = collect_env()
     noise = audit()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from benchlib.cli.common import positive_int, positive_seconds, refuse
 from benchlib.cli.sweep import add_case_options
-from benchlib.fleet.cluster import DEFAULT_CONNECT_TIMEOUT_S, MAX_LOCAL_WORKERS
-from benchlib.fleet.runner import DEFAULT_RETRIES, FleetResult
+from benchlib.studies.fleet.cluster import DEFAULT_CONNECT_TIMEOUT_S, MAX_LOCAL_WORKERS
+from benchlib.studies.fleet.runner import DEFAULT_RETRIES, FleetResult
 
 
 def _retries(text: str) -> int:
@@ -56,10 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.outputs import OutputRefused, results_file
+    from benchlib.report.outputs import OutputRefused, results_file
     from benchlib.cli.sweep import config_from_args
-    from benchlib.fleet.cluster import FleetError
-    from benchlib.fleet.plan import default_results_path, fleet_sweep
+    from benchlib.studies.fleet.cluster import FleetError
+    from benchlib.studies.fleet.plan import default_results_path, fleet_sweep
 
     try:
         config = config_from_args(args)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_outcome(result: FleetResult) -> None:
     """The machines' tables (the whole results file), then what this run did and what is left."""
-    from benchlib.fleet.views import machine_views
+    from benchlib.studies.fleet.views import machine_views
 
     views = machine_views(result.results_path)
     print(views.markdown())

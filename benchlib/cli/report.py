@@ -68,7 +68,7 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
+    from benchlib.report.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
 
     try:
         paths = plan_report(args.paths, args.markdown, args.csv)

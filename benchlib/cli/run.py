@@ -192,10 +192,10 @@ def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | No
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import available_backends
-    from benchlib.cli.outputs import OutputRefused, plan_run
+    from benchlib.report.outputs import OutputRefused, plan_run
     from benchlib.engine.grid import resolve_threads
-    from benchlib.env import usable_cores
-    from benchlib.paths import results_dir
+    from benchlib.system.env import usable_cores
+    from benchlib.system.paths import results_dir
 
     # Contradictions and repeats are settled before anything runs (repeats run once, with a note).
     conflict = timing_conflict(args.timeout, args.warmup_time, args.min_time)
@@ -258,7 +258,7 @@ SETTING_OPTIONS = {"model": "--models", "min_time_s": "--min-time", "min_calls":
 
 def _resume_problem(out: Path, cases: list[RunCase]) -> str | None:
     """Why ``--resume`` cannot resume ``out`` with these cases (settings differ), or ``None``; notes on stderr."""
-    from benchlib.env import collect_env
+    from benchlib.system.env import collect_env
     from benchlib.results.records import resume_check
 
     check = resume_check(out, cases, collect_env())

@@ -13,7 +13,7 @@ from benchlib.scenarios.settings import (
     default_latency_bound_ms,
 )
 
-#: parameter names of benchlib.scenarios.plan.scenario_config -> the options that set them
+#: parameter names of benchlib.studies.scenarios.scenario_config -> the options that set them
 OPTIONS = {"backends": "--backends", "models": "--models", "scenarios": "--scenarios",
            "latency_bound_ms": "--latency-bound-ms", "min_duration_s": "--min-duration-s",
            "min_queries": "--min-queries", "target_qps": "--target-qps"}
@@ -61,8 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.outputs import OutputRefused, check_free_space, results_file
-    from benchlib.scenarios.plan import build_cases, default_results_path, scenario_config
+    from benchlib.report.outputs import OutputRefused, check_free_space, results_file
+    from benchlib.studies.scenarios import build_cases, default_results_path, scenario_config
 
     try:
         config = scenario_config(backends=args.backends, models=args.models, scenarios=args.scenarios,
@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         return refuse("scenarios", str(exc))
 
     from benchlib.report.tables import to_markdown
-    from benchlib.scenarios import report
-    from benchlib.scenarios.plan import run_scenarios
+    from benchlib.report import scenarios as report
+    from benchlib.studies.scenarios import run_scenarios
 
     result = run_scenarios(config, out, progress=not args.no_progress)
     records = report.scenario_records(out)

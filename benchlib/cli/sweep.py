@@ -8,7 +8,7 @@ from pathlib import Path
 from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, refuse, threads
 from benchlib.cli.run import add_precision_options, precision_name
 from benchlib.cli.verify import add_models_option
-from benchlib.sweep import (
+from benchlib.studies.sweep import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_MAX_TIME_S,
     DEFAULT_MIN_TIME_S,
@@ -65,7 +65,7 @@ def add_case_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> SweepConfig:
     """The sweep config the case options describe; ``ValueError`` names the option, the value and what is allowed."""
-    from benchlib.sweep import sweep_config
+    from benchlib.studies.sweep import sweep_config
 
     try:
         return sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
@@ -83,10 +83,10 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.cli.outputs import OutputRefused, plan_sweep
-    from benchlib.notebook_plans import SWEEP_FIGURES, SWEEP_TABLES
-    from benchlib.paths import figures_dir, tables_dir
-    from benchlib.sweep import build_cases, default_results_path
+    from benchlib.report.outputs import OutputRefused, plan_sweep
+    from benchlib.notebook.plans import SWEEP_FIGURES, SWEEP_TABLES
+    from benchlib.system.paths import figures_dir, tables_dir
+    from benchlib.studies.sweep import build_cases, default_results_path
 
     try:
         config = config_from_args(args)
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.report.sweep_figures import all_figures
     from benchlib.report.sweep_tables import all_tables, summary_sentences, sweep_frame, write_tables
     from benchlib.report.tables import to_markdown
-    from benchlib.sweep import run_sweep
+    from benchlib.studies.sweep import run_sweep
 
     result = run_sweep(config, out, progress=not args.no_progress)
     df = sweep_frame(out, result.peaks)
@@ -130,7 +130,7 @@ def _print_roofline(path: Path) -> None:
     import pandas as pd
 
     from benchlib.report.tables import to_markdown
-    from benchlib.sweep import read_roofline, roofline_sentences, roofline_table
+    from benchlib.studies.sweep import read_roofline, roofline_sentences, roofline_table
 
     stored = read_roofline(path)
     rows = roofline_table(stored)

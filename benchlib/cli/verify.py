@@ -115,7 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cell(result) -> str:  # noqa: ANN001 - a VerifyResult
-    from benchlib.verify import NOT_VERIFIED
+    from benchlib.studies.verify import NOT_VERIFIED
 
     if result.status == "skipped":
         return "skipped"
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import BACKEND_NAMES, backend_variants
     from benchlib.cli.common import once_each_model, refuse
     from benchlib.models.onnx_model import OnnxModelError
-    from benchlib.verify import NOT_VERIFIED, verify_models
+    from benchlib.studies.verify import NOT_VERIFIED, verify_models
 
     variants = args.variants
     if variants is not None:

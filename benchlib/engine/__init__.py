@@ -1,6 +1,6 @@
 """The measurement engine: cases, isolated runs, statistics.
 
-Names are resolved lazily, so that ``python -m benchlib.engine.child`` (a child process) does not
+Names are resolved lazily, so that ``python -m benchlib.system.child`` (a child process) does not
 import the launcher, and the launcher not itself, before the child module runs.
 """
 

@@ -1,5 +1,5 @@
 """CPU accounting of the current process (the machine's facts, such as usable cores, are in
-:mod:`benchlib.env`).
+:mod:`benchlib.system.env`).
 
 CPU time comes from ``getrusage(RUSAGE_SELF)``, which
 sums user and system time over *all* threads of the process with microsecond resolution
@@ -13,8 +13,8 @@ import resource
 import time
 from dataclasses import dataclass
 
-from benchlib.audit import counters, difference
-from benchlib.env import usable_cores
+from benchlib.system.audit import counters, difference
+from benchlib.system.env import usable_cores
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class CpuUsage:
     #: cores' worth of CPU used by *other* processes on this process's CPUs over the window
     #: (/proc/stat busy time of the affinity CPUs minus this process's own), None if unknown
     others_cores: float | None = None
-    #: noise counters over the window (benchlib.audit.counters): steal_s, nr_throttled, throttled_s,
+    #: noise counters over the window (benchlib.system.audit.counters): steal_s, nr_throttled, throttled_s,
     #: swap_io_bytes; None where the kernel does not expose one
     noise: dict | None = None
 

@@ -33,7 +33,7 @@ def resolve_threads(value: ThreadSetting, name: str = "threads") -> int | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in DEFAULT_THREADS):
         return None
     if isinstance(value, str) and value.strip().lower() == CORES:
-        from benchlib.env import usable_cores
+        from benchlib.system.env import usable_cores
 
         return int(usable_cores()["usable"] or 1)
     if isinstance(value, str) and value.strip().isdigit():

@@ -1,6 +1,6 @@
 """Run each case in a fresh Python process, with a timeout, and keep going when one fails.
 
-Each case runs through :func:`benchlib.engine.child.run_in_child` (own session, timeout, kill of
+Each case runs through :func:`benchlib.system.child.run_in_child` (own session, timeout, kill of
 the whole tree, parent-death signal), so a timeout, Ctrl-C or SIGTERM kills the child and
 anything it started. Whatever happens to the child, :func:`run_case` returns a record: ``ok``/``skipped`` from the
 worker, or ``failed`` with the reason (exception, signal, timeout, missing record).
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.engine.child import PARENT_PID_ENV, run_in_child
+from benchlib.system.child import PARENT_PID_ENV, run_in_child
 from benchlib.results.records import done_keys
 from benchlib.results.schema import failed_record
 from benchlib.results.store import ResultsWriteError, append_record
@@ -78,14 +78,14 @@ def run_cases(
     written, and ``resume_hint`` (what the caller's user should do to resume; by default the
     ``run`` command's flags) is printed before the interrupt propagates as ``KeyboardInterrupt``.
     """
-    from benchlib.env import BATCH_LOAD_ENV
+    from benchlib.system.env import BATCH_LOAD_ENV
 
     cases = checked_cases(cases)
     if results_path is not None and not isinstance(results_path, str | os.PathLike):
         raise TypeError(f"results_path={results_path!r} ({type(results_path).__name__}) is invalid; allowed: a file "
                         "path (str or pathlib.Path) or None")
     # The load average before the first run judges whether the machine was busy; later in the
-    # batch it mostly counts this batch's own runs (see benchlib.env.env_warnings).
+    # batch it mostly counts this batch's own runs (see benchlib.system.env.env_warnings).
     owns_batch_load = BATCH_LOAD_ENV not in os.environ
     if owns_batch_load:
         try:
@@ -130,7 +130,7 @@ def _run_cases(
 ) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
-    from benchlib.env import collect_env
+    from benchlib.system.env import collect_env
 
     todo = list(cases)
     if skip_done and results_path is not None:

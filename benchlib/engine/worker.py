@@ -1,4 +1,4 @@
-"""What one run does inside its own process (started by :mod:`benchlib.engine.child`).
+"""What one run does inside its own process (started by :mod:`benchlib.system.child`).
 
 Phases, each timed with ``time.perf_counter_ns``: interpreter baseline memory, framework
 import, model build, first (cold) call, warm-up, the timed loop (with the memory sampler, CPU
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.audit import loop_warnings
+from benchlib.system.audit import loop_warnings
 from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
@@ -39,7 +39,7 @@ from benchlib.engine.timing import (
     timed_loop,
     warm_up,
 )
-from benchlib.env import usable_cores
+from benchlib.system.env import usable_cores
 
 #: Test-only fault injection: honoured only when this variable is "1" AND the case's ``extra``
 #: has ``test_fault``: raise | abort | kill (SIGKILL, as the out-of-memory killer would) | hang |
@@ -133,7 +133,7 @@ def measure(
     storage_mb = loop.storage_bytes / 2**20
     return {
         "others_cpu_cores": cpu.others_cores,
-        # steal, cgroup throttling and swap during the loop: each can move the number (benchlib.audit)
+        # steal, cgroup throttling and swap during the loop: each can move the number (benchlib.system.audit)
         "noise": cpu.noise,
         "loop_warnings": warnings + loop_warnings(cpu.noise or {}, cpu.wall_s, cores),
         "latency_ms": stats.latency_ms(),
@@ -206,7 +206,7 @@ def _stopping(case: RunCase, loop: LoopResult) -> dict[str, Any]:
 
 def _check_outputs(spec: Any, inputs: np.ndarray, outputs: list[Any]) -> float:
     from benchlib.models.reference import reference_forward
-    from benchlib.verify import max_abs_error
+    from benchlib.studies.verify import max_abs_error
 
     reference = reference_forward(spec, inputs)
     worst = 0.0
@@ -244,7 +244,7 @@ def precision_accuracy(predict: Callable[[Any], Any], spec: Any, case: RunCase) 
 def run_worker(case: RunCase) -> dict[str, Any]:
     """Run every phase of ``case`` in this process and return its record (never raises)."""
     from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError, validate_input
-    from benchlib.env import collect_env, fingerprint_key
+    from benchlib.system.env import collect_env, fingerprint_key
     from benchlib.models.reference_check import NUMPY_FLOAT64, ReferenceUnavailableError
     from benchlib.models.spec import UnsupportedLayerError
     from benchlib.models.user import create_model_backend, load_model, model_identity
@@ -361,5 +361,5 @@ def process_age_s() -> float | None:
 
 
 def run_case_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Child-process entry (:func:`benchlib.engine.child.run_in_child`): a case dict in, its record out."""
+    """Child-process entry (:func:`benchlib.system.child.run_in_child`): a case dict in, its record out."""
     return run_worker(RunCase.from_dict(payload))

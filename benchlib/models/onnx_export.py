@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from benchlib.models.spec import ModelSpec
-from benchlib.paths import models_dir
+from benchlib.system.paths import models_dir
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "output"

@@ -110,7 +110,7 @@ def weights_hash(model: Any) -> str:
 
 def export_path(name: str, weights: str, shape: tuple[int, ...], directory: Path | None = None) -> Path:
     """Where the export of this factory, these weights and this input shape lives."""
-    from benchlib.paths import models_dir
+    from benchlib.system.paths import models_dir
 
     key = hashlib.sha256(f"{name}|{weights}|{shape}|{EXPORT_VERSION}".encode()).hexdigest()[:16]
     return (directory or models_dir()) / f"factory-{parse_factory(name)[1]}-{key}.onnx"
@@ -266,7 +266,7 @@ def plan_factory(name: str, input_shape: tuple[int, ...] | None = None,
     its child's whole process tree is killed. One that raises is not refused: its cases run and fail
     in their own processes, each with the traceback.
     """
-    from benchlib.engine.child import run_in_child
+    from benchlib.system.child import run_in_child
 
     parse_factory(name)
     result = run_in_child("benchlib.models.torch_factory:export_payload",
@@ -294,7 +294,7 @@ def load_factory_model(name: str, settings: dict[str, Any], input_shape: tuple[i
     that the record carries its traceback.
     """
     from benchlib.models.onnx_model import load_onnx_model
-    from benchlib.paths import models_dir
+    from benchlib.system.paths import models_dir
 
     planned = Path(settings.get(ONNX_KEY) or "")
     # Models load only from the path given or from outputs/models/: a planned export elsewhere is redone.

@@ -300,7 +300,7 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
     """
     from benchlib.backends.registry import BACKEND_NAMES
     from benchlib.models.reference_check import ReferenceUnavailableError
-    from benchlib.verify import NOT_VERIFIED, VerifyResult
+    from benchlib.studies.verify import NOT_VERIFIED, VerifyResult
 
     sizes = (model.fixed_batch,) if model.fixed_batch else tuple(batch_sizes)
     problem = memory_refusal(model, sizes)
@@ -361,7 +361,7 @@ def verify_named_model(name: str, backends: Sequence[str] | None = None, threads
                        input_ranges: str | None = None) -> list:
     """:func:`verify_user_model` on an ONNX path or a factory; a factory that raises fails every backend."""
     from benchlib.backends.registry import BACKEND_NAMES
-    from benchlib.verify import VerifyResult
+    from benchlib.studies.verify import VerifyResult
 
     try:
         settings = {key: value for key, value in ((SHAPES_KEY, input_shapes), (RANGES_KEY, input_ranges)) if value}

@@ -1,6 +1,6 @@
 """What this CPU does for each precision: native instructions, or a slower path (recorded per record).
 
-From the CPU flags in the environment fingerprint (``benchlib.env.cpu_info``'s ``isa_flags``):
+From the CPU flags in the environment fingerprint (``benchlib.system.env.cpu_info``'s ``isa_flags``):
 bf16 arithmetic needs AVX-512 BF16 (``avx512_bf16``) or AMX (``amx_bf16``); without them a framework
 that still runs bf16 converts to float32 for the arithmetic (emulated: the memory halves, the
 arithmetic does not speed up). INT8 dot products are one instruction with VNNI (``avx512_vnni``,

@@ -7,7 +7,7 @@
   seeded calibration set. Activations are unsigned 8-bit, weights signed (U8S8): the AVX2 fast path
   (``VPMADDUBSW``) on CPUs without VNNI.
 
-A file lands under benchlib's models folder (``outputs/models/``, see :mod:`benchlib.paths`), never
+A file lands under benchlib's models folder (``outputs/models/``, see :mod:`benchlib.system.paths`), never
 beside its source, which may be a user's file that benchlib only reads. It is named by the source's
 name and the SHA-256 of its content (with any external data), the precision, the calibration size and
 seed, and the ONNX Runtime version, so it is made once per machine and never reused across a changed
@@ -37,7 +37,7 @@ METHODS = {
 
 def quantized_path(source_sha256: str, stem: str, precision: str, calibration: int, version: str) -> Path:
     """Where the quantised file for ``precision`` of a source with content hash ``source_sha256`` lives."""
-    from benchlib.paths import models_dir
+    from benchlib.system.paths import models_dir
 
     suffix = f"-cal{calibration}s{CALIBRATION_SEED}" if precision == "int8-static" else ""
     return models_dir() / f"{stem}-{source_sha256[:16]}-{precision}{suffix}-ort{version}.onnx"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchlib.protocols.article.settings import ARTICLE_ORDER, DISPLAY_NAMES
+from benchlib.studies.article.settings import ARTICLE_ORDER, DISPLAY_NAMES
 
 
 def ablation_frame(source: str | os.PathLike | list[dict[str, Any]]) -> pd.DataFrame:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchlib.protocols.article.records import ArticleRun
-from benchlib.protocols.article.settings import DISPLAY_NAMES
+from benchlib.studies.article.records import ArticleRun
+from benchlib.studies.article.settings import DISPLAY_NAMES
 from benchlib.report.article_tables import article_frame
 
 

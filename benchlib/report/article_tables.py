@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchlib.protocols.article.records import ArticleRun, FrameworkResult
-from benchlib.protocols.article.settings import ARTICLE_ORDER, DISPLAY_NAMES
+from benchlib.studies.article.records import ArticleRun, FrameworkResult
+from benchlib.studies.article.settings import ARTICLE_ORDER, DISPLAY_NAMES
 
 #: metric key → (article's value column title, relative column title, baseline backend)
 METRICS: dict[str, tuple[str, str, str]] = {
@@ -286,7 +286,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], directory: Path, prefix: st
 def write_markdown(sections: Sequence[tuple[str, str]], path: Path, title: str) -> Path:
     """Write ``(heading, body)`` sections as one Markdown document, first line benchlib's marker (a later
     run replaces it, and never a document of the user's)."""
-    from benchlib.cli.outputs import MARKDOWN_MARKER
+    from benchlib.report.outputs import MARKDOWN_MARKER
 
     path.parent.mkdir(parents=True, exist_ok=True)
     text = [MARKDOWN_MARKER, f"# {title}", ""]

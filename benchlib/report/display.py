@@ -35,7 +35,7 @@ LABELS: dict[str, str] = {
     "flop_us": "FLOPs at peak (µs)", "fixed_us": "fixed per-call cost (µs)", "per_layer_us": "per layer (µs)",
     "noisy_criteria": "criterion", "iqr_ratio": "IQR / p50", "tail_ratio": "p99 / p50", "what": "what",
     "value": "value", "setting": "setting", "p50_halfwidth": "±95% CI",
-    # the precision notebook's accuracy columns (benchlib.precision.report)
+    # the precision notebook's accuracy columns (benchlib.report.precision)
     "speedup_vs_fp32": "speed-up vs fp32", "decision_agreement": "decisions equal to reference (share)",
     "max_abs_err": "max abs error", "mean_abs_err": "mean abs error", "native": "native instructions",
 }
@@ -99,7 +99,7 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "rate":
         return f"{value:,.0f}"
     if kind == "halfwidth":  # a fraction of the median: ±0.8%, ±0.05% below a tenth of a percent
-        from benchlib.console import halfwidth_text
+        from benchlib.notebook.console import halfwidth_text
 
         return halfwidth_text(value)
     if kind == "ratio":  # 1.23× near one, where two decimals matter; 1,790× far from it

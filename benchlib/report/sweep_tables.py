@@ -36,7 +36,7 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     """One row per case with p50 (ms), throughput, achieved GFLOP/s and percent of peak.
 
     ``results`` is a results file/folder or a frame from :func:`benchlib.results.load`. ``peaks`` maps
-    thread count to peak GFLOP/s (:func:`benchlib.sweep.peaks_by_threads`); percent of peak uses the
+    thread count to peak GFLOP/s (:func:`benchlib.studies.sweep.peaks_by_threads`); percent of peak uses the
     peak measured with the case's own thread count.
     """
     from benchlib.results.store import load

@@ -5,7 +5,7 @@ Every table benchlib saves is a pair, ``<name>.md`` and ``<name>.csv``, written 
 Markdown twin carries it: its first line is an HTML comment (invisible where the Markdown is shown)
 that names benchlib and the SHA-256 of the CSV written with it. A later run replaces a pair only when
 the Markdown begins with that marker and the CSV beside it is still the one it vouches for
-(:func:`benchlib.cli.outputs.export_file`); a file the user wrote, or edited since, is refused.
+(:func:`benchlib.report.outputs.export_file`); a file the user wrote, or edited since, is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchlib.cli.outputs import TABLE_MARKER
+from benchlib.report.outputs import TABLE_MARKER
 
 if TYPE_CHECKING:  # pandas only when a table is written: the output checks never need it
     import pandas as pd

@@ -57,7 +57,7 @@ def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
 def machine_of(record: dict[str, Any]) -> str | None:
     """The machine a record was measured on, e.g. ``"AMD EPYC, 2 CPUs [3fa2c1]"``; ``None`` if unknown.
 
-    Two records share a machine exactly when :func:`benchlib.env.machine_key` of their ``env`` is the
+    Two records share a machine exactly when :func:`benchlib.system.env.machine_key` of their ``env`` is the
     same (CPU model, ISA flags, usable and logical cores, CPU quota): the label ends with that key, so
     records from different machines are never taken for one case, while a framework upgrade on the
     same machine (a new environment key) still replaces the older record of a case. A flat row
@@ -69,7 +69,7 @@ def machine_of(record: dict[str, Any]) -> str | None:
     env = record.get("env")
     if not isinstance(env, dict) or not env:
         return None
-    from benchlib.env import machine_key
+    from benchlib.system.env import machine_key
 
     model = env.get("cpu_model") if isinstance(env.get("cpu_model"), str) else "unknown CPU"
     cpus = env.get("usable_cores") or env.get("logical_cores")
@@ -160,7 +160,7 @@ def _environment_differences(there: dict[str, Any], here: dict[str, Any]) -> lis
 def resume_check(results: PathLike, cases: Sequence[Any], env: dict[str, Any]) -> ResumeCheck:
     """Compare the planned ``cases`` (:class:`~benchlib.engine.case.RunCase`) with the records in ``results``.
 
-    Streams the file once. ``env`` is this environment (:func:`benchlib.env.collect_env`).
+    Streams the file once. ``env`` is this environment (:func:`benchlib.system.env.collect_env`).
     """
     from benchlib.results.store import iter_records
 

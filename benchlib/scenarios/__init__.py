@@ -5,5 +5,5 @@ MultiStream, Offline or Server. The one launcher runs it in its own process thro
 :mod:`benchlib.scenarios.loadgen_worker`, where the backend becomes LoadGen's system under test
 (served concurrently the framework's own way, :mod:`benchlib.scenarios.strategies`) and the model's
 inputs its query sample library (:mod:`benchlib.scenarios.loadgen_harness`). Cases are built by
-:mod:`benchlib.scenarios.plan`, shown by :mod:`benchlib.scenarios.report`; see docs/scenarios.md.
+:mod:`benchlib.studies.scenarios`, shown by :mod:`benchlib.report.scenarios`; see docs/scenarios.md.
 """

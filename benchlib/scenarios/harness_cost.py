@@ -99,7 +99,7 @@ def server_cost(rate: float = 5_000.0, seconds: float = 1.0) -> dict[str, Any]:
 
 
 def noop_cost_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Child-process entry (:func:`benchlib.engine.child.run_in_child`)."""
+    """Child-process entry (:func:`benchlib.system.child.run_in_child`)."""
     payload = dict(payload)
     if payload.pop("marginal", False) and payload.get("scenario") == "Server":
         return server_cost(rate=payload["rate"], seconds=payload["queries"] / payload["rate"])
@@ -110,7 +110,7 @@ def measure_in_child(scenario: str = "SingleStream", queries: int = 20_000, rate
                      timeout_s: float = 300.0, marginal: bool = False) -> dict[str, Any]:
     """:func:`noop_cost` (with ``marginal``, Server: :func:`server_cost`) in a fresh process; raises
     ``RuntimeError`` with the child's reason if it failed."""
-    from benchlib.engine.child import run_in_child
+    from benchlib.system.child import run_in_child
 
     payload = {"scenario": scenario, "queries": queries, "rate": rate, "marginal": marginal}
     child = run_in_child("benchlib.scenarios.harness_cost:noop_cost_payload", payload, timeout_s, what="measurement")

@@ -34,7 +34,7 @@ OFFLINE_RUNS = 3
 
 def loadgen_dir(run_id: str) -> Path:
     """Where LoadGen's logs of run ``run_id`` go: ``outputs/loadgen/<run id>/``."""
-    from benchlib.paths import outputs_dir
+    from benchlib.system.paths import outputs_dir
 
     return outputs_dir() / "loadgen" / run_id
 
@@ -78,7 +78,7 @@ def output_tolerance(spec: Any) -> float:
     """The largest error from the float64 reference accepted for ``spec``: the model's own, where it states one."""
     tolerance = getattr(spec, "tolerance", None)
     if tolerance is None:
-        from benchlib.verify import TOLERANCE as tolerance  # models without their own: the common float32 bound
+        from benchlib.studies.verify import TOLERANCE as tolerance  # models without their own: the common float32 bound
     return float(tolerance)
 
 
@@ -176,7 +176,7 @@ def run_scenario(case: RunCase, fields: dict[str, Any]) -> dict[str, Any]:
 def run_worker(case: RunCase) -> dict[str, Any]:
     """Run ``case``'s scenario in this process and return its record (never raises but for Ctrl-C)."""
     from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError
-    from benchlib.env import collect_env, fingerprint_key
+    from benchlib.system.env import collect_env, fingerprint_key
     from benchlib.results.schema import failed_record, make_record
     from benchlib.scenarios.strategies import ScenarioUnsupportedError
 
@@ -197,5 +197,5 @@ def run_worker(case: RunCase) -> dict[str, Any]:
 
 
 def run_case_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Child-process entry (:func:`benchlib.engine.child.run_in_child`): a case dict in, its record out."""
+    """Child-process entry (:func:`benchlib.system.child.run_in_child`): a case dict in, its record out."""
     return run_worker(RunCase.from_dict(payload))

@@ -1,0 +1,204 @@
+"""Scenario sweeps: every backend × model × concurrency configuration × LoadGen scenario, resumable.
+
+Each case runs in its own process through the one launcher (:func:`benchlib.engine.launcher.run_cases`),
+which starts :mod:`benchlib.scenarios.loadgen_worker` for scenario cases; records go to one JSON-lines
+file. Like sweeps, a re-run skips the cases that already have an ``ok`` or ``skipped`` record from
+the same environment (a backend that cannot do a scenario stays unable while the framework versions
+are the same) and retries failed ones.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchlib.engine.case import RunCase
+from benchlib.results.records import status_counts
+from benchlib.scenarios.settings import (
+    DEFAULT_BATCH,
+    FULL_MAX_TRIES,
+    FULL_MIN_DURATION_S,
+    LOADGEN_SCENARIOS,
+    MAX_DURATION_S,
+    MAX_LATENCY_BOUND_MS,
+    MAX_QUERIES,
+    MAX_TARGET_QPS,
+    QUICK_MAX_TRIES,
+    QUICK_MIN_DURATION_S,
+    ScenarioSettings,
+    check_count,
+    check_number,
+    check_scenarios,
+    default_latency_bound_ms,
+)
+
+#: Seconds a case may take beyond its LoadGen runs (process start, import, build, warm-up).
+STARTUP_ALLOWANCE_S = 180.0
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """What a scenario sweep measures; every value is checked by :func:`scenario_config`."""
+
+    backends: tuple[str, ...]
+    models: tuple[str, ...] = ("fnn",)
+    scenarios: tuple[str, ...] = LOADGEN_SCENARIOS
+    latency_bounds_ms: tuple[tuple[str, float], ...] = ()  # (model, bound); a model not named: its default
+    min_duration_s: float = QUICK_MIN_DURATION_S
+    min_queries: int | None = None
+    target_qps: float | None = None  # Server: one fixed rate instead of the search
+    max_tries: int = QUICK_MAX_TRIES
+    quick: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def latency_bound_ms(self, model: str) -> float:
+        """The Server p99 bound of ``model``: the one given, else the model's default."""
+        return dict(self.latency_bounds_ms).get(model) or default_latency_bound_ms(model)
+
+
+def scenario_config(
+    backends: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    scenarios: Sequence[str] | None = None,
+    latency_bound_ms: float | dict[str, float] | None = None,
+    min_duration_s: float | None = None,
+    min_queries: int | None = None,
+    target_qps: float | None = None,
+    quick: bool = False,
+) -> ScenarioConfig:
+    """A validated config (``None``: the quick or full default). Raises ``ValueError`` naming the parameter.
+
+    ``latency_bound_ms``: one bound for every model, or ``{model: bound}`` (a model not named keeps
+    its default, :data:`~benchlib.scenarios.settings.DEFAULT_LATENCY_BOUND_MS`).
+    """
+    from benchlib.backends.registry import available_backends
+    from benchlib.models.zoo import MODELS
+    from benchlib.engine.params import check_backends
+
+    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
+        else tuple(available_backends())
+    if not chosen:
+        raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
+    if models is not None:
+        if isinstance(models, str) or not models:
+            raise ValueError(f"models={models!r} is invalid; allowed: a non-empty list from {', '.join(MODELS)}")
+        for model in models:
+            if model not in MODELS:
+                raise ValueError(f"models={model!r} is unknown; allowed: {', '.join(sorted(MODELS))}")
+    chosen_models = tuple(dict.fromkeys(models)) if models is not None else ("fnn",)
+    if isinstance(latency_bound_ms, dict):
+        for model in latency_bound_ms:
+            if model not in MODELS:
+                raise ValueError(f"latency_bound_ms={model!r} names an unknown model; allowed: "
+                                 f"{', '.join(sorted(MODELS))}")
+        bounds = tuple((model, check_number(f"latency_bound_ms[{model!r}]", value, MAX_LATENCY_BOUND_MS,
+                                            "milliseconds")) for model, value in latency_bound_ms.items())
+    elif latency_bound_ms is not None:
+        bound = check_number("latency_bound_ms", latency_bound_ms, MAX_LATENCY_BOUND_MS, "milliseconds")
+        bounds = tuple((model, bound) for model in chosen_models)
+    else:
+        bounds = ()
+    return ScenarioConfig(
+        backends=chosen,
+        models=chosen_models,
+        scenarios=tuple(check_scenarios("scenarios", list(scenarios))) if scenarios is not None else LOADGEN_SCENARIOS,
+        latency_bounds_ms=bounds,
+        min_duration_s=check_number("min_duration_s", min_duration_s, MAX_DURATION_S, "seconds")
+        if min_duration_s is not None else (QUICK_MIN_DURATION_S if quick else FULL_MIN_DURATION_S),
+        min_queries=None if min_queries is None else check_count("min_queries", min_queries, MAX_QUERIES),
+        target_qps=None if target_qps is None else check_number("target_qps", target_qps, MAX_TARGET_QPS,
+                                                                "queries per second"),
+        max_tries=QUICK_MAX_TRIES if quick else FULL_MAX_TRIES,
+        quick=quick,
+    )
+
+
+def case_timeout_s(settings: ScenarioSettings) -> float:
+    """A case's timeout: LoadGen caps each run (see the harness), the Server search runs several."""
+    from benchlib.scenarios.loadgen_harness import MAX_DURATION_FLOOR_S
+
+    per_run = max(MAX_DURATION_FLOOR_S, 10 * settings.min_duration_s) + 30.0
+    runs = settings.max_tries if settings.scenario == "Server" and settings.target_qps is None else 1
+    return STARTUP_ALLOWANCE_S + runs * per_run
+
+
+def build_cases(config: ScenarioConfig) -> list[RunCase]:
+    """Every case of ``config``, through the one case grid: backend, configuration, model, scenario.
+
+    Quick: each scenario with the configuration meant for it only (latency or throughput), so that
+    every backend's four scenarios fit in a few minutes; otherwise every configuration.
+    """
+    from benchlib.engine.grid import case_grid
+    from benchlib.system.env import usable_cores
+    from benchlib.scenarios.strategies import configurations_for, strategy_for
+
+    cores = int(usable_cores()["usable"] or 1)
+    cases: list[RunCase] = []
+    for backend in config.backends:
+        strategy = strategy_for(backend)
+        for configuration in strategy.configurations(cores):
+            for model in config.models:
+                bound = config.latency_bound_ms(model)
+                for scenario in config.scenarios:
+                    if configuration not in configurations_for(strategy, cores, scenario, config.quick):
+                        continue
+                    settings = ScenarioSettings(
+                        scenario=scenario, min_duration_s=config.min_duration_s, min_queries=config.min_queries,
+                        latency_bound_ms=bound, target_qps=config.target_qps, streams=configuration.streams,
+                        max_tries=config.max_tries)
+                    cases += case_grid(
+                        [backend], [DEFAULT_BATCH[scenario]], models=[model], threads=[configuration.threads],
+                        variants=[configuration.variant] if configuration.variant else None,
+                        scenarios=[scenario], extra=tuple(sorted(settings.to_extra().items())),
+                        timeout_s=case_timeout_s(settings), protocol="loadgen")
+    return cases
+
+
+def default_results_path(quick: bool = False) -> Path:
+    """``outputs/results/scenarios.jsonl`` (``scenarios-quick.jsonl`` when quick): fixed, so re-runs resume."""
+    from benchlib.system.paths import results_dir
+
+    return results_dir() / ("scenarios-quick.jsonl" if quick else "scenarios.jsonl")
+
+
+@dataclass
+class ScenarioRun:
+    """What one call of :func:`run_scenarios` did."""
+
+    config: ScenarioConfig
+    results_path: Path
+    planned: int
+    resumed: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Records run now, by status."""
+        return status_counts(self.records)
+
+
+def run_scenarios(config: ScenarioConfig, results_path: str | os.PathLike | None = None, progress: bool = True,
+                  on_record: Callable[[dict[str, Any]], None] | None = None) -> ScenarioRun:
+    """Run every case of ``config`` not yet settled in ``results_path``; append each record as it comes."""
+    from benchlib.engine.launcher import run_cases
+    from benchlib.results.records import SETTLED
+    from benchlib.studies.sweep import pending_cases
+
+    started = time.perf_counter()
+    path = Path(results_path) if results_path is not None else default_results_path(config.quick)
+    cases = build_cases(config)
+    todo = pending_cases(cases, path)
+    run = ScenarioRun(config=config, results_path=path, planned=len(cases), resumed=len(cases) - len(todo))
+    if progress and run.resumed:
+        print(f"scenarios: resuming, {run.resumed} of {len(cases)} case(s) already in {path}", file=sys.stderr)
+    run.records = run_cases(todo, results_path=path, progress=progress, skip_done=SETTLED, on_record=on_record,
+                            resume_hint="Scenarios resume by themselves: run the same command (or notebook) again.")
+    run.wall_s = time.perf_counter() - started
+    return run

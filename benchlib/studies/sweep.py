@@ -1,0 +1,371 @@
+"""Sweeps: every variant of every selected backend over batch sizes and thread counts, against the roofline.
+
+A sweep is a list of :class:`~benchlib.engine.case.RunCase` (one fresh process each, run by the
+engine's :func:`~benchlib.engine.launcher.run_cases`), plus the machine's measured float32 peak
+(:func:`benchlib.roofline.peaks.measure_peak`) once per thread count, stored as JSON beside the results
+file. Sweeps resume: a case whose ``case_key`` already has an ``ok`` record (or a ``skipped`` one:
+a variant this framework version cannot run stays unrunnable) from the same environment is not
+run again; ``failed`` cases are retried.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchlib.engine.case import RunCase
+from benchlib.results.records import SETTLED, status_counts
+
+#: fnn's batch sizes, from one request to a large offline batch (every model states its own in
+#: ``ModelSpec.batch_sizes``; a sweep without explicit batch sizes runs each model at its own).
+DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64, 256, 1000, 4096)
+#: fnn's quick sweep: one small, one medium and the article's batch (``ModelSpec.quick_batch_sizes``).
+QUICK_BATCH_SIZES: tuple[int, ...] = (1, 64, 1000)
+#: Timed-loop length per case. Each case pays a process start and a framework import (0.5-4 s),
+#: so the timed loop is kept short; the per-call percentiles still rest on hundreds of calls.
+DEFAULT_MIN_TIME_S = 0.3
+QUICK_MIN_TIME_S = 0.1
+#: Precision target per case (relative half-width of the median's 95% interval; 0: fixed time) and the
+#: time after which a case stops without it (docs/measurement.md).
+DEFAULT_TARGET_CI = 0.01
+DEFAULT_MAX_TIME_S = 2.0
+QUICK_MAX_TIME_S = 0.5
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What a sweep measures: the cross product of backends' variants × batch sizes × threads."""
+
+    backends: tuple[str, ...]
+    batch_sizes: tuple[int, ...] | None = None  # None: each model's own (ModelSpec.batch_sizes / quick_batch_sizes)
+    threads: tuple[int, ...] = (1,)
+    variants: tuple[str, ...] | None = None  # None: every variant of each backend
+    min_time_s: float = DEFAULT_MIN_TIME_S
+    min_calls: int = 20
+    warmup_time_s: float = 0.1
+    warmup_calls: int = 5
+    timeout_s: float = 600.0
+    models: tuple[str, ...] = ("fnn",)
+    quick: bool = False
+    target_ci: float = DEFAULT_TARGET_CI
+    max_time_s: float | None = DEFAULT_MAX_TIME_S
+    warmup_max_s: float = 0.5
+    precisions: tuple[str, ...] = ("fp32",)  # numeric precisions (benchlib.precision); fp32 alone by default
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def batch_sizes_for(self, model: str) -> tuple[int, ...]:
+        """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full)."""
+        if self.batch_sizes is not None:
+            return self.batch_sizes
+        from benchlib.models.zoo import get_model
+
+        spec = get_model(model)
+        return spec.quick_batch_sizes if self.quick else spec.batch_sizes
+
+
+def default_threads(quick: bool = False) -> tuple[int, ...]:
+    """1 up to the usable cores (affinity and cgroup quota respected); quick: the usable cores only."""
+    from benchlib.system.env import usable_cores
+
+    usable = int(usable_cores()["usable"] or 1)
+    return (usable,) if quick else tuple(range(1, usable + 1))
+
+
+def _sweep_threads(threads: Sequence[int | str | None] | int | str) -> list[int]:
+    """Thread settings of a sweep as numbers: integers or "cores"; each is matched to a measured peak."""
+    from benchlib.engine.grid import resolve_threads
+
+    items = [threads] if isinstance(threads, int | str) else list(threads)
+    if not items:
+        raise ValueError(f"threads={threads!r} is invalid; allowed: a non-empty list of integers or 'cores'")
+    counts = [resolve_threads(t) for t in items]
+    if None in counts:
+        raise ValueError(f"threads={threads!r} is invalid in a sweep; allowed: integers or 'cores' (a sweep "
+                         "compares explicit thread counts, each against the peak measured with that count)")
+    return [int(c) for c in counts if c is not None]
+
+
+def sweep_config(
+    backends: Sequence[str] | None = None,
+    batch_sizes: Sequence[int] | None = None,
+    threads: Sequence[int] | None = None,
+    variants: Sequence[str] | None = None,
+    min_time_s: float | None = None,
+    quick: bool = False,
+    models: Sequence[str] | None = None,
+    target_ci: float | None = None,
+    max_time_s: float | None = None,
+    precisions: Sequence[str] | None = None,
+) -> SweepConfig:
+    """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
+    from benchlib.backends.registry import available_backends, backend_variants
+    from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float
+    from benchlib.engine.timing import check_target_ci
+    from benchlib.engine.params import check_backends, check_int_list
+
+    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
+        else tuple(available_backends())
+    if not chosen:
+        raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
+    sizes = tuple(dict.fromkeys(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE))) \
+        if batch_sizes is not None else None  # None: each model's own
+    chosen_models = _sweep_models(models)
+    counts = tuple(_sweep_threads(threads)) if threads is not None else default_threads(quick)
+    if variants is not None:
+        known = sorted({v for name in chosen for v in backend_variants(name)})
+        unknown = [v for v in variants if v not in known]
+        if unknown or not variants:
+            raise ValueError(f"variants={list(variants)!r} is invalid; allowed: names from {', '.join(known)}")
+    seconds = QUICK_MIN_TIME_S if quick else DEFAULT_MIN_TIME_S
+    if min_time_s is not None:
+        seconds = check_positive_float("min_time_s", min_time_s, MAX_SECONDS, allow_zero=True)
+    target = DEFAULT_TARGET_CI if target_ci is None else check_target_ci(target_ci)
+    cap = max(QUICK_MAX_TIME_S if quick else DEFAULT_MAX_TIME_S, seconds)
+    if max_time_s is not None:
+        cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
+        if cap < seconds:
+            raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
+    from benchlib.precision import check_precision
+
+    numeric = tuple(dict.fromkeys(check_precision(p, "precisions") for p in (precisions or ["fp32"])))
+    config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=tuple(dict.fromkeys(counts)),
+                         variants=tuple(variants) if variants is not None else None,
+                         min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
+                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric)
+    _check_memory(config)
+    return config
+
+
+def _sweep_models(models: Sequence[str] | None) -> tuple[str, ...]:
+    """The models of a sweep (default: the article's fnn); unknown names list the valid ones."""
+    from benchlib.models.zoo import MODELS
+
+    if models is None:
+        return ("fnn",)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"models={list(models)!r} is invalid; allowed: names from {', '.join(MODELS)}")
+    return tuple(dict.fromkeys(models))
+
+
+def _check_memory(config: SweepConfig) -> None:
+    """Refuse (``ValueError`` with the estimate) a batch size too large for a model's float32 working set."""
+    import psutil
+
+    from benchlib.models.zoo import get_model
+
+    available = int(psutil.virtual_memory().available)
+    for model in config.models:
+        largest = max(config.batch_sizes_for(model))
+        problem = get_model(model).batch_memory_problem(largest, available)
+        if problem:
+            raise ValueError(f"batch_sizes={largest} is too large: {problem}")
+
+
+def build_cases(config: SweepConfig) -> list[RunCase]:
+    """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
+    from benchlib.engine.grid import ALL_VARIANTS, case_grid
+
+    cases = []
+    for model in config.models:  # each model at its own batch sizes
+        cases += case_grid(config.backends, config.batch_sizes_for(model), models=[model], threads=config.threads,
+                           variants=config.variants if config.variants is not None else ALL_VARIANTS,
+                           omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
+                           warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
+                           timeout_s=config.timeout_s, target_ci=config.target_ci,
+                           max_time_s=config.max_time_s if config.target_ci > 0 else None,
+                           warmup_max_s=config.warmup_max_s, precisions=config.precisions)
+    return cases
+
+
+def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> list[RunCase]:
+    """The cases of ``cases`` that still have to run: no ``ok`` or ``skipped`` record in this environment.
+
+    A ``skipped`` variant (one a framework version cannot do) would otherwise pay a process start
+    and an import on every re-run although the environment key (which includes the framework
+    versions) guarantees the same outcome; ``failed`` cases are retried.
+    """
+    from benchlib.system.env import collect_env
+    from benchlib.results.records import SETTLED, done_keys
+
+    done = done_keys(results_path, collect_env()["key"], SETTLED)
+    return [case for case in cases if case.case_key not in done]
+
+
+# -- roofline -----------------------------------------------------------------------------------------
+
+#: How the stored peaks were measured; a roofline file measured otherwise is measured again.
+YARDSTICK = "float32 GEMM in every installed framework, f32 forced, best of them (benchlib.roofline.gemm)"
+#: The first key of every roofline file benchlib writes: how a later run knows the file is its own.
+ROOFLINE_CREATOR = "benchlib"
+
+
+def roofline_path(results_path: str | os.PathLike) -> Path:
+    """Where the peaks of the sweep in ``results_path`` are stored: ``roofline-<stem>.json`` beside it."""
+    path = Path(results_path)
+    return path.with_name(f"roofline-{path.stem}.json")
+
+
+def read_roofline(path: str | os.PathLike) -> dict[str, Any]:
+    """The stored roofline file (``{"env_key", "peaks": {threads: PeakMeasurement dict}}``), or an empty one."""
+    path = Path(path)
+    if not path.exists():
+        return {"env_key": None, "peaks": {}}
+    return json.loads(path.read_text())
+
+
+def _same_yardstick(roofline: dict[str, Any], env_key: str) -> bool:
+    """Whether a roofline file's peaks were measured in environment ``env_key`` the current way."""
+    return roofline.get("env_key") == env_key and roofline.get("yardstick") == YARDSTICK
+
+
+def peaks_by_threads(roofline: dict[str, Any]) -> dict[int, float]:
+    """Peak GFLOP/s per thread count from a roofline file's content."""
+    return {int(k): float(v["peak_gflops"]) for k, v in (roofline.get("peaks") or {}).items()
+            if v.get("peak_gflops")}
+
+
+def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
+                     measure: Callable[[int], Any] | None = None,
+                     reuse: Sequence[str | os.PathLike] = ()) -> dict[str, Any]:
+    """Measure the peak once per thread count not yet stored for this environment, and store it.
+
+    ``measure`` defaults to :func:`benchlib.roofline.peaks.measure_peak` (each library in its own process,
+    so the sweep's own process never loads a BLAS thread pool that could outlive the measurement).
+    ``reuse``: other roofline files (the sweep's, say) whose peak for a missing thread count is copied
+    when they were measured in this same environment with the same yardstick; the copy names its source.
+    """
+    from benchlib.system.env import collect_env
+    from benchlib.roofline.peaks import measure_peak
+
+    measure = measure or measure_peak
+    env_key = collect_env()["key"]
+    stored = read_roofline(path)
+    if not _same_yardstick(stored, env_key):
+        # another machine, other framework versions, or a peak measured the old way: measure again
+        stored = {"env_key": env_key, "yardstick": YARDSTICK, "peaks": {}}
+    others = [(Path(other), read_roofline(other)) for other in reuse]
+    others = [(other, content) for other, content in others if _same_yardstick(content, env_key)]
+    for count in threads:
+        if str(count) in stored["peaks"]:
+            continue
+        copied = next(({**content["peaks"][str(count)], "reused_from": str(other)} for other, content in others
+                       if str(count) in content["peaks"]), None)
+        stored["peaks"][str(count)] = copied or measure(count).to_dict()
+    stored["updated"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    # benchlib named first, so a later run replaces this file and never a JSON file of the user's
+    stored = {"creator": ROOFLINE_CREATOR, **{k: v for k, v in stored.items() if k != "creator"}}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(stored, indent=2))
+    os.replace(tmp, path)
+    return stored
+
+
+def roofline_table(roofline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every framework's GEMM rate per thread count, fastest first, beside the peak and the theoretical peak.
+
+    One row per (threads, library): GFLOP/s, share of the measured peak, whether it set the peak, the
+    theoretical peak and the measured peak's share of it, version, precision and dispatched kernels.
+    """
+    rows = []
+    for threads, peak in sorted((roofline.get("peaks") or {}).items(), key=lambda kv: int(kv[0])):
+        for row in peak.get("table") or []:
+            dispatch = row.get("dispatch")
+            rows.append({
+                "threads": int(threads), "library": row.get("library"), "gflops": row.get("gflops"),
+                "share_of_peak": row.get("share_of_peak"), "sets_peak": row.get("library") == peak.get("peak_library"),
+                "theoretical_gflops": peak.get("theoretical_gflops"),
+                "peak_share_of_theoretical": peak.get("peak_share_of_theoretical"),
+                "version": row.get("version"), "precision": row.get("precision") or row.get("error"),
+                "dispatch": json.dumps(dispatch, default=str) if dispatch is not None else None,
+            })
+    return rows
+
+
+def roofline_sentences(roofline: dict[str, Any]) -> list[str]:
+    """Per thread count: the peak, which framework set it, the slowest GEMM, and the theoretical peak."""
+    out = []
+    for threads, peak in sorted((roofline.get("peaks") or {}).items(), key=lambda kv: int(kv[0])):
+        ran = [r for r in peak.get("table") or [] if r.get("gflops")]
+        if not ran:
+            continue
+        slowest = ran[-1]
+        theory = peak.get("theoretical_gflops")
+        share = f", {peak['peak_share_of_theoretical']:.0%} of the theoretical {theory:.0f}" if theory else ""
+        out.append(f"With {threads} thread(s) the float32 GEMM peak is {peak['peak_gflops']:.0f} GFLOP/s, set by "
+                   f"{peak['peak_library']}{share}; the slowest of the {len(ran)} frameworks, {slowest['library']}, "
+                   f"reaches {slowest['gflops']:.0f} ({slowest['share_of_peak']:.0%} of the peak).")
+        theoretical = peak.get("theoretical") or {}
+        if theory and not out[:-1]:  # the sources once, not per thread count
+            out.append(f"Theoretical peak per core: {theoretical.get('flops_per_cycle')} float32 FLOP/cycle "
+                       f"({theoretical.get('flops_source')}) × {theoretical.get('ghz'):.2f} GHz "
+                       f"({theoretical.get('ghz_source')}).")
+    return out
+
+
+# -- running ------------------------------------------------------------------------------------------
+
+@dataclass
+class SweepResult:
+    """What one call of :func:`run_sweep` did."""
+
+    config: SweepConfig
+    results_path: Path
+    roofline_path: Path
+    planned: int
+    resumed: int  # cases already done, not run again
+    records: list[dict[str, Any]] = field(default_factory=list)  # the records of the cases run now
+    peaks: dict[int, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    roofline_s: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Records run now, by status."""
+        return status_counts(self.records)
+
+
+def default_results_path(quick: bool = False) -> Path:
+    """``outputs/results/sweep.jsonl`` (``sweep-quick.jsonl`` for quick sweeps): fixed, so re-runs resume."""
+    from benchlib.system.paths import results_dir
+
+    return results_dir() / ("sweep-quick.jsonl" if quick else "sweep.jsonl")
+
+
+def run_sweep(
+    config: SweepConfig,
+    results_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    roofline: bool = True,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Measure the roofline, then run every case not yet done; append records to ``results_path``."""
+    from benchlib.engine.launcher import run_cases
+
+    started = time.perf_counter()
+    path = Path(results_path) if results_path is not None else default_results_path(config.quick)
+    cases = build_cases(config)
+    todo = pending_cases(cases, path)
+    result = SweepResult(config=config, results_path=path, roofline_path=roofline_path(path),
+                         planned=len(cases), resumed=len(cases) - len(todo))
+    if progress and result.resumed:
+        print(f"sweep: resuming, {result.resumed} of {len(cases)} case(s) already in {path}", file=sys.stderr)
+    if roofline:
+        tick = time.perf_counter()
+        stored = measure_roofline(config.threads, result.roofline_path)
+        result.peaks = peaks_by_threads(stored)
+        result.roofline_s = time.perf_counter() - tick
+    result.records = run_cases(todo, results_path=path, progress=progress, skip_done=SETTLED, on_record=on_record,
+                               resume_hint="A sweep resumes by itself: run the same command (or notebook) again.")
+    result.wall_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,183 @@
+"""The one way benchlib runs code in a fresh process: JSON in, JSON out, never pickle.
+
+``run_in_child("package.module:function", payload, timeout_s)`` starts
+``python -m benchlib.system.child IN OUT`` in its own session (process group). The child asks
+Linux to kill it when its parent dies (``PR_SET_PDEATHSIG``), imports the module, calls
+``function(payload)`` and writes the JSON-serialisable result to OUT through a temporary file
+and a rename. The parent waits with a timeout; on a timeout, Ctrl-C or SIGTERM it kills the
+child's whole process group *and* every descendant that escaped it into a session of its own.
+
+Whatever happens, :func:`run_in_child` returns a :class:`ChildResult`: ``ok`` with the value,
+or ``failed`` with the reason (timeout, signal, exit status, missing or unreadable result) and
+the tail of the child's stderr. The measurement launcher, the ablation, the article protocol and
+the roofline all start their processes here (pyperf's runner/worker split, with JSON files).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+#: The parent's pid, given to each child, which asks Linux to kill it when the parent dies.
+PARENT_PID_ENV = "BENCHLIB_LAUNCHER_PID"
+#: How much of the child's stderr is kept for a failure record.
+STDERR_TAIL_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """What came back from one child process."""
+
+    ok: bool
+    value: Any = None  # the function's JSON result when ``ok``
+    error: str | None = None  # why not, when not ``ok``
+    returncode: int | None = None
+    stderr_tail: str = ""
+    wall_s: float = 0.0
+    pid: int | None = None
+
+
+def _tail(handle: IO[bytes], limit: int = STDERR_TAIL_CHARS) -> str:
+    handle.flush()
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    handle.seek(max(0, size - limit))
+    return handle.read().decode(errors="replace").strip()
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the child, its process group, and descendants that left the group (own session)."""
+    import psutil
+
+    try:
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.Error:
+        descendants = []
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for child in descendants:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    proc.wait()
+    psutil.wait_procs(descendants, timeout=5)
+
+
+def signal_reason(returncode: int) -> str:
+    """Words for a child killed by signal ``-returncode``."""
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    if name == "SIGKILL":
+        return "killed by SIGKILL (out of memory?)"
+    return f"crashed with {name}"
+
+
+def run_in_child(target: str, payload: Any, timeout_s: float | None = None,
+                 env: dict[str, str] | None = None, what: str = "result") -> ChildResult:
+    """Call ``target`` (``"package.module:function"``) with ``payload`` in a fresh process.
+
+    ``payload`` and the function's return value must be JSON-serialisable. ``env`` adds
+    environment variables for the child; ``what`` names the result in failure messages ("no
+    record written"). Ctrl-C (and SIGTERM turned into ``KeyboardInterrupt``
+    by the caller) kills the child tree and propagates.
+    """
+    module, _, function = target.partition(":")
+    if not module or not function:
+        raise ValueError(f"target={target!r} is invalid; allowed: 'package.module:function'")
+    with tempfile.TemporaryDirectory(prefix="benchlib-child-") as tmp:
+        request, response = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        request.write_text(json.dumps({"target": target, "payload": payload}))
+        with open(Path(tmp) / "stdout", "w+b") as out, open(Path(tmp) / "stderr", "w+b") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "benchlib.system.child", str(request), str(response)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                env={**os.environ, **(env or {}), PARENT_PID_ENV: str(os.getpid())},
+            )
+            try:
+                returncode = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                kill_tree(proc)
+                return ChildResult(False, error=f"timed out after {timeout_s:g} s", stderr_tail=_tail(err),
+                                   wall_s=time.perf_counter() - started, pid=proc.pid)
+            except BaseException:  # Ctrl-C or SIGTERM: leave no orphan behind, then let the caller decide
+                kill_tree(proc)
+                raise
+            wall = time.perf_counter() - started
+            stderr_tail = _tail(err)
+        common = {"returncode": returncode, "stderr_tail": stderr_tail, "wall_s": wall, "pid": proc.pid}
+        if returncode < 0:
+            return ChildResult(False, error=signal_reason(returncode), **common)
+        try:
+            value = json.loads(response.read_text())
+        except (OSError, ValueError) as exc:
+            last = stderr_tail.splitlines()[-1] if stderr_tail else "no stderr"
+            reason = f"no {what} written" if isinstance(exc, OSError) else f"unreadable {what} ({exc})"
+            return ChildResult(False, error=f"{reason}; exit status {returncode}; stderr: {last}", **common)
+        return ChildResult(True, value=value, **common)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (even by SIGKILL): no orphan runs on."""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half a file).
+
+    Non-finite floats become null (JSON has no NaN); NumPy values become plain JSON.
+    """
+    from benchlib.results.store import clean_for_json, json_default
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(clean_for_json(data), default=json_default, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child side: read the request, call the target, write its result; exit 0 once written."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        print("usage: python -m benchlib.system.child REQUEST_JSON RESULT_JSON", file=sys.stderr)
+        return 2
+    die_with_parent()
+    request = json.loads(Path(argv[0]).read_text())
+    module, _, function = request["target"].partition(":")
+    value = getattr(importlib.import_module(module), function)(request["payload"])
+    write_json_atomic(Path(argv[1]), value)
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    # The result is on disk: skip the interpreter's teardown of whatever framework the function
+    # loaded (about 1 s for TensorFlow, 0.3 s for PyTorch per process, docs/measurement.md); it
+    # measures nothing and only delays the next case. Streams are flushed first.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
