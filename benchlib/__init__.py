@@ -7,15 +7,10 @@ from benchlib.system.blocker import install_from_env as _install_blocker
 
 _install_blocker()
 
-from benchlib.backends import (  # noqa: E402 - the blocker must be in place first
-    BACKEND_NAMES,
-    BackendUnavailableError,
-    available_backends,
-    create_backend,
-)
+from benchlib.backends import BACKEND_NAMES, available_backends, create_backend  # noqa: E402 - the blocker first
+from benchlib.errors import BackendUnavailableError  # noqa: E402
 from benchlib.models import get_model, reference_forward  # noqa: E402
-
-__version__ = "0.1.0"
+from benchlib.system.version import __version__  # noqa: E402
 
 __all__ = [
     "BACKEND_NAMES",

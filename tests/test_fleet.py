@@ -19,7 +19,7 @@ from benchlib.system.env import collect_env, machine_key
 from benchlib.studies.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
 from benchlib.studies.fleet.plan import machine_threads
 from benchlib.studies.fleet.runner import run_fleet, settled_keys
-from benchlib.studies.fleet.views import machine_views
+from benchlib.report.fleet import machine_views
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record, read_records
 

@@ -237,7 +237,7 @@ def test_a_thinned_bimodal_record_is_not_called_inconsistent() -> None:
 
 
 def test_fleet_tables_leave_out_unusable_samples(tmp_path: Path) -> None:
-    from benchlib.studies.fleet.views import machine_views
+    from benchlib.report.fleet import machine_views
 
     path = _results(tmp_path / "fleet.jsonl", [{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], 1.0)
     assert "numpy" in machine_views(path).markdown()

@@ -288,7 +288,7 @@ def test_every_output_of_a_notebook_is_planned_under_its_parameter(tmp_path: Pat
 def test_what_the_library_writes_for_the_article_and_the_sweeps_is_planned(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import benchlib.studies.article as ap
-    from benchlib.studies.article.pipeline import build_report, write_report
+    from benchlib.report.article_report import build_report, write_report
     from benchlib.report import sweep_figures, sweep_tables
 
     folders = _folders(tmp_path)

@@ -1,6 +1,6 @@
 """``benchlib article``: reproduce the article's benchmark, then measure it properly beside it.
 
-This module only reads the arguments; the pipeline is :mod:`benchlib.studies.article.pipeline`.
+This module only reads the arguments; the command is :func:`benchlib.report.article_report.run_article`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.studies.article.pipeline import measured_any, report_text, run_article
+    from benchlib.report.article_report import measured_any, report_text, run_article
 
     if args.min_time is not None and not 0 < args.min_time <= 3600:
         print(f"benchlib article: error: --min-time={args.min_time} is invalid; allowed: 0 < S <= 3600",
@@ -72,7 +72,7 @@ def _check_outputs(args: argparse.Namespace) -> int | None:
     from benchlib.report.outputs import OutputRefused, plan_article
     from benchlib.notebook.plans import ARTICLE_DOCUMENT, ARTICLE_FIGURES
     from benchlib.system.paths import outputs_dir
-    from benchlib.studies.article.pipeline import TITLES
+    from benchlib.report.article_report import TITLES
 
     try:
         # per framework: the article's record, the corrected run and its batch-1 run at most

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_outcome(result: FleetResult) -> None:
     """The machines' tables (the whole results file), then what this run did and what is left."""
-    from benchlib.studies.fleet.views import machine_views
+    from benchlib.report.fleet import machine_views
 
     views = machine_views(result.results_path)
     print(views.markdown())

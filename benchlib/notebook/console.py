@@ -26,6 +26,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from benchlib.report.display import halfwidth_text
+from benchlib.system.files import atomic_write_text
+
 #: ASCII stand-ins for the characters benchlib's own text uses (others: their accents stripped, else ``?``).
 ASCII_STAND_INS = {"±": "+/-", "µ": "u", "μ": "u", "×": "x", "→": "->", "←": "<-", "↔": "<->", "↳": "->", "·": ".",
                    "–": "-", "—": "-", "−": "-", "≈": "~", "≤": "<=", "≥": ">=", "…": "...", "ᵀ": "T", "²": "^2",
@@ -133,12 +136,6 @@ class _Redirect:
             for fd in self._saved:
                 os.close(fd)
             self._saved = None
-
-
-def halfwidth_text(width: float) -> str:
-    """A relative half-width as people read it: ±0.8%, or two figures below a tenth of a percent (±0.05%)."""
-    percent = 100.0 * float(width)
-    return f"±{percent:.1f}%" if percent >= 0.1 else f"±{percent:.2g}%"
 
 
 def progress_line(record: dict[str, Any]) -> str:
@@ -274,8 +271,6 @@ class Timings:
         self.stored.setdefault(self.mode, {})[name] = round(seconds, 1)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(self.stored, indent=2, sort_keys=True))
-            os.replace(tmp, self.path)
+            atomic_write_text(self.path, json.dumps(self.stored, indent=2, sort_keys=True))
         except OSError:
             pass  # an estimate is a convenience: never fail the suite over it

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from benchlib.studies.scenarios import ScenarioConfig
     from benchlib.studies.sweep import SweepConfig
 
-#: The article's charts (benchlib.studies.article.pipeline.write_report) and its Markdown document.
+#: The article's charts (benchlib.report.article_report.write_report) and its Markdown document.
 ARTICLE_FIGURES = ("article-chart", "article-vs-corrected")
 ARTICLE_DOCUMENT = "article.md"
 #: The method ablation's tables (benchlib.report.ablation_tables.all_tables) and charts.
@@ -54,8 +54,9 @@ COMPARISON_FIGURES = ("comparison-p50-p99", "comparison-latency-ecdf", "comparis
 def plan_article_outputs(results_dir: Path, figures_dir: Path, tables_dir: Path) -> None:
     """The article notebook (:func:`benchlib.studies.article.run_article`): both protocols' results,
     every table as CSV with its Markdown twin, ``article.md`` and the two charts."""
+    from benchlib.report.article_report import TITLES
     from benchlib.report.outputs import ARTICLE_RESULTS
-    from benchlib.studies.article.pipeline import TITLES, corrected_cases
+    from benchlib.studies.article.pipeline import corrected_cases
     from benchlib.studies.article.settings import ARTICLE_ORDER
 
     # every table build_report can make; the status tables only when they have rows, the corrected

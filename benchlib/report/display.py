@@ -52,6 +52,12 @@ WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "crite
            "install", "Reason", "warnings", "target", "settings", "result", "metric"}
 
 
+def halfwidth_text(width: float) -> str:
+    """A relative half-width as people read it: ±0.8%, or two figures below a tenth of a percent (±0.05%)."""
+    percent = 100.0 * float(width)
+    return f"±{percent:.1f}%" if percent >= 0.1 else f"±{percent:.2g}%"
+
+
 def column_kind(name: str) -> str:
     """How a column's numbers are written: time, rate, percent, ratio, memory, count, float or text."""
     low = name.lower()
@@ -99,8 +105,6 @@ def format_value(value: Any, kind: str) -> str:
     if kind == "rate":
         return f"{value:,.0f}"
     if kind == "halfwidth":  # a fraction of the median: ±0.8%, ±0.05% below a tenth of a percent
-        from benchlib.notebook.console import halfwidth_text
-
         return halfwidth_text(value)
     if kind == "ratio":  # 1.23× near one, where two decimals matter; 1,790× far from it
         return f"{value:.2f}×" if abs(value) < 10 else f"{significant(float(value))}×"

@@ -21,7 +21,8 @@ Modules:
 * :mod:`.isolation` — the same protocol with one fresh process per framework;
 * :mod:`.records` — :class:`FrameworkResult`, :class:`ArticleRun` and their results-store records;
 * :mod:`.published` — the article's published figures;
-* :mod:`.pipeline` — ``benchlib article``: both protocols, tables, figures and files.
+* :mod:`.pipeline` — ``benchlib article``'s measurements: both protocols and their records (the
+  tables, figures and document are :mod:`benchlib.report.article_report`'s).
 
 No framework is imported at import time, nor pandas: the protocol's own processes stay lean.
 """
@@ -39,16 +40,7 @@ from benchlib.studies.article.models import (
     make_input,
     shared_weights,
 )
-from benchlib.studies.article.pipeline import (
-    PER_ROW_BACKENDS,
-    TITLES,
-    ArticleReport,
-    build_report,
-    corrected_cases,
-    report_text,
-    run_article,
-    write_report,
-)
+from benchlib.studies.article.pipeline import CORRECTED_BATCH_SIZE, PER_ROW_BACKENDS, corrected_cases, measure_article
 from benchlib.studies.article.published import load_published, published_csv_path
 from benchlib.studies.article.records import ArticleRun, FrameworkResult
 from benchlib.studies.article.runner import run_article_protocol
@@ -67,11 +59,10 @@ __all__ = [
     "DISPLAY_NAMES",
     "PER_ROW_BACKENDS",
     "TIMERS",
-    "TITLES",
     "WIDTHS",
+    "CORRECTED_BATCH_SIZE",
     "ArticleModels",
     "ArticleProtocol",
-    "ArticleReport",
     "ArticleRun",
     "FrameworkResult",
     "LoopResult",
@@ -80,7 +71,6 @@ __all__ = [
     "build_jax_model",
     "build_keras_model",
     "build_model",
-    "build_report",
     "build_torch_model",
     "corrected_cases",
     "export_onnx",
@@ -89,10 +79,8 @@ __all__ = [
     "load_published",
     "make_input",
     "make_predict",
+    "measure_article",
     "published_csv_path",
-    "report_text",
-    "run_article",
     "run_article_protocol",
     "shared_weights",
-    "write_report",
 ]

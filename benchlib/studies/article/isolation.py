@@ -25,20 +25,7 @@ from benchlib.studies.article.settings import DISPLAY_NAMES, MB, ArticleProtocol
 #: recorded as failed. The article's default settings take a few minutes for OpenVINO, the slowest.
 CHILD_TIMEOUT_S = 3600.0
 #: The child-side entry point (``module:function``) given to :func:`run_in_child`.
-CHILD_TARGET = "benchlib.studies.article.isolation:run_in_this_process"
-
-
-def run_in_this_process(payload: dict[str, Any]) -> dict[str, Any]:
-    """Child side: run the protocol described by ``payload`` here, in one process; return the run as JSON.
-
-    ``payload``: ``{"protocol": ArticleProtocol.to_dict(), "onnx_dir": str | None}``.
-    """
-    from benchlib.studies.article.runner import run_article_protocol
-
-    protocol = replace(ArticleProtocol.from_dict(payload["protocol"]), one_process=True)
-    onnx_dir = payload.get("onnx_dir")
-    run = run_article_protocol(protocol, progress=False, onnx_dir=Path(onnx_dir) if onnx_dir else None)
-    return run.to_dict()
+CHILD_TARGET = "benchlib.studies.article.runner:run_in_this_process"
 
 
 def run_isolated(protocol: ArticleProtocol, *, onnx_dir: Path | None = None,

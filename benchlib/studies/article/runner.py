@@ -12,6 +12,7 @@ import os
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,13 @@ def run_article_protocol(
     run.wall_s = time.perf_counter() - run_start
     return run
 
+
+def run_in_this_process(payload: dict[str, Any]) -> dict[str, Any]:
+    """Child side of :mod:`.isolation`: run the protocol of ``payload`` here, in one process; return the run as JSON.
+
+    ``payload``: ``{"protocol": ArticleProtocol.to_dict(), "onnx_dir": str | None}``.
+    """
+    protocol = replace(ArticleProtocol.from_dict(payload["protocol"]), one_process=True)
+    onnx_dir = payload.get("onnx_dir")
+    run = run_article_protocol(protocol, progress=False, onnx_dir=Path(onnx_dir) if onnx_dir else None)
+    return run.to_dict()

@@ -17,23 +17,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchlib.studies.fleet import RESOURCE
+from benchlib.studies.fleet import QUIET_WORKER_CONFIG, RESOURCE
 
 #: How long to wait for a scheduler, and then for its first benchmark worker, by default.
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 #: Upper bound of ``--local N``: more workers than this on one machine only measure contention.
 MAX_LOCAL_WORKERS = 64
-#: Dask worker housekeeping slowed down so that it barely runs beside a benchmark: the statistical
-#: profiler (every 10 ms by default), event-loop checks (20 ms), system and memory monitors (0.5 s,
-#: 0.1 s). An idle worker used 4.5% of one core with the defaults and 0.4% with these (docs/fleet.md).
-QUIET_WORKER_CONFIG: dict[str, Any] = {
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "10s",
-    "distributed.worker.memory.monitor-interval": "10s",
-}
-
-
 def loud_settings(config: dict[str, Any]) -> list[str]:
     """The settings of :data:`QUIET_WORKER_CONFIG` a worker's Dask configuration ``config`` runs more often."""
     from dask.utils import parse_timedelta
@@ -226,8 +215,8 @@ def survey(client: Any, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S, address: s
     Raises :class:`FleetError` when none comes, or when a worker cannot run this benchlib version
     (not installed there, or another version: its numbers would not be comparable).
     """
-    import benchlib
     from benchlib.studies.fleet.task import host_facts
+    from benchlib.system.version import __version__
 
     deadline = time.monotonic() + timeout_s
     workers = benchmark_workers(client)
@@ -244,9 +233,9 @@ def survey(client: Any, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S, address: s
         fact = facts.get(worker)
         if isinstance(fact, BaseException) or not isinstance(fact, dict):
             problems.append(f"worker {worker} cannot run benchlib ({type(fact).__name__}: {fact})")
-        elif fact["benchlib"] != benchlib.__version__:
+        elif fact["benchlib"] != __version__:
             problems.append(f"worker {worker} on {fact['hostname']} has benchlib {fact['benchlib']}, "
-                            f"this machine {benchlib.__version__}")
+                            f"this machine {__version__}")
         else:
             hosts.append(Host(worker=worker, name=fact["hostname"], ip=str(info.get("host") or worker),
                               env=fact["env"], benchlib=fact["benchlib"], pid=fact.get("pid"),

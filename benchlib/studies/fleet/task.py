@@ -13,17 +13,17 @@ from typing import Any
 
 def host_facts(dask_worker: Any = None) -> dict[str, Any]:
     """This worker's host: name, fingerprint (:func:`benchlib.system.env.collect_env`), benchlib version, pid, and
-    the Dask settings of its housekeeping (:data:`benchlib.studies.fleet.cluster.QUIET_WORKER_CONFIG`).
+    the Dask settings of its housekeeping (:data:`benchlib.studies.fleet.QUIET_WORKER_CONFIG`).
 
     Called through ``Client.run``, which passes the worker as ``dask_worker``.
     """
     import dask
 
-    import benchlib
+    from benchlib.studies.fleet import QUIET_WORKER_CONFIG
     from benchlib.system.env import collect_env
-    from benchlib.studies.fleet.cluster import QUIET_WORKER_CONFIG
+    from benchlib.system.version import __version__
 
-    return {"hostname": socket.gethostname(), "env": collect_env(), "benchlib": benchlib.__version__,
+    return {"hostname": socket.gethostname(), "env": collect_env(), "benchlib": __version__,
             "pid": os.getpid(), "worker": getattr(dask_worker, "address", None),
             "dask_config": {key: dask.config.get(key, None) for key in QUIET_WORKER_CONFIG}}
 
