@@ -151,13 +151,11 @@ def test_no_import_cycles() -> None:
 
 def test_the_readme_draws_the_same_layers() -> None:
     readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    order = [name for names in LAYERS for name in names if name not in ("", "__main__", "data")]
-    positions = []
-    for name in order:
-        token = f"`{name}.py`" if name == "errors" else f"`{name}/`"
-        assert token in readme, f"README's layout does not name {token}"
-        positions.append(readme.index(token))
-    assert positions == sorted(positions, reverse=True), "README's layout lists the layers top to bottom"
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    drawn = [line.split()[0].rstrip("/").removesuffix(".py") for line in section.splitlines()
+             if line.startswith("  ") and not line.startswith("   ")]
+    expected = [name for names in reversed(LAYERS) for name in reversed(names) if name not in ("", "__main__", "data")]
+    assert drawn == expected, f"README's layout, top to bottom: {drawn}; the layers: {expected}"
 
 
 # The checks above must be able to fail: a made-up package with one upward import and one cycle.
