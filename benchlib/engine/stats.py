@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
@@ -23,8 +24,6 @@ NOISY_IQR_RATIO = 0.10
 #: ... or when p99 / median exceeds this ("tail": a few slow calls in a hundred, which the IQR
 #: cannot see). Chosen from measured runs (docs/measurement.md, "The noisy flag").
 NOISY_TAIL_RATIO = 5.0
-#: z of a two-sided 95% normal interval.
-Z95 = 1.959963984540054
 #: Bootstrap resamples for the confidence intervals.
 BOOTSTRAP_RESAMPLES = 2000
 NS_PER_MS = 1e6
@@ -88,23 +87,11 @@ def median_ci_ranks(n: int, level: float = 0.95) -> tuple[int, int] | None:
     """
     if not 0 < level < 1:
         raise ValueError(f"level={level!r} is invalid; allowed: a probability strictly between 0 and 1")
-    z = Z95 if level == 0.95 else _normal_quantile(0.5 + level / 2)
+    z = NormalDist().inv_cdf(0.5 + level / 2)  # z of the two-sided interval: 1.96 at 95%
     low = math.floor((n - z * math.sqrt(n)) / 2)  # 1-based rank of the lower bound
     if low < 1:
         return None
     return low - 1, n - low
-
-
-def _normal_quantile(p: float) -> float:
-    # Bisection on erf: only used for levels other than 95%, never on a hot path.
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
 
 
 def median_ci(samples: np.ndarray, level: float = 0.95, in_place: bool = False) -> tuple[float, float, float]:
