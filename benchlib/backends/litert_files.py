@@ -16,8 +16,6 @@ converter or rule never reuses an old file.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from functools import lru_cache
 from importlib import metadata
@@ -25,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.backends.base import UnsupportedVariantError
+from benchlib.system.files import atomic_write_bytes
 from benchlib.system.paths import models_dir
 
 #: A conversion slower than this (bert_tiny's static INT8 takes about 10 s on 2 cores) is stopped.
 CONVERT_TIMEOUT_S = 600.0
 #: The sources whose rules shape the flatbuffer: the Keras layers and the converter settings.
-_SOURCES = ("backends/keras_layers.py", "precision/litert_quant.py", "precision/litert_files.py")
+_SOURCES = ("backends/keras_layers.py", "backends/litert_quant.py", "backends/litert_files.py")
 
 
 @lru_cache(maxsize=1)
@@ -65,10 +64,7 @@ def flatbuffer_path(spec: Any, batch: int, precision: str, calibration: int, dir
 def _write(path: Path, content: bytes) -> None:
     """Write through a temporary file and a rename, so a reader never sees half a flatbuffer."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(content)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, content)
 
 
 def convert_here(spec: Any, batch: int, precision: str, calibration: int) -> bytes:
@@ -88,9 +84,9 @@ def convert_payload(payload: dict[str, Any]) -> dict[str, Any]:
     cannot express the model (the parent records it as skipped), ``{"failed": message}`` when the
     converter or quantiser raised (a failed record). A crash kills the child, which the parent reports.
     """
-    from benchlib.system.blocker import hidden_packages
     from benchlib.backends.tensorflow import TensorFlowBackend
     from benchlib.models.spec import spec_from_architecture
+    from benchlib.system.blocker import hidden_packages
 
     tick = time.perf_counter()
     spec = spec_from_architecture(payload["architecture"], payload["content_hash"])
@@ -111,8 +107,8 @@ def flatbuffer(spec: Any, batch: int, precision: str, calibration: int, in_child
     The second value is ``{"source": "file" | "converted here" | "converted in a child process",
     "seconds", "bytes", "path"}``; a child that fails raises ``RuntimeError`` with its reason.
     """
-    from benchlib.system.child import run_in_child
     from benchlib.backends.litert_quant import refuse_known_crashes
+    from benchlib.system.child import run_in_child
 
     refuse_known_crashes(spec, precision)
     path = flatbuffer_path(spec, batch, precision, calibration)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from benchlib.cli.common import refuse
+from benchlib.system.files import atomic_write_text
 
 
 def _fraction(text: str) -> float:
@@ -59,8 +60,8 @@ def _table(rows: list[dict], min_change: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.report.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
-    from benchlib.studies.compare import case_label, compare_runs
     from benchlib.results.store import read_records
+    from benchlib.studies.compare import case_label, compare_runs
 
     for name, path in (("BASE", args.base), ("NEW", args.new)):
         if not path.exists():
@@ -103,9 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown is not None:
         # the marker line tells a later command that the file is benchlib's own export; written whole
         body = f"{MARKDOWN_MARKER}\n{text}\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-        tmp = args.markdown.with_name(args.markdown.name + ".tmp")
-        tmp.write_text(body)
-        tmp.replace(args.markdown)
+        atomic_write_text(args.markdown, body)
         print(f"markdown: {args.markdown}")
     # a gate that could not check a case does not pass it
     return 1 if args.fail_on_regression and (regressions or result.unusable) else 0

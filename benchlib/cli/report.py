@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchlib.cli.common import refuse
+from benchlib.system.files import atomic_write_text
 
 if TYPE_CHECKING:  # pandas only once records are read: --help stays fast
     import pandas as pd
@@ -57,16 +57,6 @@ def unknown_backends(df: pd.DataFrame) -> list[str]:
             for value, where in zip(bad["backend"], source, strict=True)]
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` beside ``path`` and rename it over, so ``path`` is never half-written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run(args: argparse.Namespace) -> int:
     from benchlib.report.outputs import MARKDOWN_MARKER, OutputRefused, plan_report
 
@@ -104,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
             csv, rows = export_csv(paths, args.csv)
             print(f"CSV: {csv} ({rows} run(s))")
         if args.markdown:
-            _write_text(args.markdown, f"{MARKDOWN_MARKER}\n{table}\n")
+            atomic_write_text(args.markdown, f"{MARKDOWN_MARKER}\n{table}\n")
             print(f"Markdown: {args.markdown}")
     except OSError as exc:
         print(f"benchlib report: error: {exc}", file=sys.stderr)

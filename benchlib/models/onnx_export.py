@@ -10,12 +10,11 @@ produces a new file and never reuses a stale one. The rules, one per layer kind,
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from benchlib.models.spec import ModelSpec
+from benchlib.system.files import atomic_path
 from benchlib.system.paths import models_dir
 
 INPUT_NAME = "input"
@@ -82,12 +81,6 @@ def ensure_onnx_file(spec: ModelSpec, directory: Path | None = None) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     model = build_onnx_model(spec)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path, suffix=".onnx") as tmp:
+        onnx.save(model, str(tmp))
     return path

@@ -18,14 +18,13 @@ benchlib.precision.openvino_quant.)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchlib.precision import CALIBRATION_SEED, calibration_set, feed_rows, row_count, take_rows
+from benchlib.system.files import atomic_path
 
 #: How each INT8 precision is made (recorded in the record's ``precision_path``).
 METHODS = {
@@ -88,10 +87,8 @@ def ensure_quantized(spec: Any, fp32_path: Path, precision: str, calibration: in
     path.parent.mkdir(parents=True, exist_ok=True)
     # In memory (external data read from beside the file): a path would make the quantiser write beside it.
     model = onnx.load(str(fp32_path))
-    handle, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
+    # written whole under a temporary name and renamed: a concurrent reader never sees half a file
+    with atomic_path(path, suffix=".onnx") as tmp:
         if precision == "int8-dynamic":
             quantize_dynamic(model, tmp, weight_type=QuantType.QInt8)
         else:
@@ -102,7 +99,4 @@ def ensure_quantized(spec: Any, fp32_path: Path, precision: str, calibration: in
         if file_digest(files) != digest:  # the name would promise content the file no longer has
             raise RuntimeError(f"{fp32_path} changed while it was being quantised; allowed: a model file left "
                                "unchanged during the run")
-        os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -11,12 +11,12 @@ the Markdown begins with that marker and the CSV beside it is still the one it v
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchlib.report.outputs import TABLE_MARKER
+from benchlib.system.files import atomic_path
 
 if TYPE_CHECKING:  # pandas only when a table is written: the output checks never need it
     import pandas as pd
@@ -42,20 +42,13 @@ def write_table(table: pd.DataFrame, folder: str | Path, name: str, markdown: st
     md, csv = folder / f"{name}.md", folder / f"{name}.csv"
     data = table.to_csv(index=False).encode("utf-8")
     body = to_markdown(table, precision="full") if markdown is None else markdown
-    # Both are written whole under temporary names first, then renamed one after the other: an interrupt
-    # or a full disk can no longer leave a Markdown vouching for another CSV (which every later run would
-    # refuse as the user's), except in the instant between the two renames.
-    staged = []
-    try:
-        for path, content in ((md, f"{marker_line(data)}\n{body}\n".encode()), (csv, data)):
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_bytes(content)
-            staged.append((tmp, path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+    # Both are written whole under temporary names first, then renamed one after the other (the Markdown
+    # first: the inner block ends first): an interrupt or a full disk can no longer leave a Markdown vouching
+    # for another CSV (which every later run would refuse as the user's), except in the instant between the
+    # two renames.
+    with atomic_path(csv) as csv_tmp, atomic_path(md) as md_tmp:
+        md_tmp.write_bytes(f"{marker_line(data)}\n{body}\n".encode())
+        csv_tmp.write_bytes(data)
     return [md, csv]
 
 

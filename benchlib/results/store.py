@@ -18,7 +18,6 @@ import csv
 import errno
 import fcntl
 import json
-import math
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from benchlib.results.schema import SCHEMA_VERSION, invalid_reason, upgrade_record
+from benchlib.system.files import atomic_path, clean_for_json, json_default
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is built: run workers never need it
     import pandas as pd
@@ -43,27 +43,6 @@ MAX_LINE_BYTES = 32 * 2**20
 MAX_PROBLEMS_PER_FILE = 50
 #: errno values that mean "no room left" (disk or quota).
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-def json_default(value: Any) -> Any:
-    """``json.dumps`` fallback: NumPy values and paths as plain JSON."""
-    # NumPy scalars and arrays sneak into records from statistics; store them as plain JSON.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def clean_for_json(value: Any) -> Any:
-    """``value`` with non-finite floats replaced by ``None``, recursively."""
-    # JSON has no NaN/Infinity; write null so that every reader accepts the line.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: clean_for_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean_for_json(v) for v in value]
-    return value
 
 
 class ResultsWriteError(OSError):
@@ -360,10 +339,9 @@ def export_csv(paths: PathLike | Iterable[PathLike], dest: PathLike) -> tuple[Pa
     for record in iter_records(paths):
         columns.update(dict.fromkeys(flatten(record)))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     count = 0
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+        with atomic_path(dest) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(columns), restval="", extrasaction="ignore")
             writer.writeheader()
             for record in iter_records(paths):
@@ -371,9 +349,7 @@ def export_csv(paths: PathLike | Iterable[PathLike], dest: PathLike) -> tuple[Pa
                 count += 1
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, dest)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ResultsWriteError(exc.errno, f"could not write {dest}: {_why(exc)} ({exc.strerror or exc}); "
                                            f"the results it exports are intact") from exc
     return dest, count

@@ -22,6 +22,7 @@ from typing import Any
 
 from benchlib.engine.case import RunCase
 from benchlib.results.records import SETTLED, status_counts
+from benchlib.system.files import atomic_write_text
 
 #: fnn's batch sizes, from one request to a large offline batch (every model states its own in
 #: ``ModelSpec.batch_sizes``; a sweep without explicit batch sizes runs each model at its own).
@@ -109,8 +110,8 @@ def sweep_config(
     """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
     from benchlib.backends.registry import available_backends, backend_variants
     from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float
-    from benchlib.engine.timing import check_target_ci
     from benchlib.engine.params import check_backends, check_int_list
+    from benchlib.engine.timing import check_target_ci
 
     chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
         else tuple(available_backends())
@@ -194,8 +195,8 @@ def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> 
     and an import on every re-run although the environment key (which includes the framework
     versions) guarantees the same outcome; ``failed`` cases are retried.
     """
-    from benchlib.system.env import collect_env
     from benchlib.results.records import SETTLED, done_keys
+    from benchlib.system.env import collect_env
 
     done = done_keys(results_path, collect_env()["key"], SETTLED)
     return [case for case in cases if case.case_key not in done]
@@ -244,8 +245,8 @@ def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
     ``reuse``: other roofline files (the sweep's, say) whose peak for a missing thread count is copied
     when they were measured in this same environment with the same yardstick; the copy names its source.
     """
-    from benchlib.system.env import collect_env
     from benchlib.roofline.peaks import measure_peak
+    from benchlib.system.env import collect_env
 
     measure = measure or measure_peak
     env_key = collect_env()["key"]
@@ -266,9 +267,7 @@ def measure_roofline(threads: Sequence[int], path: str | os.PathLike,
     stored = {"creator": ROOFLINE_CREATOR, **{k: v for k, v in stored.items() if k != "creator"}}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(stored, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(stored, indent=2))
     return stored
 
 

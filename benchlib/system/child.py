@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from benchlib.system.files import atomic_write_text, clean_for_json, json_default
+
 #: The parent's pid, given to each child, which asks Linux to kill it when the parent dies.
 PARENT_PID_ENV = "BENCHLIB_LAUNCHER_PID"
 #: How much of the child's stderr is kept for a failure record.
@@ -152,11 +154,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
     Non-finite floats become null (JSON has no NaN); NumPy values become plain JSON.
     """
-    from benchlib.results.store import clean_for_json, json_default
-
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(clean_for_json(data), default=json_default, allow_nan=False))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(clean_for_json(data), default=json_default, allow_nan=False))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.system.paths import models_dir
 from benchlib.studies.article.settings import WIDTHS, ArticleProtocol
+from benchlib.system.files import atomic_path
+from benchlib.system.paths import models_dir
 
 
 def make_input(protocol: ArticleProtocol) -> np.ndarray:
@@ -214,8 +215,8 @@ def export_onnx(models: ArticleModels, protocol: ArticleProtocol, directory: Pat
     torch = models.torch
     path = article_onnx_path(protocol, directory)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with warnings.catch_warnings():
+    # written whole under a temporary name and renamed: a concurrent reader never sees half a file
+    with atomic_path(path, suffix=".onnx") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             models.torch_model,
@@ -228,7 +229,6 @@ def export_onnx(models: ArticleModels, protocol: ArticleProtocol, directory: Pat
             dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
             dynamo=False,
         )
-    os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
     return path
 
 
