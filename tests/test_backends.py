@@ -10,13 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from benchlib.backends import (
-    BACKEND_NAMES,
-    BackendUnavailableError,
-    UnsupportedVariantError,
-    available_backends,
-    create_backend,
-)
+from benchlib.backends import BACKEND_NAMES, available_backends, create_backend
+from benchlib.errors import BackendUnavailableError, UnsupportedVariantError
 from benchlib.models import get_model, reference_forward
 from tests.conftest import child_env
 
@@ -99,7 +94,7 @@ def test_importing_benchlib_imports_no_framework() -> None:
 def test_missing_framework_names_the_requirement() -> None:
     code = (
         "import benchlib\n"
-        "from benchlib.backends import BackendUnavailableError\n"
+        "from benchlib.errors import BackendUnavailableError\n"
         "print(benchlib.available_backends())\n"
         "try:\n"
         "    benchlib.create_backend('tensorflow', benchlib.get_model('fnn'))\n"
@@ -140,7 +135,7 @@ def test_worker_records_a_layer_kind_a_backend_cannot_build_as_skipped(monkeypat
 def test_litert_without_its_runtime_names_both_requirements() -> None:
     code = (
         "import benchlib\n"
-        "from benchlib.backends import BackendUnavailableError\n"
+        "from benchlib.errors import BackendUnavailableError\n"
         "print(benchlib.available_backends())\n"
         "try:\n"
         "    benchlib.create_backend('litert', benchlib.get_model('fnn'))\n"

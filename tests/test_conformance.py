@@ -29,8 +29,8 @@ from benchlib.models import (
     get_model,
     reference_forward,
 )
+from benchlib.models.layer_base import ACTIVATIONS
 from benchlib.models.reference import REFERENCE
-from benchlib.models.spec import ACTIVATIONS
 
 #: A single layer checks tighter than a model: no depth to accumulate float32 rounding.
 LAYER_TOLERANCE = 1e-5

@@ -48,8 +48,8 @@ def test_torchscript_variant_builds_with_deprecations_as_errors(model: str) -> N
 @needs_torch
 def test_factory_export_and_torchscript_variant_with_deprecations_as_errors(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchlib.backends.registry import create_model_backend
     from benchlib.models.torch_factory import export_factory, load_factory_model
-    from benchlib.models.user import create_model_backend
 
     monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     with deprecations_as_errors():  # the legacy ONNX export runs here, in this process (planning: a child process)
@@ -110,7 +110,8 @@ def test_a_factory_is_exported_by_torch_export_with_a_symbolic_batch(tmp_path: P
 def test_a_factory_torch_export_rejects_falls_back_to_torchscript_and_the_record_says_why(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from benchlib.models.torch_factory import plan_factory
-    from benchlib.models.user import load_model, verify_named_model
+    from benchlib.models.user import load_model
+    from benchlib.studies.verify import verify_named_model
 
     monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     plan_factory.cache_clear()
@@ -146,7 +147,7 @@ def test_a_factory_neither_exporter_takes_fails_its_records_with_both_reasons(tm
 @needs_torch
 def test_a_factory_whose_code_fixes_the_batch_is_exported_with_that_batch_fixed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchlib.models.onnx_model import OnnxModelError
+    from benchlib.errors import OnnxModelError
     from benchlib.models.torch_factory import load_factory_model
 
     monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))

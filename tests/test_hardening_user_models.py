@@ -104,8 +104,8 @@ def status_of(argv: list[str]) -> int:
 @pytest.fixture
 def no_child(monkeypatch: pytest.MonkeyPatch) -> list:
     """Fails the command (and records it) if any child process is started."""
-    import benchlib.system.child
     import benchlib.engine.launcher
+    import benchlib.system.child
 
     started: list = []
 
@@ -258,10 +258,11 @@ def test_verify_with_every_backend_skipped_is_not_a_success(tmp_path: Path, caps
 
 
 def test_a_fixed_batch_model_is_never_reshaped(tmp_path: Path) -> None:
-    from benchlib.backends.base import UnsupportedVariantError
+    from benchlib.backends.user_onnx import UserOpenVinoBackend
     from benchlib.engine.grid import case_grid
     from benchlib.engine.launcher import run_case
-    from benchlib.models.user import UserOpenVinoBackend, load_model
+    from benchlib.errors import UnsupportedVariantError
+    from benchlib.models.user import load_model
 
     path = relu_model(tmp_path / "fixed.onnx", [1, 8])
     predict = UserOpenVinoBackend(load_model(str(path))).raw_predictor()

@@ -12,7 +12,8 @@ import pytest
 
 from benchlib.engine.case import RunCase
 from benchlib.engine.grid import case_grid
-from benchlib.precision import PRECISIONS, UnsupportedPrecisionError, check_precision, tolerance_for
+from benchlib.errors import UnsupportedPrecisionError
+from benchlib.precision import PRECISIONS, check_precision, tolerance_for
 from benchlib.precision.accuracy import decisions, predict_in_batches
 from benchlib.precision.hardware import hardware_support, precision_flags
 from benchlib.results.schema import REQUIRED_KEYS, make_record, upgrade_record
@@ -175,7 +176,7 @@ def test_openvino_int8_quantises_the_transformer_as_one() -> None:
 
 
 def test_unsupported_precision_error_is_a_skip_kind() -> None:
-    from benchlib.backends.base import UnsupportedVariantError
+    from benchlib.errors import UnsupportedVariantError
 
     assert issubclass(UnsupportedPrecisionError, UnsupportedVariantError)
 
@@ -212,10 +213,10 @@ def test_sweep_precisions_reach_its_cases_and_unknown_is_refused() -> None:
 
 
 def test_litert_int8_records_accuracy_and_bf16_is_skipped_with_the_reason() -> None:
+    from benchlib.backends.litert_quant import METHODS, SKIPS
     from benchlib.engine.launcher import run_cases
     from benchlib.models import get_model, reference_forward
     from benchlib.precision import EVALUATION_SIZE, evaluation_set
-    from benchlib.backends.litert_quant import METHODS, SKIPS
 
     spec = get_model("fnn")
     reference = decisions(reference_forward(spec, evaluation_set(spec)))
@@ -237,8 +238,8 @@ def test_litert_int8_records_accuracy_and_bf16_is_skipped_with_the_reason() -> N
 
 
 def test_litert_refuses_the_calibration_that_crashes_as_a_failed_record() -> None:
-    from benchlib.engine.worker import run_worker
     from benchlib.backends.litert_quant import CALIBRATION_CRASHES
+    from benchlib.engine.worker import run_worker
 
     record = run_worker(RunCase(backend="litert", model="lstm_spam", precision="int8-static", extra=TINY_CALIBRATION,
                                 **FAST))
@@ -250,8 +251,8 @@ def test_litert_static_ranges_do_not_depend_on_the_batch_size() -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     from benchlib.backends.keras_layers import build_model
-    from benchlib.models import get_model
     from benchlib.backends.litert_quant import convert
+    from benchlib.models import get_model
 
     spec = get_model("fnn")
     model = build_model(spec)

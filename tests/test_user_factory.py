@@ -10,7 +10,8 @@ from benchlib.cli import main
 from benchlib.engine.grid import case_grid
 from benchlib.engine.launcher import run_case
 from benchlib.models.torch_factory import ONNX_KEY, WEIGHTS_KEY, export_payload, plan_factory
-from benchlib.models.user import load_model, verify_named_model
+from benchlib.models.user import load_model
+from benchlib.studies.verify import verify_named_model
 
 FAST = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
 TWO_HEADS = "torch:tests.user_factories:two_heads"

@@ -11,11 +11,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from benchlib.backends.registry import NO_CONVERTER
 from benchlib.cli import main
 from benchlib.engine.grid import case_grid
 from benchlib.engine.worker import TEST_FAULTS_ENV
-from benchlib.models.onnx_model import OnnxModelError, load_onnx_model
-from benchlib.models.user import NO_CONVERTER, load_model, verify_user_model
+from benchlib.errors import OnnxModelError
+from benchlib.models.onnx_model import load_onnx_model
+from benchlib.models.user import load_model
+from benchlib.studies.verify import verify_user_model
 from tests.user_onnx_models import SEQ, VOCAB, save, two_input_model
 
 FAST = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}

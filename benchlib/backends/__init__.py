@@ -1,13 +1,6 @@
 """One module per framework behind :class:`~benchlib.backends.base.Backend`."""
 
-from benchlib.backends.base import (
-    Backend,
-    BackendError,
-    BackendUnavailableError,
-    Predictor,
-    UnsupportedVariantError,
-    validate_input,
-)
+from benchlib.backends.base import Backend, Predictor, validate_input
 from benchlib.backends.registry import (
     BACKEND_NAMES,
     available_backends,
@@ -20,10 +13,7 @@ from benchlib.backends.registry import (
 __all__ = [
     "BACKEND_NAMES",
     "Backend",
-    "BackendError",
-    "BackendUnavailableError",
     "Predictor",
-    "UnsupportedVariantError",
     "available_backends",
     "backend_variants",
     "create_backend",

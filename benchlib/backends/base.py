@@ -13,32 +13,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchlib.system.blocker import hidden_packages
+from benchlib.errors import BackendUnavailableError, UnsupportedVariantError
 from benchlib.models.spec import ModelSpec
+from benchlib.system.blocker import hidden_packages
 
 Predictor = Callable[[np.ndarray], np.ndarray]
-
-
-class BackendError(RuntimeError):
-    """Base class of backend errors."""
-
-
-class BackendUnavailableError(BackendError, ImportError):
-    """The framework behind a backend is not installed (or cannot be imported)."""
-
-    def __init__(self, backend: str, requirement: str, reason: str = "") -> None:
-        self.backend = backend
-        self.requirement = requirement
-        self.reason = reason
-        detail = f" ({reason})" if reason else ""
-        super().__init__(
-            f"backend {backend!r} needs {requirement!r}, which is not installed{detail}; "
-            f"install it with: pip install {requirement}"
-        )
-
-
-class UnsupportedVariantError(BackendError, ValueError):
-    """The backend (or this framework version) cannot run the requested variant."""
 
 
 class Backend(ABC):
@@ -87,7 +66,7 @@ class Backend(ABC):
     def use_precision(self, precision: str, calibration_size: int | None = None) -> None:
         """Run at ``precision`` (before :meth:`build`); static INT8 calibrates on ``calibration_size`` inputs.
 
-        Raises :class:`~benchlib.precision.UnsupportedPrecisionError` (recorded as skipped) for a
+        Raises :class:`~benchlib.errors.UnsupportedPrecisionError` (recorded as skipped) for a
         precision missing from this backend's :attr:`precisions` table, with its reason.
         """
         from benchlib.precision import CALIBRATION_SIZE, require
@@ -126,7 +105,7 @@ class Backend(ABC):
     def build(self) -> None:
         """Build the native model from the spec and load the spec's weights (phase 2).
 
-        Raises :class:`~benchlib.models.spec.UnsupportedLayerError` naming the layer kind this
+        Raises :class:`~benchlib.errors.UnsupportedLayerError` naming the layer kind this
         backend cannot build (the engine records the run as skipped).
         """
         self.import_framework()

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from benchlib.models.layer_base import Layer, layer_builder
 from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.sequence_layers import (
     LSTM,
@@ -28,7 +29,6 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, layer_builder
 
 Params = dict[str, np.ndarray]
 Fn = Callable[[Any, jax.Array], jax.Array]

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from benchlib.backends.base import UnsupportedVariantError
+from benchlib.errors import UnsupportedVariantError
 from benchlib.system.files import atomic_write_bytes
 from benchlib.system.paths import models_dir
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.backends.base import UnsupportedVariantError
+from benchlib.errors import UnsupportedVariantError
 from benchlib.precision import calibration_set
 
 #: How each precision is made (recorded in the record's ``precision_path``).

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import erf
 
+from benchlib.models.layer_base import Layer, layer_builder
 from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.sequence_layers import (
     LSTM,
@@ -21,7 +22,6 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, layer_builder
 
 Params = dict[str, np.ndarray]
 Fn = Callable[[np.ndarray], np.ndarray]

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.backends.base import Backend, Predictor, UnsupportedVariantError
+from benchlib.backends.base import Backend, Predictor
 from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
+from benchlib.errors import UnsupportedVariantError
 from benchlib.models.onnx_export import ensure_onnx_file
 from benchlib.precision.openvino_quant import HINTS as PRECISION_HINTS
 from benchlib.precision.openvino_quant import METHODS as PRECISION_METHODS

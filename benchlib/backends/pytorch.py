@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.backends.base import Backend, Predictor, UnsupportedVariantError
+from benchlib.backends.base import Backend, Predictor
+from benchlib.errors import UnsupportedVariantError
 from benchlib.precision.torch_quant import METHODS as PRECISION_METHODS
 from benchlib.precision.torch_quant import SKIPS as PRECISION_SKIPS
 from benchlib.precision.torch_quant import quantize_pt2e

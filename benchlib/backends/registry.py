@@ -1,4 +1,9 @@
-"""Names → backend classes, resolved lazily so that no framework is imported up front."""
+"""Names → backend classes, resolved lazily so that no framework is imported up front.
+
+A zoo model runs on every backend's own class (:data:`REGISTRY`); a user's model (an ONNX file or
+a factory's export) on the classes of :data:`USER_MODEL_BACKENDS`, and on no other framework, with
+the reason (:data:`NO_CONVERTER`). :func:`create_model_backend` picks for either.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-from benchlib.backends.base import Backend, BackendUnavailableError
+from benchlib.backends.base import Backend
+from benchlib.errors import BackendUnavailableError, UnsupportedVariantError
+from benchlib.models.onnx_model import OnnxModel
 from benchlib.models.spec import ModelSpec
 
 
@@ -41,6 +48,27 @@ REGISTRY: dict[str, BackendEntry] = {
 
 BACKEND_NAMES: tuple[str, ...] = tuple(REGISTRY)
 
+#: The classes that run a user's ONNX file ("module:Class" inside benchlib): the file itself, read by name.
+USER_MODEL_BACKENDS = {
+    "onnxruntime": "benchlib.backends.user_onnx:UserOnnxRuntimeBackend",
+    "openvino": "benchlib.backends.user_onnx:UserOpenVinoBackend",
+}
+#: A factory's model runs on these too, and PyTorch runs the factory's own module (not its export).
+FACTORY_BACKENDS = {**USER_MODEL_BACKENDS, "pytorch": "benchlib.backends.torch_factory:TorchFactoryBackend"}
+#: Why each framework without a native ONNX reader skips an ONNX model (checked against the pinned stack).
+NO_CONVERTER = {
+    "pytorch": "no ONNX-to-PyTorch converter installs with the pinned stack: onnx2torch 1.5.15 requires "
+               "torchvision, which is not part of this environment (torch 2.13 CPU build)",
+    "tensorflow": "no maintained ONNX-to-TensorFlow converter: onnx-tf 1.10.0 (the last release) requires "
+                  "tensorflow-addons, which has reached end of life",
+    "litert": "LiteRT's converter reads TensorFlow models (Keras, SavedModel), and no maintained ONNX-to-TensorFlow "
+              "converter exists: onnx-tf 1.10.0 (the last release) requires tensorflow-addons, which has reached "
+              "end of life",
+    "jax": "no ONNX converter for jax installs with the pinned stack",
+    "numpy": "the NumPy baseline builds only the zoo's layer kinds; an ONNX graph's NumPy run is the reference "
+             "evaluator, which checks the others",
+}
+
 
 def get_entry(name: str) -> BackendEntry:
     """The registry entry for ``name``; unknown names list the valid ones."""
@@ -69,11 +97,15 @@ def available_backends() -> list[str]:
     return [name for name in BACKEND_NAMES if missing_requirement(name) is None]
 
 
+def _load_class(target: str) -> type[Backend]:
+    """The class ``"module:Class"`` names (imports benchlib's backend module, not the framework)."""
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
 def get_backend_class(name: str) -> type[Backend]:
     """The backend class for ``name`` (imports benchlib's backend module, not the framework)."""
-    entry = get_entry(name)
-    module_name, class_name = entry.target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return _load_class(get_entry(name).target)
 
 
 def create_backend(
@@ -99,3 +131,26 @@ def create_backend(
 def backend_variants(name: str) -> tuple[str, ...]:
     """The variant names backend ``name`` accepts (default first)."""
     return get_backend_class(name).variants
+
+
+def create_model_backend(name: str, model: ModelSpec | OnnxModel, threads: int | None = None,
+                         variant: str | None = None) -> Backend:
+    """Backend ``name`` for any model: a zoo spec's own class, or the one that reads a user's file.
+
+    A framework that cannot run the model raises :class:`~benchlib.errors.UnsupportedVariantError`
+    with the reason (recorded as skipped); one not installed, :class:`~benchlib.errors.BackendUnavailableError`.
+    """
+    if isinstance(model, ModelSpec):
+        return create_backend(name, model, threads=threads, variant=variant)
+    get_entry(name)  # an unknown backend name lists the valid ones
+    if model.unknown_ops:
+        raise UnsupportedVariantError(f"op(s) {', '.join(model.unknown_ops)} of {model.path.name} have no ONNX "
+                                      f"schema: {name} cannot run them (nor can the reference evaluator)")
+    classes = FACTORY_BACKENDS if model.factory else USER_MODEL_BACKENDS
+    if name not in classes:
+        what = f"{model.factory}'s ONNX export" if model.factory else "an ONNX file"
+        raise UnsupportedVariantError(f"{name} cannot run {what}: {NO_CONVERTER[name]}")
+    requirement = missing_requirement(name)
+    if requirement is not None:
+        raise BackendUnavailableError(name, requirement)
+    return _load_class(classes[name])(model, threads=threads, variant=variant)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchlib.models.layer_base import Layer, is_image, layer_builder
 from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.sequence_layers import (
     LSTM,
@@ -26,7 +27,6 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, is_image, layer_builder
 
 Params = dict[str, np.ndarray]
 

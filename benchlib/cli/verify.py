@@ -16,7 +16,8 @@ from benchlib.models.zoo import MODELS
 
 def model_name(text: str) -> str:
     """``--models`` value: a zoo name, a path to an ONNX file ``onnx.checker`` accepts, or ``torch:mod:function``."""
-    from benchlib.models.onnx_model import OnnxModelError, check_onnx_file
+    from benchlib.errors import OnnxModelError
+    from benchlib.models.onnx_model import check_onnx_file
     from benchlib.models.user import check_model_name, is_onnx_name
 
     try:
@@ -52,7 +53,7 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None,
     ``--input-shape`` and ``--input-range`` describe an ONNX file's or a factory's inputs: with zoo models
     only (``None``: every zoo model) they would be ignored, so they are refused.
     """
-    from benchlib.models.onnx_model import OnnxModelError
+    from benchlib.errors import OnnxModelError
     from benchlib.models.user import VERIFY_BATCH_SIZES, is_user_model, memory_refusal, planned_model
 
     given = [option for option, value in (("--input-shape", input_shape), ("--input-range", input_range)) if value]
@@ -168,7 +169,7 @@ def _reference_notes(results: list) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import BACKEND_NAMES, backend_variants
     from benchlib.cli.common import once_each_model, refuse
-    from benchlib.models.onnx_model import OnnxModelError
+    from benchlib.errors import OnnxModelError
     from benchlib.studies.verify import NOT_VERIFIED, verify_models
 
     variants = args.variants

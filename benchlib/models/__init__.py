@@ -1,9 +1,10 @@
 """Model specs: networks as framework-neutral data."""
 
+from benchlib.models.layer_base import Layer
 from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.reference import reference_forward
 from benchlib.models.sequence_layers import LSTM, Embedding, FirstToken, LayerNorm, PositionEmbedding, SelfAttention
-from benchlib.models.spec import Layer, ModelSpec, UnsupportedLayerError
+from benchlib.models.spec import ModelSpec
 from benchlib.models.zoo import MODELS, get_model
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "PositionEmbedding",
     "Residual",
     "SelfAttention",
-    "UnsupportedLayerError",
     "get_model",
     "reference_forward",
 ]

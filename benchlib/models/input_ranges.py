@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from benchlib.models.onnx_model import OnnxModelError, TensorInfo
+from benchlib.errors import OnnxModelError
+from benchlib.models.onnx_inputs import TensorInfo
 
 SYNTAX = "allowed: NAME=LOW:HIGH with LOW < HIGH, both finite numbers, e.g. ids=0:30522 or x=-1:1"
 INT64 = np.iinfo(np.int64)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchlib.models.spec import (
+from benchlib.models.layer_base import (
     ACTIVATION_FLOPS,
     Layer,
     check_activation,

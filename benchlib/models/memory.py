@@ -12,13 +12,14 @@ copy). It is a rough upper bound, like the zoo's: it exists to refuse a batch th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from benchlib.models.onnx_model import OnnxModel
+from benchlib.models.onnx_inputs import TensorInfo
 
 #: Bytes per element of an input while it is drawn (float64 or int64), before the cast to its dtype.
 DRAW_BYTES = 8
@@ -74,18 +75,20 @@ def _value_bytes(value: Any) -> int | None:
     return math.prod(d.dim_value for d in dims) * _itemsize(tensor.elem_type)
 
 
-def onnx_estimate(model: OnnxModel) -> MemoryEstimate:
-    """The estimate of ``model`` (weights from the initializers' dims; tensors from shape inference)."""
+def onnx_estimate(path: Path, inputs: Sequence[TensorInfo], outputs: Sequence[TensorInfo],
+                  fixed_batch: int | None = None) -> MemoryEstimate:
+    """The estimate of the graph at ``path`` fed ``inputs`` (at their per-sample shapes) and returning ``outputs``
+    (weights from the initializers' dims; tensors from shape inference); ``fixed_batch``: a batch the graph fixes."""
     import onnx
     from onnx import shape_inference
 
-    proto = onnx.load(str(model.path), load_external_data=False)  # dims only: the weights are not read
+    proto = onnx.load(str(path), load_external_data=False)  # dims only: the weights are not read
     weights = sum(math.prod(t.dims) * _itemsize(t.data_type) for t in proto.graph.initializer)
-    batch = model.fixed_batch or 1
-    inputs = sum(math.prod(info.shape) * (DRAW_BYTES + np.dtype(info.dtype).itemsize) for info in model.inputs)
+    batch = fixed_batch or 1
+    input_bytes = sum(math.prod(info.shape) * (DRAW_BYTES + np.dtype(info.dtype).itemsize) for info in inputs)
     declared = sum(math.prod(max(d, 0) for d in info.shape) * np.dtype(info.dtype).itemsize
-                   for info in model.outputs if all(d >= 0 for d in info.shape))
-    by_name = {info.name: info for info in model.inputs}
+                   for info in outputs if all(d >= 0 for d in info.shape))
+    by_name = {info.name: info for info in inputs}
     for value in proto.graph.input:  # the shapes this run feeds: batch, then the per-sample shape
         info = by_name.get(value.name)
         if info is not None:
@@ -96,16 +99,18 @@ def onnx_estimate(model: OnnxModel) -> MemoryEstimate:
         graph = shape_inference.infer_shapes(proto, data_prop=True).graph
         sizes = [_value_bytes(v) for v in (*graph.value_info, *graph.output)]
         tensors = sum(s for s in sizes if s) // batch
-        outputs = sum(s or 0 for s in (_value_bytes(v) for v in graph.output)) // batch
+        output_bytes = sum(s or 0 for s in (_value_bytes(v) for v in graph.output)) // batch
     except Exception:  # noqa: BLE001 - inference gives up on some graphs: the declared outputs only
-        tensors = outputs = 0
+        tensors = output_bytes = 0
     # Weights twice: the reference evaluator's copy and the framework's.
-    return MemoryEstimate(fixed=2 * weights, per_sample=inputs + max(tensors, declared) + max(outputs, declared))
+    per_sample = input_bytes + max(tensors, declared) + max(output_bytes, declared)
+    return MemoryEstimate(fixed=2 * weights, per_sample=per_sample)
 
 
-def user_memory_problem(model: OnnxModel, batch_size: int, available_bytes: int | None = None) -> str | None:
-    """Why ``batch_size`` of ``model`` will not fit in memory (the estimate and the largest batch), or None."""
-    estimate = model.memory_estimate
+def user_memory_problem(name: str, estimate: MemoryEstimate, batch_size: int,
+                        available_bytes: int | None = None) -> str | None:
+    """Why ``batch_size`` of model ``name`` (its ``estimate``) will not fit in memory (the estimate and the
+    largest batch), or None."""
     available = available_memory_bytes() if available_bytes is None else available_bytes
     needed = estimate.at(batch_size)
     if needed <= available:
@@ -113,7 +118,7 @@ def user_memory_problem(model: OnnxModel, batch_size: int, available_bytes: int 
     largest = estimate.largest_batch(available)
     allowed = (f"batch sizes up to about {largest}" if largest else
                "smaller input shapes (--input-shape) or a model that fits: not even batch size 1 does")
-    return (f"batch size {batch_size} of model {model.name!r} needs about {format_bytes(needed)} (weights "
+    return (f"batch size {batch_size} of model {name!r} needs about {format_bytes(needed)} (weights "
             f"{format_bytes(estimate.fixed)}, plus {format_bytes(estimate.per_sample)} per sample for its inputs, "
             f"outputs and intermediate tensors, from the shapes it declares), more than the "
             f"{format_bytes(available)} available; allowed: {allowed}")

@@ -7,12 +7,19 @@ named as not counted, so the figure is a stated lower bound, not a guess.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from benchlib.models.onnx_model import OnnxModel
+from benchlib.models.onnx_inputs import TensorInfo
+
+#: Ops whose FLOPs are counted (multiply-adds count two).
+COUNTED_OPS = ("MatMul", "Gemm", "Conv")
+#: Ops that move or relabel data and cost no arithmetic (not listed as "not counted").
+FREE_OPS = frozenset({"Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Shape", "Constant",
+                      "Gather", "Slice", "Concat", "Split", "Cast", "Expand"})
 
 
 def _shapes(graph: Any) -> dict[str, list[int]]:
@@ -54,15 +61,14 @@ def node_flops(node: Any, shapes: dict[str, list[int]]) -> int | None:
     return None
 
 
-def count_flops(model: OnnxModel) -> tuple[int | None, tuple[str, ...]]:
-    """(FLOPs per sample or ``None``, op types with arithmetic that were not counted)."""
+def count_flops(path: Path, inputs: Sequence[TensorInfo]) -> tuple[int | None, tuple[str, ...]]:
+    """(FLOPs per sample or ``None``, op types with arithmetic that were not counted) of the graph at ``path``,
+    its ``inputs`` at their per-sample shapes."""
     import onnx
     from onnx import shape_inference
 
-    from benchlib.models.onnx_model import COUNTED_OPS, FREE_OPS
-
-    proto = onnx.load(str(model.path), load_external_data=False)  # shapes only: no weights needed
-    by_name = {info.name: info for info in model.inputs}
+    proto = onnx.load(str(path), load_external_data=False)  # shapes only: no weights needed
+    by_name = {info.name: info for info in inputs}
     for value in proto.graph.input:
         info = by_name.get(value.name)
         if info is None:

@@ -4,18 +4,31 @@ Every shape benchlib cannot batch honestly is refused here, with the input, the 
 allowed: a scalar, an input whose only dimension is fixed (it has no batch axis: its features would
 be counted as samples), a dimension of size 0 (every call would be empty, and "verified" against an
 empty reference), inputs with different fixed batch sizes, and an ``--input-shape`` that changes a
-dimension the model fixes.
+dimension the model fixes. Each is described as a :class:`TensorInfo`, the type every module of
+a user model shares.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchlib.models.onnx_model import OnnxModelError, TensorInfo
+from benchlib.errors import OnnxModelError
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One graph input or output: name, NumPy dtype, per-sample shape (no batch axis)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    #: the highest value + 1 of an integer input (from the embedding table it indexes, else the default)
+    high: int | None = None
 
 
 def _dims_text(dims: Sequence[Any]) -> str:

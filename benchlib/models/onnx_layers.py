@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchlib.models.layer_base import Layer, is_image, layer_builder
 from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.sequence_layers import (
     LSTM,
@@ -22,7 +23,6 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, is_image, layer_builder
 
 Params = dict[str, np.ndarray]
 #: ONNX packs LSTM gates as input, output, forget, cell; the spec's order is i, f, g, o.

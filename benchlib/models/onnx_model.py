@@ -19,36 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.models.reference_check import worst_error
+from benchlib.errors import OnnxModelError, ReferenceUnavailableError
+from benchlib.models.input_ranges import check_input_range
+from benchlib.models.input_ranges import parse_input_ranges as _parse_input_ranges
+from benchlib.models.memory import MemoryEstimate, onnx_estimate, user_memory_problem
+from benchlib.models.onnx_flops import COUNTED_OPS, count_flops
+from benchlib.models.onnx_inputs import TensorInfo, describe_inputs, describe_outputs
+from benchlib.models.reference_check import FallbackReference, ReferenceOutputs, reference_outputs, worst_error
 
 #: Largest accepted error of any output, as a fraction of that output's largest reference magnitude.
 RELATIVE_TOLERANCE = 1e-4
 #: Integer inputs that index no embedding table are drawn from [0, DEFAULT_INT_HIGH).
 DEFAULT_INT_HIGH = 10
-#: Ops whose FLOPs are counted (multiply-adds count two).
-COUNTED_OPS = ("MatMul", "Gemm", "Conv")
-#: Ops that move or relabel data and cost no arithmetic (not listed as "not counted").
-FREE_OPS = frozenset({"Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Shape", "Constant",
-                      "Gather", "Slice", "Concat", "Split", "Cast", "Expand"})
-
-
-class OnnxModelError(ValueError):
-    """A model file that cannot be benchmarked; the message names the value and what is allowed."""
-
-
-class UnsupportedOpError(NotImplementedError):
-    """The model uses an op without an ONNX schema, which no backend (nor the reference) can run."""
-
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """One graph input or output: name, NumPy dtype, per-sample shape (no batch axis)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    #: the highest value + 1 of an integer input (from the embedding table it indexes, else the default)
-    high: int | None = None
 
 
 def file_digest(paths: list[Path]) -> str:
@@ -82,9 +64,7 @@ def parse_input_shapes(text: str | Mapping[str, Any] | None) -> dict[str, tuple[
 
 def parse_input_ranges(text: str | None) -> dict[str, tuple[float, float]]:
     """``NAME=LOW:HIGH;NAME2=LOW:HIGH`` → value ranges [LOW, HIGH), finite; refuses anything else with the value."""
-    from benchlib.models.input_ranges import parse_input_ranges as parse
-
-    return parse(text)
+    return _parse_input_ranges(text)
 
 
 def format_input_shapes(shapes: Mapping[str, tuple[int, ...]]) -> str:
@@ -132,9 +112,7 @@ class OnnxModel:
 
     @cached_property
     def _flops(self) -> tuple[int | None, tuple[str, ...]]:
-        from benchlib.models.onnx_flops import count_flops
-
-        return count_flops(self)
+        return count_flops(self.path, self.inputs)
 
     def flops_per_sample(self) -> int | None:
         """FLOPs of one sample from MatMul, Gemm and Conv (``None`` if shapes could not be inferred)."""
@@ -159,8 +137,6 @@ class OnnxModel:
     def set_input_ranges(self, text: str | None) -> None:
         """Check and keep ``--input-range``: finite bounds the input's type holds (see
         :mod:`benchlib.models.input_ranges`)."""
-        from benchlib.models.input_ranges import check_input_range
-
         ranges = parse_input_ranges(text)
         by_name = {info.name: info for info in self.inputs}
         for name, (low, high) in ranges.items():
@@ -207,20 +183,16 @@ class OnnxModel:
         return ReferenceEvaluator(onnx.load(str(self.path)))  # external data is read from beside the file
 
     @cached_property
-    def _fallback(self) -> Any:
-        from benchlib.models.reference_check import FallbackReference
-
+    def _fallback(self) -> FallbackReference:
         return FallbackReference(self.path, self.size_bytes)  # the user's own file, whatever precision the backend runs
 
-    def reference_check(self, feeds: Mapping[str, np.ndarray], fallback_fault: bool = False) -> Any:
+    def reference_check(self, feeds: Mapping[str, np.ndarray], fallback_fault: bool = False) -> ReferenceOutputs:
         """Every output (a :class:`~benchlib.models.reference_check.ReferenceOutputs`, naming its method) from
         ONNX's reference evaluator or, if it raises, the fallback; an empty output is refused.
 
-        Raises :class:`~benchlib.models.reference_check.ReferenceUnavailableError` when neither runs.
+        Raises :class:`~benchlib.errors.ReferenceUnavailableError` when neither runs.
         ``fallback_fault`` (tests only) makes the fallback raise.
         """
-        from benchlib.models.reference_check import reference_outputs
-
         result = reference_outputs(lambda f: self._evaluator.run(None, f), self._fallback, dict(feeds), fallback_fault)
         for info, out in zip(self.outputs, result.outputs, strict=False):
             if out.size == 0:  # any framework would "match" it: nothing would be measured or verified
@@ -233,11 +205,9 @@ class OnnxModel:
         return self.reference_check(feeds).outputs
 
     @cached_property
-    def memory_estimate(self) -> Any:
+    def memory_estimate(self) -> MemoryEstimate:
         """Bytes a call needs, from the declared shapes (:class:`benchlib.models.memory.MemoryEstimate`)."""
-        from benchlib.models.memory import onnx_estimate
-
-        return onnx_estimate(self)
+        return onnx_estimate(self.path, self.inputs, self.outputs, self.fixed_batch)
 
     def memory_estimate_bytes(self, batch_size: int) -> int:
         """Rough bytes of one call at ``batch_size``: weights plus the batch's inputs, outputs and tensors."""
@@ -245,9 +215,7 @@ class OnnxModel:
 
     def batch_memory_problem(self, batch_size: int, available_bytes: int) -> str | None:
         """Why ``batch_size`` will not fit in ``available_bytes`` (the estimate, the largest batch), or None."""
-        from benchlib.models.memory import user_memory_problem
-
-        return user_memory_problem(self, batch_size, available_bytes)
+        return user_memory_problem(self.name, self.memory_estimate, batch_size, available_bytes)
 
     def max_error(self, feeds: Mapping[str, np.ndarray], results: list[Any]) -> float:
         """Worst relative error over ``results`` (each a list of every output) against the reference."""
@@ -257,8 +225,6 @@ class OnnxModel:
                      fallback_fault: bool = False) -> tuple[float | None, str | None, str | None]:
         """(worst relative error, reference method, why not the evaluator); the error and method are None,
         with the reason, when no check could run (the outputs are then unverified, not wrong)."""
-        from benchlib.models.reference_check import ReferenceUnavailableError
-
         try:
             reference = self.reference_check(feeds, fallback_fault)
         except ReferenceUnavailableError as exc:
@@ -369,8 +335,6 @@ def load_onnx_model(path: str | Path, input_shapes: str | Mapping[str, Any] | No
     Raises :class:`OnnxModelError` with the value and what is allowed for every bad input.
     """
     import onnx
-
-    from benchlib.models.onnx_inputs import describe_inputs, describe_outputs
 
     path = Path(path).expanduser().absolute()
     model = check_onnx_file(path)

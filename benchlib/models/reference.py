@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchlib.errors import UnsupportedLayerError
+from benchlib.models.layer_base import Layer
 from benchlib.models.layers import Activation, BatchNorm, Conv2D, Dense, GlobalAvgPool, Residual
 from benchlib.models.sequence_layers import (
     LSTM,
@@ -19,7 +21,7 @@ from benchlib.models.sequence_layers import (
     PositionEmbedding,
     SelfAttention,
 )
-from benchlib.models.spec import Layer, ModelSpec, UnsupportedLayerError
+from benchlib.models.spec import ModelSpec
 
 Params = dict[str, np.ndarray]
 

@@ -9,7 +9,9 @@ float64 when casting the graph's float32 tensors to float64 gives a model ONNX R
 (and memory allows the copy), else in float32 (the reason is kept). It runs where the evaluator
 did: in the case's worker process after the timed loop, or in ``verify``'s process. Which check
 was used is named by :data:`METHODS`; a model no check can run gets no verdict
-(:class:`ReferenceUnavailableError`), never a failed measurement.
+(:class:`~benchlib.errors.ReferenceUnavailableError`), never a failed measurement. The comparisons
+themselves are here too: a zoo model's absolute error (:func:`max_abs_error`) and a user model's
+error relative to each output's magnitude (:func:`relative_error`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from benchlib.errors import ReferenceUnavailableError
 
 #: ONNX's reference evaluator, the float64 NumPy reference of a zoo model, and the two fallbacks.
 EVALUATOR = "onnx-reference-evaluator"
@@ -33,10 +37,6 @@ METHODS = {
 }
 #: The test-only fault (``test_fault=no_fallback``, see benchlib.engine.worker) raises this in the fallback.
 INJECTED_FAULT = "injected test fault: the fallback reference cannot run"
-
-
-class ReferenceUnavailableError(RuntimeError):
-    """Neither ONNX's reference evaluator nor the fallback could run the graph; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ def worst_error(results: list[Any], reference: list[np.ndarray]) -> float:
         for out, ref in zip(outputs, reference, strict=True):
             worst = max(worst, relative_error(out, ref))
     return worst
+
+
+def max_abs_error(outputs: np.ndarray, reference: np.ndarray) -> float:
+    """Largest absolute difference, with a shape mismatch counted as infinitely wrong (a zoo model's check)."""
+    if outputs.shape != reference.shape:
+        return float("inf")
+    return float(np.max(np.abs(outputs.astype(np.float64) - reference)))
 
 
 def relative_error(out: Any, ref: np.ndarray) -> float:

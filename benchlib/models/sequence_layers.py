@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchlib.models.spec import Layer, check_positive, size
+from benchlib.models.layer_base import Layer, check_positive, size
 
 #: LSTM gate order of the spec's stacked kernels: input, forget, cell candidate, output (PyTorch's
 #: i, f, g, o and Keras's i, f, c, o; ONNX wants i, o, f, c).

@@ -2,10 +2,12 @@
 
 A :class:`ModelSpec` is data: an ordered tuple of layers, the per-sample input shape and a seed.
 Weights are drawn once from the seed, so every backend that builds the spec gets exactly the same
-float32 numbers. The layer kinds live in :mod:`benchlib.models.layers`; a chain of them, where a
-:class:`~benchlib.models.layers.Residual` layer holds the branches of a residual block, describes
-an MLP, a ResNet, a transformer encoder or a recurrent text classifier. Backends that do not know
-a kind raise :class:`UnsupportedLayerError`, and no backend's public interface changes.
+float32 numbers. The layer kinds live in :mod:`benchlib.models.layers` and
+:mod:`benchlib.models.sequence_layers` (their base in :mod:`benchlib.models.layer_base`); a chain
+of them, where a :class:`~benchlib.models.layers.Residual` layer holds the branches of a residual
+block, describes an MLP, a ResNet, a transformer encoder or a recurrent text classifier. Backends
+that do not know a kind raise :class:`~benchlib.errors.UnsupportedLayerError`, and no backend's
+public interface changes.
 
 Shapes are per sample (no batch axis). A per-sample shape of rank 3 is an image in
 height × width × channels order (channels last, as Keras and JAX store images); backends whose
@@ -18,102 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import TypeVar
 
 import numpy as np
 
-#: Element-wise activation functions a spec may name; ``gelu`` is the exact erf form and
-#: ``softmax`` normalises the last axis.
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "softmax", "none")
-#: Operations per element counted for each activation (a transcendental counts as one; softmax
-#: as exp, sum and divide).
-ACTIVATION_FLOPS = {"relu": 1, "sigmoid": 1, "tanh": 1, "gelu": 1, "softmax": 3, "none": 0}
+from benchlib.models import layers as image_layers
+from benchlib.models import sequence_layers
+from benchlib.models.layer_base import Layer, size
+
 #: Outputs may never be checked more loosely than this (absolute error against float64).
 MAX_TOLERANCE = 1e-4
-
-
-#: A per-kind table's entry (a builder function; its signature is the backend's own).
-Builder = TypeVar("Builder")
-
-class UnsupportedLayerError(NotImplementedError):
-    """A backend was asked to build a layer kind it does not implement."""
-
-    def __init__(self, builder: str, kind: str) -> None:
-        self.builder = builder
-        self.kind = kind
-        super().__init__(f"{builder} cannot build layer kind {kind!r}")
-
-
-def layer_builder(table: Mapping[str, Builder], kind: str, builder: str) -> Builder:
-    """The entry for layer ``kind`` in a backend's per-kind ``table``.
-
-    Raises :class:`UnsupportedLayerError` naming ``builder`` (e.g. ``"jax backend"``) and the kind,
-    which the worker records as ``skipped``.
-    """
-    try:
-        return table[kind]
-    except KeyError:
-        raise UnsupportedLayerError(builder, kind) from None
-
-
-def check_activation(activation: str) -> None:
-    """Raise ``ValueError`` unless ``activation`` is one of :data:`ACTIVATIONS`."""
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation={activation!r} is not supported; allowed: {', '.join(ACTIVATIONS)}")
-
-
-def check_positive(layer: object, *names: str) -> None:
-    """Raise ``ValueError`` naming the first of ``names`` that is not a positive integer."""
-    for name in names:
-        value = getattr(layer, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
-
-
-def is_image(shape: tuple[int, ...]) -> bool:
-    """Whether a per-sample shape is an image (height, width, channels)."""
-    return len(shape) == 3
-
-
-def rows(shape: tuple[int, ...]) -> int:
-    """How many vectors of the last axis a per-sample tensor holds."""
-    return int(np.prod(shape[:-1], dtype=np.int64)) if len(shape) > 1 else 1
-
-
-def size(shape: tuple[int, ...]) -> int:
-    """Elements of a per-sample tensor."""
-    return int(np.prod(shape, dtype=np.int64))
-
-
-@dataclass(frozen=True)
-class Layer:
-    """Base class of every layer description."""
-
-    kind: str = field(init=False, default="layer")
-    #: dtype of the input this layer accepts when it is the first layer of a model
-    input_dtype = "float32"
-
-    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """Per-sample output shape; raises ``ValueError`` if the input shape does not fit."""
-        raise NotImplementedError
-
-    def matmul_flops(self, input_shape: tuple[int, ...]) -> int:
-        """The multiply-add part of :meth:`flops` (matrix products and convolutions, two per multiply-add)."""
-        return 0
-
-    def flops(self, input_shape: tuple[int, ...]) -> int:
-        """Floating-point operations per sample (a multiply-add counts as two)."""
-        raise NotImplementedError
-
-    def init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Draw this layer's parameters as float32 arrays."""
-        return {}
-
-    def workspace_elements(self, input_shape: tuple[int, ...]) -> int:
-        """Intermediate elements per sample beyond the output (im2col columns, attention scores, ...)."""
-        return 0
+#: The modules that define the layer kinds (a spec read from JSON may hold any of them).
+LAYER_MODULES = (image_layers, sequence_layers)
 
 
 @dataclass(frozen=True)
@@ -257,10 +176,7 @@ class ModelSpec:
 
 
 def _layer_classes() -> dict[str, type[Layer]]:
-    """Every layer kind's class, by ``kind`` (the kinds live in two modules; both are imported here)."""
-    import benchlib.models.layers  # noqa: F401 - defines the image and dense kinds
-    import benchlib.models.sequence_layers  # noqa: F401 - defines the text kinds
-
+    """Every layer kind's class, by ``kind`` (the subclasses of :class:`Layer` in :data:`LAYER_MODULES`)."""
     classes: dict[str, type[Layer]] = {}
     pending = list(Layer.__subclasses__())
     while pending:

@@ -8,8 +8,8 @@ runs in a child process: it builds the module, hashes its weights and exports it
 input shape. The ``torch.export``-based exporter (``dynamo=True``, batch dimension dynamic) is used;
 the TorchScript-based one (``dynamo=False``, deprecated) only when it fails. Which one wrote the
 file, and why the first failed, is kept in the file's metadata and named by each record
-(``model_info.exporter``). ONNX Runtime and OpenVINO run that file; PyTorch runs the module itself;
-ONNX's reference evaluator on the file checks all of them.
+(``model_info.exporter``). ONNX Runtime and OpenVINO run that file; PyTorch runs the module itself
+(:mod:`benchlib.backends.torch_factory`); ONNX's reference evaluator on the file checks all of them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from benchlib.models.onnx_model import OnnxModelError, file_digest
+from benchlib.errors import FactoryError
+from benchlib.models.onnx_model import file_digest
 
 #: ``torch:package.module:function``
 FACTORY_PATTERN = re.compile(r"^torch:([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
@@ -52,10 +53,8 @@ EXPORT_VERSION = f"dynamo-opset{EXPORT_OPSET}"
 REASON_CHARS = 300
 #: Seconds planning (import, build, export) may take when the caller gives no timeout (``run``'s default).
 PLAN_TIMEOUT_S = 600.0
-
-
-class FactoryError(OnnxModelError):
-    """A factory name that does not import or whose function does not return a usable module."""
+#: The batch the export is traced with (drawn before the factory's module is known to fit).
+EXPORT_BATCH = 2
 
 
 def parse_factory(name: str) -> tuple[str, str]:
@@ -226,7 +225,6 @@ def export_factory(name: str, input_shape: tuple[int, ...] | None = None) -> dic
     import torch
 
     from benchlib.models.memory import input_memory_problem
-    from benchlib.models.user import EXPORT_BATCH
 
     model, shape = build_module(name, input_shape)
     weights = weights_hash(model)
@@ -306,43 +304,3 @@ def load_factory_model(name: str, settings: dict[str, Any], input_shape: tuple[i
     model = load_onnx_model(path)
     model.kind, model.factory, model.weights_sha256, model.exporter = "factory", name, weights, exporter_of(path)
     return model
-
-
-def _torch_backend_base() -> type:
-    from benchlib.backends.pytorch import PyTorchBackend
-
-    return PyTorchBackend
-
-
-class TorchFactoryBackend(_torch_backend_base()):  # type: ignore[misc]
-    """PyTorch on the factory's own module (imported and called in this process), every output returned."""
-
-    def _build(self) -> None:
-        torch = self._framework
-        model, _ = build_module(self.spec.factory, self.spec.inputs[0].shape)
-        if weights_hash(model) != self.spec.weights_sha256:
-            raise FactoryError(f"--models={self.spec.factory!r} returned other weights than the ones exported "
-                               "(each call draws new ones); allowed: a factory with fixed weights (seed it with "
-                               "torch.manual_seed or load a checkpoint)")
-        # the case's precision (bf16, PT2E INT8) and variant, as for a zoo model (PyTorchBackend._finish)
-        self._finish(model, torch.from_numpy(self.spec.random_input(2, seed=0)[INPUT_NAME]))
-
-    def _make_predictor(self):  # -> Callable[[dict], list[np.ndarray]]
-        torch, model = self._framework, self._model
-
-        if self._bf16:  # bf16: the float32 input cast in, every output cast to float32 (inside the timed call)
-            bfloat16, float32 = torch.bfloat16, torch.float32
-
-            def predict_cast(feeds: dict) -> list:
-                with torch.inference_mode():
-                    out = model(torch.from_numpy(feeds[INPUT_NAME]).to(bfloat16))
-                    return [t.to(float32).numpy() for t in (out if isinstance(out, tuple | list) else [out])]
-
-            return predict_cast
-
-        def predict(feeds: dict) -> list:
-            with torch.inference_mode():  # from_numpy shares memory; inference_mode skips autograd
-                out = model(torch.from_numpy(feeds[INPUT_NAME]))
-            return [t.numpy() for t in out] if isinstance(out, tuple | list) else [out.numpy()]
-
-        return predict

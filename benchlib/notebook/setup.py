@@ -49,7 +49,7 @@ def _text(name: str, value: object, allowed: str) -> str:
 
 def check_model(name: str, value: object) -> str:
     """The your_model notebook's ``model``: text naming a model (its form only; the file is read later)."""
-    from benchlib.models.onnx_model import OnnxModelError
+    from benchlib.errors import OnnxModelError
     from benchlib.models.user import check_model_name
     from benchlib.models.zoo import MODELS
 
@@ -67,7 +67,8 @@ def check_model(name: str, value: object) -> str:
 
 def check_input_shape(name: str, value: object) -> str:
     """``input_shape``: text as for ``--input-shape`` (``NAME=d1,d2;...``), ``""`` for none."""
-    from benchlib.models.onnx_model import OnnxModelError, parse_input_shapes
+    from benchlib.errors import OnnxModelError
+    from benchlib.models.onnx_model import parse_input_shapes
 
     text = _text(name, value, "text NAME=d1,d2;NAME2=d1 as for --input-shape, e.g. 'ids=128'; \"\" for none")
     try:
@@ -79,7 +80,8 @@ def check_input_shape(name: str, value: object) -> str:
 
 def check_input_range(name: str, value: object) -> str:
     """``input_range``: text as for ``--input-range`` (``NAME=LOW:HIGH;...``), ``""`` for the defaults."""
-    from benchlib.models.onnx_model import OnnxModelError, parse_input_ranges
+    from benchlib.errors import OnnxModelError
+    from benchlib.models.onnx_model import parse_input_ranges
 
     text = _text(name, value, "text NAME=LOW:HIGH;NAME2=LOW:HIGH as for --input-range, e.g. 'x=-1:1'; "
                               "\"\" for the defaults")

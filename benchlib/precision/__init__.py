@@ -2,10 +2,10 @@
 
 Every backend declares the precisions it has in a small table (``Backend.precisions``: precision →
 how it is applied); a precision missing from a backend's table is *skipped* with the reason
-(:class:`UnsupportedPrecisionError`), never an error. The calibration set (static INT8) and the
-evaluation set (accuracy of every reduced-precision record) are drawn from the model's own input
-generator with fixed seeds, so every framework calibrates and is judged on the same inputs, and
-the two sets never coincide. A user's model (an ONNX file or a factory's export) is fed named arrays
+(:class:`~benchlib.errors.UnsupportedPrecisionError`), never an error. The calibration set (static
+INT8) and the evaluation set (accuracy of every reduced-precision record) are drawn from the model's
+own input generator with fixed seeds, so every framework calibrates and is judged on the same
+inputs, and the two sets never coincide. A user's model (an ONNX file or a factory's export) is fed named arrays
 (a dict) instead of one array; the helpers below take rows of either. See docs/precision.md.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from benchlib.backends.base import UnsupportedVariantError
+from benchlib.errors import UnsupportedPrecisionError
 
 #: fp32 first: the default and the reference every reduced precision is compared with.
 PRECISIONS = ("fp32", "bf16", "int8-dynamic", "int8-static")
@@ -35,13 +35,6 @@ USER_EVALUATION_SIZE = 100
 #: probability output, so the error is bounded by 1). bf16 keeps 8 bits of mantissa (relative
 #: rounding 2^-9 per operation); INT8 has 256 levels per tensor. fp32 uses the model's own tolerance.
 TOLERANCES = {"bf16": 0.05, "int8-dynamic": 0.1, "int8-static": 0.1}
-
-
-class UnsupportedPrecisionError(UnsupportedVariantError):
-    """The backend (or this CPU, or this framework version) cannot run the requested precision.
-
-    A subclass of :class:`UnsupportedVariantError`, so the worker records the case as ``skipped``.
-    """
 
 
 def check_precision(value: object, name: str = "precision") -> str:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchlib.precision import UnsupportedPrecisionError, calibration_set, feed_rows, row_count, take_rows
+from benchlib.errors import UnsupportedPrecisionError
+from benchlib.precision import calibration_set, feed_rows, row_count, take_rows
 
 #: INFERENCE_PRECISION_HINT per precision.
 HINTS = {"fp32": "f32", "bf16": "bf16", "int8-static": "f32"}

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchlib.precision import UnsupportedPrecisionError, calibration_set
+from benchlib.errors import UnsupportedPrecisionError
+from benchlib.precision import calibration_set
 
 METHODS = {
     "fp32": "float32 module",

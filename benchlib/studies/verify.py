@@ -3,6 +3,9 @@
 Each model states its own tolerance (:attr:`~benchlib.models.spec.ModelSpec.tolerance`, with the
 reason); a backend passes a model when its largest absolute error over every verification batch
 size is within it. The reference is computed once per model and batch, and shared by the backends.
+A user's model (an ONNX file or a factory's export, :mod:`benchlib.models.user`) is checked output by
+output against ONNX's reference evaluator or its fallback, relative to each output's magnitude
+(:func:`verify_user_model`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,25 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from benchlib.backends.base import UnsupportedVariantError
-from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
+from benchlib.backends.registry import (
+    BACKEND_NAMES,
+    backend_variants,
+    create_backend,
+    create_model_backend,
+    missing_requirement,
+)
+from benchlib.errors import (
+    BackendUnavailableError,
+    OnnxModelError,
+    ReferenceUnavailableError,
+    UnsupportedLayerError,
+    UnsupportedVariantError,
+)
+from benchlib.models.onnx_model import RELATIVE_TOLERANCE, OnnxModel
 from benchlib.models.reference import reference_forward
-from benchlib.models.reference_check import NUMPY_FLOAT64
-from benchlib.models.spec import ModelSpec, UnsupportedLayerError
+from benchlib.models.reference_check import NUMPY_FLOAT64, max_abs_error, relative_error
+from benchlib.models.spec import ModelSpec
+from benchlib.models.user import RANGES_KEY, SHAPES_KEY, VERIFY_BATCH_SIZES, is_user_model, load_model, memory_refusal
 
 #: fnn's verification batch sizes (each model states its own in ``verify_batch_sizes``).
 BATCH_SIZES = (1, 7, 1000)
@@ -50,13 +67,6 @@ class VerifyResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def max_abs_error(outputs: np.ndarray, reference: np.ndarray) -> float:
-    """Largest absolute difference, with a shape mismatch counted as infinitely wrong."""
-    if outputs.shape != reference.shape:
-        return float("inf")
-    return float(np.max(np.abs(outputs.astype(np.float64) - reference)))
 
 
 def reference_cases(spec: ModelSpec, batch_sizes: Sequence[int], seed: int | None = None) -> Cases:
@@ -157,7 +167,6 @@ def verify_models(
     and tolerance; results in model order, then backend order. A path to an ONNX file is checked
     against ONNX's reference evaluator (``input_shapes``: its dynamic dimensions, ``NAME=d1,d2;...``;
     ``input_ranges``: the values drawn, ``NAME=LOW:HIGH;...``)."""
-    from benchlib.models.user import is_user_model, verify_named_model
     from benchlib.models.zoo import MODELS, get_model
 
     results = []
@@ -168,3 +177,82 @@ def verify_models(
             continue
         results += verify_all(get_model(model), backends, threads=threads, seed=seed, variants=variants)
     return results
+
+
+def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, threads: int | None = None,
+                      seed: int | None = None, batch_sizes: Sequence[int] = VERIFY_BATCH_SIZES) -> list[VerifyResult]:
+    """Each backend's outputs (every output) against the reference evaluator, relative to its magnitude.
+
+    A batch that will not fit in memory is refused (:class:`OnnxModelError`, with the estimate)
+    before any input is drawn. A reference evaluator that raises is replaced by the fallback of
+    :mod:`benchlib.models.reference_check` (each result names it in ``reference``); when that
+    cannot run either, no backend passes: each result says the model is not verified, and why.
+    """
+    sizes = (model.fixed_batch,) if model.fixed_batch else tuple(batch_sizes)
+    problem = memory_refusal(model, sizes)
+    if problem:
+        raise OnnxModelError(problem)
+    rng = np.random.default_rng(seed)
+    names = list(backends or BACKEND_NAMES)
+    label = {"batch_sizes": sizes, "model": model.factory or str(model.path), "tolerance": model.tolerance}
+    try:  # An op without a schema stops the reference evaluator too; every backend then skips, naming it.
+        drawn = [] if model.unknown_ops else [model.random_input(b, int(rng.integers(2**31))) for b in sizes]
+        checked = [(feeds, model.reference_check(feeds)) for feeds in drawn]
+    except ReferenceUnavailableError as exc:  # neither the evaluator nor the fallback: nothing verifies it
+        return [VerifyResult(backend=name, version=None, max_abs_err=None, ok=False, status="fail",
+                             reason=f"{NOT_VERIFIED}: {exc}", reference=None, **label) for name in names]
+    except Exception as exc:  # noqa: BLE001 - the user's graph: no backend can be checked against it
+        reason = "the reference check failed: " + traceback.format_exception_only(exc)[-1].strip()
+        return [VerifyResult(backend=name, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
+                             reference=None, **label) for name in names]
+    cases = [(feeds, reference.outputs) for feeds, reference in checked]
+    # the method(s) the batches were checked with, and why the evaluator was not used (both per batch, once each)
+    label["reference"] = ", ".join(dict.fromkeys(r.method for _, r in checked)) or None
+    label["reference_reason"] = "; ".join(dict.fromkeys(r.reason for _, r in checked if r.reason))
+    results = []
+    for name in names:
+        common = {"backend": name, **label}
+        version, started = None, time.perf_counter()
+        try:
+            backend = create_model_backend(name, model, threads=threads)
+            version = backend.version()
+            predict = backend.raw_predictor()
+            worst = 0.0
+            for feeds, reference in cases:
+                outputs = predict(feeds)
+                if len(outputs) != len(reference):
+                    raise ValueError(f"{len(outputs)} outputs returned; expected {len(reference)}")
+                worst = max([worst, *(relative_error(o, r) for o, r in zip(outputs, reference, strict=True))])
+        except (UnsupportedVariantError, NotImplementedError, BackendUnavailableError) as exc:
+            results.append(VerifyResult(version=version, max_abs_err=None, ok=False, status="skipped",
+                                        reason=f"unsupported: {exc}", seconds=time.perf_counter() - started,
+                                        **common))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
+            results.append(VerifyResult(version=version, max_abs_err=None, ok=False, status="fail",
+                                        reason=traceback.format_exception_only(exc)[-1].strip(),
+                                        seconds=time.perf_counter() - started, **common))
+            continue
+        ok = worst <= model.tolerance
+        results.append(VerifyResult(version=version, max_abs_err=worst, ok=ok, status="pass" if ok else "fail",
+                                    reason="" if ok else f"max relative error {worst:.3g} > tolerance "
+                                                         f"{model.tolerance:g}",
+                                    seconds=time.perf_counter() - started, **common))
+    return results
+
+
+def verify_named_model(name: str, backends: Sequence[str] | None = None, threads: int | None = None,
+                       seed: int | None = None, input_shapes: str | None = None,
+                       input_ranges: str | None = None) -> list[VerifyResult]:
+    """:func:`verify_user_model` on an ONNX path or a factory; a factory that raises fails every backend."""
+    try:
+        settings = {key: value for key, value in ((SHAPES_KEY, input_shapes), (RANGES_KEY, input_ranges)) if value}
+        model = load_model(name, settings)
+    except OnnxModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the factory's own error, reported per backend
+        reason = "factory raised: " + traceback.format_exception_only(exc)[-1].strip()
+        return [VerifyResult(backend=b, version=None, max_abs_err=None, ok=False, status="fail", reason=reason,
+                             batch_sizes=(), model=name, tolerance=RELATIVE_TOLERANCE, reference=None)
+                for b in backends or BACKEND_NAMES]
+    return verify_user_model(model, backends, threads=threads, seed=seed)
