@@ -60,6 +60,18 @@ def test_committed_notebooks_have_no_outputs() -> None:
                 assert cell.outputs == [] and cell.execution_count is None, f"{path.name} carries outputs"
 
 
+def test_the_package_finds_the_checkouts_notebooks_and_outputs_from_any_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # both count folders up from their own module: a module moved to another depth must count again
+    from benchlib.system.paths import OUTPUTS_ENV, outputs_dir
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv(OUTPUTS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert NOTEBOOKS_DIR == root / "notebooks" and (NOTEBOOKS_DIR / "00_numpy.ipynb").exists()
+    assert outputs_dir() == root / "outputs"
+
+
 def test_each_notebook_has_one_parameters_cell_with_commented_literals() -> None:
     import papermill
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from benchlib.notebook.console import Console, ResultsWatcher, Timings, degrade_to_ascii, duration
 from benchlib.system.paths import figures_dir, logs_dir, outputs_dir, results_dir, tables_dir
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"  # benchlib/notebook/suite.py -> the checkout
 
 FRAMEWORK_NOTEBOOKS = ("00_numpy", "01_pytorch", "02_tensorflow", "03_jax", "04_onnxruntime", "05_openvino",
                        "06_litert")

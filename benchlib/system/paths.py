@@ -12,7 +12,7 @@ OUTPUTS_ENV = "BENCHLIB_OUTPUTS"
 def _default_outputs() -> Path:
     # In a source checkout (the usual case: `pip install -e .`), everything generated goes to the
     # checkout's outputs/ folder, whatever the working directory (notebooks run from notebooks/).
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]  # benchlib/system/paths.py -> the checkout
     if (checkout / "pyproject.toml").exists() and (checkout / "benchlib").is_dir():
         return checkout / "outputs"
     return Path("outputs")
