@@ -206,7 +206,7 @@ def _stopping(case: RunCase, loop: LoopResult) -> dict[str, Any]:
 
 def _check_outputs(spec: Any, inputs: np.ndarray, outputs: list[Any]) -> float:
     from benchlib.models.reference import reference_forward
-    from benchlib.studies.verify import max_abs_error
+    from benchlib.models.reference_check import max_abs_error
 
     reference = reference_forward(spec, inputs)
     worst = 0.0
@@ -243,13 +243,19 @@ def precision_accuracy(predict: Callable[[Any], Any], spec: Any, case: RunCase) 
 
 def run_worker(case: RunCase) -> dict[str, Any]:
     """Run every phase of ``case`` in this process and return its record (never raises)."""
-    from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError, validate_input
-    from benchlib.system.env import collect_env, fingerprint_key
-    from benchlib.models.reference_check import NUMPY_FLOAT64, ReferenceUnavailableError
-    from benchlib.models.spec import UnsupportedLayerError
-    from benchlib.models.user import create_model_backend, load_model, model_identity
+    from benchlib.backends.base import validate_input
+    from benchlib.backends.registry import create_model_backend
+    from benchlib.errors import (
+        BackendUnavailableError,
+        ReferenceUnavailableError,
+        UnsupportedLayerError,
+        UnsupportedVariantError,
+    )
+    from benchlib.models.reference_check import NUMPY_FLOAT64
+    from benchlib.models.user import load_model, model_identity
     from benchlib.precision import tolerance_for
     from benchlib.results.schema import failed_record, make_record
+    from benchlib.system.env import collect_env, fingerprint_key
 
     fixed: dict[str, float | None] = {"process_start": process_age_s()}
     rss_start, uss_start = memory_now()

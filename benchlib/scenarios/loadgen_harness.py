@@ -307,7 +307,7 @@ class Harness:
     def check_outputs(self) -> float | None:
         """Largest absolute error of the kept outputs against the float64 reference (None: none kept)."""
         from benchlib.models.reference import reference_forward
-        from benchlib.studies.verify import max_abs_error
+        from benchlib.models.reference_check import max_abs_error
 
         with self._lock:
             kept = list(self.kept)

@@ -175,7 +175,7 @@ def run_scenario(case: RunCase, fields: dict[str, Any]) -> dict[str, Any]:
 
 def run_worker(case: RunCase) -> dict[str, Any]:
     """Run ``case``'s scenario in this process and return its record (never raises but for Ctrl-C)."""
-    from benchlib.backends.base import BackendUnavailableError, UnsupportedVariantError
+    from benchlib.errors import BackendUnavailableError, UnsupportedVariantError
     from benchlib.system.env import collect_env, fingerprint_key
     from benchlib.results.schema import failed_record, make_record
     from benchlib.scenarios.strategies import ScenarioUnsupportedError
