@@ -1,0 +1,332 @@
+"""Measure cases in interleaved rounds over warm processes, so that an answer holds on a second run.
+
+On a virtual machine whose core is shared, the speed of the same code switches between levels for
+seconds at a time. A case measured once for a second sits in one level; the next case, a minute later,
+may sit in the other. So every case is measured in short blocks, spread over the whole run:
+
+1. **Cold phase, one process at a time.** Each case's first process imports its framework, builds the
+   model, checks the outputs and measures memory and the first call with nothing else running (the
+   worker's usual path, with a short timed loop); it then stays alive and idle. A case that is skipped
+   or fails there keeps that record and takes no part in the rounds.
+2. **More processes.** Each case gets ``processes`` (default 2) independent processes, started the same
+   way, one at a time; their blocks alternate, so the interval holds the variation between processes
+   (code layout, allocator and thread placement) as well as between rounds.
+3. **Rounds.** In each round every case runs one timed block of ``block_s`` seconds in one of its
+   processes, in an order shuffled per round (seed recorded). Only one process measures at a time; the
+   idle ones wait on a pipe, and their CPU time is read around every round to show that they stay idle.
+   After ``min_rounds``, the run stops when every case's round interval is within ``target_ci`` of its
+   median, or at ``max_rounds`` or ``max_time_s``.
+4. **Groups.** At most ``max_alive`` processes are alive at once, and a group closes early when the
+   resident memory of its processes would pass ``memory_fraction`` of the memory available at the start:
+   cases are grouped in the order given (the case grid's: model, then batch size), so the frameworks
+   compared at one model and batch size share rounds and their ratios are paired.
+
+The statistics are :mod:`benchlib.engine.round_stats`'s; :func:`apply_rounds` writes them into the
+record (one record builder: the worker's record, its latency fields replaced by the rounds').
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from benchlib.engine import round_stats as rs
+from benchlib.engine.case import RunCase
+from benchlib.engine.stats import compute_stats, median_ci, subsample
+
+#: Defaults of interleaved rounds (evidence: docs/measurement.md, "Interleaved rounds").
+DEFAULT_BLOCK_S = 0.1
+DEFAULT_MIN_ROUNDS = 8
+DEFAULT_MAX_ROUNDS = 30
+DEFAULT_MAX_TIME_S = 20.0
+DEFAULT_PROCESSES = 2
+DEFAULT_TARGET = 0.02
+DEFAULT_MAX_ALIVE = 16
+DEFAULT_MEMORY_FRACTION = 0.5
+#: The worker's entry points, run in a case's session.
+PREPARE_TARGET = "benchlib.engine.live:prepare"
+BLOCK_TARGET = "benchlib.engine.live:timed_block"
+#: An idle process is "not idle" when it used more than this share of a core while others measured.
+IDLE_CPU_LIMIT = 0.02
+#: Samples kept in a record from all rounds' calls (for distribution charts).
+SAMPLES_KEPT = 2000
+
+
+@dataclass(frozen=True)
+class RoundSettings:
+    """How a run is measured in rounds (see the module's docstring)."""
+
+    block_s: float = DEFAULT_BLOCK_S
+    min_rounds: int = DEFAULT_MIN_ROUNDS
+    max_rounds: int = DEFAULT_MAX_ROUNDS
+    max_time_s: float = DEFAULT_MAX_TIME_S
+    processes: int = DEFAULT_PROCESSES
+    target_ci: float = DEFAULT_TARGET
+    seed: int = 0
+    max_alive: int = DEFAULT_MAX_ALIVE
+    memory_fraction: float = DEFAULT_MEMORY_FRACTION
+
+    def __post_init__(self) -> None:
+        checks = {"block_s": (self.block_s, 0.001, 60.0), "max_time_s": (self.max_time_s, 0.0, 86400.0),
+                  "target_ci": (self.target_ci, 0.0, 1.0), "memory_fraction": (self.memory_fraction, 0.01, 1.0)}
+        for name, (value, low, high) in checks.items():
+            if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name}={value!r} is invalid; allowed: a number from {low:g} to {high:g}")
+        for name in ("min_rounds", "max_rounds", "processes", "max_alive", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "seed" else 1):
+                raise ValueError(f"{name}={value!r} is invalid; allowed: a whole number of at least "
+                                 f"{0 if name == 'seed' else 1}")
+        if self.max_rounds < self.min_rounds:
+            raise ValueError(f"max_rounds={self.max_rounds} is invalid; allowed: at least min_rounds "
+                             f"({self.min_rounds})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Session(Protocol):
+    """What the rounds need of a process (:class:`benchlib.system.child.ChildSession`, or a fake in tests)."""
+
+    pid: int
+
+    def call(self, target: str, payload: Any, timeout_s: float | None = None, what: str = "result") -> Any: ...
+
+    def cpu_seconds(self) -> float: ...
+
+    def close(self) -> None: ...
+
+
+def _start_session() -> Session:
+    from benchlib.system.child import ChildSession
+
+    return ChildSession()
+
+
+@dataclass
+class _Live:
+    """One case in the rounds: its record so far, its processes and its blocks."""
+
+    case: RunCase
+    record: dict[str, Any]
+    sessions: list[Session]
+    block_ms: list[float] = field(default_factory=list)
+    rounds: list[int] = field(default_factory=list)
+    process: list[int] = field(default_factory=list)
+    calls_ns: list[np.ndarray] = field(default_factory=list)
+    idle_cpu_s: float = 0.0
+    idle_wall_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _rss_mb(record: dict[str, Any]) -> float:
+    memory = record.get("memory") or {}
+    for key in ("peak_rss_mb", "rss_mb", "ru_maxrss_mb"):
+        value = memory.get(key) if isinstance(memory, dict) else None
+        if isinstance(value, int | float) and value > 0:
+            return float(value)
+    return 0.0
+
+
+def _available_mb() -> float:
+    import psutil
+
+    return psutil.virtual_memory().available / 2**20
+
+
+def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None = None,
+                      on_record: Callable[[dict[str, Any]], None] | None = None,
+                      start_session: Callable[[], Session] = _start_session,
+                      log: Callable[[str], None] | None = None,
+                      clock: Callable[[], float] = time.perf_counter) -> list[dict[str, Any]]:
+    """Records of ``cases`` measured in interleaved rounds (see the module's docstring), in the given order."""
+    settings = settings or RoundSettings()
+    say = log or (lambda _message: None)
+    budget_mb = _available_mb() * settings.memory_fraction
+    records: list[dict[str, Any] | None] = [None] * len(cases)
+    index = 0
+    while index < len(cases):
+        group: list[tuple[int, _Live]] = []
+        used_mb = 0.0
+        while index < len(cases) and len(group) * settings.processes < settings.max_alive:
+            case = cases[index]
+            live = _cold_start(case, start_session)
+            if live is None or live.record.get("status") != "ok":
+                record = live.record if live is not None else None
+                records[index] = record
+                if record is not None and on_record is not None:
+                    on_record(record)
+                index += 1
+                continue
+            group.append((index, live))
+            index += 1
+            used_mb += _rss_mb(live.record) * settings.processes
+            if used_mb > budget_mb:
+                say(f"rounds: group closed at {len(group)} case(s), {used_mb:,.0f} MB resident")
+                break
+        if not group:
+            continue
+        try:
+            _more_processes(group, settings, start_session)
+            _run_rounds(group, settings, clock, say)
+        finally:
+            for _, live in group:
+                for session in live.sessions:
+                    session.close()
+        group_id = uuid.uuid4().hex[:12]
+        levels = _group_levels(group)
+        for position, live in group:
+            record = apply_rounds(live, levels, group_id, settings)
+            records[position] = record
+            if on_record is not None:
+                on_record(record)
+    return [r for r in records if r is not None]
+
+
+def _cold_start(case: RunCase, start_session: Callable[[], Session]) -> _Live | None:
+    from benchlib.results.schema import failed_record
+
+    session = start_session()
+    result = session.call(PREPARE_TARGET, case.to_dict(), timeout_s=case.timeout_s, what="record")
+    if not result.ok or not isinstance(result.value, dict):
+        session.close()
+        reason = result.error if not result.ok else "unreadable record"
+        return _Live(case, failed_record(case, "failed", reason or "unknown failure",
+                                         stderr_tail=getattr(result, "stderr_tail", "")), [])
+    record = result.value
+    record["child_wall_s"] = result.wall_s
+    if record.get("status") != "ok":
+        session.close()
+        return _Live(case, record, [])
+    return _Live(case, record, [session])
+
+
+def _more_processes(group: list[tuple[int, _Live]], settings: RoundSettings,
+                    start_session: Callable[[], Session]) -> None:
+    for _ in range(settings.processes - 1):
+        for _, live in group:
+            session = start_session()
+            result = session.call(PREPARE_TARGET, {**live.case.to_dict(), "rounds_extra_process": True},
+                                  timeout_s=live.case.timeout_s, what="record")
+            if result.ok and isinstance(result.value, dict) and result.value.get("status") == "ok":
+                live.sessions.append(session)
+            else:
+                session.close()
+                reason = result.error if not result.ok else (result.value or {}).get("error", "not ok")
+                live.notes.append(f"an extra process could not start: {reason}")
+
+
+def _run_rounds(group: list[tuple[int, _Live]], settings: RoundSettings, clock: Callable[[], float],
+                say: Callable[[str], None]) -> None:
+    rng = np.random.default_rng(settings.seed)
+    started = clock()
+    lives = [live for _, live in group]
+    for round_number in range(settings.max_rounds):
+        cpu_before = {id(s): s.cpu_seconds() for live in lives for s in live.sessions}
+        round_start = clock()
+        busy: dict[int, float] = {}
+        for position in rng.permutation(len(lives)):
+            live = lives[int(position)]
+            if not live.sessions:
+                continue
+            which = round_number % len(live.sessions)
+            session = live.sessions[which]
+            result = session.call(BLOCK_TARGET, {"seconds": settings.block_s}, timeout_s=live.case.timeout_s,
+                                  what="block")
+            if not result.ok:
+                live.notes.append(f"round {round_number}: process {which} failed ({result.error}); dropped")
+                live.sessions.pop(which)
+                continue
+            block = result.value
+            calls = np.asarray(block["calls_ns"], dtype=np.float64)
+            live.calls_ns.append(calls)
+            live.block_ms.append(float(np.median(calls)) / 1e6)
+            live.rounds.append(round_number)
+            live.process.append(which)
+            busy[id(session)] = float(block.get("cpu_s", 0.0))
+        round_wall = clock() - round_start
+        for live in lives:
+            for session in live.sessions:
+                spent = session.cpu_seconds() - cpu_before.get(id(session), 0.0) - busy.get(id(session), 0.0)
+                live.idle_cpu_s += max(0.0, spent)
+                live.idle_wall_s += round_wall
+        if round_number + 1 >= settings.min_rounds:
+            widths = [rs.round_interval(live.block_ms, seed=settings.seed).halfwidth
+                      for live in lives if live.block_ms]
+            if widths and max(widths) <= settings.target_ci:
+                _stop(lives, "target met")
+                return
+            if clock() - started >= settings.max_time_s:
+                _stop(lives, "max time")
+                return
+    _stop(lives, "max rounds")
+
+
+def _stop(lives: Sequence[_Live], reason: str) -> None:
+    for live in lives:
+        live.record.setdefault("rounds", {})["stop"] = reason
+
+
+def _group_levels(group: list[tuple[int, _Live]]) -> rs.MachineLevels:
+    states = rs.round_states({str(i): (live.block_ms, live.rounds) for i, live in group if live.block_ms})
+    return rs.machine_levels(list(states.values())) if states else rs.machine_levels([])
+
+
+def apply_rounds(live: _Live, levels: rs.MachineLevels, group_id: str, settings: RoundSettings) -> dict[str, Any]:
+    """The case's record with its latency from the rounds: median of block medians, round interval, levels.
+
+    The worker's own timed loop (in the cold phase) stays as the ``within_process`` diagnostic: its
+    interval is the median's precision *inside one process and one machine state*, never the answer's.
+    """
+    record = live.record
+    if not live.block_ms:
+        record.update(status="failed", error="no timed block completed in the rounds: " + "; ".join(live.notes))
+        return record
+    all_rounds = sorted({r for r in live.rounds})
+    interval = rs.case_interval(live.block_ms, live.rounds, levels if levels.split else None,
+                                all_rounds if levels.split else None, seed=settings.seed)
+    calls = np.concatenate(live.calls_ns)
+    stats = compute_stats(calls, batch_size=int(record.get("batch_size") or 1), seed=settings.seed)
+    median_ms = interval.median
+    stopping = record.get("stopping") or {}
+    record["within_process"] = {
+        "latency_ci95_ms": record.get("latency_ci95_ms"),
+        "halfwidth": stopping.get("halfwidth"),
+        "what": "the cold-phase timed loop's interval: one process, one machine state; a diagnostic only",
+    }
+    latency = stats.latency_ms()
+    latency["p50"] = median_ms
+    record["latency_ms"] = latency
+    record["latency_ci95_ms"] = {"p50": [interval.low, interval.high],
+                                 "p99": [v / 1e6 for v in stats.p99_ci95]}
+    record["throughput_sps"] = float(record.get("batch_size") or 1) / (median_ms / 1e3) if median_ms > 0 else math.inf
+    record["n_calls"] = int(calls.size)
+    record["stopping"] = {**stopping, "halfwidth": interval.halfwidth, "target_ci": settings.target_ci,
+                          "rule": "round interval (moving-block bootstrap over rounds and processes)"}
+    samples, stride = subsample(calls, SAMPLES_KEPT)
+    record["samples_ms"], record["samples_stride"] = samples, stride
+    noisy = stats.noisy_reasons
+    record["noisy"], record["noisy_reasons"] = bool(noisy), list(noisy)
+    idle_share = live.idle_cpu_s / live.idle_wall_s if live.idle_wall_s > 0 else 0.0
+    within = median_ci(np.asarray(live.block_ms, dtype=np.float64))
+    record["rounds"] = {
+        **record.get("rounds", {}),
+        "group": group_id, "n": len(all_rounds), "processes": len(set(live.process)),
+        "block_s": settings.block_s, "order_seed": settings.seed, "block_ms": live.block_ms,
+        "round": live.rounds, "process": live.process, "interval": interval.to_dict(),
+        "order_statistic_ci_ms": [within[1], within[2]], "idle_cpu_share": idle_share,
+        "settings": settings.to_dict(), "notes": live.notes,
+    }
+    if idle_share > IDLE_CPU_LIMIT:
+        live.notes.append(f"idle processes of this case used {idle_share:.1%} of a core while others measured")
+    machine = levels.to_dict()
+    if levels.split:
+        machine["level_medians_ms"] = list(rs.level_medians(live.block_ms, live.rounds, levels, all_rounds))
+    record["machine_levels"] = machine
+    return record
