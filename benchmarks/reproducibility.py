@@ -101,8 +101,9 @@ def summarise(runs: list[list[dict[str, Any]]]) -> tuple[str, str, dict[str, flo
                    in zip(records, (_interval(r) for r in records), strict=True)]
         held_total += held
         pairs_total += len(records)
+        sd = p50.std(ddof=1) / centre if len(p50) > 1 else 0.0
         case_rows.append(f"| {key[0]} {key[1]} b{key[2]} | {len(records)} | {centre:.4g} | "
-                         f"{(p50.max() - p50.min()) / centre:.0%} | {p50.std(ddof=1) / centre if len(p50) > 1 else 0:.0%} "
+                         f"{(p50.max() - p50.min()) / centre:.0%} | {sd:.0%} "
                          f"| {np.mean(claimed):.2%} | {held}/{len(records)} |")
     ratio_rows = ["| pair (a / b) | runs | median ratio | spread (max−min)/median | intervals holding the median "
                   "ratio | winner the same in every run |", "|---|---:|---:|---:|---:|---|"]
