@@ -237,9 +237,9 @@ def test_a_backend_that_cannot_run_the_scenario_is_skipped_with_the_reason() -> 
 
 
 def test_litert_scenarios_are_planned_and_skipped_with_the_reason() -> None:
-    from benchlib.scenarios.loadgen_worker import run_case_payload
-    from benchlib.studies.scenarios import build_cases, scenario_config
+    from benchlib.engine.worker import run_case_payload
     from benchlib.scenarios.strategies import LITERT_REASON
+    from benchlib.studies.scenarios import build_cases, scenario_config
 
     cases = build_cases(scenario_config(backends=["litert"], quick=True))
     assert cases and {c.backend for c in cases} == {"litert"}

@@ -17,20 +17,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.system.child import PARENT_PID_ENV, run_in_child
 from benchlib.results.records import done_keys
 from benchlib.results.schema import failed_record
 from benchlib.results.store import ResultsWriteError, append_record
+from benchlib.system.child import PARENT_PID_ENV, run_in_child
 
 __all__ = ["PARENT_PID_ENV", "run_case", "run_cases"]
 
 def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
     """Run ``case`` in a child process and return its record (``timeout_s`` defaults to the case's)."""
     timeout = case.timeout_s if timeout_s is None else timeout_s
-    # the engine's timed loop, or LoadGen for a deployment scenario: one launcher, one record builder
-    target = ("benchlib.engine.worker:run_case_payload" if case.scenario == "single"
-              else "benchlib.scenarios.loadgen_worker:run_case_payload")
-    child = run_in_child(target, case.to_dict(), timeout, what="record")
+    # one worker for every scenario (the timed loop, or LoadGen's), one record builder
+    child = run_in_child("benchlib.engine.worker:run_case_payload", case.to_dict(), timeout, what="record")
     facts = {"stderr_tail": child.stderr_tail, "child_wall_s": child.wall_s, "pid": child.pid}
     if child.returncode is not None:
         facts["returncode"] = child.returncode

@@ -1,10 +1,14 @@
-"""What one run does inside its own process (started by :mod:`benchlib.system.child`).
+"""What one run does inside its own process (started by :mod:`benchlib.system.child`), whatever its scenario.
 
-Phases, each timed with ``time.perf_counter_ns``: interpreter baseline memory, framework
-import, model build, first (cold) call, warm-up, the timed loop (with the memory sampler, CPU
-time and context switches measured around it, never inside), the output check against the
-float64 reference, and the harness overhead. The record travels back as a JSON file, never
-through stdout, because frameworks print to stdout.
+Every case loads its model (a zoo spec, a user's ONNX file or a PyTorch factory's export), builds its
+backend at the case's precision (:mod:`benchlib.engine.build`), checks its outputs with the one output
+check and turns any exception into its record (:mod:`benchlib.engine.outcome`). A ``single`` case then
+runs the timed loop; its phases, each timed with ``time.perf_counter_ns``: interpreter baseline memory,
+framework import, model build, first (cold) call, warm-up, the timed loop (with the memory sampler, CPU
+time and context switches measured around it, never inside), the output check against the reference,
+and the harness overhead. A case with one of LoadGen's scenarios runs it instead
+(:mod:`benchlib.engine.loadgen_run`). The record travels back as a JSON file, never through stdout,
+because frameworks print to stdout.
 """
 
 from __future__ import annotations
@@ -14,14 +18,13 @@ import resource
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchlib.system.audit import loop_warnings
+from benchlib.engine.build import accuracy_fields, built_fields, new_backend, precision_fields
 from benchlib.engine.case import RunCase
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.cpu import CpuWindow
@@ -39,6 +42,7 @@ from benchlib.engine.timing import (
     timed_loop,
     warm_up,
 )
+from benchlib.system.audit import loop_warnings
 from benchlib.system.env import usable_cores
 
 #: Test-only fault injection: honoured only when this variable is "1" AND the case's ``extra``
@@ -46,12 +50,14 @@ from benchlib.system.env import usable_cores
 #: hang_with_child (hangs after starting ``sleep`` grandchildren, one of them in its own session;
 #: their pids go to stderr) | exit | perturb (adds 1e-3 to the outputs handed to the reference
 #: check, as perturbed weights would) | no_fallback (a user model's fallback reference raises, as
-#: when ONNX Runtime cannot run the graph either). It is checked before any phase and at the
-#: output check, never inside the timed path.
+#: when ONNX Runtime cannot run the graph either) | sut_raise | sut_abort (a LoadGen scenario's system
+#: under test fails, :data:`benchlib.engine.loadgen_run.SUT_FAULTS`). It is checked before any phase
+#: and at the output check, never inside the timed path.
 TEST_FAULTS_ENV = "BENCHLIB_TEST_FAULTS"
-TEST_FAULTS = ("raise", "abort", "kill", "hang", "hang_with_child", "exit", "perturb", "no_fallback")
-#: Faults that act at the output check, not before the phases.
-CHECK_FAULTS = ("perturb", "no_fallback")
+TEST_FAULTS = ("raise", "abort", "kill", "hang", "hang_with_child", "exit", "perturb", "no_fallback", "sut_raise",
+               "sut_abort")
+#: Faults that act later: at the output check, or inside a LoadGen scenario's system under test.
+LATER_FAULTS = ("perturb", "no_fallback", "sut_raise", "sut_abort")
 #: Other processes using more than this fraction of the usable cores during the timed loop
 #: make the record warn of a busy machine (the 1-minute load average reacts too slowly).
 BUSY_OTHERS_FRACTION = 0.25
@@ -66,7 +72,7 @@ def _test_fault(case: RunCase) -> str | None:
 
 def _apply_test_fault(case: RunCase) -> None:
     fault = _test_fault(case)
-    if not fault or fault in CHECK_FAULTS:
+    if not fault or fault in LATER_FAULTS:
         return
     if fault == "raise":
         raise RuntimeError("injected test fault")
@@ -204,63 +210,23 @@ def _stopping(case: RunCase, loop: LoopResult) -> dict[str, Any]:
     }
 
 
-def _check_outputs(spec: Any, inputs: np.ndarray, outputs: list[Any]) -> float:
-    from benchlib.models.reference import reference_forward
-    from benchlib.models.reference_check import max_abs_error
-
-    reference = reference_forward(spec, inputs)
-    worst = 0.0
-    for out in outputs:
-        if not isinstance(out, np.ndarray):
-            return float("inf")
-        err = max_abs_error(out, reference)
-        worst = max(worst, err if np.isfinite(err) else float("inf"))
-    return worst
-
-
-def precision_fields(backend: Any, case: RunCase, env: dict[str, Any]) -> dict[str, Any]:
-    """Apply ``case.precision`` to ``backend`` (before its build) and return the record's precision fields."""
-    from benchlib.precision import CALIBRATION_SEED, calibration_size
-    from benchlib.precision.hardware import hardware_support
-
-    size = calibration_size(dict(case.extra)) if case.precision == "int8-static" else None
-    backend.use_precision(case.precision, size)
-    return {"precision_path": backend.precision_path,
-            "calibration": {"size": size, "seed": CALIBRATION_SEED} if size else None,
-            "precision_hardware": hardware_support(case.precision, env.get("isa_flags") or [])}
-
-
-def precision_accuracy(predict: Callable[[Any], Any], spec: Any, case: RunCase) -> dict[str, Any]:
-    """Accuracy of a reduced-precision predictor on the seeded evaluation set (benchlib.precision.accuracy)."""
-    from benchlib.precision import evaluation_size
-    from benchlib.precision.accuracy import evaluate
-
-    tick = time.perf_counter_ns()
-    accuracy = evaluate(predict, spec, case.batch_size, evaluation_size(dict(case.extra)))
-    accuracy["seconds"] = (time.perf_counter_ns() - tick) / 1e9
-    return accuracy
-
-
 def run_worker(case: RunCase) -> dict[str, Any]:
-    """Run every phase of ``case`` in this process and return its record (never raises)."""
-    from benchlib.backends.base import validate_input
-    from benchlib.backends.registry import create_model_backend
-    from benchlib.errors import (
-        BackendUnavailableError,
-        ReferenceUnavailableError,
-        UnsupportedLayerError,
-        UnsupportedVariantError,
-    )
-    from benchlib.models.reference_check import NUMPY_FLOAT64
+    """Run every phase of ``case`` in this process and return its record (never raises but for Ctrl-C).
+
+    The case's ``scenario`` picks the measurement: ``single``, the timed loop (:func:`_timed_run`), or
+    one of LoadGen's (:func:`benchlib.engine.loadgen_run.run_loadgen`). Both load the model, apply the
+    precision and check the outputs the same way, and any exception becomes the record the same way
+    (:func:`benchlib.engine.outcome.failure_record`).
+    """
+    from benchlib.engine.outcome import failure_record
     from benchlib.models.user import load_model, model_identity
-    from benchlib.precision import tolerance_for
-    from benchlib.results.schema import failed_record, make_record
+    from benchlib.results.schema import make_record
     from benchlib.system.env import collect_env, fingerprint_key
 
     fixed: dict[str, float | None] = {"process_start": process_age_s()}
     rss_start, uss_start = memory_now()
     fields: dict[str, Any] = {"pid": os.getpid(), "rss_mb": {"start": rss_start}, "uss_mb": {"start": uss_start},
-                              "fixed_s": fixed}
+                              "fixed_s": fixed, "warnings": []}
     try:
         t0 = time.perf_counter_ns()
         env = collect_env()
@@ -270,86 +236,84 @@ def run_worker(case: RunCase) -> dict[str, Any]:
         spec = load_model(case.model, case.extra)  # a zoo spec, or a checked ONNX file (benchlib.models.user)
         fields["model_info"] = model_identity(spec)  # name, kind, hash, size, parameters, FLOPs
         fields["flops_per_sample"] = spec.flops_per_sample()
-        backend = create_model_backend(case.backend, spec, threads=case.threads, variant=case.variant)
-        fields["variant"] = backend.variant
-        # The numeric precision: one missing from the backend's table raises UnsupportedPrecisionError (skipped).
-        fields.update(precision_fields(backend, case, env))
+        if case.scenario == "single":
+            _timed_run(case, spec, env, fields)
+        else:
+            from benchlib.engine.loadgen_run import run_loadgen
 
-        backend.prepare_for_measurement((case.batch_size,))
-        t0 = time.perf_counter_ns()
-        backend.import_framework()
-        fields["import_s"] = fixed["import"] = (time.perf_counter_ns() - t0) / 1e9
-        fields["rss_mb"]["after_import"], fields["uss_mb"]["after_import"] = memory_now()
-
-        t0 = time.perf_counter_ns()
-        backend.build()
-        predict = backend.raw_predictor()
-        fields["load_s"] = fixed["build"] = (time.perf_counter_ns() - t0) / 1e9
-        fields["rss_mb"]["after_load"], fields["uss_mb"]["after_load"] = memory_now()
-        fields["framework_version"] = backend.version()
-        fields["thread_settings"] = backend.thread_settings()
-        fields["precision_hardware"]["framework"] = backend.precision_report()  # e.g. OpenVINO's capabilities
-        fields["precision_path"] = backend.precision_path  # the build may say more (e.g. NNCF's model type)
-
-        inputs = spec.random_input(case.batch_size, case.seed)
-        if not isinstance(inputs, dict):  # a user model's named inputs are made from its own graph
-            validate_input(inputs, spec.input_shape, spec.input_dtype)  # once, outside the timed path
-        t0 = time.perf_counter_ns()
-        first = predict(inputs)
-        fields["first_call_ms"] = (time.perf_counter_ns() - t0) / 1e6
-        fixed["first_call"] = fields["first_call_ms"] / 1e3
-
-        fields.update(measure(predict, inputs, case))
-        # read before the output check: a user model's fallback reference can hold a float64 copy of it
-        fields["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-        fields["warnings"] += fields.pop("loop_warnings")
-        fixed["warmup"] = fields["warmup"]["wall_s"]
-        t0 = time.perf_counter_ns()
-        last = predict(inputs)
-        if _test_fault(case) == "perturb":
-            first, last = ([o + np.float32(1e-3) for o in out] if isinstance(out, list) else out + np.float32(1e-3)
-                           for out in (first, last))
-        # A user model: every output against ONNX's reference evaluator (or its fallback), relative to its
-        # magnitude. A check that cannot run leaves the outputs unverified; the measurement stands.
-        err, method, reason = spec.output_check(inputs, [first, last], _test_fault(case) == "no_fallback") \
-            if isinstance(inputs, dict) else (_check_outputs(spec, inputs, [first, last]), NUMPY_FLOAT64, None)
-        fields["reference"] = {"method": method, "reason": reason}
-        fields["max_abs_err"] = err
-        # the model's own (see ModelSpec.tolerance_reason) at fp32; a reduced precision's own above it
-        tolerance = fields["tolerance"] = tolerance_for(case.precision, spec.tolerance)
-        fields["outputs_valid"] = None if err is None else bool(err <= tolerance)
-        if err is None:
-            fields["warnings"].append(f"outputs not verified: {reason}")
-        elif not fields["outputs_valid"]:
-            fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {tolerance:g}"
-                                      f"{'' if case.precision == 'fp32' else ' (' + case.precision + ')'}")
-        if case.precision != "fp32":  # after the timed loop, never inside it
-            try:
-                fields["accuracy"] = precision_accuracy(predict, spec, case)
-            except ReferenceUnavailableError as exc:  # nothing to measure the accuracy against
-                fields["warnings"].append(f"accuracy not evaluated: {exc}")
-        fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
-        fixed["after_loop"] = (time.perf_counter_ns() - t0) / 1e9  # output check and harness overhead
-
-        p50_s = fields["latency_ms"]["p50"] / 1e3
-        flops = spec.flops_per_sample()  # None where a user model's shapes could not be inferred
-        fields["gflops"] = flops * case.batch_size / p50_s / 1e9 if p50_s > 0 and flops is not None else None
-        fields["rss_mb"]["peak"] = fields["rss_peak_mb"]
-        fields["uss_mb"]["peak"] = fields["uss_peak_mb"]
-        # The timed loop's timestamp storage is the harness's, not the framework's (exact: its pages are resident).
-        fields["framework_mb"] = fields["rss_peak_mb"] - rss_start - fields["timing_storage_mb"]
-        if fields["noisy"]:
-            fields["warnings"].append("noisy: " + "; ".join(fields["noisy_reasons"]))
+            run_loadgen(case, spec, env, fields, fault=_test_fault(case))
         return make_record(case, status="ok", **fields)
-    except BackendUnavailableError as exc:
-        return failed_record(case, "skipped", f"not installed: pip install {exc.requirement}", **fields)
-    except (UnsupportedVariantError, UnsupportedLayerError) as exc:  # the layer error names the layer kind
-        return failed_record(case, "skipped", f"unsupported: {exc}", **fields)
     except BaseException as exc:  # noqa: BLE001 - the record must say why, whatever happened
         if isinstance(exc, KeyboardInterrupt):
             raise
-        last_line = traceback.format_exception_only(exc)[-1].strip()
-        return failed_record(case, "failed", last_line, traceback=traceback.format_exc(), **fields)
+        return failure_record(case, exc, **fields)
+
+
+def _timed_run(case: RunCase, spec: Any, env: dict[str, Any], fields: dict[str, Any]) -> None:
+    """Build, first call, warm-up, timed loop, output check: fills record ``fields`` (raises on failure)."""
+    from benchlib.backends.base import validate_input
+    from benchlib.engine.outcome import output_fields
+    from benchlib.models.output_check import check_outputs
+    from benchlib.precision import tolerance_for
+
+    fixed, rss_start = fields["fixed_s"], fields["rss_mb"]["start"]
+    backend = new_backend(case, spec, case.threads, case.variant, (case.batch_size,))
+    fields["variant"] = backend.variant
+    # The numeric precision: one missing from the backend's table raised UnsupportedPrecisionError (skipped).
+    fields.update(precision_fields(backend, case, env))
+
+    t0 = time.perf_counter_ns()
+    backend.import_framework()
+    fields["import_s"] = fixed["import"] = (time.perf_counter_ns() - t0) / 1e9
+    fields["rss_mb"]["after_import"], fields["uss_mb"]["after_import"] = memory_now()
+
+    t0 = time.perf_counter_ns()
+    backend.build()
+    predict = backend.raw_predictor()
+    fields["load_s"] = fixed["build"] = (time.perf_counter_ns() - t0) / 1e9
+    fields["rss_mb"]["after_load"], fields["uss_mb"]["after_load"] = memory_now()
+    fields["thread_settings"] = backend.thread_settings()
+    built_fields(backend, fields)  # version, the precision as built, the file the framework read
+
+    inputs = spec.random_input(case.batch_size, case.seed)
+    if not isinstance(inputs, dict):  # a user model's named inputs are made from its own graph
+        validate_input(inputs, spec.input_shape, spec.input_dtype)  # once, outside the timed path
+    t0 = time.perf_counter_ns()
+    first = predict(inputs)
+    fields["first_call_ms"] = (time.perf_counter_ns() - t0) / 1e6
+    fixed["first_call"] = fields["first_call_ms"] / 1e3
+
+    fields.update(measure(predict, inputs, case))
+    # read before the output check: a user model's fallback reference can hold a float64 copy of it
+    fields["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    fields["warnings"] += fields.pop("loop_warnings")
+    fixed["warmup"] = fields["warmup"]["wall_s"]
+    t0 = time.perf_counter_ns()
+    last = predict(inputs)
+    fault = _test_fault(case)
+    if fault == "perturb":
+        first, last = ([o + np.float32(1e-3) for o in out] if isinstance(out, list) else out + np.float32(1e-3)
+                       for out in (first, last))
+    # A zoo model against its float64 NumPy forward pass; a user model every output against ONNX's reference
+    # evaluator (or its fallback), relative to its magnitude. A check that cannot run leaves the outputs
+    # unverified; the measurement stands. The tolerance: the model's own (see ModelSpec.tolerance_reason)
+    # at fp32, a reduced precision's own above it.
+    check = check_outputs(spec, inputs, [first, last], fault == "no_fallback")
+    fields.update(output_fields(check, tolerance_for(case.precision, spec.tolerance), case.precision,
+                                fields["warnings"]))
+    accuracy_fields(predict, spec, case, fields)  # after the timed loop, never inside it
+    fields["harness_overhead_us"] = harness_overhead_ns() / 1e3
+    fixed["after_loop"] = (time.perf_counter_ns() - t0) / 1e9  # output check and harness overhead
+
+    p50_s = fields["latency_ms"]["p50"] / 1e3
+    flops = spec.flops_per_sample()  # None where a user model's shapes could not be inferred
+    fields["gflops"] = flops * case.batch_size / p50_s / 1e9 if p50_s > 0 and flops is not None else None
+    fields["rss_mb"]["peak"] = fields["rss_peak_mb"]
+    fields["uss_mb"]["peak"] = fields["uss_peak_mb"]
+    # The timed loop's timestamp storage is the harness's, not the framework's (exact: its pages are resident).
+    fields["framework_mb"] = fields["rss_peak_mb"] - rss_start - fields["timing_storage_mb"]
+    if fields["noisy"]:
+        fields["warnings"].append("noisy: " + "; ".join(fields["noisy_reasons"]))
 
 
 def process_age_s() -> float | None:
@@ -368,4 +332,4 @@ def process_age_s() -> float | None:
 
 def run_case_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """Child-process entry (:func:`benchlib.system.child.run_in_child`): a case dict in, its record out."""
-    return run_worker(RunCase.from_dict(payload))
+    return run_worker(RunCase.from_dict(payload, checked=True))  # the parent checked the case

@@ -21,6 +21,7 @@ import numpy as np
 
 from benchlib.scenarios.executors import Done, Executor, Rows, WorkQueue
 from benchlib.scenarios.strategies import (
+    BackendFactory,
     Built,
     Configuration,
     ScenarioUnsupportedError,
@@ -116,12 +117,12 @@ class DispatchStrategy(Strategy):
         # XLA:CPU takes no thread count (only "one"); what varies is how many computations overlap
         return [Configuration(streams=1, threads=None), Configuration(streams=DEPTH, threads=None)]
 
-    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
-        backend, facts = build_backend("jax", spec, case.threads, case.variant)
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int, create: BackendFactory) -> Built:
+        backend, facts = build_backend(create, case.threads, case.variant)
         blocking = backend.raw_predictor()
         dispatch = dispatch_function(backend)
         details = {"threads_total": case.threads, "backend_thread_settings": backend.thread_settings()}
-        return Built(AsyncDispatch(dispatch, blocking, streams or 1, max_batch, details), facts)
+        return Built(AsyncDispatch(dispatch, blocking, streams or 1, max_batch, details), facts, backend)
 
 
 STRATEGY = DispatchStrategy()

@@ -1,10 +1,12 @@
 """The LoadGen harness: an executor as LoadGen's system under test (SUT), the model's inputs as its QSL.
 
 :class:`Harness` owns the query sample library (random inputs of the model, generated once and
-kept in RAM, so loading samples costs nothing during the run), the SUT callbacks and the check of
-a few outputs against the float64 reference. :meth:`Harness.run` runs one LoadGen test and returns
-LoadGen's verdict and figures read from its own detail log (``mlperf_log_detail.txt``), which stays
-with the summary log in the run's folder under ``outputs/loadgen/<run id>/``.
+kept in RAM, so loading samples costs nothing during the run; a user model's named inputs packed
+into rows, :mod:`benchlib.scenarios.samples`), the SUT callbacks and the check of a few outputs
+against the model's reference (:mod:`benchlib.models.output_check`). :meth:`Harness.run` runs one
+LoadGen test and returns LoadGen's verdict and figures read from its own detail log
+(``mlperf_log_detail.txt``), which stays with the summary log in the run's folder under
+``outputs/loadgen/<run id>/``.
 
 SingleStream queries run synchronously in LoadGen's issue thread (one query at a time: concurrency
 cannot help and a hand-off would only add latency); the other scenarios cut each query into
@@ -25,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from benchlib.models.output_check import Check
 from benchlib.scenarios.executors import Executor, Rows, split_rows
+from benchlib.scenarios.samples import draw, unpack
 from benchlib.scenarios.settings import ScenarioSettings
 
 #: The query sample library holds at most this many bytes of inputs (and at most 1024 samples).
@@ -156,9 +160,9 @@ class Harness:
 
     def __init__(self, executor: Executor, spec: Any, settings: ScenarioSettings, batch: int, seed: int = 0) -> None:
         self.executor, self.spec, self.settings, self.batch = executor, spec, settings, batch
-        one = spec.random_input(1, seed)
-        self.data = spec.random_input(qsl_size(one.nbytes, settings.sample_count), seed)
-        self.kept: list[tuple[np.ndarray, np.ndarray]] = []
+        one = draw(spec, 1, seed)  # a user model's named inputs are packed into one array's rows
+        self.data = draw(spec, qsl_size(one.nbytes, settings.sample_count), seed)
+        self.kept: list[tuple[np.ndarray, Any]] = []
         self.failed_batches = 0
         self._lock = threading.Lock()
         self._pending = 0  # samples of the warm-up burst still running
@@ -304,20 +308,16 @@ class Harness:
         summary.update(wall_s=wall, log_dir=str(log_dir), target_qps=target_qps)
         return summary
 
-    def check_outputs(self) -> float | None:
-        """Largest absolute error of the kept outputs against the float64 reference (None: none kept)."""
-        from benchlib.models.reference import reference_forward
-        from benchlib.models.reference_check import max_abs_error
+    def check_outputs(self, fallback_fault: bool = False) -> Check:
+        """The kept outputs against the model's reference (:func:`benchlib.models.output_check.check_outputs`):
+        the worst error, or unverified with the reason. ``fallback_fault``: tests only."""
+        from benchlib.models.output_check import check_outputs, worst_check
 
         with self._lock:
             kept = list(self.kept)
-        if not kept:
-            return None
-        worst = 0.0
-        for rows, outputs in kept:
-            err = max_abs_error(np.asarray(outputs), reference_forward(self.spec, rows))
-            worst = max(worst, err if np.isfinite(err) else float("inf"))
-        return worst
+        return worst_check(check_outputs(self.spec, unpack(rows), [outputs if isinstance(outputs, list)
+                                                                   else np.asarray(outputs)], fallback_fault)
+                           for rows, outputs in kept)
 
     def close(self) -> None:
         self.executor.stop()

@@ -18,11 +18,24 @@ from typing import Any
 import numpy as np
 
 from benchlib.scenarios.executors import Done, Executor, Rows, WorkQueue
-from benchlib.scenarios.strategies import Built, Configuration, Strategy, build_backend
+from benchlib.scenarios.samples import is_named
+from benchlib.scenarios.strategies import (
+    BackendFactory,
+    Built,
+    Configuration,
+    ScenarioUnsupportedError,
+    Strategy,
+    build_backend,
+)
 
 #: Hints a scenario can use (the backend's ``async`` variant splits each call itself, which the
 #: executor already does across requests).
 HINT_VARIANTS = ("throughput", "latency")
+#: Why a user's model (named inputs, every output) has no OpenVINO scenario yet.
+NAMED_INPUTS_REASON = ("OpenVINO's scenario executor feeds AsyncInferQueue requests one input array and reads one "
+                       "output, on static batch shapes compiled from a zoo model's input; a user's model has named "
+                       "inputs and returns every output; allowed for a user's model: onnxruntime (and pytorch for a "
+                       "torch: factory)")
 #: Properties read back from the compiled model for the record.
 PROPERTIES = ("PERFORMANCE_HINT", "NUM_STREAMS", "OPTIMAL_NUMBER_OF_INFER_REQUESTS", "INFERENCE_NUM_THREADS")
 
@@ -149,10 +162,12 @@ class AsyncQueueStrategy(Strategy):
                     f"AsyncInferQueue on the {' or '.join(HINT_VARIANTS)} hint")
         return None
 
-    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
-        backend, facts = build_backend("openvino", spec, case.threads, case.variant or "throughput")
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int, create: BackendFactory) -> Built:
+        if is_named(spec):
+            raise ScenarioUnsupportedError(NAMED_INPUTS_REASON)
+        backend, facts = build_backend(create, case.threads, case.variant or "throughput")
         details = {"threads_total": case.threads, "backend_thread_settings": backend.thread_settings()}
-        return Built(AsyncQueue(backend, streams, max_batch, details), facts)
+        return Built(AsyncQueue(backend, streams, max_batch, details), facts, backend)
 
 
 STRATEGY = AsyncQueueStrategy()

@@ -1,7 +1,8 @@
 """Each framework's way of serving concurrent queries: the table, and what every strategy provides.
 
-A strategy builds the backend through its public interface (``create_backend``, ``import_framework``,
-``build``, ``raw_predictor``) and wraps it in an :class:`~benchlib.scenarios.executors.Executor`
+A strategy builds the backend through its public interface (``import_framework``, ``build``,
+``raw_predictor``) from the worker's backend factory (:data:`BackendFactory`: the case's model at its
+precision, however the model was given) and wraps it in an :class:`~benchlib.scenarios.executors.Executor`
 that runs batches concurrently the way that framework is meant to (docs/scenarios.md):
 
 ============  =============================================================================
@@ -23,6 +24,7 @@ from __future__ import annotations
 import importlib
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,11 @@ STRATEGIES: dict[str, str] = {
     "jax": "benchlib.scenarios.jax_dispatch:STRATEGY",
     "openvino": "benchlib.scenarios.openvino_async:STRATEGY",
 }
+
+
+#: ``create(threads, variant) -> Backend``: a new, unbuilt backend of the case's model at the case's precision,
+#: already told that it is measured (the worker's; see benchlib.engine.build.new_backend).
+BackendFactory = Callable[[int | None, str | None], Any]
 
 
 class ScenarioUnsupportedError(RuntimeError):
@@ -66,23 +73,21 @@ def threads_per_stream(threads: int | None, streams: int) -> int | None:
 
 @dataclass
 class Built:
-    """A ready executor and the facts of building it (record fields)."""
+    """A ready executor, the facts of building it (record fields) and the (first) backend built."""
 
     executor: Executor
     facts: dict[str, Any]
+    backend: Any  # the record's precision and model file are read from it
 
 
-def build_backend(backend_name: str, spec: Any, threads: int | None, variant: str | None,
+def build_backend(create: BackendFactory, threads: int | None, variant: str | None,
                   before_build: Any = None) -> tuple[Any, dict[str, Any]]:
-    """Create, import and build one backend through its public interface; the phases are timed.
+    """Create (through ``create``), import and build one backend through its public interface; the phases are timed.
 
     ``before_build(backend)`` runs between import and build (thread settings that a framework only
     accepts before its first operation).
     """
-    from benchlib.backends.registry import create_backend
-
-    backend = create_backend(backend_name, spec, threads=threads, variant=variant)
-    backend.prepare_for_measurement()  # this process serves the framework alone (see Backend)
+    backend = create(threads, variant)
     tick = time.perf_counter()
     backend.import_framework()
     facts: dict[str, Any] = {"import_s": time.perf_counter() - tick}
@@ -113,8 +118,9 @@ class Strategy(ABC):
         return None
 
     @abstractmethod
-    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
-        """Import and build the framework for ``case`` and return the executor (not started)."""
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int, create: BackendFactory) -> Built:
+        """Import and build the framework for ``case`` (each backend made by ``create``) and return the
+        executor (not started)."""
 
 
 #: Scenarios judged by latency (a quick sweep runs them with the latency configuration only).
@@ -161,7 +167,7 @@ class NotImplementedStrategy(Strategy):
     def unsupported(self, case: Any) -> str | None:
         return self.reason
 
-    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int, create: BackendFactory) -> Built:
         raise ScenarioUnsupportedError(self.reason)
 
 

@@ -18,7 +18,15 @@ from collections.abc import Callable
 from typing import Any
 
 from benchlib.scenarios.executors import ThreadPool
-from benchlib.scenarios.strategies import Built, Configuration, Strategy, build_backend, threads_per_stream
+from benchlib.scenarios.samples import sample_predictor
+from benchlib.scenarios.strategies import (
+    BackendFactory,
+    Built,
+    Configuration,
+    Strategy,
+    build_backend,
+    threads_per_stream,
+)
 
 
 class ThreadPoolStrategy(Strategy):
@@ -39,7 +47,7 @@ class ThreadPoolStrategy(Strategy):
         # core (most calls at once); on one core the second still overlaps two calls.
         return [Configuration(streams=1, threads=cores), Configuration(streams=max(2, cores), threads=cores)]
 
-    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int) -> Built:
+    def build(self, case: Any, spec: Any, streams: int | None, max_batch: int, create: BackendFactory) -> Built:
         streams = streams or 1
         share = threads_per_stream(case.threads, streams)
         backend_threads = share if self.per_stream_threads else None
@@ -49,12 +57,12 @@ class ThreadPoolStrategy(Strategy):
             if self.before_build is not None:
                 sized.update(self.before_build(backend, case.threads, streams))
 
-        backend, facts = build_backend(self.backend, spec, backend_threads, case.variant, before)
-        predict = backend.raw_predictor()
+        backend, facts = build_backend(create, backend_threads, case.variant, before)
+        predict = sample_predictor(backend)
         details = {"threads_total": case.threads, "threads_per_stream": share, **sized,
                    "backend_thread_settings": backend.thread_settings()}
         probe = self.probe(backend) if self.probe is not None else None
-        return Built(ThreadPool([predict], streams, max_batch, probe=probe, details=details), facts)
+        return Built(ThreadPool([predict], streams, max_batch, probe=probe, details=details), facts, backend)
 
 
 def _numpy_probe(backend: Any) -> Callable[[], dict[str, Any]]:

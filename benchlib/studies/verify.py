@@ -24,16 +24,15 @@ from benchlib.backends.registry import (
     create_model_backend,
     missing_requirement,
 )
+from benchlib.engine.outcome import failure_of
 from benchlib.errors import (
-    BackendUnavailableError,
     OnnxModelError,
     ReferenceUnavailableError,
-    UnsupportedLayerError,
-    UnsupportedVariantError,
 )
 from benchlib.models.onnx_model import RELATIVE_TOLERANCE, OnnxModel
+from benchlib.models.output_check import error_problem, worst_abs_error
 from benchlib.models.reference import reference_forward
-from benchlib.models.reference_check import NUMPY_FLOAT64, max_abs_error, relative_error
+from benchlib.models.reference_check import NUMPY_FLOAT64, relative_error
 from benchlib.models.spec import ModelSpec
 from benchlib.models.user import RANGES_KEY, SHAPES_KEY, VERIFY_BATCH_SIZES, is_user_model, load_model, memory_refusal
 
@@ -67,6 +66,14 @@ class VerifyResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _not_run(exc: BaseException, **result: object) -> VerifyResult:
+    """The result of a backend that raised ``exc``: skipped or failed, as a record would be
+    (:func:`benchlib.engine.outcome.failure_of`)."""
+    status, reason = failure_of(exc)
+    return VerifyResult(max_abs_err=None, ok=False, status="skipped" if status == "skipped" else "fail",
+                        reason=reason, **result)  # type: ignore[arg-type]
 
 
 def reference_cases(spec: ModelSpec, batch_sizes: Sequence[int], seed: int | None = None) -> Cases:
@@ -115,16 +122,11 @@ def verify_backend(
             if not isinstance(outputs, np.ndarray) or outputs.dtype != np.float32:
                 raise TypeError(f"predictor returned {type(outputs).__name__} "
                                 f"{getattr(outputs, 'dtype', '')}, expected a float32 numpy array")
-            worst = max(worst, max_abs_error(outputs, reference))
-    except (UnsupportedLayerError, UnsupportedVariantError) as exc:
-        return VerifyResult(version=version, max_abs_err=None, ok=False, status="skipped",
-                            reason=f"unsupported: {exc}", seconds=time.perf_counter() - started, **result)
+            worst = max(worst, worst_abs_error([outputs], reference))
     except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
-        last = traceback.format_exception_only(exc)[-1].strip()
-        return VerifyResult(version=version, max_abs_err=None, ok=False, status="fail", reason=last,
-                            seconds=time.perf_counter() - started, **result)
-    ok = worst <= tolerance
-    reason = "" if ok else f"max abs error {worst:.3g} > tolerance {tolerance:g}"
+        return _not_run(exc, version=version, seconds=time.perf_counter() - started, **result)
+    problem = error_problem(worst, tolerance)
+    ok, reason = problem is None, problem or ""
     return VerifyResult(version=version, max_abs_err=worst, ok=ok, status="pass" if ok else "fail", reason=reason,
                         seconds=time.perf_counter() - started, **result)
 
@@ -223,15 +225,8 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
                 if len(outputs) != len(reference):
                     raise ValueError(f"{len(outputs)} outputs returned; expected {len(reference)}")
                 worst = max([worst, *(relative_error(o, r) for o, r in zip(outputs, reference, strict=True))])
-        except (UnsupportedVariantError, NotImplementedError, BackendUnavailableError) as exc:
-            results.append(VerifyResult(version=version, max_abs_err=None, ok=False, status="skipped",
-                                        reason=f"unsupported: {exc}", seconds=time.perf_counter() - started,
-                                        **common))
-            continue
         except Exception as exc:  # noqa: BLE001 - one broken backend must not hide the others
-            results.append(VerifyResult(version=version, max_abs_err=None, ok=False, status="fail",
-                                        reason=traceback.format_exception_only(exc)[-1].strip(),
-                                        seconds=time.perf_counter() - started, **common))
+            results.append(_not_run(exc, version=version, seconds=time.perf_counter() - started, **common))
             continue
         ok = worst <= model.tolerance
         results.append(VerifyResult(version=version, max_abs_err=worst, ok=ok, status="pass" if ok else "fail",

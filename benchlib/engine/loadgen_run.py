@@ -1,11 +1,14 @@
-"""What one scenario case does inside its own process (the launcher's child target for LoadGen scenarios).
+"""A case whose ``scenario`` is one of LoadGen's, inside the one worker (:mod:`benchlib.engine.worker`).
 
-Phases: environment, the framework built by its strategy (import and build timed), the executor
-started, a warm-up that also estimates what LoadGen needs to plan its queries, LoadGen's harness
-cost with a no-op SUT, then the scenario (one LoadGen test, or the Server search), the output check
-against the float64 reference, and the record. Whatever happens, a record comes back: ``skipped``
-with the reason when the backend cannot run the scenario, ``failed`` with the error when the SUT
-failed (a crash of the whole process is turned into a ``failed`` record by the launcher).
+The worker has already read the environment and loaded the model (a zoo spec, a user's ONNX file or
+a PyTorch factory's export), and it turns whatever this raises into the record. Here: the backend's
+strategy (:mod:`benchlib.scenarios.strategies`) builds it through the worker's factory, so the case's
+precision is applied as in the timed loop (:func:`benchlib.engine.build.new_backend`); then the
+executor starts, a warm-up also estimates what LoadGen needs to plan its queries, LoadGen's harness
+cost is measured with a no-op SUT, the scenario runs (one LoadGen test, Offline's reruns, or the
+Server search), the outputs are checked by the one output check, and at a reduced precision its
+accuracy is measured on the seeded evaluation set. A backend that cannot run the scenario raises
+:class:`~benchlib.scenarios.strategies.ScenarioUnsupportedError` (a ``skipped`` record).
 """
 
 from __future__ import annotations
@@ -13,18 +16,19 @@ from __future__ import annotations
 import itertools
 import os
 import time
-import traceback
 import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchlib.engine.build import accuracy_fields, built_fields, new_backend, precision_fields
 from benchlib.engine.case import RunCase
+from benchlib.engine.outcome import output_fields
 from benchlib.scenarios.settings import ScenarioSettings
 
-#: Test-only faults (honoured only when ``BENCHLIB_TEST_FAULTS=1``, like the engine's): after the
-#: warm-up, ``sut_raise`` feeds the framework inputs of the wrong shape (it raises inside the SUT
-#: during the LoadGen run) and ``sut_abort`` aborts the process from inside the SUT.
+#: Test-only faults (honoured only when the worker's test faults are enabled): after the warm-up,
+#: ``sut_raise`` feeds the framework inputs of the wrong shape (it raises inside the SUT during the
+#: LoadGen run) and ``sut_abort`` aborts the process from inside the SUT.
 SUT_FAULTS = ("sut_raise", "sut_abort")
 #: Queries that run normally before an injected fault strikes.
 FAULT_AFTER = 20
@@ -74,14 +78,6 @@ def offline(harness: Any, calibration: Any, log_root: Path, runs: int = OFFLINE_
     return summary
 
 
-def output_tolerance(spec: Any) -> float:
-    """The largest error from the float64 reference accepted for ``spec``: the model's own, where it states one."""
-    tolerance = getattr(spec, "tolerance", None)
-    if tolerance is None:
-        from benchlib.studies.verify import TOLERANCE as tolerance  # models without their own: the common float32 bound
-    return float(tolerance)
-
-
 def _metric(scenario: str, summary: dict[str, Any], search: dict[str, Any] | None) -> dict[str, Any]:
     """LoadGen's headline figure of the scenario."""
     if scenario == "SingleStream":
@@ -106,9 +102,30 @@ def _throughput(scenario: str, summary: dict[str, Any], settings: ScenarioSettin
     return summary.get("completed_samples_per_sec")
 
 
-def run_scenario(case: RunCase, fields: dict[str, Any]) -> dict[str, Any]:
-    """Build, warm up and run ``case``'s scenario; fills and returns record ``fields`` (may raise)."""
-    from benchlib.models.zoo import get_model
+def call_sizes(case: RunCase) -> tuple[int, ...]:
+    """The batch sizes a scenario's calls can take: one sample (warm-up, SingleStream, a lone Server
+    query) up to the case's batch (Offline and MultiStream calls, Server's joined queries)."""
+    return tuple(dict.fromkeys((1, case.batch_size)))
+
+
+def batch_refusal(spec: Any, case: RunCase) -> str | None:
+    """Why a model whose inputs fix the batch dimension cannot serve ``case``'s calls, or None."""
+    fixed = getattr(spec, "fixed_batch", None)
+    if fixed is None or call_sizes(case) == (fixed,):
+        return None
+    return (f"{spec.name}'s inputs fix the batch dimension at {fixed}, and {case.scenario} calls batches of 1 to "
+            f"{case.batch_size} sample(s) (running another would measure a reshaped model); allowed: a model whose "
+            f"batch dimension is dynamic (or fixed at 1, for SingleStream at batch 1)")
+
+
+def run_loadgen(case: RunCase, spec: Any, env: dict[str, Any], fields: dict[str, Any],
+                fault: str | None = None) -> None:
+    """Build, warm up and run ``case``'s scenario on ``spec``; fills record ``fields`` (raises on failure).
+
+    ``fault`` is the case's test fault when test faults are enabled (:data:`SUT_FAULTS`, or
+    ``no_fallback`` at the output check), else None.
+    """
+    from benchlib.precision import tolerance_for
     from benchlib.scenarios.harness_cost import noop_cost
     from benchlib.scenarios.loadgen_harness import Harness
     from benchlib.scenarios.server_search import search
@@ -116,27 +133,37 @@ def run_scenario(case: RunCase, fields: dict[str, Any]) -> dict[str, Any]:
 
     settings = ScenarioSettings.from_case(case)
     strategy = strategy_for(case.backend)
-    reason = strategy.unsupported(case)
+    reason = strategy.unsupported(case) or batch_refusal(spec, case)
     if reason:
         raise ScenarioUnsupportedError(reason)
-    spec = get_model(case.model)
-    fields.update(flops_per_sample=spec.flops_per_sample(), scenario_settings={"scenario": case.scenario,
-                  **settings.to_extra()}, mlperf_valid_submission=False, mlperf_note=settings.mlperf_note())
-    built = strategy.build(case, spec, settings.streams, case.batch_size)
+    fields.update(run_id=uuid.uuid4().hex, scenario_settings={"scenario": case.scenario, **settings.to_extra()},
+                  mlperf_valid_submission=False, mlperf_note=settings.mlperf_note())
+
+    made: list[Any] = []
+
+    def create(threads: int | None, variant: str | None) -> Any:
+        backend = new_backend(case, spec, threads, variant, call_sizes(case))
+        if not made:  # the record's precision fields: every stream's backend is made alike
+            fields.update(precision_fields(backend, case, env))
+        made.append(backend)
+        return backend
+
+    built = strategy.build(case, spec, settings.streams, case.batch_size, create)
     fields.update(built.facts)
+    built_fields(built.backend, fields)
     harness = Harness(built.executor, spec, settings, case.batch_size, case.seed)
     try:
         tick = time.perf_counter()
         calibration = harness.calibrate()
         fields["warmup_s"] = time.perf_counter() - tick
-        fields["calibration"] = {"single_call_ms": calibration.single_s * 1e3,
-                                 "batch_call_ms": calibration.batch_s * 1e3,
-                                 "burst_samples_per_s": calibration.samples_per_s}
+        # what the warm-up measured to plan LoadGen's queries (``calibration`` is INT8's calibration set)
+        fields["loadgen_calibration"] = {"single_call_ms": calibration.single_s * 1e3,
+                                         "batch_call_ms": calibration.batch_s * 1e3,
+                                         "burst_samples_per_s": calibration.samples_per_s}
         fields["concurrency"] = built.executor.settings()
         fields["thread_settings"] = fields["concurrency"].get("backend_thread_settings")
         fields["harness_overhead_us"] = noop_cost("SingleStream", queries=2000)["us_per_query"]
-        fault = dict(case.extra).get("test_fault")
-        if fault in SUT_FAULTS and os.environ.get("BENCHLIB_TEST_FAULTS") == "1":
+        if fault in SUT_FAULTS:
             _inject_fault(built.executor, fault)
         log_root = loadgen_dir(fields["run_id"])
         search_fields = None
@@ -148,7 +175,7 @@ def run_scenario(case: RunCase, fields: dict[str, Any]) -> dict[str, Any]:
             summary = offline(harness, calibration, log_root)
         else:
             summary = harness.run(calibration, log_root)
-        err = harness.check_outputs()
+        check = harness.check_outputs(fallback_fault=fault == "no_fallback")
     finally:
         harness.close()
     fields["loadgen"] = summary
@@ -158,44 +185,9 @@ def run_scenario(case: RunCase, fields: dict[str, Any]) -> dict[str, Any]:
     fields["latency_ms"] = {k: latency.get(k) for k in ("mean", "min", "p50", "p90", "p95", "p99", "max")}
     fields["throughput_sps"] = _throughput(case.scenario, summary, settings)
     fields["n_calls"] = summary.get("query_count")
-    tolerance = output_tolerance(spec)
-    fields["max_abs_err"] = err
-    fields["tolerance"] = tolerance
-    fields["outputs_valid"] = None if err is None else bool(err <= tolerance)
-    if err is not None:  # checked against the spec's float64 NumPy forward pass
-        from benchlib.models.reference_check import NUMPY_FLOAT64
-
-        fields["reference"] = {"method": NUMPY_FLOAT64, "reason": None}
-    if fields["outputs_valid"] is False:
-        fields["warnings"].append(f"outputs invalid: max abs error {err:.3g} > tolerance {tolerance:g}")
+    # the model's own tolerance at fp32, a reduced precision's own above it (as in the timed loop)
+    fields.update(output_fields(check, tolerance_for(case.precision, spec.tolerance), case.precision,
+                                fields["warnings"]))
+    accuracy_fields(built.backend.raw_predictor(), spec, case, fields)  # after LoadGen, never during it
     if summary.get("validity") != "VALID" and case.scenario != "Server":
         fields["warnings"].append(f"LoadGen: INVALID ({summary.get('invalid_reason') or 'see its logs'})")
-    return fields
-
-
-def run_worker(case: RunCase) -> dict[str, Any]:
-    """Run ``case``'s scenario in this process and return its record (never raises but for Ctrl-C)."""
-    from benchlib.errors import BackendUnavailableError, UnsupportedVariantError
-    from benchlib.system.env import collect_env, fingerprint_key
-    from benchlib.results.schema import failed_record, make_record
-    from benchlib.scenarios.strategies import ScenarioUnsupportedError
-
-    fields: dict[str, Any] = {"pid": os.getpid(), "run_id": uuid.uuid4().hex, "warnings": []}
-    try:
-        env = collect_env()
-        fields.update(env=env, env_key=fingerprint_key(env), warnings=list(env["warnings"]))
-        return make_record(case, status="ok", **run_scenario(case, fields))
-    except BackendUnavailableError as exc:
-        return failed_record(case, "skipped", f"not installed: pip install {exc.requirement}", **fields)
-    except (UnsupportedVariantError, ScenarioUnsupportedError) as exc:
-        return failed_record(case, "skipped", f"unsupported: {exc}", **fields)
-    except BaseException as exc:  # noqa: BLE001 - the record must say why, whatever happened
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        last_line = traceback.format_exception_only(exc)[-1].strip()
-        return failed_record(case, "failed", last_line, traceback=traceback.format_exc(), **fields)
-
-
-def run_case_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """Child-process entry (:func:`benchlib.system.child.run_in_child`): a case dict in, its record out."""
-    return run_worker(RunCase.from_dict(payload))
