@@ -1,11 +1,14 @@
-"""Shared fixtures: every test writes generated files under a temporary outputs folder."""
+"""Shared fixtures and helpers: every test writes generated files under a temporary outputs folder."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +53,100 @@ def suite(tmp_path_factory: pytest.TempPathFactory):
         else:
             os.environ["BENCHLIB_OUTPUTS"] = previous
     return outputs, result
+
+
+# -- helpers shared by test modules ------------------------------------------------------------------
+
+#: The package's source folder.
+PACKAGE = ROOT / "benchlib"
+#: The notebooks folder and its notebooks.
+NOTEBOOKS_DIR = ROOT / "notebooks"
+NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+#: A torch factory with two outputs (tests/user_factories.py).
+TWO_HEADS = "torch:tests.user_factories:two_heads"
+#: ``benchlib run`` options for a short measurement.
+QUICK = ("--min-time", "0.05", "--warmup-time", "0", "--no-progress")
+#: ``benchlib run`` options for the shortest measurement: three calls, no precision target.
+FAST_CLI = ["--min-time", "0.001", "--min-calls", "3", "--target-ci", "0", "--warmup-time", "0.001",
+            "--warmup-calls", "1", "--warmup-max", "0", "--no-progress"]
+#: :class:`~benchlib.engine.case.RunCase` settings for the shortest measurement: three calls, no precision target.
+FAST_CASE = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
+#: RunCase settings for a short measurement of at least five calls (the default precision target).
+FIVE_CALLS_CASE = {"min_time_s": 0.0, "min_calls": 5, "warmup_time_s": 0.0, "warmup_calls": 1}
+#: The machine of a record made up for a test.
+RECORD_ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
+              "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
+
+
+def run_cli(*argv: str, timeout: float = 900, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m benchlib ARGV`` in a child process, from the checkout, with extra environment variables."""
+    return subprocess.run([sys.executable, "-m", "benchlib", *argv], capture_output=True, text=True,
+                          timeout=timeout, env=child_env(**env), cwd=cwd or ROOT)
+
+
+def process_gone(pid: int) -> bool:
+    """The process no longer runs (a zombie waiting for a reaper counts as gone)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 120.0) -> bool:
+    """Whether ``predicate`` came true within ``timeout`` seconds, polled every 50 ms."""
+    # Returns as soon as the predicate holds: the timeout only bounds a hang, so it is generous.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def line_count(path: Path) -> int:
+    """Lines in the file at ``path``; 0 when there is none."""
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def outputs_text(notebook: Any) -> str:
+    """Every text output of an executed notebook (streams and text/* data), one after another."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", "") if output.get("output_type") == "stream" else "")
+            parts += [str(v) for k, v in output.get("data", {}).items() if k.startswith("text/")]
+    return "\n".join(parts)
+
+
+def fault_case(batch: int, fault: str | None = None, backend: str = "numpy", **kwargs: Any) -> Any:
+    """A short :class:`~benchlib.engine.case.RunCase` whose worker injects ``fault`` (with :func:`faults` on)."""
+    from benchlib.engine.case import RunCase
+
+    extra = (("test_fault", fault),) if fault else ()
+    return RunCase(backend, batch_size=batch, min_time_s=0.05, warmup_time_s=0.0, warmup_calls=1,
+                   extra=extra, **kwargs)
+
+
+@pytest.fixture
+def faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker obeys a case's ``test_fault`` setting (crash, hang, wrong outputs) in this test."""
+    from benchlib.engine.worker import TEST_FAULTS_ENV
+
+    monkeypatch.setenv(TEST_FAULTS_ENV, "1")
+
+
+@pytest.fixture
+def tmp_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """BENCHLIB_OUTPUTS at ``tmp_path / "outputs"``, with no torch factory plan cached by an earlier test (a plan
+    names files in the outputs folder it was made for)."""
+    from benchlib.models.torch_factory import plan_factory
+
+    outputs = tmp_path / "outputs"
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(outputs))
+    plan_factory.cache_clear()
+    return outputs
 
 
 # -- a machine kept busy, for CI-like runs ------------------------------------------------------------

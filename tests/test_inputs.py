@@ -18,14 +18,7 @@ import pytest
 from benchlib.engine.case import RunCase
 from benchlib.results import append_record, make_record, read_records
 from benchlib.results.store import MAX_LINE_BYTES, ResultsWriteError
-from tests.conftest import ROOT, child_env
-
-QUICK = ("--min-time", "0.05", "--warmup-time", "0", "--no-progress")
-
-
-def _cli(*argv: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchlib", *argv], capture_output=True, text=True,
-                          timeout=timeout, env=child_env(**env), cwd=ROOT)
+from tests.conftest import QUICK, ROOT, child_env, line_count, process_gone, run_cli, wait_for
 
 
 def _main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -45,29 +38,6 @@ def _results(path: Path, *batches: int) -> Path:
     for batch in batches:
         append_record(path, _record(batch))
     return path
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def _wait_for(predicate, timeout: float = 120.0) -> bool:  # noqa: ANN001
-    # Returns as soon as the predicate holds: the timeout only bounds a hang, so it is generous.
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _lines(path: Path) -> int:
-    return len(path.read_bytes().splitlines()) if path.exists() else 0
 
 
 # -- outputs are checked before anything runs ----------------------------------------------------
@@ -111,7 +81,7 @@ def test_run_refuses_devices_fifos_links_to_them_and_folders(target: str, tmp_pa
     elif target == "folder":
         path = tmp_path
     # a subprocess with a timeout: a check that opened the FIFO would block forever
-    run = _cli("run", "--backends", "numpy", "--out", str(path), *QUICK, timeout=300)
+    run = run_cli("run", "--backends", "numpy", "--out", str(path), *QUICK, timeout=300)
     assert run.returncode == 2, run.stderr
     expected = "is a directory" if target == "folder" else "not a regular file"
     assert f"--out='{path}' {expected}" in run.stderr or expected in run.stderr
@@ -189,7 +159,7 @@ def test_sweep_outputs_are_planned_before_the_sweep(tmp_path: Path) -> None:
     assert tables.is_dir() and figures.is_dir() and not out.exists() and blocker.read_text() == "mine\n"
 
     # through the CLI: refused before the roofline or any case runs, nothing written
-    run = _cli("sweep", "--backends", "numpy", "--quick", "--out", str(tmp_path / "new" / "s.jsonl"),
+    run = run_cli("sweep", "--backends", "numpy", "--quick", "--out", str(tmp_path / "new" / "s.jsonl"),
                "--tables-dir", str(blocker / "t"), timeout=300)
     assert run.returncode == 2 and f"--tables-dir='{blocker / 't'}' is not writable (Not a directory)" in run.stderr
     assert not (tmp_path / "new").exists()
@@ -201,11 +171,11 @@ def test_report_refuses_a_fifo_or_device_and_skips_them_inside_a_folder(tmp_path
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)
     for path in (fifo, Path("/dev/zero")):
-        run = _cli("report", str(path), timeout=300)
+        run = run_cli("report", str(path), timeout=300)
         assert run.returncode == 2 and f"PATH='{path}' is a " in run.stderr and "not a regular file" in run.stderr
     _results(tmp_path / "good.jsonl", 1)
     (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
-    run = _cli("report", str(tmp_path), timeout=300)
+    run = run_cli("report", str(tmp_path), timeout=300)
     assert run.returncode == 0, run.stderr
     assert f"load problem: {fifo}: skipped, a FIFO (named pipe) is not a regular file" in run.stderr
     assert f"load problem: {tmp_path / 'zero.jsonl'}: skipped, a character device" in run.stderr
@@ -215,7 +185,7 @@ def test_report_refuses_a_fifo_or_device_and_skips_them_inside_a_folder(tmp_path
 def test_resume_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "r.jsonl"
     os.mkfifo(fifo)
-    run = _cli("run", "--backends", "numpy", "--out", str(fifo), "--resume", *QUICK, timeout=300)
+    run = run_cli("run", "--backends", "numpy", "--out", str(fifo), "--resume", *QUICK, timeout=300)
     assert run.returncode == 2 and "FIFO" in run.stderr
 
 
@@ -231,7 +201,7 @@ def test_over_long_lines_are_skipped_with_a_message(tmp_path: Path) -> None:
     # the real bound, through the CLI: one line just over it
     with open(path, "ab") as handle:
         handle.write(b"x" * (MAX_LINE_BYTES + 10) + b"\n")
-    run = _cli("report", str(path))
+    run = run_cli("report", str(path))
     assert run.returncode == 0 and f"{path}:4: skipped a line of {MAX_LINE_BYTES + 11:,} bytes" in run.stderr
 
 
@@ -276,7 +246,7 @@ def test_bad_bytes_and_impossible_values_are_skipped_with_file_line_and_reason(t
         assert problem.startswith(f"{path}:{number}: skipped") and message in problem, problem
 
     # report and resume read the rest; nothing invalid is ranked or counted as done
-    report = _cli("report", str(path))
+    report = run_cli("report", str(path))
     assert report.returncode == 0, report.stderr
     assert "Traceback" not in report.stderr and "| numpy " in report.stdout
     assert f"{path}:2: skipped, not UTF-8 text" in report.stderr and "invalid record (not shown or ranked)" in \
@@ -286,11 +256,11 @@ def test_bad_bytes_and_impossible_values_are_skipped_with_file_line_and_reason(t
 
 def test_resume_reads_past_a_non_utf8_line(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    first = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), *QUICK)
+    first = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), *QUICK)
     assert first.returncode == 0, first.stderr
     with open(out, "ab") as handle:
         handle.write(b'{"schema_version":1,"backend":"\xff"}\n')
-    again = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "--out", str(out), "--resume", *QUICK)
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "--out", str(out), "--resume", *QUICK)
     assert again.returncode == 0, again.stderr
     assert "resuming: 1 case(s) already done" in again.stderr and f"{out}:2: skipped, not UTF-8" in again.stderr
     assert "Traceback" not in again.stderr
@@ -304,7 +274,7 @@ def test_mixed_type_fields_do_not_break_the_table(tmp_path: Path) -> None:
         handle.write(json.dumps({**_record(1), "threads": "2"}) + "\n")
         handle.write(json.dumps({**_record(3), "warnings": None, "noisy": None, "latency_ci95_ms": {"p50": [1]}})
                      + "\n")
-    run = _cli("report", str(path))
+    run = run_cli("report", str(path))
     assert run.returncode == 0, run.stderr
     assert "threads='2' is invalid" in run.stderr and run.stdout.count("| numpy ") == 2
 
@@ -367,7 +337,7 @@ def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> N
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
                             cwd=ROOT)
     try:
-        assert _wait_for(lambda: _lines(out) >= 1 or proc.poll() is not None)
+        assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
         filler = _fill(disk)
         _, stderr = proc.communicate(timeout=600)
     finally:
@@ -380,7 +350,7 @@ def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> N
     assert problems == [] and 1 <= len(records) < 4 and raw.endswith(b"\n")  # no partial line
 
     filler.unlink()
-    again = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time", "0.5",
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time", "0.5",
                  "--warmup-time", "0", "--no-progress", "--out", str(out), "--resume")
     assert again.returncode == 0, again.stderr
     final, problems = read_records(out)
@@ -435,7 +405,7 @@ def test_contradictory_options_are_refused(tmp_path: Path, capsys: pytest.Captur
 
 def test_repeated_values_run_once_and_say_so(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    run = _cli("run", "--backends", "numpy", "numpy", "--batch-sizes", "2", "2", "--threads", "1", "1",
+    run = run_cli("run", "--backends", "numpy", "numpy", "--batch-sizes", "2", "2", "--threads", "1", "1",
                "--out", str(out), *QUICK)
     assert run.returncode == 0, run.stderr
     for note in ("--backends numpy given more than once", "--batch-sizes 2 given more than once",
@@ -446,9 +416,9 @@ def test_repeated_values_run_once_and_say_so(tmp_path: Path) -> None:
 
 def test_resume_with_other_settings_says_what_differs(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    first = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), *QUICK)
+    first = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), *QUICK)
     assert first.returncode == 0, first.stderr
-    other = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), "--resume",
+    other = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), "--resume",
                  "--min-time", "0.07", "--warmup-time", "0", "--no-progress")
     assert other.returncode == 2
     assert "--min-time is 0.05 there, 0.07 now" in other.stderr and "all would run again" in other.stderr
@@ -458,7 +428,7 @@ def test_resume_with_other_settings_says_what_differs(tmp_path: Path) -> None:
     record["env_key"] = "another"
     record["env"]["frameworks"]["numpy"] = "0.0.1"
     out.write_text(json.dumps(record) + "\n")
-    again = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), "--resume", *QUICK)
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), "--resume", *QUICK)
     assert again.returncode == 0, again.stderr
     assert "note: 1 case(s) in" in again.stderr and "measured in another environment (numpy 0.0.1 there" in \
         again.stderr
@@ -488,11 +458,11 @@ def test_sigterm_stops_the_run_removes_temporary_folders_and_says_how_to_resume(
          "--min-time", "0.5", "--warmup-time", "0", "--no-progress", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(TMPDIR=str(temp)), cwd=ROOT)
     try:
-        assert _wait_for(lambda: _lines(out) >= 1 or proc.poll() is not None)
+        assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
         workers: list[int] = []
-        assert _wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
+        assert wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
                          or proc.poll() is not None)
-        assert _wait_for(lambda: any(temp.iterdir()) or proc.poll() is not None)  # the case's folder exists
+        assert wait_for(lambda: any(temp.iterdir()) or proc.poll() is not None)  # the case's folder exists
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=300)
     finally:
@@ -500,7 +470,7 @@ def test_sigterm_stops_the_run_removes_temporary_folders_and_says_how_to_resume(
     assert proc.returncode == 130, stderr
     assert "interrupted after" in stderr and f"Resume with the same command plus --resume --out {out}" in stderr
     assert "Traceback" not in stderr
-    assert _wait_for(lambda: all(_gone(pid) for pid in workers))
+    assert wait_for(lambda: all(process_gone(pid) for pid in workers))
     assert list(temp.iterdir()) == []  # the child's temporary folder is removed
     records, problems = read_records(out)
     assert problems == [] and 1 <= len(records) < 4 and all(r["status"] == "ok" for r in records)

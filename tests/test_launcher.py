@@ -9,28 +9,20 @@ import pytest
 from benchlib.engine import RunCase, run_case, run_cases
 from benchlib.engine.worker import TEST_FAULTS_ENV
 from benchlib.results import REQUIRED_KEYS, read_records
+from tests.conftest import fault_case
 
-
-def _case(batch: int, fault: str | None = None, **kwargs: object) -> RunCase:
-    extra = (("test_fault", fault),) if fault else ()
-    return RunCase("numpy", batch_size=batch, min_time_s=0.05, warmup_time_s=0.0, warmup_calls=1,
-                   extra=extra, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def faults_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_FAULTS_ENV, "1")
+pytestmark = pytest.mark.usefixtures("faults")
 
 
 def test_faults_become_failed_records_and_other_runs_succeed(tmp_path: Path) -> None:
     results = tmp_path / "r.jsonl"
     cases = [
-        _case(1),
-        _case(2, "raise"),
-        _case(3, "abort"),
-        _case(4, "hang", timeout_s=2.0),
-        _case(5, "exit"),
-        _case(6),
+        fault_case(1),
+        fault_case(2, "raise"),
+        fault_case(3, "abort"),
+        fault_case(4, "hang", timeout_s=2.0),
+        fault_case(5, "exit"),
+        fault_case(6),
     ]
     seen: list[str] = []
     records = run_cases(cases, results_path=results, progress=False, on_record=lambda r: seen.append(r["status"]))
@@ -53,7 +45,7 @@ def test_faults_become_failed_records_and_other_runs_succeed(tmp_path: Path) -> 
 
 def test_fault_hook_is_inert_without_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TEST_FAULTS_ENV)
-    assert run_case(_case(1, "abort"))["status"] == "ok"
+    assert run_case(fault_case(1, "abort"))["status"] == "ok"
 
 
 def test_missing_framework_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,7 +58,7 @@ def test_missing_framework_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_resume_skips_cases_done_in_the_same_environment(tmp_path: Path) -> None:
     results = tmp_path / "r.jsonl"
-    first = run_cases([_case(1), _case(2, "raise")], results_path=results, progress=False)
+    first = run_cases([fault_case(1), fault_case(2, "raise")], results_path=results, progress=False)
     assert [r["status"] for r in first] == ["ok", "failed"]
-    again = run_cases([_case(1), _case(2, "raise")], results_path=results, progress=False, skip_done=True)
+    again = run_cases([fault_case(1), fault_case(2, "raise")], results_path=results, progress=False, skip_done=True)
     assert [r["batch_size"] for r in again] == [2]  # the ok case is skipped, the failed one retried

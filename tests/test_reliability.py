@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -21,49 +20,13 @@ from benchlib.engine import RunCase, run_cases
 from benchlib.engine.worker import TEST_FAULTS_ENV
 from benchlib.results import append_record, load, make_record, read_records
 from benchlib.results.schema import SCHEMA_VERSION
-from tests.conftest import ROOT, child_env
-
-QUICK = ("--min-time", "0.05", "--warmup-time", "0", "--no-progress")
-
-
-def _cli(*argv: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchlib", *argv], capture_output=True, text=True,
-                          timeout=timeout, env=child_env(**env), cwd=ROOT)
-
-
-def _case(batch: int, fault: str | None = None, backend: str = "numpy", **kwargs: object) -> RunCase:
-    extra = (("test_fault", fault),) if fault else ()
-    return RunCase(backend, batch_size=batch, min_time_s=0.05, warmup_time_s=0.0, warmup_calls=1,
-                   extra=extra, **kwargs)
-
-
-def _gone(pid: int) -> bool:
-    """The process no longer runs (a zombie waiting for a reaper counts as gone)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def _wait_for(predicate, timeout: float = 120.0) -> bool:  # noqa: ANN001
-    # Returns as soon as the predicate holds: the timeout only bounds a hang, so it is generous.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _lines(path: Path) -> int:
-    return len(path.read_bytes().splitlines()) if path.exists() else 0
-
+from tests.conftest import QUICK, ROOT, child_env, fault_case, line_count, process_gone, run_cli, wait_for
 
 # -- missing framework ---------------------------------------------------------------------------
 
 def test_missing_framework_run_and_report_say_not_installed(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
-    run = _cli("run", "--backends", "numpy", "onnxruntime", "--batch-sizes", "1", "7", "--out", str(out), *QUICK,
+    run = run_cli("run", "--backends", "numpy", "onnxruntime", "--batch-sizes", "1", "7", "--out", str(out), *QUICK,
                BENCHLIB_BLOCK_IMPORTS="onnxruntime")
     assert run.returncode == 0, run.stderr
     records, problems = read_records(out)
@@ -76,7 +39,7 @@ def test_missing_framework_run_and_report_say_not_installed(tmp_path: Path) -> N
         assert by["onnxruntime", batch]["error"] == "not installed: pip install onnxruntime onnx"
     assert re.search(r"\| onnxruntime .*\| skipped .*not installed: pip install onnxruntime onnx", run.stdout)
 
-    report = _cli("report", str(out))  # read without the blocker: what was stored is what is shown
+    report = run_cli("report", str(out))  # read without the blocker: what was stored is what is shown
     assert report.returncode == 0, report.stderr
     assert re.search(r"\| onnxruntime .*\| skipped .*not installed: pip install onnxruntime onnx", report.stdout)
     assert len(re.findall(r"\| numpy .*\| ok ", report.stdout)) == 2
@@ -89,7 +52,7 @@ def test_missing_framework_run_and_report_say_not_installed(tmp_path: Path) -> N
 
 
 def test_missing_framework_verify_skips_it() -> None:
-    verify = _cli("verify", "--backends", "numpy", "jax", "--json", BENCHLIB_BLOCK_IMPORTS="tensorflow,jax")
+    verify = run_cli("verify", "--backends", "numpy", "jax", "--json", BENCHLIB_BLOCK_IMPORTS="tensorflow,jax")
     assert verify.returncode == 0, verify.stderr
     rows = {row["backend"]: row for row in json.loads(verify.stdout)}
     assert rows["numpy"]["status"] == "pass"
@@ -97,7 +60,7 @@ def test_missing_framework_verify_skips_it() -> None:
 
 
 def test_missing_framework_article_skips_it(tmp_path: Path) -> None:
-    article = _cli("article", "--num-runs", "2", "--backends", "tensorflow", "onnxruntime", "--min-time", "0.05",
+    article = run_cli("article", "--num-runs", "2", "--backends", "tensorflow", "onnxruntime", "--min-time", "0.05",
                    "--out", str(tmp_path), "--no-progress", BENCHLIB_BLOCK_IMPORTS="tensorflow,jax")
     assert article.returncode == 0, article.stderr
     assert "tensorflow-cpu" in article.stdout  # the status tables name the requirement
@@ -114,17 +77,12 @@ def test_missing_framework_article_skips_it(tmp_path: Path) -> None:
 
 # -- crashing and hanging runs -------------------------------------------------------------------
 
-@pytest.fixture
-def faults(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(TEST_FAULTS_ENV, "1")
-
-
 def test_sigkilled_run_is_failed_and_earlier_records_are_intact(tmp_path: Path, faults: None) -> None:
     results = tmp_path / "r.jsonl"
-    run_cases([_case(1)], results_path=results, progress=False)
+    run_cases([fault_case(1)], results_path=results, progress=False)
     before = results.read_bytes()
-    records = run_cases([_case(2, "kill"), _case(3, "raise"), _case(4, "abort"), _case(5)], results_path=results,
-                        progress=False)
+    records = run_cases([fault_case(2, "kill"), fault_case(3, "raise"), fault_case(4, "abort"), fault_case(5)],
+                        results_path=results, progress=False)
     assert [r["status"] for r in records] == ["failed", "failed", "failed", "ok"]
     assert records[0]["error"] == "killed by SIGKILL (out of memory?)" and records[0]["returncode"] == -9
     assert records[1]["error"] == "RuntimeError: injected test fault"
@@ -141,7 +99,7 @@ HANG_TIMEOUTS_S = (3.0, 12.0, 48.0, 192.0)
 
 def test_hang_is_stopped_at_the_timeout_with_its_grandchildren(tmp_path: Path, faults: None) -> None:
     for timeout in HANG_TIMEOUTS_S:
-        records = run_cases([_case(1, "hang_with_child", timeout_s=timeout), _case(2)],
+        records = run_cases([fault_case(1, "hang_with_child", timeout_s=timeout), fault_case(2)],
                             results_path=tmp_path / "r.jsonl", progress=False)
         hung = records[0]
         assert hung["status"] == "failed" and hung["error"] == f"timed out after {timeout:g} s"
@@ -151,8 +109,8 @@ def test_hang_is_stopped_at_the_timeout_with_its_grandchildren(tmp_path: Path, f
     assert started, f"the worker never reached its hang within {timeout:g} s: {hung['stderr_tail']}"
     pids = [int(p) for p in started.groups()]
     # one grandchild shares the worker's process group, the other escaped into its own session
-    assert _wait_for(lambda: all(_gone(pid) for pid in pids))
-    assert _gone(hung["pid"])
+    assert wait_for(lambda: all(process_gone(pid) for pid in pids))
+    assert process_gone(hung["pid"])
     assert records[1]["status"] == "ok"
 
 
@@ -169,8 +127,8 @@ def test_sigkill_mid_run_keeps_every_completed_record_and_leaves_no_orphan(tmp_p
     out = tmp_path / "r.jsonl"
     proc = _start_run(out, (1, 2, 3, 4, 5, 6), "0.5")
     try:
-        assert _wait_for(lambda: _lines(out) >= 2 or proc.poll() is not None)
-        worker = _wait_for(lambda: psutil.Process(proc.pid).children() or proc.poll() is not None)
+        assert wait_for(lambda: line_count(out) >= 2 or proc.poll() is not None)
+        worker = wait_for(lambda: psutil.Process(proc.pid).children() or proc.poll() is not None)
         workers = [c.pid for c in psutil.Process(proc.pid).children()] if worker and proc.poll() is None else []
         proc.kill()
     finally:
@@ -182,7 +140,7 @@ def test_sigkill_mid_run_keeps_every_completed_record_and_leaves_no_orphan(tmp_p
     assert [r["batch_size"] for r in records] == list(range(1, len(records) + 1))
     assert len(records) < 6, "the run finished before it could be killed"
     # the running worker dies with its launcher (PR_SET_PDEATHSIG) instead of running on as an orphan
-    assert _wait_for(lambda: all(_gone(pid) for pid in workers))
+    assert wait_for(lambda: all(process_gone(pid) for pid in workers))
 
 
 _LAUNCHER = """
@@ -199,16 +157,16 @@ def test_worker_dies_with_a_sigkilled_launcher(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(out)], env=child_env(**{TEST_FAULTS_ENV: "1"}),
                             cwd=ROOT)
     try:
-        assert _wait_for(lambda: _lines(out) >= 1 or proc.poll() is not None)
+        assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
         workers: list[int] = []
-        assert _wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
+        assert wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
                          or proc.poll() is not None)
         assert workers, "the hanging case never started"
         proc.kill()
     finally:
         proc.wait()
     # without PR_SET_PDEATHSIG the hanging worker would run on forever as an orphan
-    assert _wait_for(lambda: all(_gone(pid) for pid in workers))
+    assert wait_for(lambda: all(process_gone(pid) for pid in workers))
     records, problems = read_records(out)
     assert problems == [] and [r["status"] for r in records] == ["ok"]
 
@@ -217,9 +175,9 @@ def test_ctrl_c_stops_the_current_case_says_how_to_resume_and_resume_skips_done(
     out = tmp_path / "r.jsonl"
     proc = _start_run(out, (1, 2, 3, 4), "0.5")
     try:
-        assert _wait_for(lambda: _lines(out) >= 1 or proc.poll() is not None)
+        assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
         workers: list[int] = []
-        assert _wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
+        assert wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)
                          or proc.poll() is not None)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=300)
@@ -227,14 +185,14 @@ def test_ctrl_c_stops_the_current_case_says_how_to_resume_and_resume_skips_done(
         proc.kill()
     assert proc.returncode == 130, stderr
     assert f"Resume with the same command plus --resume --out {out}" in stderr
-    assert _wait_for(lambda: all(_gone(pid) for pid in workers))
+    assert wait_for(lambda: all(process_gone(pid) for pid in workers))
     records, problems = read_records(out)
     assert problems == [] and 1 <= len(records) < 4
     assert all(r["status"] == "ok" for r in records)  # the interrupted case left nothing behind
     done = [r["batch_size"] for r in records]
 
     # the same command plus --resume (min-time is part of what a case measures, so it stays the same)
-    again = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time", "0.5",
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time", "0.5",
                  "--warmup-time", "0", "--no-progress", "--out", str(out), "--resume")
     assert again.returncode == 0, again.stderr
     assert f"resuming: {len(done)} case(s) already done" in again.stderr
@@ -275,20 +233,20 @@ class _Trap:
 
 
 def test_report_reads_what_it_can_and_names_each_bad_line(tmp_path: Path) -> None:
-    good = make_record(_case(1), latency_ms={"p50": 1.5, "p99": 2.0}, outputs_valid=True)
+    good = make_record(fault_case(1), latency_ms={"p50": 1.5, "p99": 2.0}, outputs_valid=True)
     results = tmp_path / "mixed.jsonl"
     append_record(results, good)
     with open(results, "a") as handle:
         handle.write('{"schema_version": 1, "backend": "num\n')  # a cut line
         handle.write(json.dumps({**good, "schema_version": SCHEMA_VERSION + 1}) + "\n")
-    append_record(results, make_record(_case(2), latency_ms={"p50": 2.5, "p99": 3.0}, outputs_valid=True))
+    append_record(results, make_record(fault_case(2), latency_ms={"p50": 2.5, "p99": 3.0}, outputs_valid=True))
     marker = tmp_path / "unpickled"
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_bytes(pickle.dumps([_Trap(marker)]))
     csv = tmp_path / "table.jsonl"
     csv.write_text("backend,p50\nnumpy,1.0\n")
 
-    report = _cli("report", str(results), str(foreign), str(csv))
+    report = run_cli("report", str(results), str(foreign), str(csv))
     assert report.returncode == 0, report.stderr
     assert len(re.findall(r"\| numpy ", report.stdout)) == 2
     assert f"load problem: {results}:2: skipped not JSON" in report.stderr
@@ -299,7 +257,7 @@ def test_report_reads_what_it_can_and_names_each_bad_line(tmp_path: Path) -> Non
     assert f"load problem: {csv}:2: skipped" in report.stderr
     assert not marker.exists()
 
-    only_foreign = _cli("report", str(foreign))
+    only_foreign = run_cli("report", str(foreign))
     assert only_foreign.returncode == 1 and "no records found" in only_foreign.stderr
     assert f"{foreign}:1" in only_foreign.stderr and not marker.exists()
 
@@ -326,7 +284,7 @@ def test_divergent_outputs_are_marked_invalid_and_left_out_of_rankings(tmp_path:
     from benchlib.report.tables import comparison_table
 
     results = tmp_path / "r.jsonl"
-    records = run_cases([_case(1, "perturb"), _case(1, backend="onnxruntime")], results_path=results,
+    records = run_cases([fault_case(1, "perturb"), fault_case(1, backend="onnxruntime")], results_path=results,
                         progress=False)
     bad = records[0]
     assert bad["status"] == "ok" and bad["outputs_valid"] is False and bad["max_abs_err"] > 1e-4
@@ -341,7 +299,7 @@ def test_divergent_outputs_are_marked_invalid_and_left_out_of_rankings(tmp_path:
     assert any("fastest is onnxruntime" in s for s in sentences)
     assert any(s.startswith("numpy (default) at batch size 1 produced outputs that differ")
                and "left out of the rankings" in s for s in sentences)
-    report = _cli("report", str(results))
+    report = run_cli("report", str(results))
     assert report.returncode == 0 and "outputs invalid (max abs err 0.001); not ranked" in report.stdout
 
 
@@ -400,7 +358,7 @@ def test_more_threads_than_cores_is_a_warning_not_an_error(tmp_path: Path) -> No
     from benchlib.system.env import usable_cores
 
     many = str(int(usable_cores()["usable"]) * 4)
-    run = _cli("run", "--backends", "numpy", "--batch-sizes", "1", "--threads", many, "--out",
+    run = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--threads", many, "--out",
                str(tmp_path / "r.jsonl"), *QUICK)
     assert run.returncode == 0, run.stderr
     assert f"warning: --threads {many} exceeds the" in run.stderr
@@ -465,7 +423,7 @@ def test_busy_machine_is_warned_in_the_record_and_the_report(tmp_path: Path) -> 
     busy = [w for w in record["warnings"] if w.startswith("busy machine: other processes used")]
     assert busy, record["warnings"]
     assert record["others_cpu_cores"] > 0.25 * record["usable_cores"]
-    report = _cli("report", str(results))
+    report = run_cli("report", str(results))
     assert report.returncode == 0 and re.search(r"\| numpy .*busy machine", report.stdout)
     from benchlib.report.insights import insights
 
@@ -480,7 +438,7 @@ def _fds() -> int:
 
 def test_soak_three_rounds_in_one_process(tmp_path: Path, record_property) -> None:  # noqa: ANN001
     results = tmp_path / "soak.jsonl"
-    cases = [_case(b, backend=name) for name in ("numpy", "onnxruntime") for b in (1, 64)]
+    cases = [fault_case(b, backend=name) for name in ("numpy", "onnxruntime") for b in (1, 64)]
     me = psutil.Process()
     gc.collect()
     rss0, fds0 = me.memory_info().rss, _fds()
