@@ -1,5 +1,6 @@
 """A LoadGen scenario is a field of the case, run by the one worker: the case's precision is what runs,
-a user's ONNX file is served under load, and a case a backend cannot serve is skipped with the reason."""
+a user's ONNX file and a PyTorch factory are served under load, and a case a backend cannot serve is
+skipped with the reason."""
 
 from __future__ import annotations
 
@@ -150,3 +151,20 @@ def test_a_fixed_batch_user_model_is_skipped_where_loadgen_calls_other_sizes(tmp
     record = run_worker(case)
     assert record["status"] == "skipped"
     assert "fix the batch dimension at 8, and Server calls batches of 1 to 8 sample(s)" in record["error"]
+
+
+def test_a_torch_factory_is_served_by_pytorch_itself(isolated_outputs: Path) -> None:
+    pytest.importorskip("mlperf_loadgen")
+    pytest.importorskip("torch")
+    from benchlib.engine.launcher import run_case
+    from benchlib.models.torch_factory import WEIGHTS_KEY, plan_factory
+
+    plan_factory.cache_clear()  # planned (exported) into this test's outputs folder
+    (case,) = scenario_cases(["pytorch"], "torch:tests.user_factories:two_heads", "Server", batch=4)
+    record = run_case(case)
+    assert record["status"] == "ok", record.get("traceback") or record.get("error")
+    info = record["model_info"]
+    assert info["kind"] == "factory" and info["weights_sha256"] == dict(case.extra)[WEIGHTS_KEY]
+    assert record["model_file"] is None  # the module itself runs, not its export
+    assert record["outputs_valid"] is True and record["reference"]["method"] == "onnx-reference-evaluator"
+    assert record["server_search"] and record["concurrency"]["strategy"] == "thread pool"
