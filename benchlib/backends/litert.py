@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from benchlib.backends.base import Backend, Predictor
-from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
 from benchlib.backends.litert_files import flatbuffer, tensorflow_version
 from benchlib.backends.litert_quant import METHODS as PRECISION_METHODS
 from benchlib.backends.litert_quant import SKIPS as PRECISION_SKIPS
+from benchlib.backends.static_shapes import StaticShapes, per_batch_predictor
 
 
 class _StaticShape:
