@@ -18,11 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from benchlib.results.records import case_identity, case_value
+
 if TYPE_CHECKING:
     import pandas as pd
 
-#: What makes two records the same case apart from the framework: the comparison's measured case
-#: (:data:`benchlib.studies.compare.MEASURED_CASE`) without backend and variant.
+#: The fields that say what the framework measured: the case fields (:data:`benchlib.results.schema.CASE_FIELDS`)
+#: but backend and variant (the ``framework`` column), in the order the tables show them.
 CASE_FIELDS: tuple[str, ...] = ("model", "batch_size", "threads", "protocol", "precision", "scenario")
 
 
@@ -80,14 +82,8 @@ def _framework(record: dict[str, Any]) -> str:
     return f"{record.get('backend')}/{variant}" if variant else str(record.get("backend"))
 
 
-def _case_value(record: dict[str, Any], name: str) -> Any:
-    """A case field's value; an object is not one (records also keep the measurement's ``precision`` object)."""
-    value = record.get(name)
-    return None if isinstance(value, dict | list) else value
-
-
-def _case_key(record: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(str(_case_value(record, name)) for name in CASE_FIELDS)
+def _case_key(record: dict[str, Any]) -> str:
+    return case_identity(record, CASE_FIELDS)
 
 
 def _case_order(record: dict[str, Any]) -> tuple[tuple[int, float, str], ...]:
@@ -97,21 +93,21 @@ def _case_order(record: dict[str, Any]) -> tuple[tuple[int, float, str], ...]:
             return (0, float(value), "")
         return (1, 0.0, str(value)) if value is not None else (2, 0.0, "")
 
-    return tuple(part(_case_value(record, name)) for name in CASE_FIELDS)
+    return tuple(part(case_value(record, name)) for name in CASE_FIELDS)
 
 
 #: How an unset case field (threads: the framework's default) is shown.
 UNSET = "-"
 
 
-def _newest_ok(records: Iterable[dict[str, Any]]) -> dict[tuple[str, tuple[str, ...], str], dict[str, Any]]:
+def _newest_ok(records: Iterable[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The newest record of each (machine key, case, framework); kept only when it is ``ok``.
 
     A case whose newest record failed has no current number on that machine, so none is shown.
     """
     from benchlib.system.env import machine_key
 
-    newest: dict[tuple[str, tuple[str, ...], str], tuple[tuple[str, int], dict[str, Any]]] = {}
+    newest: dict[tuple[str, str, str], tuple[tuple[str, int], dict[str, Any]]] = {}
     for position, record in enumerate(records):
         key = machine_key(record.get("env"))
         if key is None:
@@ -136,7 +132,7 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     from benchlib.studies.compare import samples_problem, tie_groups
 
     out = []
-    by_case: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_case: dict[str, list[dict[str, Any]]] = {}
     for record in rows:
         by_case.setdefault(_case_key(record), []).append(record)
     for _, records in sorted(by_case.items(), key=lambda item: _case_order(item[1][0])):
@@ -148,7 +144,7 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
         for record, name in sorted(zip(records, names, strict=True), key=lambda item: item[0]["latency_ms"]["p50"]):
             ci = (record.get("latency_ci95_ms") or {}).get("p50") or [None, None]
             warnings = record.get("warnings") or []
-            case = {f: UNSET if _case_value(record, f) is None else _case_value(record, f) for f in CASE_FIELDS}
+            case = {f: UNSET if case_value(record, f) is None else case_value(record, f) for f in CASE_FIELDS}
             out.append({**case, "framework": name,
                         "p50 (ms)": record["latency_ms"]["p50"], "p50 lo (ms)": ci[0], "p50 hi (ms)": ci[1],
                         "ratio": record["latency_ms"]["p50"] / fastest, "tie group": group_of.get(name),

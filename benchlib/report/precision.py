@@ -1,7 +1,7 @@
 """Speed-up over fp32 against decision agreement: the precision notebook's table, chart and sentences.
 
-A reduced-precision record is paired with the fp32 record of the same backend, variant, model, batch
-size and threads on the same machine (``env_key``); its speed-up is fp32's p50 over its own. Every
+A reduced-precision record is paired with the fp32 record of the same case (backend, variant, model, batch
+size, threads, protocol and scenario) on the same machine (``env_key``); its speed-up is fp32's p50 over its own. Every
 row names its precision, so nothing is ranked against fp32 without saying at which precision.
 """
 
@@ -14,8 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-#: What pairs a reduced-precision record with its fp32 baseline.
-PAIR = ("env_key", "backend", "variant", "model", "batch_size", "threads")
+from benchlib.results.records import case_identity, case_key
+from benchlib.results.schema import CASE_FIELDS
+
+#: What pairs a reduced-precision record with its fp32 baseline: the same environment and every case field
+#: (:data:`benchlib.results.schema.CASE_FIELDS`) but the precision.
+PAIR_FIELDS: tuple[str, ...] = tuple(name for name in CASE_FIELDS if name != "precision")
 COLUMNS = ["backend", "variant", "model", "batch_size", "threads", "precision", "status", "p50_ms",
            "p50_halfwidth", "throughput_sps", "speedup_vs_fp32", "decision_agreement", "max_abs_err", "mean_abs_err",
            "native", "note"]
@@ -28,9 +32,10 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
         accuracy = record.get("accuracy") or {}
         hardware = record.get("precision_hardware") or {}
         rows.append({
-            **{key: record.get(key) for key in PAIR},
+            **{key: record.get(key) for key in ("backend", "variant", "model", "batch_size", "threads")},
+            "_pair": f"{record.get('env_key')}|{case_identity(record, PAIR_FIELDS)}",
             "precision": record.get("precision") or "fp32", "status": record.get("status"),
-            "case_key": record.get("case_key"),
+            "case_key": case_key(record),
             "p50_ms": (record.get("latency_ms") or {}).get("p50"),
             "p50_halfwidth": (record.get("stopping") or {}).get("halfwidth"),
             "throughput_sps": record.get("throughput_sps"),
@@ -46,7 +51,7 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     frame[measured] = frame[measured].apply(pd.to_numeric, errors="coerce").where(frame["status"].eq("ok"))
     frame["threads"] = frame["threads"].astype(object).where(frame["threads"].notna(), "default")
     frame["variant"] = frame["variant"].astype(object).where(frame["variant"].notna(), "")
-    key = frame[list(PAIR)].astype(str).agg("|".join, axis=1)
+    key = frame["_pair"]
     p50 = frame["p50_ms"].where(np.isfinite(frame["p50_ms"]))  # a NaN or infinite median is compared with nothing
     fp32 = p50.where(frame["precision"].eq("fp32") & frame["status"].eq("ok"))
     baseline = fp32.groupby(key).transform("max")

@@ -16,9 +16,11 @@ from typing import Any
 import pandas as pd
 
 from benchlib.report.tables import finite, one_per_case, single_call_rows
+from benchlib.results.schema import CASE_FIELDS
 
-#: A case's identity in a sweep (the newest record of each is kept).
-IDENTITY = ["model", "backend", "variant", "batch_size", "threads"]
+#: The columns that name a sweep's case: its case fields (:data:`benchlib.results.schema.CASE_FIELDS`) but
+#: the protocol and scenario, which a sweep's single-call records all share.
+IDENTITY = [name for name in CASE_FIELDS if name not in ("protocol", "scenario")]
 #: The issue's performance targets (stated in the README as results, never asserted in tests).
 TARGET_FASTEST_PCT = 80.0
 TARGET_EVERY_PCT = 50.0

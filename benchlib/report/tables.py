@@ -22,9 +22,6 @@ TABLE_COLUMNS = {
     # the one meaning of "framework memory" (benchlib.report.figures.MEMORY_DEFINITION)
     "framework_mb": "framework_mb",
 }
-#: What a summary compares: a configuration, not how long it was timed. A configuration re-run with
-#: other loop settings (a new ``case_key``) replaces its older record in every table, chart and count.
-SUMMARY_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "precision", "batch_size", "threads", "protocol")
 
 
 def _col(df: pd.DataFrame, name: str) -> pd.Series:
@@ -53,30 +50,28 @@ def single_call_rows(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def one_per_case(frame: pd.DataFrame) -> pd.DataFrame:
-    """The newest row of each configuration (:data:`SUMMARY_IDENTITY`, per machine) in a flat results frame.
+    """The newest row of each configuration (its case identity, per machine) in a flat results frame.
 
-    Every summary (tables, charts, insights, counts) goes through here, so they agree on what was measured.
-    A scenario record's configuration also includes its scenario and the scenario's settings
-    (``scenario_settings.*`` and its ``case_key``): two Server runs with different latency bounds stay two rows.
+    A configuration is what was measured, not how long it was timed
+    (:func:`benchlib.results.records.case_identities`): one re-run with other loop settings (a new
+    ``case_key``) replaces its older record in every table, chart and count. Every summary (tables, charts,
+    insights, counts) goes through here, so they agree on what was measured. A scenario record's configuration
+    also includes the scenario's settings (``scenario_settings.*`` and its ``case_key``): two Server runs with
+    different latency bounds stay two rows.
     """
-    from benchlib.results.records import latest_rows
+    from benchlib.results.records import case_identities, latest_rows
 
     if frame is None or frame.empty:
         return frame
     if "precision" in frame.columns:  # records from before the precision dimension ran float32
         frame = frame.assign(precision=frame["precision"].where(frame["precision"].notna(), "fp32"))
-    present = [c for c in SUMMARY_IDENTITY if c in frame.columns]
-
-    def text(columns: list[str]) -> pd.Series:
-        # None and NaN both mean "not set" (a variant-less record, the framework's default threads)
-        part = frame[columns].astype(object)
-        return part.where(part.notna(), "").astype(str).agg("|".join, axis=1)
-
-    key = text(present)
+    key = case_identities(frame)
     scenario = scenario_mask(frame)
     if scenario.any():
         settings = [c for c in frame.columns if str(c).startswith("scenario_settings.")]
-        extra = text(["scenario", *settings, *(["case_key"] if "case_key" in frame.columns else [])])
+        # None and NaN both mean "not set"
+        extra = frame[[*settings, *(["case_key"] if "case_key" in frame.columns else [])]].astype(object)
+        extra = extra.where(extra.notna(), "").astype(str).agg("|".join, axis=1) if extra.shape[1] else ""
         key = key.where(~scenario, key + "|" + extra)
     chosen = latest_rows(frame.assign(_summary_key=key), identity=["_summary_key"])
     return chosen.drop(columns="_summary_key")

@@ -1,24 +1,25 @@
-"""Record rules in one place: which cases are done, and which record of a case counts.
+"""Record rules in one place: what case a record measured, which cases are done, and which record of a case counts.
 
-Resume (the launcher), sweeps, notebooks and every table use these two rules, so a count, a
-chart and a table built from the same file always agree on what a case's result is.
+Resume (the launcher), sweeps, notebooks, ``compare``, the fleet views and every table use these rules, so
+a count, a chart and a table built from the same file always agree on what a case and its result are.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchlib.results.schema import CASE_DEFAULTS, CASE_FIELDS
+
 if TYPE_CHECKING:  # pandas only when a frame is given: run workers never need it
     import pandas as pd
 
 PathLike = str | os.PathLike
 
-#: What identifies a case when a record has no ``case_key`` (records from elsewhere).
-CASE_IDENTITY: tuple[str, ...] = ("model", "backend", "variant", "precision", "batch_size", "threads", "protocol")
 #: Statuses that mean "measured": a resumed run does not repeat these cases.
 OK_ONLY: tuple[str, ...] = ("ok",)
 #: Statuses after which re-running in the same environment cannot teach anything new: a variant a
@@ -36,6 +37,50 @@ def status_counts(records: Iterable[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def case_value(record: dict[str, Any], name: str) -> Any:
+    """Case field ``name`` of ``record`` (:data:`~benchlib.results.schema.CASE_FIELDS`) as a case names it.
+
+    A field the record leaves unset means what it meant before that dimension existed
+    (:data:`~benchlib.results.schema.CASE_DEFAULTS`: float32, one call at a time); an object is not a case
+    value (records from before the rename kept how the timed loop stopped under ``precision``).
+    """
+    value = record.get(name)
+    if isinstance(value, dict | list) or value is None or (isinstance(value, float) and math.isnan(value)):
+        return CASE_DEFAULTS.get(name)
+    return value
+
+
+def case_identity(record: dict[str, Any], fields: Sequence[str] = CASE_FIELDS) -> str:
+    """What case ``record`` measured, as text: its ``fields`` (default: every case field) joined by ``|``.
+
+    Two records with the same identity measured the same thing, whatever the length of their timed loops.
+    An unset field (a variant-less backend, the framework's default threads) is empty.
+    """
+    return "|".join("" if (value := case_value(record, name)) is None else str(value) for name in fields)
+
+
+def case_identities(frame: pd.DataFrame, fields: Sequence[str] = CASE_FIELDS) -> pd.Series:
+    """:func:`case_identity` of every row of a flat results frame (a field the frame lacks is unset)."""
+    import pandas as pd
+
+    parts = []
+    for name in fields:
+        column = frame[name].astype(object) if name in frame.columns else pd.Series(None, frame.index, object)
+        column = column.where(column.notna(), CASE_DEFAULTS.get(name))
+        parts.append(column.where(column.notna(), "").astype(str))
+    if not parts:
+        return pd.Series("", frame.index, object)
+    return pd.concat(parts, axis=1).agg("|".join, axis=1)
+
+
+def case_key(record: dict[str, Any]) -> str:
+    """The key resume and the newest-record rule match a record by: its stored ``case_key`` (the hash of its
+    :class:`~benchlib.engine.case.RunCase`, every case field included), else its :func:`case_identity`
+    (a record from elsewhere)."""
+    key = record.get("case_key")
+    return key if isinstance(key, str) and key else case_identity(record)
+
+
 def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
               statuses: Sequence[str] = OK_ONLY) -> set[str]:
     """``case_key`` of every record in ``results`` with one of ``statuses``, measured in ``env_key``.
@@ -50,8 +95,7 @@ def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
         records: Iterable[dict[str, Any]] = iter_records(results)  # streamed: only the keys are kept
     else:
         records = results
-    return {r["case_key"] for r in records
-            if r.get("status") in statuses and r.get("env_key") == env_key and r.get("case_key")}
+    return {case_key(r) for r in records if r.get("status") in statuses and r.get("env_key") == env_key}
 
 
 def machine_of(record: dict[str, Any]) -> str | None:
@@ -78,10 +122,8 @@ def machine_of(record: dict[str, Any]) -> str | None:
 
 
 def record_identity(record: dict[str, Any]) -> str:
-    """The key under which records are the same case: ``case_key`` (else the identity fields) and machine."""
-    key = record.get("case_key")
-    if not (isinstance(key, str) and key):
-        key = "|".join(str(record.get(field)) for field in CASE_IDENTITY)
+    """The key under which records are the same case: :func:`case_key` and machine."""
+    key = case_key(record)
     machine = machine_of(record)
     return f"{key}@{machine}" if machine else key
 
@@ -105,17 +147,20 @@ def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 def latest_rows(frame: pd.DataFrame, identity: Sequence[str] | None = None) -> pd.DataFrame:
     """The newest row of each case in a flat results frame (:func:`benchlib.results.load`).
 
-    Rows are ordered by ``created`` (stable, so file order breaks ties); a case is its
-    ``case_key`` where present, else the ``identity`` columns (default :data:`CASE_IDENTITY`),
-    on one machine (the ``machine`` column, when present).
+    Rows are ordered by ``created`` (stable, so file order breaks ties); a case is its :func:`case_key`
+    (``case_key`` where present, else :func:`case_identities`), or the given ``identity`` columns, on one
+    machine (the ``machine`` column, when present).
     """
     if frame is None or frame.empty:
         return frame
     data = frame
     if "created" in data.columns and data["created"].notna().any():
         data = data.sort_values("created", kind="stable")
-    columns = [c for c in (identity or CASE_IDENTITY) if c in data.columns]
-    fallback = data[columns].astype(str).agg("|".join, axis=1) if columns else data.index.astype(str)
+    if identity is None:
+        fallback = case_identities(data)
+    else:
+        columns = [c for c in identity if c in data.columns]
+        fallback = data[columns].astype(str).agg("|".join, axis=1) if columns else data.index.astype(str)
     if identity is None and "case_key" in data.columns:
         key = data["case_key"].where(data["case_key"].notna() & data["case_key"].astype(bool), fallback)
     else:
@@ -173,11 +218,12 @@ def resume_check(results: PathLike, cases: Sequence[Any], env: dict[str, Any]) -
         case = record.get("case")
         if isinstance(case, dict):
             for name in RESUME_SETTINGS:
-                if name in case:
-                    key = repr(case[name])
+                source = case if name in case else record  # a case field is the record's own key (schema 3)
+                if name in source:
+                    key = repr(source[name])
                     seen[name].add(key)
-                    values[name].setdefault(key, case[name])
-        key = record.get("case_key")
+                    values[name].setdefault(key, source[name])
+        key = case_key(record)
         if record.get("status") != "ok" or key not in planned:
             continue
         if record.get("env_key") == env.get("key"):

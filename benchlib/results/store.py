@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from benchlib.results.schema import SCHEMA_VERSION, invalid_reason, upgrade_record
+from benchlib.results.schema import CASE_FIELDS, SCHEMA_VERSION, invalid_reason, upgrade_record
 from benchlib.system.files import atomic_path, clean_for_json, json_default
 
 if TYPE_CHECKING:  # pandas is imported only when a frame is built: run workers never need it
@@ -306,17 +306,14 @@ def load(paths: PathLike | Iterable[PathLike], columns: Sequence[str] | None = N
     problems: list[str] = []
     rows: Iterable[dict[str, Any]] = (flatten(r) for r in iter_records(paths, problems))
     if columns is not None:
-        wanted = list(dict.fromkeys([*columns, "case_key", "created", "machine", *_IDENTITY_COLUMNS]))
+        # what names a case (when a record has no ``case_key``) is kept for the newest-record rule
+        wanted = list(dict.fromkeys([*columns, "case_key", "created", "machine", *CASE_FIELDS]))
         rows = ({c: row.get(c) for c in wanted if c in row} for row in rows)
     if newest_only:
         rows = latest(rows)
     df = pd.DataFrame(list(rows))
     df.attrs["problems"] = problems
     return df
-
-
-#: Columns that identify a case when a record has no ``case_key`` (kept by ``load(columns=...)``).
-_IDENTITY_COLUMNS = ("model", "backend", "variant", "precision", "batch_size", "threads", "protocol")
 
 
 def to_csv(df: pd.DataFrame, path: PathLike) -> Path:

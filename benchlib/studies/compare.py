@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchlib.engine.case import MAX_SECONDS
+from benchlib.engine.params import MAX_SECONDS
+from benchlib.results.records import case_identity
 
 #: Draws of each side's bootstrap median (the interval's percentiles come from these).
 DEFAULT_DRAWS = 4000
@@ -230,24 +231,18 @@ def case_label(record: dict) -> str:
             f" t={threads if threads is not None else 'default'}{shown}")
 
 
-#: What a case measures; timing settings (minimum time, precision target) are left out on purpose, so
-#: that a run with a longer loop or another target still matches the same case.
-MEASURED_CASE = ("model", "backend", "variant", "batch_size", "threads", "protocol", "precision", "scenario")
-
-
 def _newest_by_measured_case(records: list[dict]) -> dict[str, dict]:
+    # A case is what was measured (benchlib.results.records.case_identity): timing settings (minimum time,
+    # precision target) are left out on purpose, so a run with a longer loop or another target still matches.
     newest: dict[str, dict] = {}
     for _, record in sorted(enumerate(records), key=lambda item: (str(item[1].get("created") or ""), item[0])):
-        # a record from before the precision dimension (no key, or the stopping rule's object there) ran fp32
-        values = {**record, "precision": record.get("precision") if isinstance(record.get("precision"), str)
-                  else "fp32"}
-        newest["|".join(str(values.get(name)) for name in MEASURED_CASE)] = record
+        newest[case_identity(record)] = record
     return newest
 
 
 def compare_runs(base: list[dict], new: list[dict], across_machines: bool = False,
                  **options: float | int) -> RunComparison:
-    """Match the newest record of each measured case (:data:`MEASURED_CASE`) on both sides; compare samples.
+    """Match the newest record of each measured case (its case identity) on both sides; compare samples.
 
     Pairs measured on different machines (:func:`benchlib.system.env.machine_key`) are compared only
     with ``across_machines``, and then each row lists the fingerprint fields that differ.

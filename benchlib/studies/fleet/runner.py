@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
+from benchlib.results.records import case_key, status_counts
 from benchlib.studies.fleet import RESOURCE
 from benchlib.studies.fleet.cluster import Host, Machine, benchmark_workers, colocation_warning
-from benchlib.results.records import status_counts
 
 #: How often the loop looks for finished cases, and how often it asks the scheduler which hosts live.
 POLL_S = 0.1
@@ -84,7 +84,7 @@ class FleetResult:
 
     def final(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The last record of each (machine, case) written now: what a retry ended in."""
-        return {(r.get("fleet", {}).get("machine_key"), r.get("case_key")): r for r in self.records}
+        return {(r.get("fleet", {}).get("machine_key"), case_key(r)): r for r in self.records}
 
     @property
     def complete(self) -> bool:
@@ -94,18 +94,18 @@ class FleetResult:
 
 def settled_keys(results_path: str | Path, machines: Sequence[Machine]) -> dict[str, set[str]]:
     """``case_key`` of the cases settled (``ok``/``skipped``) on each machine in ``results_path``."""
-    from benchlib.system.env import machine_key
     from benchlib.results.records import SETTLED
     from benchlib.results.store import iter_records
+    from benchlib.system.env import machine_key
 
     done: dict[str, set[str]] = {m.key: set() for m in machines}
     if not Path(results_path).exists():
         return done
     for record in iter_records(results_path):  # streamed: only the keys are kept
-        if record.get("status") in SETTLED and record.get("case_key"):
+        if record.get("status") in SETTLED:
             key = f"{machine_key(record.get('env'))}/{record.get('env_key')}"
             if key in done:
-                done[key].add(record["case_key"])
+                done[key].add(case_key(record))
     return done
 
 
@@ -365,8 +365,8 @@ def run_fleet(
     every record co-located (``fleet --local``). On Ctrl-C, cases in flight are cancelled, the
     records already written stay, and ``KeyboardInterrupt`` propagates.
     """
-    from benchlib.system.env import BATCH_LOAD_ENV
     from benchlib.studies.fleet.task import clear_batch_start, mark_batch_start
+    from benchlib.system.env import BATCH_LOAD_ENV
 
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
         raise ValueError(f"retries={retries!r} is invalid; allowed: an integer from 0 to 100")
