@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchlib.studies.compare import bootstrap_medians, compare_runs, compare_samples, describe, tie_groups
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
-
-ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
-       "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
+from benchlib.studies.compare import bootstrap_medians, compare_runs, compare_samples, describe, tie_groups
+from tests.conftest import RECORD_ENV, run_cli
 
 
 def _latencies(rng: np.random.Generator, median_ms: float, n: int) -> np.ndarray:
@@ -73,7 +69,7 @@ def _write(path: Path, cases: dict[tuple[str, int], float], seed: int, env: dict
         case = {"backend": backend, "model": "fnn", "batch_size": batch, "threads": None, "variant": "default",
                 "protocol": "engine", "case_key": f"{backend}-{batch}"}
         samples = _latencies(rng, median, 3000).tolist()
-        append_record(path, make_record(case, samples_ms=samples, env=env or ENV, env_key="k"))
+        append_record(path, make_record(case, samples_ms=samples, env=env or RECORD_ENV, env_key="k"))
 
 
 def test_compare_runs_matches_cases_and_keeps_machines_apart(tmp_path: Path) -> None:
@@ -89,7 +85,7 @@ def test_compare_runs_matches_cases_and_keeps_machines_apart(tmp_path: Path) -> 
     assert [r["backend"] for r in result.only_new] == ["pytorch"]
     assert [r["case"].split("/")[0] for r in result.regressions(0.05)] == ["numpy"]
 
-    _write(tmp_path / "c.jsonl", {("numpy", 1): 1.0}, seed=3, env={**ENV, "cpu_model": "other cpu"})
+    _write(tmp_path / "c.jsonl", {("numpy", 1): 1.0}, seed=3, env={**RECORD_ENV, "cpu_model": "other cpu"})
     other = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
     apart = compare_runs(read[0], other)
     assert apart.rows == [] and apart.other_machine[0]["differs"]["cpu_model"] == ("test cpu", "other cpu")
@@ -97,32 +93,28 @@ def test_compare_runs_matches_cases_and_keeps_machines_apart(tmp_path: Path) -> 
     assert "cpu_model: test cpu -> other cpu" in across.rows[0]["fingerprint_differs"]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "benchlib", "compare", *args], capture_output=True, text=True,
-                          timeout=300)
-
-
 def test_compare_command_flags_regressions_and_refuses_nothing_in_common(tmp_path: Path) -> None:
     base, new = tmp_path / "base", tmp_path / "new"
     _write(base / "r.jsonl", {("numpy", 1): 1.0, ("onnxruntime", 1000): 0.5}, seed=1)
     _write(new / "r.jsonl", {("numpy", 1): 1.2, ("onnxruntime", 1000): 0.5}, seed=2)
-    done = _cli(str(base), str(new), "--markdown", str(tmp_path / "pr.md"))
+    done = run_cli("compare", str(base), str(new), "--markdown", str(tmp_path / "pr.md"))
     assert done.returncode == 0, done.stderr
     assert "| REGRESSION |" in done.stdout and "1 significant regression(s) of at least 5%" in done.stdout
     assert "| numpy/default fnn b=1 t=default |" in (tmp_path / "pr.md").read_text()
-    assert _cli(str(base), str(new), "--fail-on-regression").returncode == 1
-    assert _cli(str(base), str(new), "--fail-on-regression", "--min-change", "0.5").returncode == 0
+    assert run_cli("compare", str(base), str(new), "--fail-on-regression").returncode == 1
+    assert run_cli("compare", str(base), str(new), "--fail-on-regression", "--min-change", "0.5").returncode == 0
 
     _write(tmp_path / "other.jsonl", {("jax", 8): 1.0}, seed=4)
-    refused = _cli(str(base), str(tmp_path / "other.jsonl"))
+    refused = run_cli("compare", str(base), str(tmp_path / "other.jsonl"))
     assert refused.returncode == 2 and "have no case in common" in refused.stderr
     (tmp_path / "notes.md").write_text("my own notes\n")
-    foreign = _cli(str(base), str(new), "--markdown", str(tmp_path / "notes.md"))
+    foreign = run_cli("compare", str(base), str(new), "--markdown", str(tmp_path / "notes.md"))
     assert foreign.returncode == 2 and "benchlib did not write" in foreign.stderr
     assert (tmp_path / "notes.md").read_text() == "my own notes\n"
-    assert _cli(str(base), str(new), "--markdown", str(base / "r.jsonl")).returncode == 2
-    assert _cli(str(base), str(new), "--markdown", str(tmp_path / "pr.md")).returncode == 0  # its own export
-    bad = _cli(str(base), str(new), "--min-change", "-1")
+    assert run_cli("compare", str(base), str(new), "--markdown", str(base / "r.jsonl")).returncode == 2
+    own_export = run_cli("compare", str(base), str(new), "--markdown", str(tmp_path / "pr.md"))  # its own export
+    assert own_export.returncode == 0
+    bad = run_cli("compare", str(base), str(new), "--min-change", "-1")
     assert bad.returncode == 2 and "--min-change='-1' is invalid" in bad.stderr
 
 

@@ -15,12 +15,11 @@ import pytest
 
 from benchlib import notebook as nb
 from benchlib.cli import main
+from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
-from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
+from tests.conftest import RECORD_ENV
 
-ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
-       "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
 CASE = {"backend": "numpy", "model": "fnn", "batch_size": 1, "threads": None, "variant": "default",
         "protocol": "engine", "case_key": "numpy-1"}
 
@@ -78,7 +77,7 @@ def test_benchlib_own_earlier_outputs_are_planned_again(tmp_path: Path) -> None:
 
     results, figures, tables = tmp_path / "results", tmp_path / "figures", tmp_path / "tables"
     samples = (np.random.default_rng(0).lognormal(0.0, 0.1, 200)).tolist()
-    record = make_record(CASE, samples_ms=samples, latency_ms={"p50": float(np.median(samples))}, env=ENV)
+    record = make_record(CASE, samples_ms=samples, latency_ms={"p50": float(np.median(samples))}, env=RECORD_ENV)
     append_record(nb.results_path(results, "numpy"), record)  # what an earlier run of the notebook wrote
     nb.save_table(nb.results_table([record]), tables, "numpy-results")
     save_figure(latency_distribution([record]), figures, "numpy-latency")
@@ -180,7 +179,7 @@ def _samples(n: int = 3750, median: float = 1.0, seed: int = 0) -> list[float]:
 
 
 def _results(path: Path, samples: object, p50: float | None) -> Path:
-    append_record(path, make_record(CASE, samples_ms=samples, latency_ms={"p50": p50}, env=ENV, env_key="k"))
+    append_record(path, make_record(CASE, samples_ms=samples, latency_ms={"p50": p50}, env=RECORD_ENV, env_key="k"))
     return path
 
 
@@ -266,7 +265,7 @@ def test_records_that_store_no_samples_by_design_do_not_fail_the_gate(tmp_path: 
     """LoadGen scenario and article-protocol records keep no per-call samples: not compared, never unusable."""
     for name, p50 in (("base", 2.0), ("new", 2.1)):
         append_record(tmp_path / f"{name}.jsonl", make_record({**CASE, "scenario": "Server"}, samples_ms=None,
-                                                              latency_ms={"p50": p50}, env=ENV, env_key="k"))
+                                                              latency_ms={"p50": p50}, env=RECORD_ENV, env_key="k"))
     assert main(["compare", str(tmp_path / "base.jsonl"), str(tmp_path / "new.jsonl"), "--fail-on-regression"]) == 0
     out = capsys.readouterr().out
     assert "unusable" not in out and "no samples" in out
@@ -283,8 +282,8 @@ def test_an_engine_record_without_samples_fails_the_gate(tmp_path: Path, capsys)
 
 def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated_outputs: Path) -> None:
     """Outputs of an earlier benchlib may lack the marks a notebook checks; make reproduce starts from empty folders."""
-    from benchlib.system.paths import figures_dir, results_dir, tables_dir
     from benchlib.notebook.suite import archive_previous_results
+    from benchlib.system.paths import figures_dir, results_dir, tables_dir
 
     for folder, name in ((results_dir(), "numpy.jsonl"), (tables_dir(), "sweep_throughput.csv"),
                          (figures_dir(), "numpy-latency.png")):

@@ -21,13 +21,12 @@ import pytest
 from matplotlib.figure import Figure
 
 from benchlib import notebook as nb
+from benchlib.notebook.suite import NOTEBOOKS_DIR
 from benchlib.report.outputs import OutputRefused
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
-from benchlib.notebook.suite import NOTEBOOKS_DIR
+from tests.conftest import RECORD_ENV
 
-ENV = {"cpu_model": "test cpu", "isa_flags": ["avx2"], "usable_cores": 2, "logical_cores": 2,
-       "cpu_quota_cores": None, "frameworks": {"numpy": "2.0"}}
 NOW = "ablation-20260101-120000.jsonl"  # the method ablation's results file, its clock held still
 
 
@@ -42,7 +41,7 @@ def _record(batch_size: int = 1, threads: int | None = None, **case: object) -> 
                 "variant": "default", "protocol": "engine", "case_key": f"numpy-{batch_size}-{threads}", **case}
     samples = np.random.default_rng(0).lognormal(0.0, 0.1, 50).tolist()
     return make_record(identity, samples_ms=samples, latency_ms={"p50": float(np.median(samples)), "p99": 1.5},
-                       env=ENV)
+                       env=RECORD_ENV)
 
 
 # -- each notebook's first cell, with its parameters ------------------------------------------------
@@ -288,8 +287,8 @@ def test_every_output_of_a_notebook_is_planned_under_its_parameter(tmp_path: Pat
 def test_what_the_library_writes_for_the_article_and_the_sweeps_is_planned(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     import benchlib.studies.article as ap
-    from benchlib.report.article_report import build_report, write_report
     from benchlib.report import sweep_figures, sweep_tables
+    from benchlib.report.article_report import build_report, write_report
 
     folders = _folders(tmp_path)
     ok = ap.FrameworkResult(framework="pytorch", display="PyTorch", pid=os.getpid(), num_runs=2, batch_size=1000,
@@ -380,8 +379,8 @@ def test_the_roofline_names_benchlib_first_and_a_users_json_there_is_refused(tmp
 
 
 def test_the_article_document_begins_with_benchlibs_marker(tmp_path: Path) -> None:
-    from benchlib.report.outputs import MARKDOWN_MARKER
     from benchlib.report.article_tables import write_markdown
+    from benchlib.report.outputs import MARKDOWN_MARKER
 
     path = write_markdown([("Run", "text")], tmp_path / "article.md", "Title")
     assert path.read_text().splitlines()[:2] == [MARKDOWN_MARKER, "# Title"]
