@@ -218,11 +218,10 @@ def resume_check(results: PathLike, cases: Sequence[Any], env: dict[str, Any]) -
         case = record.get("case")
         if isinstance(case, dict):
             for name in RESUME_SETTINGS:
-                source = case if name in case else record  # a case field is the record's own key (schema 3)
-                if name in source:
-                    key = repr(source[name])
+                if name in case:
+                    key = repr(case[name])
                     seen[name].add(key)
-                    values[name].setdefault(key, source[name])
+                    values[name].setdefault(key, case[name])
         key = case_key(record)
         if record.get("status") != "ok" or key not in planned:
             continue
