@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchlib.roofline.peaks import peaks as roofline
+from benchlib.roofline import peaks as roofline
 from benchlib.roofline.peaks import PeakMeasurement, TheoreticalPeak, measure_peak
 
 
@@ -81,8 +81,8 @@ def test_roofline_table_and_sentences_from_a_stored_file() -> None:
 
 
 def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch) -> None:
-    from benchlib.system.env import collect_env
     from benchlib.studies.sweep import YARDSTICK, measure_roofline
+    from benchlib.system.env import collect_env
 
     path = tmp_path / "roofline-sweep.json"
     path.write_text(json.dumps({"env_key": collect_env()["key"], "peaks": {"1": {"peak_gflops": 1.0}}}))
@@ -99,8 +99,8 @@ def test_a_roofline_measured_the_old_way_is_measured_again(tmp_path, monkeypatch
 
 
 def test_a_peak_from_another_file_is_copied_only_from_the_same_environment(tmp_path) -> None:
-    from benchlib.system.env import collect_env
     from benchlib.studies.sweep import YARDSTICK, measure_roofline
+    from benchlib.system.env import collect_env
 
     sweep = tmp_path / "roofline-sweep.json"
     sweep.write_text(json.dumps({"env_key": collect_env()["key"], "yardstick": YARDSTICK,
@@ -148,7 +148,7 @@ def test_cores_used_from_a_short_window_never_excludes_a_library() -> None:
 
 def test_cores_used_is_taken_over_at_least_the_stated_window(monkeypatch) -> None:
     """A fake clock: the timed calls take 1 µs each, yet the cores ratio is read over >= CORES_WINDOW_S."""
-    from benchlib.roofline.peaks import gemm
+    from benchlib.roofline import gemm
 
     now = {"wall": 0.0, "cpu": 0.0}
     monkeypatch.setattr(gemm.time, "perf_counter", lambda: now["wall"])

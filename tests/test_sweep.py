@@ -41,8 +41,8 @@ def test_resumed_sweep_runs_nothing_new(tmp_path, monkeypatch):
 
 
 def test_skipped_case_is_not_rerun_but_failed_is(tmp_path, monkeypatch):
-    from benchlib.system.env import collect_env, fingerprint_key
     from benchlib.studies.sweep import pending_cases
+    from benchlib.system.env import collect_env, fingerprint_key
 
     key = fingerprint_key(collect_env())
     path = tmp_path / "s.jsonl"
@@ -57,13 +57,18 @@ def test_roofline_numbers_positive_and_percent_from_spec_flops(tmp_path):
     assert peak.peak_gflops > 0
     spec = get_model("fnn")
     flops = spec.flops_per_sample()
-    # hand computation: 1000 samples in 2 ms at a 20 GFLOP/s peak
-    expected = 100.0 * (flops * 1000 / 0.002 / 1e9) / 20.0
-    assert percent_of_peak(flops, 1000, 0.002, 20.0) == pytest.approx(expected)
+    # hand computation: 1000 samples in 2 ms at a 20 GFLOP/s peak; the rate as the worker stores it
+    gflops = flops * 1000 / 0.002 / 1e9
+    expected = 100.0 * gflops / 20.0
+    assert percent_of_peak(gflops, 20.0) == pytest.approx(expected)
+    for bad in (0.0, -1.0, None, float("nan"), True):
+        with pytest.raises(ValueError, match=r"peak_gflops=.* is invalid; allowed: a measured peak above 0"):
+            percent_of_peak(gflops, bad)
     case = RunCase(backend="numpy", batch_size=1000, threads=2)
     from benchlib.results.schema import make_record
 
-    record = make_record(case, status="ok", latency_ms={"p50": 2.0}, flops_per_sample=flops, outputs_valid=True)
+    record = make_record(case, status="ok", latency_ms={"p50": 2.0}, flops_per_sample=flops, gflops=gflops,
+                         outputs_valid=True)
     path = tmp_path / "r.jsonl"
     append_record(path, record)
     frame = sweep_frame(path, {2: 20.0})
@@ -77,7 +82,7 @@ def test_measured_roofline_is_stored_and_positive(tmp_path, monkeypatch):
     from benchlib.studies.sweep import measure_roofline
 
     path = tmp_path / "roofline-x.json"
-    measure_roofline([1], path, measure=lambda t: __import__("benchlib.roofline.peaks").roofline.measure_peak(
+    measure_roofline([1], path, measure=lambda t: __import__("benchlib.roofline.peaks").roofline.peaks.measure_peak(
         t, size=128, repeats=1))
     peaks = peaks_by_threads(read_roofline(path))
     assert set(peaks) == {1} and peaks[1] > 0

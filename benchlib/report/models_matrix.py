@@ -269,10 +269,3 @@ def verification_matrix(results: Sequence[Any]) -> pd.DataFrame:
         table.setdefault(label, {"framework": label})[r.model] = (
             f"{err} / {r.tolerance:.0e} {r.status}" if r.status != "skipped" else f"skipped: {r.reason}")
     return pd.DataFrame(list(table.values()))
-
-
-def percent_of_peak(gflops: pd.DataFrame, peak_gflops: float | None) -> pd.DataFrame:
-    """Achieved GFLOP/s as a percentage of the machine's measured float32 matmul peak."""
-    if gflops.empty or not peak_gflops:
-        return pd.DataFrame()
-    return 100.0 * gflops / peak_gflops

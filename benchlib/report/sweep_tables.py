@@ -17,6 +17,7 @@ import pandas as pd
 
 from benchlib.report.tables import finite, one_per_case, single_call_rows
 from benchlib.results.schema import CASE_FIELDS
+from benchlib.roofline.peaks import percent_of_peak
 
 #: The columns that name a sweep's case: its case fields (:data:`benchlib.results.schema.CASE_FIELDS`) but
 #: the protocol and scenario, which a sweep's single-call records all share.
@@ -35,11 +36,11 @@ def _num(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, float] | None = None) -> pd.DataFrame:
-    """One row per case with p50 (ms), throughput, achieved GFLOP/s and percent of peak.
+    """One row per case with p50 (ms), throughput, achieved GFLOP/s (the record's own) and percent of peak.
 
     ``results`` is a results file/folder or a frame from :func:`benchlib.results.load`. ``peaks`` maps
     thread count to peak GFLOP/s (:func:`benchlib.studies.sweep.peaks_by_threads`); percent of peak uses the
-    peak measured with the case's own thread count.
+    peak measured with the case's own thread count (:func:`benchlib.roofline.peaks.percent_of_peak`).
     """
     from benchlib.results.store import load
 
@@ -54,11 +55,10 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     out["p50_halfwidth"] = _num(data, "stopping.halfwidth")  # relative; NaN where a record has no interval
     out["throughput_sps"] = _num(data, "throughput_sps")
     out["flops_per_sample"] = _num(data, "flops_per_sample")
-    # achieved rate from the spec's FLOPs and the median call: flops/sample × batch / p50
-    out["gflops"] = out["flops_per_sample"] * out["batch_size"] / (out["p50_ms"] / 1e3) / 1e9
+    out["gflops"] = _num(data, "gflops")  # the worker's: flops/sample × batch over the median call
     peak_map = peaks or {}
     out["peak_gflops"] = out["threads"].map(lambda t: peak_map.get(int(t)) if pd.notna(t) else None).astype(float)
-    out["pct_of_peak"] = 100.0 * out["gflops"] / out["peak_gflops"]
+    out["pct_of_peak"] = percent_of_peak(out["gflops"], out["peak_gflops"])
     for column in ("import_s", "load_s", "first_call_ms", "cpu_percent"):
         out[column] = _num(data, column)
     out["outputs_valid"] = data["outputs_valid"] if "outputs_valid" in data.columns else None

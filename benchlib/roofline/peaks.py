@@ -227,12 +227,19 @@ def measure_peak(threads: int | None = None, size: int = DEFAULT_SIZE, repeats: 
     return PeakMeasurement(threads, size, repeats, rates, errors, details, theoretical_peak())
 
 
-def percent_of_peak(flops_per_sample: int, batch_size: int, seconds_per_call: float, peak_gflops: float) -> float:
-    """Achieved rate of one call as a percentage of the measured peak."""
-    if seconds_per_call <= 0 or peak_gflops <= 0:
-        raise ValueError("seconds_per_call and peak_gflops must be positive")
-    achieved = flops_per_sample * batch_size / seconds_per_call / 1e9
-    return 100.0 * achieved / peak_gflops
+def percent_of_peak(gflops: Any, peak_gflops: Any) -> Any:
+    """A record's achieved rate as a percentage of the measured float32 peak: the one rule for "% of peak".
+
+    ``gflops`` is the rate the worker stored in the record (``gflops``: the spec's FLOPs per sample × batch
+    over the median call), never recomputed here: a number, a pandas Series or a frame (element-wise).
+    ``peak_gflops`` is one peak (a number above 0) or one per row (a Series, where a row without a positive
+    peak has no percentage: NaN).
+    """
+    if peak_gflops is None or isinstance(peak_gflops, int | float):
+        if isinstance(peak_gflops, bool) or not (peak_gflops is not None and peak_gflops > 0):  # NaN fails too
+            raise ValueError(f"peak_gflops={peak_gflops!r} is invalid; allowed: a measured peak above 0 GFLOP/s")
+        return 100.0 * gflops / peak_gflops
+    return 100.0 * gflops / peak_gflops.where(peak_gflops > 0)
 
 
 def _main() -> None:
