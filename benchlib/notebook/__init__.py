@@ -322,17 +322,6 @@ def availability_table(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def default_variant_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each backend's default-variant rows only, the newest record of each configuration."""
-    from benchlib.report.comparison import is_default_variant
-    from benchlib.report.tables import one_per_case
-
-    if frame.empty:
-        return frame
-    data = one_per_case(frame)
-    return data[is_default_variant(data)]
-
-
 def configuration(batch_size: int = 1000, threads: int | str | None = None) -> Any:
     """The comparison's configuration (:class:`benchlib.report.comparison.Configuration`)."""
     from benchlib.report.comparison import Configuration
@@ -372,13 +361,6 @@ def save_table(table: pd.DataFrame, tables_dir: str | Path, name: str) -> list[P
     return write_table(table, tables_dir, name)
 
 
-def insights_for(records: list[dict[str, Any]]) -> list[str]:
-    """Computed sentences about these records."""
-    from benchlib.report.insights import insights
-
-    return insights(records_frame(records))
-
-
 def insights_view(frame_or_records: pd.DataFrame | list[dict[str, Any]], expected_backends: list[str] | None = None,
                   memory_batch: int | None = None) -> Any:
     """The insights as a list, with the noisy runs in a collapsible table (shown as a cell's value)."""
@@ -387,11 +369,3 @@ def insights_view(frame_or_records: pd.DataFrame | list[dict[str, Any]], expecte
 
     frame = frame_or_records if isinstance(frame_or_records, pd.DataFrame) else records_frame(frame_or_records)
     return Html(insights_html(frame, expected_backends, memory_batch))
-
-
-def default_variant_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Raw records of each backend's default variant, the newest of each configuration (for distribution charts)."""
-    frame = records_frame(records)
-    if frame.empty:
-        return []
-    return records_of(default_variant_rows(frame), records)

@@ -13,6 +13,7 @@ and their child processes write (framework banners, kernel warnings, tracebacks)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import shutil
@@ -229,7 +230,8 @@ def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None,
             with console.logging_to(log_path):
                 watcher = ResultsWatcher(results_dir(), lambda text, n=name: console.line(f"      {n}: {text}"))
                 try:
-                    with watcher if name in LONG_NOTEBOOKS else _nothing():
+                    # the watcher only for long notebooks
+                    with watcher if name in LONG_NOTEBOOKS else contextlib.nullcontext():
                         execute_notebook(source, target, notebook_parameters(name, settings), log_path=log_path)
                 except Exception as exc:  # noqa: BLE001 - one failing notebook must not stop the suite
                     failure = failure_summary(exc)
@@ -257,16 +259,6 @@ def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None,
             console.close()
     result.seconds = time.perf_counter() - started
     return result
-
-
-class _nothing:
-    """A context manager that does nothing (the watcher is only used for long notebooks)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:

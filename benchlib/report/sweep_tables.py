@@ -7,7 +7,6 @@ returns a DataFrame; sentences about results are built from those frames, never 
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,7 +353,3 @@ def all_tables(df: pd.DataFrame) -> dict[str, Any]:
         "sweep_targets": targets_table(df),
         "sweep_not_measured": not_measured_table(df),
     }
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
