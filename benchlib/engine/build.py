@@ -18,12 +18,17 @@ from benchlib.engine.case import RunCase
 
 
 def new_backend(case: RunCase, spec: Any, threads: int | None, variant: str | None,
-                batch_sizes: Sequence[int]) -> Any:
-    """A backend of ``case`` for ``spec`` at the case's precision, told it measures ``batch_sizes`` (not built)."""
+                batch_sizes: Sequence[int], fields: dict[str, Any]) -> Any:
+    """A backend of ``case`` for ``spec`` at the case's precision, told it measures ``batch_sizes`` (not built).
+
+    Its variant goes into the record's ``fields`` at once, so a record whose precision the backend
+    refuses still names the variant.
+    """
     from benchlib.backends.registry import create_model_backend
     from benchlib.precision import calibration_size
 
     backend = create_model_backend(case.backend, spec, threads=threads, variant=variant)
+    fields["variant"] = backend.variant
     size = calibration_size(dict(case.extra)) if case.precision == "int8-static" else None
     backend.use_precision(case.precision, size)
     backend.prepare_for_measurement(tuple(batch_sizes))

@@ -142,7 +142,7 @@ def run_loadgen(case: RunCase, spec: Any, env: dict[str, Any], fields: dict[str,
     made: list[Any] = []
 
     def create(threads: int | None, variant: str | None) -> Any:
-        backend = new_backend(case, spec, threads, variant, call_sizes(case))
+        backend = new_backend(case, spec, threads, variant, call_sizes(case), fields)
         if not made:  # the record's precision fields: every stream's backend is made alike
             fields.update(precision_fields(backend, case, env))
         made.append(backend)

@@ -257,8 +257,7 @@ def _timed_run(case: RunCase, spec: Any, env: dict[str, Any], fields: dict[str, 
     from benchlib.precision import tolerance_for
 
     fixed, rss_start = fields["fixed_s"], fields["rss_mb"]["start"]
-    backend = new_backend(case, spec, case.threads, case.variant, (case.batch_size,))
-    fields["variant"] = backend.variant
+    backend = new_backend(case, spec, case.threads, case.variant, (case.batch_size,), fields)
     # The numeric precision: one missing from the backend's table raised UnsupportedPrecisionError (skipped).
     fields.update(precision_fields(backend, case, env))
 
