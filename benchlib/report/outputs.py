@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchlib.report.table_files import TABLE_MARKER, vouched
 from benchlib.results.store import file_kind
 
 #: A record with 10,000 stored samples and a resource timeline takes about 100 KB; with margin.
@@ -37,9 +38,6 @@ EXPECTED_RECORD_BYTES = 256 * 1024
 SPARE_BYTES = 4 * 2**20
 #: First line of the Markdown that ``report --markdown`` writes: how a later run knows the file is its own.
 MARKDOWN_MARKER = "<!-- benchlib report -->"
-#: How the first line of every table Markdown benchlib writes begins; the rest of the line vouches for the
-#: CSV twin beside it (:mod:`benchlib.report.table_files`).
-TABLE_MARKER = "<!-- benchlib table"
 
 _RESULTS_START = re.compile(rb'\s*\{\s*"schema_version"\s*:')
 #: First line of an export benchlib wrote, by kind (older Markdown exports start with the table).
@@ -195,11 +193,7 @@ def export_file(option: str, path: Path, kind: str, inputs: Sequence[Path] = ())
 
 def _vouched_table(path: Path, kind: str) -> bool:
     """A table CSV whose Markdown twin begins with benchlib's marker and names this CSV's SHA-256."""
-    if kind != "table CSV":
-        return False
-    from benchlib.report.table_files import vouched
-
-    return vouched(path)
+    return kind == "table CSV" and vouched(path)
 
 
 def output_dir(option: str, path: Path, inputs: Sequence[Path] = ()) -> Path:
