@@ -1,7 +1,8 @@
 """Scenario sweeps: every backend × model × concurrency configuration × LoadGen scenario, resumable.
 
-Each case runs in its own process through the one launcher (:func:`benchlib.engine.launcher.run_cases`),
-which starts :mod:`benchlib.scenarios.loadgen_worker` for scenario cases; records go to one JSON-lines
+Each case runs in its own process through the one launcher (:func:`benchlib.engine.launcher.run_cases`)
+and the one worker (:mod:`benchlib.engine.worker`), which runs a case's LoadGen scenario with the same
+model loading, precision, output check and records as the timed loop; records go to one JSON-lines
 file. Like sweeps, a re-run skips the cases that already have an ``ok`` or ``skipped`` record from
 the same environment (a backend that cannot do a scenario stays unable while the framework versions
 are the same) and retries failed ones.
