@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchlib.results.records import case_identities, case_identity, case_key, done_keys, latest, latest_rows
+from benchlib.results.records import case_identities, case_identity, case_key, latest, latest_rows
+from benchlib.results.resume import done_keys
 from benchlib.results.schema import CASE_FIELDS
 
 BASE = {"model": "fnn", "backend": "numpy", "variant": None, "precision": "fp32", "batch_size": 8, "threads": 1,

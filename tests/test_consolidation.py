@@ -14,7 +14,8 @@ from benchlib.engine.case import RunCase
 from benchlib.system.child import run_in_child
 from benchlib.engine.grid import ALL_VARIANTS, CORES, case_grid, resolve_threads
 from benchlib.system.env import usable_cores
-from benchlib.results.records import SETTLED, done_keys, latest, latest_rows
+from benchlib.results.records import SETTLED, latest, latest_rows
+from benchlib.results.resume import done_keys
 
 PACKAGE = Path(__file__).resolve().parents[1] / "benchlib"
 

@@ -259,7 +259,7 @@ SETTING_OPTIONS = {"model": "--models", "min_time_s": "--min-time", "min_calls":
 def _resume_problem(out: Path, cases: list[RunCase]) -> str | None:
     """Why ``--resume`` cannot resume ``out`` with these cases (settings differ), or ``None``; notes on stderr."""
     from benchlib.system.env import collect_env
-    from benchlib.results.records import resume_check
+    from benchlib.results.resume import resume_check
 
     check = resume_check(out, cases, collect_env())
     if check.differences:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.results.records import done_keys
+from benchlib.results.resume import done_keys
 from benchlib.results.schema import failed_record
 from benchlib.results.store import ResultsWriteError, append_record
 from benchlib.system.child import PARENT_PID_ENV, run_in_child

@@ -195,7 +195,8 @@ def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> 
     and an import on every re-run although the environment key (which includes the framework
     versions) guarantees the same outcome; ``failed`` cases are retried.
     """
-    from benchlib.results.records import SETTLED, done_keys
+    from benchlib.results.records import SETTLED
+    from benchlib.results.resume import done_keys
     from benchlib.system.env import collect_env
 
     done = done_keys(results_path, collect_env()["key"], SETTLED)
