@@ -66,7 +66,8 @@ NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 TWO_HEADS = "torch:tests.user_factories:two_heads"
 #: ``benchlib run`` options for a short measurement.
 QUICK = ("--min-time", "0.05", "--warmup-time", "0", "--no-progress")
-#: ``benchlib run`` options for the shortest measurement: three calls, no precision target.
+#: ``benchlib run`` options for the shortest measurement the CLI accepts: three calls, no precision target (for
+#: tests that check records, not speed).
 FAST_CLI = ["--min-time", "0.001", "--min-calls", "3", "--target-ci", "0", "--warmup-time", "0.001",
             "--warmup-calls", "1", "--warmup-max", "0", "--no-progress"]
 #: :class:`~benchlib.engine.case.RunCase` settings for the shortest measurement: three calls, no precision target.

@@ -18,9 +18,9 @@ from _pytest.config import parse_warning_filter
 
 from benchlib.backends import create_backend, missing_requirement
 from benchlib.models import get_model
+from tests.conftest import FAST_CASE, TWO_HEADS
 
 needs_torch = pytest.mark.skipif(missing_requirement("pytorch") is not None, reason="needs torch")
-TWO_HEADS = "torch:tests.user_factories:two_heads"
 #: What a deprecated call can raise; "error" turns each into an exception wherever it is attributed.
 DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 
@@ -46,12 +46,11 @@ def test_torchscript_variant_builds_with_deprecations_as_errors(model: str) -> N
 
 
 @needs_torch
-def test_factory_export_and_torchscript_variant_with_deprecations_as_errors(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("tmp_outputs")
+def test_factory_export_and_torchscript_variant_with_deprecations_as_errors(tmp_path: Path) -> None:
     from benchlib.backends.registry import create_model_backend
     from benchlib.models.torch_factory import export_factory, load_factory_model
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     with deprecations_as_errors():  # the legacy ONNX export runs here, in this process (planning: a child process)
         model = load_factory_model(TWO_HEADS, {})
         feeds = model.random_input(2, seed=0)
@@ -62,10 +61,10 @@ def test_factory_export_and_torchscript_variant_with_deprecations_as_errors(tmp_
 
 
 @needs_torch
-def test_a_factory_record_names_its_exporter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("tmp_outputs")
+def test_a_factory_record_names_its_exporter(tmp_path: Path) -> None:
     from benchlib.models.torch_factory import load_factory_model
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     exporter = load_factory_model(TWO_HEADS, {}).identity().get("exporter")
     assert exporter == "torch.onnx.export, torch.export-based (dynamo=True), opset 18"
 
@@ -77,8 +76,8 @@ def _batch_dims(values: Iterable[Any]) -> list[str | int]:
 
 
 @needs_torch
-def test_a_factory_is_exported_by_torch_export_with_a_symbolic_batch(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("tmp_outputs")
+def test_a_factory_is_exported_by_torch_export_with_a_symbolic_batch(tmp_path: Path) -> None:
     import onnx
     import onnxruntime
     import torch
@@ -86,7 +85,6 @@ def test_a_factory_is_exported_by_torch_export_with_a_symbolic_batch(tmp_path: P
     from benchlib.models.torch_factory import load_factory_model
     from tests.user_factories import two_heads
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     # a notice leaking out of the torch.export-based exporter would raise inside it and force the fallback
     with deprecations_as_errors(), warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always", UserWarning)
@@ -107,14 +105,13 @@ def test_a_factory_is_exported_by_torch_export_with_a_symbolic_batch(tmp_path: P
 
 
 @needs_torch
+@pytest.mark.usefixtures("tmp_outputs")
 def test_a_factory_torch_export_rejects_falls_back_to_torchscript_and_the_record_says_why(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path) -> None:
     from benchlib.models.torch_factory import plan_factory
     from benchlib.models.user import load_model
     from benchlib.studies.verify import verify_named_model
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
-    plan_factory.cache_clear()
     name = "torch:tests.user_factories:data_dependent"  # `if x.sum() > 0:` in forward
     extra = dict(plan_factory(name))  # planned in a child process, as every run plans a factory
     exporter = load_model(name, extra).identity()["exporter"]
@@ -127,16 +124,12 @@ def test_a_factory_torch_export_rejects_falls_back_to_torchscript_and_the_record
 
 
 @needs_torch
-def test_a_factory_neither_exporter_takes_fails_its_records_with_both_reasons(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("tmp_outputs")
+def test_a_factory_neither_exporter_takes_fails_its_records_with_both_reasons(tmp_path: Path) -> None:
     from benchlib.engine.grid import case_grid
     from benchlib.engine.launcher import run_case
-    from benchlib.models.torch_factory import plan_factory
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
-    plan_factory.cache_clear()
-    fast = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
-    case = case_grid(["onnxruntime"], [1], models=["torch:tests.user_factories:refuses_export"], **fast)[0]
+    case = case_grid(["onnxruntime"], [1], models=["torch:tests.user_factories:refuses_export"], **FAST_CASE)[0]
     record = run_case(case)  # planned, then run, in child processes
     assert record["status"] == "failed"
     assert ("both ONNX exporters failed: torch.export-based: TorchExportError: Failed to export the model with "
@@ -145,12 +138,12 @@ def test_a_factory_neither_exporter_takes_fails_its_records_with_both_reasons(tm
 
 
 @needs_torch
+@pytest.mark.usefixtures("tmp_outputs")
 def test_a_factory_whose_code_fixes_the_batch_is_exported_with_that_batch_fixed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path) -> None:
     from benchlib.errors import OnnxModelError
     from benchlib.models.torch_factory import load_factory_model
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     model = load_factory_model("torch:tests.user_factories:batch_of_two", {})  # adds a (2, 3) buffer
     assert model.fixed_batch == 2
     assert model.identity()["exporter"].endswith("; the file fixes the batch dimension at 2 (the module's code "
@@ -160,11 +153,10 @@ def test_a_factory_whose_code_fixes_the_batch_is_exported_with_that_batch_fixed(
 
 
 @needs_torch
-def test_what_a_factory_prints_while_it_is_exported_goes_to_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   capfd: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("tmp_outputs")
+def test_what_a_factory_prints_while_it_is_exported_goes_to_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     from benchlib.models.torch_factory import load_factory_model
 
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     load_factory_model("torch:tests.user_factories:prints", {})  # prints in forward, which the export traces
     out, err = capfd.readouterr()
     assert out == ""  # stdout is benchlib's own: no exporter progress line, no print of the module's

@@ -15,26 +15,16 @@ import pytest
 from onnx import numpy_helper
 
 from benchlib.cli import main
-from benchlib.models.torch_factory import plan_factory
+from tests.conftest import FAST_CLI, TWO_HEADS
 from tests.user_onnx_models import save, two_input_model
 
-#: The shortest measurement the CLI accepts: these tests check records, not speed.
-FAST = ["--min-time", "0.001", "--min-calls", "3", "--target-ci", "0", "--warmup-time", "0.001",
-        "--warmup-calls", "1", "--warmup-max", "0", "--no-progress"]
-TWO_HEADS = "torch:tests.user_factories:two_heads"
-
-
-@pytest.fixture(autouse=True)
-def _outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
-    plan_factory.cache_clear()
-    return tmp_path / "outputs"
+pytestmark = pytest.mark.usefixtures("tmp_outputs")
 
 
 def _run(models: str, backends: list[str], precisions: list[str], out: Path, *more: str) -> dict[tuple, dict]:
     """``benchlib run`` through its entry point; the records by (backend, variant, precision)."""
     status = main(["run", "--models", models, "--backends", *backends, "--precisions", *precisions,
-                   "--batch-sizes", "3", "--out", str(out), *FAST, *more])
+                   "--batch-sizes", "3", "--out", str(out), *FAST_CLI, *more])
     records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
     assert status == (1 if any(r["status"] == "failed" for r in records) else 0)
     return {(r["backend"], r["variant"], r["precision"]): r for r in records}
@@ -74,7 +64,7 @@ def _fixed_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
 
 # Item 2: a derived file never goes beside the user's file and never outlives a change of the file.
 def test_int8_of_a_user_file_writes_nothing_beside_it_and_a_changed_file_is_quantised_again(
-        tmp_path: Path, _outputs: Path) -> None:
+        tmp_path: Path, tmp_outputs: Path) -> None:
     folder = tmp_path / "user"
     folder.mkdir()
     path = save(two_input_model(), folder / "two.onnx", external=True)  # weights in two.onnx.data
@@ -84,7 +74,7 @@ def test_int8_of_a_user_file_writes_nothing_beside_it_and_a_changed_file_is_quan
     assert _folder_state(folder) == before and folder.stat().st_mtime_ns == 10**18
     for precision in ("int8-dynamic", "int8-static"):
         _assert_ran(records["onnxruntime", "default", precision], 0.1)
-    first = _derived(_outputs)
+    first = _derived(tmp_outputs)
     assert len(first) == 2, first  # in benchlib's models folder, keyed by the file's content
 
     # New weights: only the external data file changes, the .onnx file keeps its bytes.
@@ -99,7 +89,7 @@ def test_int8_of_a_user_file_writes_nothing_beside_it_and_a_changed_file_is_quan
     record = again["onnxruntime", "default", "int8-dynamic"]
     assert record["model_info"]["sha256"] != records["onnxruntime", "default", "int8-dynamic"]["model_info"]["sha256"]
     _assert_ran(record, 0.1)  # the stale file's outputs would be those of the old weights
-    assert len(_derived(_outputs) - first) == 1  # a new derivative, for the new content
+    assert len(_derived(tmp_outputs) - first) == 1  # a new derivative, for the new content
     assert _folder_state(folder) == changed
 
 

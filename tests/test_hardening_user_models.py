@@ -22,11 +22,11 @@ import torch
 from onnx import TensorProto, helper
 
 from benchlib.cli import main
-from benchlib.models.torch_factory import plan_factory
+from tests.conftest import FAST_CASE, ROOT
 from tests.user_onnx_models import save, two_input_model
 
-ROOT = Path(__file__).resolve().parents[1]
-FAST = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
+pytestmark = pytest.mark.usefixtures("tmp_outputs")
+
 THIS = "tests.test_hardening_user_models"
 
 # -- factories (imported by name in every process that builds them) ---------------------------------
@@ -62,12 +62,6 @@ def hangs() -> torch.nn.Module:
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
-    plan_factory.cache_clear()
 
 
 def relu_model(path: Path, dims: list, out_dims: list | None = None) -> Path:
@@ -166,7 +160,7 @@ def test_the_estimate_gives_the_largest_batch_that_fits(tmp_path: Path) -> None:
     problem = model.batch_memory_problem(64, available)
     assert "batch size 64 of model 'wide'" in problem and "allowed: batch sizes up to about 50" in problem
     with pytest.raises(ValueError, match="needs about"):  # the library's case grid refuses it too
-        case_grid(["onnxruntime"], [1], models=[str(relu_model(tmp_path / "huge.onnx", HUGE))], **FAST)
+        case_grid(["onnxruntime"], [1], models=[str(relu_model(tmp_path / "huge.onnx", HUGE))], **FAST_CASE)
 
 
 # -- 7. every documented timeout holds in factory planning --------------------------------------------
@@ -251,7 +245,7 @@ def test_a_noisy_factory_leaves_verify_json_pure(tmp_path: Path) -> None:
 
 def test_verify_with_every_backend_skipped_is_not_a_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = save(two_input_model(), tmp_path / "two.onnx")
-    assert status_of(["verify", "--models", str(path), "--backends", "jax", "--json"]) == 1
+    assert status_of(["verify", "--models", str(path), "--backends", "numpy", "--json"]) == 1
     captured = capsys.readouterr()
     assert [row["status"] for row in json.loads(captured.out)] == ["skipped"]
     assert f"nothing was verified for {path}: every backend was skipped" in captured.err
@@ -270,7 +264,7 @@ def test_a_fixed_batch_model_is_never_reshaped(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedVariantError, match="fixes the batch dimension at 1"):
         predict({"x": np.ones((4, 8), np.float32)})
     records = {(c.backend, c.batch_size): run_case(c)
-               for c in case_grid(["openvino", "onnxruntime"], [1, 4], models=[str(path)], **FAST)}
+               for c in case_grid(["openvino", "onnxruntime"], [1, 4], models=[str(path)], **FAST_CASE)}
     for backend in ("openvino", "onnxruntime"):
         assert records[(backend, 1)]["status"] == "ok", records[(backend, 1)].get("error")
         skipped = records[(backend, 4)]

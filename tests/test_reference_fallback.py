@@ -19,13 +19,13 @@ from onnx import TensorProto, helper, numpy_helper
 
 from benchlib.cli import main
 from benchlib.engine.worker import TEST_FAULTS_ENV
+from tests.conftest import FAST_CASE, FAST_CLI
+
+pytestmark = pytest.mark.usefixtures("tmp_outputs")
 
 SEQ, TABLE = 128, 512
-FAST = ["--min-time", "0.001", "--min-calls", "3", "--target-ci", "0", "--warmup-time", "0.001",
-        "--warmup-calls", "1", "--warmup-max", "0", "--no-progress"]
 #: The methods a record's ``reference.method`` names (benchlib.models.reference_check), as docs/models.md lists them.
 ORT_FLOAT64, ORT_FLOAT32 = "onnxruntime-unoptimized-float64", "onnxruntime-unoptimized-float32"
-FAST_CASE = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
 
 
 def bert_gather_model(conv: bool = False) -> onnx.ModelProto:
@@ -55,11 +55,6 @@ def bert_gather_model(conv: bool = False) -> onnx.ModelProto:
     return model
 
 
-@pytest.fixture(autouse=True)
-def _outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
-
-
 @pytest.fixture
 def bert_gather(tmp_path: Path) -> Path:
     path = tmp_path / "bert.onnx"
@@ -87,7 +82,7 @@ def test_run_is_ok_and_each_record_names_the_fallback_and_its_error(bert_gather:
     """The user's command: both runtimes, batch sizes 1 and 8; every record ok, verified by the fallback."""
     out = tmp_path / "r.jsonl"
     status = main(["run", "--models", str(bert_gather), "--backends", "onnxruntime", "openvino",
-                   "--batch-sizes", "1", "8", "--out", str(out), *FAST])
+                   "--batch-sizes", "1", "8", "--out", str(out), *FAST_CLI])
     records = _records(out)
     assert status == 0 and len(records) == 4, [(r["status"], r["error"]) for r in records]
     for record in records:

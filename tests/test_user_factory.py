@@ -12,22 +12,15 @@ from benchlib.engine.launcher import run_case
 from benchlib.models.torch_factory import ONNX_KEY, WEIGHTS_KEY, export_payload, plan_factory
 from benchlib.models.user import load_model
 from benchlib.studies.verify import verify_named_model
+from tests.conftest import FAST_CASE, TWO_HEADS
 
-FAST = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
-TWO_HEADS = "torch:tests.user_factories:two_heads"
-
-
-@pytest.fixture(autouse=True)
-def _outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
-    plan_factory.cache_clear()
+pytestmark = pytest.mark.usefixtures("tmp_outputs")
 
 
 def test_factory_runs_natively_and_as_its_export_with_every_output_checked(tmp_path: Path) -> None:
     results = {r.backend: r for r in verify_named_model(TWO_HEADS, ["pytorch", "onnxruntime", "openvino", "jax"])}
-    for name in ("pytorch", "onnxruntime", "openvino"):
+    for name in ("pytorch", "onnxruntime", "openvino", "jax"):  # JAX: the export, through jaxonnxruntime
         assert results[name].status == "pass", results[name].reason
-    assert results["jax"].status == "skipped" and "no ONNX converter for jax" in results["jax"].reason
     extra = dict(plan_factory(TWO_HEADS))
     export = Path(extra[ONNX_KEY])
     assert export.parent == tmp_path / "outputs" / "models"
@@ -43,11 +36,11 @@ def test_factory_runs_natively_and_as_its_export_with_every_output_checked(tmp_p
 
 
 def test_factory_records(tmp_path: Path) -> None:
-    case = case_grid(["pytorch"], [2], models=[TWO_HEADS], **FAST)[0]
+    case = case_grid(["pytorch"], [2], models=[TWO_HEADS], **FAST_CASE)[0]
     record = run_case(case)
     assert record["status"] == "ok" and record["outputs_valid"] is True, record.get("error")
     assert record["model_info"]["kind"] == "factory"
-    broken = run_case(case_grid(["pytorch"], [1], models=["torch:tests.user_factories:raises"], **FAST)[0])
+    broken = run_case(case_grid(["pytorch"], [1], models=["torch:tests.user_factories:raises"], **FAST_CASE)[0])
     assert broken["status"] == "failed" and "factory broke on purpose" in broken["traceback"]
 
 

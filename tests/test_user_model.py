@@ -19,14 +19,10 @@ from benchlib.errors import OnnxModelError
 from benchlib.models.onnx_model import load_onnx_model
 from benchlib.models.user import load_model
 from benchlib.studies.verify import verify_user_model
+from tests.conftest import FAST_CASE
 from tests.user_onnx_models import SEQ, VOCAB, save, two_input_model
 
-FAST = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
-
-
-@pytest.fixture(autouse=True)
-def _outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
+pytestmark = pytest.mark.usefixtures("tmp_outputs")
 
 
 @pytest.fixture
@@ -55,10 +51,10 @@ def test_two_input_model_is_described_from_its_graph(two_inputs: Path) -> None:
 
 def test_every_output_verified_and_other_frameworks_skip_with_the_reason(two_inputs: Path) -> None:
     results = {r.backend: r for r in verify_user_model(load_model(str(two_inputs)))}
-    for name in ("onnxruntime", "openvino"):
+    for name in ("onnxruntime", "openvino", "jax"):
         assert results[name].status == "pass", results[name].reason
         assert results[name].max_abs_err < 1e-5
-    for name in ("numpy", "pytorch", "tensorflow", "litert", "jax"):
+    for name in ("numpy", "pytorch", "tensorflow", "litert"):
         assert results[name].status == "skipped" and NO_CONVERTER[name] in results[name].reason
     assert "torchvision" in results["pytorch"].reason
 
@@ -96,14 +92,14 @@ def test_records_of_a_user_model_are_verified_and_carry_its_identity(two_inputs:
     from benchlib.engine.launcher import run_case
 
     monkeypatch.setenv(TEST_FAULTS_ENV, "1")
-    ok, skipped = case_grid(["onnxruntime", "jax"], [3], models=[str(two_inputs)], **FAST)
+    ok, skipped = case_grid(["onnxruntime", "numpy"], [3], models=[str(two_inputs)], **FAST_CASE)
     record = run_case(ok)
     assert record["status"] == "ok" and record["outputs_valid"] is True, record.get("error")
     assert record["model_info"]["sha256"] == _digest(two_inputs) and record["model_info"]["kind"] == "onnx"
     assert record["gflops"] is not None
-    assert run_case(skipped)["error"].endswith(NO_CONVERTER["jax"])
+    assert run_case(skipped)["error"].endswith(NO_CONVERTER["numpy"])
     perturbed = case_grid(["onnxruntime"], [3], models=[str(two_inputs)], extra=(("test_fault", "perturb"),),
-                          **FAST)[0]
+                          **FAST_CASE)[0]
     bad = run_case(perturbed)
     assert bad["status"] == "ok" and bad["outputs_valid"] is False  # left out of rankings
 
