@@ -129,6 +129,7 @@ def format_table(results: list) -> str:
     """Backends as rows, models as columns (each headed by its tolerance); notes for anything not passing."""
     from benchlib.models.user import is_user_model
     from benchlib.models.zoo import get_model
+    from benchlib.studies.verify import flops_notes
 
     models = list(dict.fromkeys(r.model for r in results))
     label = {id(r): r.backend + (f"/{r.variant}" if r.variant else "") for r in results}
@@ -149,7 +150,7 @@ def format_table(results: list) -> str:
         cells = " ".join(_cell(r).rjust(w) for r, w in zip(row, widths, strict=True))
         lines.append(f"{backend:<{name_width}} {version.split('-')[0][:12]:<12} {cells}")
     notes = [f"  {label[id(r)]} / {r.model}: {r.status}: {r.reason}" for r in results if r.reason]
-    return "\n".join(lines + (["", *notes] if notes else []) + _reference_notes(results))
+    return "\n".join(lines + (["", *notes] if notes else []) + _reference_notes(results) + flops_notes(results))
 
 
 def _reference_notes(results: list) -> list[str]:

@@ -122,6 +122,20 @@ class OnnxModel:
         """Op types with arithmetic that :meth:`flops_per_sample` leaves out."""
         return self._flops[1]
 
+    @cached_property
+    def onnx_tool_flops(self) -> dict[str, Any]:
+        """onnx-tool's FLOPs per sample from every op, beside :meth:`flops_per_sample`
+        (:func:`benchlib.models.onnx_tool_flops.onnx_tool_count`; ``error`` says why there is none)."""
+        from benchlib.models.onnx_tool_flops import onnx_tool_count
+
+        return onnx_tool_count(self.path, self.sha256, self.inputs)
+
+    def flops_disagreement(self) -> str | None:
+        """Why the two FLOP counts differ by more than 2x (or only one exists), or None."""
+        from benchlib.models.onnx_tool_flops import disagreement
+
+        return disagreement(self.flops_per_sample(), self.uncounted_ops(), self.onnx_tool_flops)
+
     def identity(self) -> dict[str, Any]:
         """What names this model in a record."""
         factory = ({"factory": self.factory, "weights_sha256": self.weights_sha256, "exporter": self.exporter}
@@ -130,6 +144,7 @@ class OnnxModel:
                 "size_bytes": self.size_bytes, "external_data": list(self.external_files),
                 "parameter_count": self.parameter_count, "flops_per_sample": self.flops_per_sample(),
                 "flops_counted_ops": list(COUNTED_OPS), "flops_not_counted": list(self.uncounted_ops()),
+                "flops_onnx_tool": self.onnx_tool_flops, "flops_disagreement": self.flops_disagreement(),
                 "inputs": [_info(i) for i in self.inputs], "outputs": [_info(o) for o in self.outputs],
                 "ops": dict(self.ops), "tolerance": self.tolerance, "tolerance_kind": "relative",
                 "input_ranges": {name: list(bounds) for name, bounds in self.input_ranges.items()}}

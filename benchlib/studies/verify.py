@@ -63,6 +63,8 @@ class VerifyResult:
     #: what the outputs were compared with (benchlib.models.reference_check.METHODS); None: nothing could run
     reference: str | None = NUMPY_FLOAT64
     reference_reason: str = ""  # why not the first choice (ONNX's reference evaluator), or ""
+    #: a user model's two FLOP counts (benchlib's and onnx-tool's) more than 2x apart, or only one made: why
+    flops_note: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -196,7 +198,8 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
         raise OnnxModelError(problem)
     rng = np.random.default_rng(seed)
     names = list(backends or BACKEND_NAMES)
-    label = {"batch_sizes": sizes, "model": model.factory or str(model.path), "tolerance": model.tolerance}
+    label = {"batch_sizes": sizes, "model": model.factory or str(model.path), "tolerance": model.tolerance,
+             "flops_note": model.flops_disagreement() or ""}
     try:  # An op without a schema stops the reference evaluator too; every backend then skips, naming it.
         drawn = [] if model.unknown_ops else [model.random_input(b, int(rng.integers(2**31))) for b in sizes]
         checked = [(feeds, model.reference_check(feeds)) for feeds in drawn]
@@ -234,6 +237,12 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
                                                          f"{model.tolerance:g}",
                                     seconds=time.perf_counter() - started, **common))
     return results
+
+
+def flops_notes(results: Sequence[VerifyResult]) -> list[str]:
+    """One line per model whose FLOP counts disagree (``flops_note``), under a ``FLOPs:`` heading; [] if none."""
+    notes = {r.model: r.flops_note for r in results if r.flops_note}
+    return ["", "FLOPs:", *(f"  {model}: {note}" for model, note in notes.items())] if notes else []
 
 
 def verify_named_model(name: str, backends: Sequence[str] | None = None, threads: int | None = None,
