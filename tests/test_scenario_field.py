@@ -123,8 +123,8 @@ def test_a_user_onnx_file_runs_offline(precision: str, tmp_path: Path, isolated_
 
 def test_cases_a_backend_cannot_serve_are_skipped_with_the_reason(tmp_path: Path) -> None:
     """Refused before any LoadGen run (in this process: nothing is built)."""
-    from benchlib.backends.registry import NO_CONVERTER
     from benchlib.engine.worker import run_worker
+    from benchlib.scenarios.jax_dispatch import NAMED_INPUTS_REASON as JAX_NAMED_INPUTS
     from benchlib.scenarios.openvino_async import NAMED_INPUTS_REASON
 
     path = str(save(two_input_model(), tmp_path / "two.onnx"))
@@ -133,7 +133,7 @@ def test_cases_a_backend_cannot_serve_are_skipped_with_the_reason(tmp_path: Path
                + scenario_cases(["onnxruntime"], "fnn", "Server", batch=8, precision="bf16")}
     for record in records.values():
         assert record["status"] == "skipped" and record["error"].startswith(("unsupported: ", "not installed: "))
-    assert records["jax", "fp32"]["error"].endswith(NO_CONVERTER["jax"])
+    assert records["jax", "fp32"]["error"].endswith(JAX_NAMED_INPUTS)
     if records["openvino", "fp32"]["error"].startswith("unsupported"):
         assert NAMED_INPUTS_REASON in records["openvino", "fp32"]["error"]
     assert "no bfloat16 MatMul/Gemm kernels" in records["onnxruntime", "bf16"]["error"]

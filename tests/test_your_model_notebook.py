@@ -27,11 +27,11 @@ def test_parameters_are_typed_and_parsable() -> None:
 def test_notebook_runs_in_the_suite_on_a_model_built_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path / "outputs"))
     model = save(two_input_model(), tmp_path / "two.onnx")
-    settings = dataclasses.replace(TINY, user_model=str(model), models_backends=("onnxruntime", "jax"))
+    settings = dataclasses.replace(TINY, user_model=str(model), models_backends=("onnxruntime", "numpy"))
     result = run_suite(settings, notebooks=("your_model",), console=None)
     assert not result.failed, result.failed
     lines = (tmp_path / "outputs" / "results" / "your_model" / "your_model.jsonl").read_text().splitlines()
     records = {r["backend"]: r for r in map(json.loads, lines)}
     assert records["onnxruntime"]["status"] == "ok" and records["onnxruntime"]["outputs_valid"] is True
-    assert records["onnxruntime"]["model_info"]["sha256"] and records["jax"]["status"] == "skipped"
+    assert records["onnxruntime"]["model_info"]["sha256"] and records["numpy"]["status"] == "skipped"
     assert os.path.exists(tmp_path / "outputs" / "notebooks" / "your_model.ipynb")

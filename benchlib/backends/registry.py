@@ -48,10 +48,12 @@ REGISTRY: dict[str, BackendEntry] = {
 
 BACKEND_NAMES: tuple[str, ...] = tuple(REGISTRY)
 
-#: The classes that run a user's ONNX file ("module:Class" inside benchlib): the file itself, read by name.
+#: The classes that run a user's ONNX file ("module:Class" inside benchlib): the file itself, read by name
+#: (JAX: converted by jaxonnxruntime).
 USER_MODEL_BACKENDS = {
     "onnxruntime": "benchlib.backends.user_onnx:UserOnnxRuntimeBackend",
     "openvino": "benchlib.backends.user_onnx:UserOpenVinoBackend",
+    "jax": "benchlib.backends.user_jax:UserJaxBackend",
 }
 #: A factory's model runs on these too, and PyTorch runs the factory's own module (not its export).
 FACTORY_BACKENDS = {**USER_MODEL_BACKENDS, "pytorch": "benchlib.backends.torch_factory:TorchFactoryBackend"}
@@ -64,7 +66,6 @@ NO_CONVERTER = {
     "litert": "LiteRT's converter reads TensorFlow models (Keras, SavedModel), and no maintained ONNX-to-TensorFlow "
               "converter exists: onnx-tf 1.10.0 (the last release) requires tensorflow-addons, which has reached "
               "end of life",
-    "jax": "no ONNX converter for jax installs with the pinned stack",
     "numpy": "the NumPy baseline builds only the zoo's layer kinds; an ONNX graph's NumPy run is the reference "
              "evaluator, which checks the others",
 }

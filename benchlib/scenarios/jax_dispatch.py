@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchlib.scenarios.executors import Done, Executor, Rows, WorkQueue
+from benchlib.scenarios.samples import is_named
 from benchlib.scenarios.strategies import (
     BackendFactory,
     Built,
@@ -29,6 +30,10 @@ from benchlib.scenarios.strategies import (
     build_backend,
 )
 
+#: Why a user's model (named inputs, every output) has no JAX scenario yet.
+NAMED_INPUTS_REASON = ("JAX's scenario executor dispatches one input array and reads one output; a user's model has "
+                       "named inputs and returns every output; allowed for a user's model: onnxruntime (and pytorch "
+                       "for a torch: factory)")
 #: Computations in flight in the second configuration: enough to keep XLA's CPU threads busy while
 #: Python prepares the next call, few enough that queued work does not inflate latency.
 DEPTH = 4
@@ -118,6 +123,8 @@ class DispatchStrategy(Strategy):
         return [Configuration(streams=1, threads=None), Configuration(streams=DEPTH, threads=None)]
 
     def build(self, case: Any, spec: Any, streams: int | None, max_batch: int, create: BackendFactory) -> Built:
+        if is_named(spec):
+            raise ScenarioUnsupportedError(NAMED_INPUTS_REASON)
         backend, facts = build_backend(create, case.threads, case.variant)
         blocking = backend.raw_predictor()
         dispatch = dispatch_function(backend)
