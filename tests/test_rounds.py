@@ -46,7 +46,7 @@ class FakeSession:
             self.backend = payload["backend"]
             status = self.status.get(self.backend, "ok")
             return ChildResult(True, value={"status": status, "backend": self.backend, "batch_size": 1,
-                                            "memory": {"peak_rss_mb": self.rss_mb},
+                                            "rss_peak_mb": self.rss_mb,
                                             "latency_ci95_ms": {"p50": [0.0199, 0.0201]},
                                             "stopping": {"halfwidth": 0.005}, "error": None if status == "ok"
                                             else f"{self.backend} is {status}"}, wall_s=0.5)
