@@ -121,6 +121,28 @@ def outputs_text(notebook: Any) -> str:
     return "\n".join(parts)
 
 
+def first_code_cell_failure(notebook: str, parameters: dict[str, Any], tmp_path: Path) -> Any:
+    """Run ``notebooks/<notebook>.ipynb`` with ``parameters`` (output folders under ``tmp_path`` unless given) into
+    ``tmp_path / "out.ipynb"``, check that it failed in its first code cell of its own (the one after the parameters
+    cells) and nowhere else, with no result written, and return papermill's error (its ``ename``, ``evalue``)."""
+    import nbformat
+    from papermill.exceptions import PapermillExecutionError
+
+    from benchlib.notebook.suite import execute_notebook
+
+    folders = {name: str(tmp_path / name) for name in ("results_dir", "figures_dir", "tables_dir")}
+    with pytest.raises(PapermillExecutionError) as failure:
+        execute_notebook(NOTEBOOKS_DIR / f"{notebook}.ipynb", tmp_path / "out.ipynb", {**folders, **parameters},
+                         timeout_s=300)
+    code = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells if c.cell_type == "code"]
+    own = [i for i, c in enumerate(code) if not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
+    failing = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.outputs)]
+    assert failing == [own[0]]
+    results = Path(str({**folders, **parameters}["results_dir"]))
+    assert not results.exists() or not any(results.iterdir())
+    return failure.value
+
+
 def fault_case(batch: int, fault: str | None = None, backend: str = "numpy", **kwargs: Any) -> Any:
     """A short :class:`~benchlib.engine.case.RunCase` whose worker injects ``fault`` (with :func:`faults` on)."""
     from benchlib.engine.case import RunCase

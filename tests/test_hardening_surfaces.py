@@ -18,7 +18,7 @@ from benchlib.cli import main
 from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record
-from tests.conftest import RECORD_ENV
+from tests.conftest import RECORD_ENV, first_code_cell_failure
 
 CASE = {"backend": "numpy", "model": "fnn", "batch_size": 1, "threads": None, "variant": "default",
         "protocol": "engine", "case_key": "numpy-1"}
@@ -115,18 +115,9 @@ def test_notebook_parameters_are_checked_naming_each(parameters: dict, message: 
 
 
 def test_your_model_notebook_refuses_a_model_list_in_its_first_cell(tmp_path: Path) -> None:
-    import nbformat
-    from papermill.exceptions import PapermillExecutionError
-
-    with pytest.raises(PapermillExecutionError) as failure:
-        execute_notebook(NOTEBOOKS_DIR / "your_model.ipynb", tmp_path / "out.ipynb",
-                         {"model": ["fnn"], "results_dir": str(tmp_path / "r"), "figures_dir": str(tmp_path / "f"),
-                          "tables_dir": str(tmp_path / "t")})
-    assert failure.value.ename == "ValueError"
-    assert "model=['fnn'] is invalid (list); allowed: text" in failure.value.evalue
-    code = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells if c.cell_type == "code"]
-    own = [c for c in code if not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
-    assert any(o.get("output_type") == "error" for o in own[0].outputs)  # the first cell, before anything runs
+    failure = first_code_cell_failure("your_model", {"model": ["fnn"]}, tmp_path)  # before anything runs
+    assert failure.ename == "ValueError"
+    assert "model=['fnn'] is invalid (list); allowed: text" in failure.evalue
 
 
 # -- 8. a scheduler that accepts and never answers -----------------------------------------------------

@@ -14,9 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS_DIR = ROOT / "notebooks"
-NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+from tests.conftest import NOTEBOOK_FILES, NOTEBOOKS_DIR, ROOT
+
 #: The notebooks whose purpose is to teach the method: they explain it before anything is measured.
 TEACHING = ("article", "method_ablation", "precision")
 #: A call that starts the measurement in one of the teaching notebooks.

@@ -14,19 +14,7 @@ import nbformat
 import pytest
 
 from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
-
-NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
-
-
-def outputs_text(notebook: nbformat.NotebookNode) -> str:
-    """Every text output of an executed notebook (streams and text/* data), one after another."""
-    parts = []
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            parts.append(output.get("text", "") if output.get("output_type") == "stream" else "")
-            parts += [str(v) for k, v in output.get("data", {}).items() if k.startswith("text/")]
-    return "\n".join(parts)
-
+from tests.conftest import NOTEBOOK_FILES, ROOT, first_code_cell_failure, outputs_text
 
 
 def test_default_folders_and_resume_do_not_depend_on_the_working_directory(tmp_path: Path,
@@ -65,11 +53,10 @@ def test_the_package_finds_the_checkouts_notebooks_and_outputs_from_any_folder(
     # both count folders up from their own module: a module moved to another depth must count again
     from benchlib.system.paths import OUTPUTS_ENV, outputs_dir
 
-    root = Path(__file__).resolve().parents[1]
     monkeypatch.delenv(OUTPUTS_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert NOTEBOOKS_DIR == root / "notebooks" and (NOTEBOOKS_DIR / "00_numpy.ipynb").exists()
-    assert outputs_dir() == root / "outputs"
+    assert NOTEBOOKS_DIR == ROOT / "notebooks" and (NOTEBOOKS_DIR / "00_numpy.ipynb").exists()
+    assert outputs_dir() == ROOT / "outputs"
 
 
 def test_each_notebook_has_one_parameters_cell_with_commented_literals() -> None:
@@ -99,19 +86,7 @@ def test_each_notebook_has_one_parameters_cell_with_commented_literals() -> None
     ],
 )
 def test_bad_parameters_fail_in_the_first_code_cell(tmp_path: Path, parameters: dict, message: str) -> None:
-    from papermill.exceptions import PapermillExecutionError
-
-    with pytest.raises(PapermillExecutionError) as failure:
-        execute_notebook(NOTEBOOKS_DIR / "00_numpy.ipynb", tmp_path / "out.ipynb",
-                         {**parameters, "results_dir": str(tmp_path / "results")})
-    assert message in str(failure.value.evalue)
-    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    code = [c for c in executed.cells if c.cell_type == "code"]
-    tags = [c.metadata.get("tags", []) for c in code]
-    first_own = next(i for i, t in enumerate(tags) if "parameters" not in t and "injected-parameters" not in t)
-    failing = next(i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.outputs))
-    assert failing == first_own
-    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+    assert message in str(first_code_cell_failure("00_numpy", parameters, tmp_path).evalue)
 
 
 def test_missing_framework_notebook_says_so_and_finishes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

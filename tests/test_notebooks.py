@@ -19,11 +19,9 @@ import numpy as np
 import pytest
 
 from benchlib.backends import BACKEND_NAMES, available_backends
-from benchlib.studies.article.settings import ARTICLE_ORDER
 from benchlib.notebook.suite import FRAMEWORK_NOTEBOOKS, NOTEBOOKS_DIR
-from tests.test_notebook_runs import outputs_text
-
-NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+from benchlib.studies.article.settings import ARTICLE_ORDER
+from tests.conftest import NOTEBOOK_FILES, outputs_text
 
 
 def _backend_parameter(name: str) -> str:

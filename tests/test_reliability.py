@@ -20,7 +20,17 @@ from benchlib.engine import RunCase, run_cases
 from benchlib.engine.worker import TEST_FAULTS_ENV
 from benchlib.results import append_record, load, make_record, read_records
 from benchlib.results.schema import SCHEMA_VERSION
-from tests.conftest import QUICK, ROOT, child_env, fault_case, line_count, process_gone, run_cli, wait_for
+from tests.conftest import (
+    QUICK,
+    ROOT,
+    child_env,
+    fault_case,
+    first_code_cell_failure,
+    line_count,
+    process_gone,
+    run_cli,
+    wait_for,
+)
 
 # -- missing framework ---------------------------------------------------------------------------
 
@@ -365,25 +375,6 @@ def test_more_threads_than_cores_is_a_warning_not_an_error(tmp_path: Path) -> No
     assert read_records(tmp_path / "r.jsonl")[0][0]["status"] == "ok"
 
 
-def _first_code_cell_fails(notebook: str, parameters: dict, message: str, tmp_path: Path) -> None:
-    import nbformat
-    from papermill.exceptions import PapermillExecutionError
-
-    from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
-
-    folders = {name: str(tmp_path / name) for name in ("results_dir", "figures_dir", "tables_dir")}
-    with pytest.raises(PapermillExecutionError) as failure:
-        execute_notebook(NOTEBOOKS_DIR / f"{notebook}.ipynb", tmp_path / "out.ipynb", {**folders, **parameters},
-                         timeout_s=300)
-    assert message in str(failure.value.evalue)
-    code = [c for c in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells if c.cell_type == "code"]
-    own = [i for i, c in enumerate(code) if not {"parameters", "injected-parameters"} & set(c.metadata.get("tags", []))]
-    failing = [i for i, c in enumerate(code) if any(o.get("output_type") == "error" for o in c.outputs)]
-    assert failing == [own[0]]
-    results = tmp_path / "results_dir"
-    assert not results.exists() or not any(results.iterdir())
-
-
 @pytest.mark.parametrize(("notebook", "parameters", "message"), [
     ("00_numpy", {"variants": ["turbo"]}, "variants=['turbo']: 'turbo' is unknown for numpy"),
     ("00_numpy", {"batch_sizes": [1.5]}, "batch_sizes=1.5 is invalid; allowed: an integer from 1 to 1000000"),
@@ -398,7 +389,7 @@ def test_bad_notebook_parameters_fail_in_the_first_code_cell(notebook: str, para
         (tmp_path / "somefile").write_text("")
         parameters = {**parameters, "results_dir": str(tmp_path / "somefile" / "sub")}
         message = f"results_dir='{tmp_path / 'somefile' / 'sub'}' is not a writable folder (Not a directory)"
-    _first_code_cell_fails(notebook, parameters, message, tmp_path)
+    assert message in str(first_code_cell_failure(notebook, parameters, tmp_path).evalue)
 
 
 # -- noisy machine -------------------------------------------------------------------------------
