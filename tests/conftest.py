@@ -143,6 +143,27 @@ def first_code_cell_failure(notebook: str, parameters: dict[str, Any], tmp_path:
     return failure.value
 
 
+#: Packages a framework's process may load on its own; a measuring process holds only its framework's.
+WATCHED = ("tensorflow", "keras", "jax", "sklearn", "pandas", "matplotlib")
+
+
+def worker_and_modules(payload: dict[str, Any]) -> dict[str, Any]:
+    """Child entry: the measuring worker's record, and which of :data:`WATCHED` the process then held."""
+    from benchlib.engine.worker import run_case_payload
+
+    record = run_case_payload(payload)
+    return {"record": record, "modules": sorted(name for name in WATCHED if name in sys.modules)}
+
+
+def measure_in_child(case: Any) -> dict[str, Any]:
+    """Run ``case`` (a RunCase) through the measuring worker in a fresh process (as the launcher does)."""
+    from benchlib.system.child import run_in_child
+
+    child = run_in_child("tests.conftest:worker_and_modules", case.to_dict(), 600, what="record")
+    assert child.ok, f"{child.error}\n{child.stderr_tail}"
+    return child.value
+
+
 def fault_case(batch: int, fault: str | None = None, backend: str = "numpy", **kwargs: Any) -> Any:
     """A short :class:`~benchlib.engine.case.RunCase` whose worker injects ``fault`` (with :func:`faults` on)."""
     from benchlib.engine.case import RunCase

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "benchlib"
+from tests.conftest import PACKAGE
 
 # Bottom to top. The names are the first part after ``benchlib.``; "" is the package's own __init__,
 # which re-exports the public API and so sits above everything it names.

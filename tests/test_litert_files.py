@@ -11,12 +11,10 @@ import json
 import pytest
 
 from benchlib.engine.case import RunCase
-from benchlib.system.child import ChildResult
 from benchlib.models import MODELS, get_model
 from benchlib.models.spec import ModelSpec, layer_from_dict, spec_from_architecture
-from tests.test_measured_alone import measure_in_child
-
-FAST = {"min_time_s": 0.0, "min_calls": 5, "warmup_time_s": 0.0, "warmup_calls": 1}
+from benchlib.system.child import ChildResult
+from tests.conftest import FIVE_CALLS_CASE, measure_in_child
 
 pytest.importorskip("ai_edge_litert")
 
@@ -36,7 +34,7 @@ def test_every_spec_survives_json_and_a_changed_one_is_refused() -> None:
 
 
 def test_a_measuring_process_never_imports_tensorflow_and_converts_once() -> None:
-    case = RunCase(backend="litert", batch_size=3, threads=1, **FAST)
+    case = RunCase(backend="litert", batch_size=3, threads=1, **FIVE_CALLS_CASE)
     first, second = measure_in_child(case), measure_in_child(case)
     for result in (first, second):
         record = result["record"]
@@ -78,7 +76,7 @@ def test_a_converting_process_that_fails_gives_a_skipped_or_failed_record(
     from benchlib.engine.worker import run_worker
 
     monkeypatch.setattr("benchlib.system.child.run_in_child", lambda *args, **kwargs: answer)
-    record = run_worker(RunCase(backend="litert", precision="int8-dynamic", batch_size=2, **FAST))
+    record = run_worker(RunCase(backend="litert", precision="int8-dynamic", batch_size=2, **FIVE_CALLS_CASE))
     assert record["status"] == status and words in record["error"], record["error"]
 
 
