@@ -91,21 +91,27 @@ def test_importing_benchlib_imports_no_framework() -> None:
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
-def test_missing_framework_names_the_requirement() -> None:
+def _create_with_blocked_imports(backend: str, blocked: str) -> str:
+    """What a child process prints with ``blocked`` modules hidden: its available backends (first line), then the
+    error creating ``backend`` raises (``ERROR ...``)."""
     code = (
         "import benchlib\n"
         "from benchlib.errors import BackendUnavailableError\n"
         "print(benchlib.available_backends())\n"
         "try:\n"
-        "    benchlib.create_backend('tensorflow', benchlib.get_model('fnn'))\n"
+        f"    benchlib.create_backend({backend!r}, benchlib.get_model('fnn'))\n"
         "except BackendUnavailableError as exc:\n"
         "    print('ERROR', exc)\n"
     )
-    env = child_env(BENCHLIB_BLOCK_IMPORTS="tensorflow")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert "'tensorflow'" not in out.stdout.splitlines()[0]
-    assert "ERROR backend 'tensorflow' needs 'tensorflow-cpu'" in out.stdout
-    assert "pip install tensorflow-cpu" in out.stdout
+    env = child_env(BENCHLIB_BLOCK_IMPORTS=blocked)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+
+
+def test_missing_framework_names_the_requirement() -> None:
+    out = _create_with_blocked_imports("tensorflow", "tensorflow")
+    assert "'tensorflow'" not in out.splitlines()[0]
+    assert "ERROR backend 'tensorflow' needs 'tensorflow-cpu'" in out
+    assert "pip install tensorflow-cpu" in out
 
 
 def test_unavailable_error_is_an_import_error() -> None:
@@ -133,19 +139,9 @@ def test_worker_records_a_layer_kind_a_backend_cannot_build_as_skipped(monkeypat
 
 
 def test_litert_without_its_runtime_names_both_requirements() -> None:
-    code = (
-        "import benchlib\n"
-        "from benchlib.errors import BackendUnavailableError\n"
-        "print(benchlib.available_backends())\n"
-        "try:\n"
-        "    benchlib.create_backend('litert', benchlib.get_model('fnn'))\n"
-        "except BackendUnavailableError as exc:\n"
-        "    print('ERROR', exc)\n"
-    )
-    env = child_env(BENCHLIB_BLOCK_IMPORTS="ai_edge_litert")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    assert "'litert'" not in out.stdout.splitlines()[0] and "'tensorflow'" in out.stdout.splitlines()[0]
-    assert "pip install ai-edge-litert tensorflow-cpu" in out.stdout
+    out = _create_with_blocked_imports("litert", "ai_edge_litert")
+    assert "'litert'" not in out.splitlines()[0] and "'tensorflow'" in out.splitlines()[0]
+    assert "pip install ai-edge-litert tensorflow-cpu" in out
 
 
 def test_static_shapes_make_each_batch_once_and_keep_a_bounded_number() -> None:
