@@ -143,6 +143,69 @@ def first_code_cell_failure(notebook: str, parameters: dict[str, Any], tmp_path:
     return failure.value
 
 
+#: Each backend's default variant, as records name it.
+DEFAULT_VARIANTS = {"numpy": "default", "pytorch": "eager", "tensorflow": "function", "jax": "jit",
+                    "onnxruntime": "default", "openvino": "latency"}
+
+
+def known_record(backend: str, p50: float, batch: int = 1000, threads: int | None = None, variant: str | None = None,
+                 created: str = "2026-01-01T00:00:00Z", ci: float = 0.01, case_key: str | None = None,
+                 noisy: bool = False, framework_mb: float = 50.0, **extra: object) -> dict:
+    """A stored record with known numbers (the median's 95% interval is p50 ± ``ci`` × p50)."""
+    import numpy as np
+
+    variant = variant or DEFAULT_VARIANTS[backend]
+    rng = np.random.default_rng(abs(hash((backend, batch, threads, variant))) % 2**32)
+    return {
+        "schema_version": 1, "created": created, "backend": backend, "model": "fnn", "batch_size": batch,
+        "threads": threads, "variant": variant, "protocol": "engine", "status": "ok", "error": None,
+        "case_key": case_key or f"{backend}-{variant}-{batch}-{threads}",
+        "latency_ms": {"p50": p50, "p99": p50 * 3, "iqr": p50 * (0.3 if noisy else 0.02), "mean": p50},
+        "latency_ci95_ms": {"p50": [p50 * (1 - ci), p50 * (1 + ci)], "p99": [p50 * 2.5, p50 * 3.5]},
+        "noisy": noisy, "noisy_reasons": ["spread: IQR 30% of the median > 10%"] if noisy else [],
+        "throughput_sps": batch / (p50 / 1e3), "cpu_percent": 150.0, "rss_peak_mb": framework_mb + 35,
+        "framework_mb": framework_mb, "outputs_valid": True, "warnings": [],
+        "samples_ms": list(rng.lognormal(np.log(p50), 0.1, 200)), **extra,
+    }
+
+
+def panel_boxes(png: bytes) -> list[tuple[int, int, int, int]]:
+    """The data areas (x0, y0, x1, y1) of a chart's subplots, found from their black frames.
+
+    A frame is a near-black horizontal line with another of about the same extent below it and a continuous
+    near-black left edge between them; of nested candidates (a black line drawn across a panel) the
+    outermost wins.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    dark = pixels.max(axis=2) < 90  # black spines, not the colours of the data
+    height, width = dark.shape
+    shortest = max(40, int(0.05 * width))
+    runs: list[tuple[int, int, int]] = []
+    for y in range(height):
+        row = np.flatnonzero(np.diff(np.concatenate([[0], dark[y].astype(int), [0]])))
+        for start, stop in zip(row[::2], row[1::2], strict=True):
+            if stop - start >= shortest and not any(abs(start - x0) <= 2 and abs(stop - x1) <= 2 and y - y0 <= 3
+                                                    for y0, x0, x1 in runs[-8:]):
+                runs.append((y, int(start), int(stop)))
+    boxes = []
+    for top, x0, x1 in runs:
+        # within 8 px: a tick mark on the frame's corner row lengthens the line by its own length
+        below = [(y, a) for y, a, b in runs if y > top + 10 and abs(a - x0) <= 8 and abs(b - x1) <= 8]
+        # the left spine lies where the two lines start, or up to a tick's length (≤ 8 px) right of a
+        # line that a corner tick lengthened
+        framed = [y for y, a in below
+                  if any(dark[top:y, x].mean() > 0.95 for x in range(max(min(x0, a) - 1, 0), max(x0, a) + 8))]
+        if framed:
+            boxes.append((x0, top, x1, max(framed)))
+    return [b for b in boxes if not any(o != b and o[0] <= b[0] + 3 and o[2] >= b[2] - 3 and o[1] <= b[1]
+                                        and o[3] >= b[3] for o in boxes)]
+
+
 #: Packages a framework's process may load on its own; a measuring process holds only its framework's.
 WATCHED = ("tensorflow", "keras", "jax", "sklearn", "pandas", "matplotlib")
 

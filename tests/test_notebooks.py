@@ -15,13 +15,12 @@ import shutil
 import xml.etree.ElementTree as ElementTree
 
 import nbformat
-import numpy as np
 import pytest
 
 from benchlib.backends import BACKEND_NAMES, available_backends
 from benchlib.notebook.suite import FRAMEWORK_NOTEBOOKS, NOTEBOOKS_DIR
 from benchlib.studies.article.settings import ARTICLE_ORDER
-from tests.conftest import NOTEBOOK_FILES, outputs_text
+from tests.conftest import NOTEBOOK_FILES, outputs_text, panel_boxes
 
 
 def _backend_parameter(name: str) -> str:
@@ -199,40 +198,6 @@ def test_code_is_hidden_and_page_is_not_blank(rendered) -> None:
         assert shot.height > 1000
         colours = shot.convert("RGB").getcolors(maxcolors=1_000_000) or []
         assert len(colours) > 50
-
-
-def panel_boxes(png: bytes) -> list[tuple[int, int, int, int]]:
-    """The data areas (x0, y0, x1, y1) of a chart's subplots, found from their black frames.
-
-    A frame is a near-black horizontal line with another of about the same extent below it and a continuous
-    near-black left edge between them; of nested candidates (a black line drawn across a panel) the
-    outermost wins.
-    """
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    dark = pixels.max(axis=2) < 90  # black spines, not the colours of the data
-    height, width = dark.shape
-    shortest = max(40, int(0.05 * width))
-    runs: list[tuple[int, int, int]] = []
-    for y in range(height):
-        row = np.flatnonzero(np.diff(np.concatenate([[0], dark[y].astype(int), [0]])))
-        for start, stop in zip(row[::2], row[1::2], strict=True):
-            if stop - start >= shortest and not any(abs(start - x0) <= 2 and abs(stop - x1) <= 2 and y - y0 <= 3
-                                                    for y0, x0, x1 in runs[-8:]):
-                runs.append((y, int(start), int(stop)))
-    boxes = []
-    for top, x0, x1 in runs:
-        # within 8 px: a tick mark on the frame's corner row lengthens the line by its own length
-        below = [(y, a) for y, a, b in runs if y > top + 10 and abs(a - x0) <= 8 and abs(b - x1) <= 8]
-        # the left spine lies where the two lines start, or up to a tick's length (≤ 8 px) right of a
-        # line that a corner tick lengthened
-        framed = [y for y, a in below
-                  if any(dark[top:y, x].mean() > 0.95 for x in range(max(min(x0, a) - 1, 0), max(x0, a) + 8))]
-        if framed:
-            boxes.append((x0, top, x1, max(framed)))
-    return [b for b in boxes if not any(o != b and o[0] <= b[0] + 3 and o[2] >= b[2] - 3 and o[1] <= b[1]
-                                        and o[3] >= b[3] for o in boxes)]
 
 
 def test_every_subplot_is_tall_enough_to_read(rendered) -> None:

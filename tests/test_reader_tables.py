@@ -9,14 +9,13 @@ import numpy as np
 import pandas as pd
 
 from benchlib.report import models_matrix as matrix
-from benchlib.report.precision import measured_rows, precision_table, skipped_table
 from benchlib.report import sweep_tables
 from benchlib.report.chart_style import legibility_problems
 from benchlib.report.display import HALFWIDTH_DASH, HALFWIDTH_NOTE, format_value, people_frame, people_table
+from benchlib.report.precision import measured_rows, precision_table, skipped_table
 from benchlib.report.tables import comparison_table, to_markdown
 from benchlib.results.store import flatten
-from tests.test_notebooks import panel_boxes
-from tests.test_report_format import record
+from tests.conftest import known_record, panel_boxes
 
 #: Relative half-widths of the records below (fractions of the median), one per framework.
 HALFWIDTHS = {"numpy": 0.0123, "pytorch": 0.004, "onnxruntime": 0.0006}
@@ -25,7 +24,7 @@ HALFWIDTHS = {"numpy": 0.0123, "pytorch": 0.004, "onnxruntime": 0.0006}
 def stopped(backend: str, p50: float, halfwidth: float | None, **extra: object) -> dict:
     """A record whose timed loop stopped with this relative half-width (None: no stopping info)."""
     stopping = {"halfwidth": halfwidth, "target_ci": 0.01, "met": True} if halfwidth is not None else None
-    return record(backend, p50, stopping=stopping, **extra)
+    return known_record(backend, p50, stopping=stopping, **extra)
 
 
 def test_halfwidth_is_a_percent_beside_the_median_and_a_dash_is_explained() -> None:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,28 +18,7 @@ from benchlib.report.display import format_value, people_frame, people_table, si
 from benchlib.report.insights import insights, insights_html, noisy_runs_table
 from benchlib.report.tables import comparison_table, one_per_case, to_markdown
 from benchlib.results.store import flatten
-
-DEFAULTS = {"numpy": "default", "pytorch": "eager", "tensorflow": "function", "jax": "jit",
-            "onnxruntime": "default", "openvino": "latency"}
-
-
-def record(backend: str, p50: float, batch: int = 1000, threads: int | None = None, variant: str | None = None,
-           created: str = "2026-01-01T00:00:00Z", ci: float = 0.01, case_key: str | None = None,
-           noisy: bool = False, framework_mb: float = 50.0, **extra: object) -> dict:
-    """A stored record with known numbers (the median's 95% interval is p50 ± ``ci`` × p50)."""
-    variant = variant or DEFAULTS[backend]
-    rng = np.random.default_rng(abs(hash((backend, batch, threads, variant))) % 2**32)
-    return {
-        "schema_version": 1, "created": created, "backend": backend, "model": "fnn", "batch_size": batch,
-        "threads": threads, "variant": variant, "protocol": "engine", "status": "ok", "error": None,
-        "case_key": case_key or f"{backend}-{variant}-{batch}-{threads}",
-        "latency_ms": {"p50": p50, "p99": p50 * 3, "iqr": p50 * (0.3 if noisy else 0.02), "mean": p50},
-        "latency_ci95_ms": {"p50": [p50 * (1 - ci), p50 * (1 + ci)], "p99": [p50 * 2.5, p50 * 3.5]},
-        "noisy": noisy, "noisy_reasons": ["spread: IQR 30% of the median > 10%"] if noisy else [],
-        "throughput_sps": batch / (p50 / 1e3), "cpu_percent": 150.0, "rss_peak_mb": framework_mb + 35,
-        "framework_mb": framework_mb, "outputs_valid": True, "warnings": [],
-        "samples_ms": list(rng.lognormal(np.log(p50), 0.1, 200)), **extra,
-    }
+from tests.conftest import DEFAULT_VARIANTS, known_record
 
 
 def frame_of(records: list[dict]) -> pd.DataFrame:
@@ -77,9 +55,9 @@ def test_markdown_exports_keep_full_precision() -> None:
 # -- one record per case -------------------------------------------------------------------------
 
 def test_a_rerun_with_other_loop_settings_replaces_the_configuration_everywhere() -> None:
-    old = record("numpy", 2.0, case_key="k-old", created="2026-01-01T00:00:00Z")
-    new = record("numpy", 1.0, case_key="k-new", created="2026-01-02T00:00:00Z")
-    other = record("onnxruntime", 0.5)
+    old = known_record("numpy", 2.0, case_key="k-old", created="2026-01-01T00:00:00Z")
+    new = known_record("numpy", 1.0, case_key="k-new", created="2026-01-02T00:00:00Z")
+    other = known_record("onnxruntime", 0.5)
     frame = frame_of([old, new, other])
     assert len(one_per_case(frame)) == 2
     table = comparison_table(frame)
@@ -95,16 +73,16 @@ def test_a_rerun_with_other_loop_settings_replaces_the_configuration_everywhere(
 # -- insights ------------------------------------------------------------------------------------
 
 def test_no_winner_inside_the_noise() -> None:
-    tied = frame_of([record("openvino", 0.62, ci=0.05), record("onnxruntime", 0.63, ci=0.05)])
+    tied = frame_of([known_record("openvino", 0.62, ci=0.05), known_record("onnxruntime", 0.63, ci=0.05)])
     sentence = insights(tied)[0]
     assert "indistinguishable at this precision" in sentence and "fastest is" not in sentence
-    apart = frame_of([record("openvino", 0.40, ci=0.01), record("onnxruntime", 0.63, ci=0.01)])
+    apart = frame_of([known_record("openvino", 0.40, ci=0.01), known_record("onnxruntime", 0.63, ci=0.01)])
     sentence = insights(apart)[0]
     assert sentence.startswith("At batch size 1000, the fastest is openvino (latency)") and "1.57× ahead" in sentence
 
 
 def test_noisy_runs_are_counted_and_listed_in_a_collapsible_table() -> None:
-    frame = frame_of([record(b, 0.1 * (i + 1), noisy=i % 2 == 0) for i, b in enumerate(DEFAULTS)])
+    frame = frame_of([known_record(b, 0.1 * (i + 1), noisy=i % 2 == 0) for i, b in enumerate(DEFAULT_VARIANTS)])
     sentence = next(s for s in insights(frame) if "noisy" in s)
     assert sentence.startswith("3 of 6 runs were noisy") and "numpy" not in sentence
     table = noisy_runs_table(frame)
@@ -115,7 +93,7 @@ def test_noisy_runs_are_counted_and_listed_in_a_collapsible_table() -> None:
 
 
 def test_memory_has_one_definition_in_insights() -> None:
-    frame = frame_of([record("onnxruntime", 0.6, framework_mb=36.0), record("onnxruntime", 0.02, batch=1,
+    frame = frame_of([known_record("onnxruntime", 0.6, framework_mb=36.0), known_record("onnxruntime", 0.02, batch=1,
                                                                             framework_mb=66.0)])
     memory = next(s for s in insights(frame) if s.startswith("Framework memory"))
     assert "batch size 1000" in memory and "36.0 MB" in memory and "66" not in memory
@@ -125,9 +103,10 @@ def test_memory_has_one_definition_in_insights() -> None:
 # -- the comparison's configuration -------------------------------------------------------------
 
 def _mixed_sources() -> pd.DataFrame:
-    rows = [record(b, 0.5 + i / 10) for i, b in enumerate(DEFAULTS)]  # framework notebooks, default threads
-    rows += [record(b, 0.7 + i / 10, threads=t) for i, b in enumerate(DEFAULTS) for t in (1, 2)]  # sweeps
-    rows += [record("pytorch", 0.9, variant="torchscript", threads=2)]
+    # framework notebooks, default threads
+    rows = [known_record(b, 0.5 + i / 10) for i, b in enumerate(DEFAULT_VARIANTS)]
+    rows += [known_record(b, 0.7 + i / 10, threads=t) for i, b in enumerate(DEFAULT_VARIANTS) for t in (1, 2)]  # sweeps
+    rows += [known_record("pytorch", 0.9, variant="torchscript", threads=2)]
     return frame_of(rows)
 
 
@@ -136,7 +115,7 @@ def test_article_shaped_tables_have_one_row_per_framework() -> None:
 
     frame = _mixed_sources()
     config = Configuration.of(1000, "default")
-    assert len(config.rows(frame)) == len(DEFAULTS) and config.missing_sentence(frame) is None
+    assert len(config.rows(frame)) == len(DEFAULT_VARIANTS) and config.missing_sentence(frame) is None
     for table in fair_article_tables(frame, 1000, "default").values():
         assert table["Framework"].is_unique and len(table) == 5
     assert config.describe() == "batch size 1000, each framework's default variant, the framework's default threads"
@@ -150,7 +129,7 @@ def test_article_shaped_tables_have_one_row_per_framework() -> None:
 def test_relative_columns_say_why_they_are_empty() -> None:
     from benchlib.notebook import fair_article_tables
 
-    frame = frame_of([record(b, 0.5) for b in DEFAULTS if b != "pytorch"])
+    frame = frame_of([known_record(b, 0.5) for b in DEFAULT_VARIANTS if b != "pytorch"])
     html = article_display(fair_article_tables(frame)["latency_ms"]).to_html()
     assert "baseline PyTorch not measured" in html
     with_base = article_display(fair_article_tables(_mixed_sources())["latency_ms"]).to_html()
@@ -160,7 +139,7 @@ def test_relative_columns_say_why_they_are_empty() -> None:
 # -- charts --------------------------------------------------------------------------------------
 
 def _many_batches() -> tuple[pd.DataFrame, list[dict]]:
-    records = [record(b, 0.05 * batch ** 0.5 * (i + 1), batch=batch) for i, b in enumerate(DEFAULTS)
+    records = [known_record(b, 0.05 * batch ** 0.5 * (i + 1), batch=batch) for i, b in enumerate(DEFAULT_VARIANTS)
                for batch in (1, 8, 64, 256, 1000, 4096)]
     return frame_of(records), records
 
@@ -232,7 +211,7 @@ def test_console_keeps_child_chatter_in_the_log(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-c", "import os; os.write(2, b'oneDNN custom operations are on\\n')"],
                        check=True)
         with (results / "x.jsonl").open("a") as handle:
-            handle.write(json.dumps(record("numpy", 0.06, batch=1)) + "\n")
+            handle.write(json.dumps(known_record("numpy", 0.06, batch=1)) + "\n")
         console.line("suite line")
     assert "oneDNN" in log.read_text() and "oneDNN" not in shown.getvalue()
     assert sorted(shown.getvalue().splitlines()) == ["numpy/default b=1 t=default: ok, 0.06 ms per call",
