@@ -64,6 +64,13 @@ class FakeSession:
         calls = base * np.exp(np.random.default_rng(self.machine.blocks).normal(0, 0.01, 200))
         return ChildResult(True, value={"calls_ns": calls.tolist(), "cpu_s": payload["seconds"]})
 
+    def send(self, target: str, payload: Any) -> bool:
+        self._pending = (target, payload)
+        return True
+
+    def receive(self, timeout_s: float | None = None, what: str = "result") -> ChildResult:
+        return self.call(*self._pending)
+
     def cpu_seconds(self) -> float:
         return self.cpu
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from benchlib.engine.case import RunCase
+from benchlib.engine.rounds import RoundSettings, in_rounds_mode, measure_in_rounds
 from benchlib.results.resume import done_keys
 from benchlib.results.schema import failed_record
 from benchlib.results.store import ResultsWriteError, append_record
@@ -66,8 +67,14 @@ def run_cases(
     skip_done: bool | Sequence[str] = False,
     on_record: Callable[[dict[str, Any]], None] | None = None,
     resume_hint: str | None = None,
+    rounds: RoundSettings | bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every case in turn, each in its own process; append each record as soon as it exists.
+    """Run every case in its own process; append each record as soon as it exists.
+
+    Cases in precision mode (``target_ci > 0``, the single-call scenario, the engine's protocol) are
+    measured in interleaved rounds over warm processes (:mod:`benchlib.engine.rounds`), after the
+    other cases, each of which runs once in its own process. ``rounds``: the rounds' settings
+    (default: :class:`RoundSettings` with the cases' target), or ``False`` to run every case once.
 
     ``skip_done`` skips cases that already have an ``ok`` record in ``results_path`` from the same
     environment (CPU model and framework versions); a sequence of statuses (for example
@@ -92,7 +99,7 @@ def run_cases(
             owns_batch_load = False
     try:
         with sigterm_as_interrupt():
-            return _run_cases(cases, results_path, progress, skip_done, on_record, resume_hint)
+            return _run_cases(cases, results_path, progress, skip_done, on_record, resume_hint, rounds)
     finally:
         if owns_batch_load:
             os.environ.pop(BATCH_LOAD_ENV, None)
@@ -125,6 +132,7 @@ def _run_cases(
     skip_done: bool | Sequence[str],
     on_record: Callable[[dict[str, Any]], None] | None,
     resume_hint: str | None,
+    rounds: RoundSettings | bool | None = None,
 ) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
@@ -142,23 +150,42 @@ def _run_cases(
     if resume_hint is None:
         where = f" --out {results_path}" if results_path is not None else ""
         resume_hint = f"Resume with the same command plus --resume{where}"
-    bar = tqdm(todo, disable=not progress, unit="run", file=sys.stderr, dynamic_ncols=True)
+    in_rounds = [c for c in todo if rounds is not False and in_rounds_mode(c)]
+    once = [c for c in todo if c not in in_rounds]
+    current = {"label": ""}
+
+    def save(record: dict[str, Any]) -> None:
+        if results_path is not None:
+            try:
+                append_record(results_path, record)
+            except ResultsWriteError:  # full disk: the file was rolled back; say what is lost and how to go on
+                bar.close()
+                print(f"\nstopped after {len(records)} of {len(todo)} run(s): the record of {current['label']} "
+                      f"could not be saved; completed records are saved. Free some space, then: {resume_hint}",
+                      file=sys.stderr)
+                raise
+        records.append(record)
+        if on_record is not None:
+            on_record(record)
+
+    bar = tqdm(once, disable=not progress or not once, unit="run", file=sys.stderr, dynamic_ncols=True)
     try:
         for case in bar:
             bar.set_description(case.label())
-            record = run_case(case)
-            if results_path is not None:
-                try:
-                    append_record(results_path, record)
-                except ResultsWriteError:  # full disk: the file was rolled back; say what is lost and how to go on
-                    bar.close()
-                    print(f"\nstopped after {len(records)} of {len(todo)} run(s): the record of {case.label()} "
-                          f"could not be saved; completed records are saved. Free some space, then: {resume_hint}",
-                          file=sys.stderr)
-                    raise
-            records.append(record)
-            if on_record is not None:
-                on_record(record)
+            current["label"] = case.label()
+            save(run_case(case))
+        bar.close()
+        if in_rounds:
+            settings = rounds if isinstance(rounds, RoundSettings) else RoundSettings(
+                target_ci=min(c.target_ci for c in in_rounds))
+
+            def log(message: str) -> None:
+                if progress:
+                    print(message, file=sys.stderr, flush=True)
+
+            log(f"{len(in_rounds)} case(s) in interleaved rounds: each started alone, then timed in "
+                f"{settings.block_s:g} s blocks over {settings.processes} processes per case")
+            measure_in_rounds(in_rounds, settings, on_record=save, log=log)
     except KeyboardInterrupt:
         bar.close()
         print(f"\ninterrupted after {len(records)} of {len(todo)} run(s); completed records are saved. "

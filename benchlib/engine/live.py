@@ -3,7 +3,8 @@
 :func:`prepare` runs the one worker (:func:`benchlib.engine.worker.run_case_payload`: build, precision,
 output check, memory, first call, warm-up and a short timed loop) and keeps the predictor and its input
 batch in this process. Each :func:`timed_block` then runs the engine's timed loop, in fixed mode, for
-the block's seconds on that predictor, and returns every call's time and the CPU time it used.
+the block's seconds on that predictor, and returns the block's median (of every call), up to
+:data:`BLOCK_SAMPLES` calls' times and the CPU time it used.
 Both run in a :class:`benchlib.system.child.ChildSession`, called by :mod:`benchlib.engine.rounds`.
 """
 
@@ -13,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from benchlib.engine import worker
 from benchlib.engine.timing import timed_loop
 
@@ -21,6 +24,9 @@ COLD_LOOP_MIN_TIME_S = 0.05
 #: Untimed calls before each block: the caches and branch predictors other processes used since the
 #: last block are this process's again before the first timed call.
 REWARM_CALLS = 2
+
+#: Calls a block sends back at most (evenly thinned): the percentiles of a case come from these.
+BLOCK_SAMPLES = 1000
 
 _KEPT: dict[str, Any] = {}
 
@@ -59,4 +65,8 @@ def timed_block(payload: dict[str, Any]) -> dict[str, Any]:
     cpu_start = time.process_time()
     loop = timed_loop(predict, inputs, min_calls=1, min_time_s=float(payload["seconds"]))
     cpu_s = time.process_time() - cpu_start
-    return {"calls_ns": loop.samples_ns.tolist(), "cpu_s": cpu_s}
+    samples = loop.samples_ns
+    stride = max(1, -(-samples.size // BLOCK_SAMPLES))
+    # the median from every call; the distribution from an even thinning (time order kept)
+    return {"median_ns": float(np.median(samples)), "n_calls": int(samples.size),
+            "calls_ns": samples[::stride].tolist(), "cpu_s": cpu_s}

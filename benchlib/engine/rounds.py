@@ -54,6 +54,8 @@ PREPARE_TARGET = "benchlib.engine.live:prepare"
 BLOCK_TARGET = "benchlib.engine.live:timed_block"
 #: An idle process is "not idle" when it used more than this share of a core while others measured.
 IDLE_CPU_LIMIT = 0.02
+#: Further processes of a group start this many at a time (two cores: two imports at once).
+PARALLEL_STARTS = 2
 #: Samples kept in a record from all rounds' calls (for distribution charts).
 SAMPLES_KEPT = 2000
 
@@ -98,9 +100,22 @@ class Session(Protocol):
 
     def call(self, target: str, payload: Any, timeout_s: float | None = None, what: str = "result") -> Any: ...
 
+    def send(self, target: str, payload: Any) -> bool: ...
+
+    def receive(self, timeout_s: float | None = None, what: str = "result") -> Any: ...
+
     def cpu_seconds(self) -> float: ...
 
     def close(self) -> None: ...
+
+
+def in_rounds_mode(case: RunCase) -> bool:
+    """Whether ``case`` is measured in rounds: precision mode, the single-call scenario, the engine's protocol.
+
+    Fixed-time cases (``target_ci == 0``: the article protocol, the ablation, tests that fix their
+    loop) and LoadGen scenarios keep their own protocols.
+    """
+    return case.target_ci > 0 and case.scenario == "single" and case.protocol == "engine"
 
 
 def _start_session() -> Session:
@@ -121,6 +136,7 @@ class _Live:
     process: list[int] = field(default_factory=list)
     calls_ns: list[np.ndarray] = field(default_factory=list)
     idle_cpu_s: float = 0.0
+    n_calls: int = 0
     idle_wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -156,6 +172,8 @@ def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None =
         while index < len(cases) and len(group) * settings.processes < settings.max_alive:
             case = cases[index]
             live = _cold_start(case, start_session)
+            if live is not None:
+                say(f"  {case.label()}: {live.record.get('status')} (its own process, alone)")
             if live is None or live.record.get("status") != "ok":
                 record = live.record if live is not None else None
                 records[index] = record
@@ -180,6 +198,9 @@ def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None =
                     session.close()
         group_id = uuid.uuid4().hex[:12]
         levels = _group_levels(group)
+        first = group[0][1]
+        say(f"rounds: {len(set(first.rounds))} round(s) of {len(group)} case(s), stopped at "
+            f"{first.record.get('rounds', {}).get('stop')}; {levels.describe()}")
         for position, live in group:
             record = apply_rounds(live, levels, group_id, settings)
             records[position] = record
@@ -208,11 +229,15 @@ def _cold_start(case: RunCase, start_session: Callable[[], Session]) -> _Live | 
 
 def _more_processes(group: list[tuple[int, _Live]], settings: RoundSettings,
                     start_session: Callable[[], Session]) -> None:
-    for _ in range(settings.processes - 1):
-        for _, live in group:
-            session = start_session()
-            result = session.call(PREPARE_TARGET, {**live.case.to_dict(), "rounds_extra_process": True},
-                                  timeout_s=live.case.timeout_s, what="record")
+    """Each case's further processes, started :data:`PARALLEL_STARTS` at a time: their cold-start figures
+    are never used (the record's come from the cold phase, where each process started alone)."""
+    todo = [live for _ in range(settings.processes - 1) for _, live in group]
+    for first in range(0, len(todo), PARALLEL_STARTS):
+        batch = [(live, start_session()) for live in todo[first:first + PARALLEL_STARTS]]
+        for live, session in batch:
+            session.send(PREPARE_TARGET, {**live.case.to_dict(), "rounds_extra_process": True})
+        for live, session in batch:
+            result = session.receive(live.case.timeout_s, what="record")
             if result.ok and isinstance(result.value, dict) and result.value.get("status") == "ok":
                 live.sessions.append(session)
             else:
@@ -245,7 +270,8 @@ def _run_rounds(group: list[tuple[int, _Live]], settings: RoundSettings, clock: 
             block = result.value
             calls = np.asarray(block["calls_ns"], dtype=np.float64)
             live.calls_ns.append(calls)
-            live.block_ms.append(float(np.median(calls)) / 1e6)
+            live.n_calls += int(block.get("n_calls", calls.size))
+            live.block_ms.append(float(block.get("median_ns", np.median(calls))) / 1e6)
             live.rounds.append(round_number)
             live.process.append(which)
             busy[id(session)] = float(block.get("cpu_s", 0.0))
@@ -309,7 +335,7 @@ def apply_rounds(live: _Live, levels: rs.MachineLevels, group_id: str, settings:
     cold_p50 = ((record.get("within_process") or {}).get("p50_ms"))
     if isinstance(record.get("gflops"), int | float) and cold_p50 and median_ms > 0:
         record["gflops"] = record["gflops"] * cold_p50 / median_ms  # the same work over the rounds' median
-    record["n_calls"] = int(calls.size)
+    record["n_calls"] = live.n_calls  # every timed call of the rounds (the percentiles use a thinning)
     record["stopping"] = {**stopping, "halfwidth": interval.halfwidth, "target_ci": settings.target_ci,
                           "rule": "round interval (moving-block bootstrap over rounds and processes)"}
     samples, stride = subsample(calls, SAMPLES_KEPT)

@@ -206,19 +206,28 @@ class ChildSession:
         return ChildResult(False, error=reason, returncode=returncode, stderr_tail=_tail(self._err),
                            wall_s=time.perf_counter() - started, pid=self.proc.pid)
 
-    def call(self, target: str, payload: Any, timeout_s: float | None = None, what: str = "result") -> ChildResult:
-        """Call ``target`` (``"package.module:function"``) with ``payload`` in the session's process."""
-        import select
+    def send(self, target: str, payload: Any) -> bool:
+        """Start a call of ``target`` with ``payload`` without waiting for it (:meth:`receive` waits).
 
-        started = time.perf_counter()
+        False when the process has ended; :meth:`receive` then says why.
+        """
+        self._sent = time.perf_counter()
         if not self.alive:
-            return ChildResult(False, error=f"the session's process has ended ({self.error or 'exited'})",
-                               pid=self.proc.pid)
+            return False
         line = json.dumps({"target": target, "payload": clean_for_json(payload)}, default=json_default) + "\n"
         try:
             os.write(self._cmd, line.encode())
         except BrokenPipeError:
-            return self._fail(f"no {what} written", started)
+            return False
+        return True
+
+    def receive(self, timeout_s: float | None = None, what: str = "result") -> ChildResult:
+        """The reply to the call :meth:`send` started (``timeout_s`` counted from the send)."""
+        import select
+
+        started = getattr(self, "_sent", time.perf_counter())
+        if self.error is not None:
+            return ChildResult(False, error=f"the session's process has ended ({self.error})", pid=self.proc.pid)
         deadline = None if timeout_s is None else started + timeout_s
         try:
             while b"\n" not in self._buffer:
@@ -244,6 +253,14 @@ class ChildSession:
             return ChildResult(False, error=value["__error__"], stderr_tail=_tail(self._err), wall_s=wall,
                                pid=self.proc.pid)
         return ChildResult(True, value=value.get("value"), wall_s=wall, pid=self.proc.pid)
+
+    def call(self, target: str, payload: Any, timeout_s: float | None = None, what: str = "result") -> ChildResult:
+        """Call ``target`` (``"package.module:function"``) with ``payload`` in the session's process."""
+        if not self.alive:
+            return ChildResult(False, error=f"the session's process has ended ({self.error or 'exited'})",
+                               pid=self.proc.pid)
+        self.send(target, payload)
+        return self.receive(timeout_s, what)
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) of the process and its children so far; how idle it stays is measured."""
