@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from benchlib.engine.case import RunCase
-from benchlib.system.child import run_in_child
-from benchlib.engine.grid import ALL_VARIANTS, CORES, case_grid, resolve_threads
-from benchlib.system.env import usable_cores
+from benchlib.engine.grid import ALL_VARIANTS, case_grid
+from benchlib.engine.params import CORES, check_threads
 from benchlib.results.records import SETTLED, latest, latest_rows
 from benchlib.results.resume import done_keys
+from benchlib.system.child import run_in_child
+from benchlib.system.env import usable_cores
 
 PACKAGE = Path(__file__).resolve().parents[1] / "benchlib"
 
@@ -95,12 +96,12 @@ def test_grid_expands_every_dimension_once_in_a_stable_order() -> None:
 
 def test_grid_threads_have_one_meaning() -> None:
     cores = int(usable_cores()["usable"])
-    assert resolve_threads(None) is None and resolve_threads("default") is None
-    assert resolve_threads(CORES) == cores and resolve_threads(" Cores ") == cores
-    assert resolve_threads(3) == 3 and resolve_threads("3") == 3
+    assert check_threads(None) is None and check_threads("default") is None
+    assert check_threads(CORES) == cores and check_threads(" Cores ") == cores
+    assert check_threads(3) == 3 and check_threads("3") == 3
     for bad in (0, -1, 2.5, "many", True):
         with pytest.raises(ValueError, match=r"threads=.* is invalid; allowed: an integer from 1 to 1024, 'cores'"):
-            resolve_threads(bad)
+            check_threads(bad)
     assert [c.threads for c in case_grid(["numpy"], [1], threads=[CORES, cores])] == [cores]
 
 

@@ -138,8 +138,8 @@ def test_block_imports_refuses_what_cannot_be_blocked(value: str, named: str) ->
 
 
 def test_blockable_frameworks_are_the_registry_s() -> None:
-    from benchlib.system.blocker import BLOCKABLE, FRAMEWORK_MODULES, OWN_REQUIREMENTS
     from benchlib.backends.registry import REGISTRY
+    from benchlib.system.blocker import BLOCKABLE, FRAMEWORK_MODULES, OWN_REQUIREMENTS
 
     modules = {m for entry in REGISTRY.values() for m in entry.modules}
     assert set(FRAMEWORK_MODULES) == modules - set(OWN_REQUIREMENTS)
@@ -162,8 +162,8 @@ def test_load_before_batch_is_checked(value: str, monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_valid_load_before_batch_is_judged_and_stored(monkeypatch: pytest.MonkeyPatch) -> None:
-    from benchlib.system.env import collect_env
     from benchlib.engine.params import check_parameters
+    from benchlib.system.env import collect_env
 
     monkeypatch.setenv("BENCHLIB_LOAD_BEFORE_BATCH", "1e6")  # busy on any machine
     env = collect_env()
@@ -223,7 +223,7 @@ def test_outputs_inside_a_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_the_checks_cover_every_variable_benchlib_reads(monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from benchlib.engine.params import ENV_CHECKS
+    from benchlib.engine.env_params import ENV_CHECKS
 
     read = {name for path in (ROOT / "benchlib").rglob("*.py")
             for name in re.findall(r"BENCHLIB_[A-Z_]*[A-Z](?![A-Z_*])", path.read_text())}

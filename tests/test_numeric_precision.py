@@ -12,8 +12,9 @@ import pytest
 
 from benchlib.engine.case import RunCase
 from benchlib.engine.grid import case_grid
+from benchlib.engine.params import check_precision
 from benchlib.errors import UnsupportedPrecisionError
-from benchlib.precision import PRECISIONS, check_precision, tolerance_for
+from benchlib.precision import PRECISIONS, tolerance_for
 from benchlib.precision.accuracy import decisions, predict_in_batches
 from benchlib.precision.hardware import hardware_support, precision_flags
 from benchlib.results.schema import REQUIRED_KEYS, make_record, upgrade_record

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         try:
-            check_writable_dir("--out", args.out)
+            check_writable_dir(args.out, "--out")
         except ValueError as exc:
             print(f"benchlib ablation: error: {exc}", file=sys.stderr)
             return 2
@@ -53,11 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
     import time
 
-    from benchlib.studies.ablation import run_ablation
     from benchlib.report.ablation_figures import all_figures
     from benchlib.report.ablation_tables import ablation_frame, all_tables, step_sentences
     from benchlib.report.sweep_tables import write_tables
     from benchlib.report.tables import to_markdown
+    from benchlib.studies.ablation import run_ablation
 
     frameworks = tuple(dict.fromkeys(args.backends)) if args.backends else ARTICLE_ORDER
     path = folders[0] / time.strftime("ablation-%Y%m%d-%H%M%S.jsonl")

@@ -4,27 +4,57 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from benchlib.backends.registry import BACKEND_NAMES
-from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float, check_positive_int
+from benchlib.engine.checked import BackendNames, BatchSizes, Checked, ThreadCounts, ThreadSettings
+from benchlib.engine.params import (
+    MAX_SECONDS,
+    check_backend,
+    check_batch_size,
+    check_positive_float,
+    check_positive_int,
+    check_thread_setting,
+    check_threads,
+)
+
+T = TypeVar("T")
 
 
-def positive_int(option: str, maximum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
+def option_type(check: Callable[[Any, str], T], option: str, number: type | None = None) -> Callable[[str], T]:
+    """argparse type: the text (as a ``number`` where it reads as one) through ``check``, the one check of
+    the parameter (:mod:`benchlib.engine.params`); its refusal, naming ``option``, exits with status 2."""
+
+    def parse(text: str) -> T:
+        value: Any = text
+        if number is not None:
+            try:
+                value = number(text)
+            except ValueError:
+                pass  # the check refuses the text itself, saying what is allowed
         try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{option}={text!r} is invalid; allowed: an integer from 1 to {maximum}") from None
-        try:
-            return check_positive_int(option, value, maximum)
+            return check(value, option)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def checked_list(kind: type[Checked]) -> type[argparse.Action]:
+    """argparse action of a list option whose ``type`` checked each value: the values as ``kind``, each once
+    (a repeat is named in a note on stderr; every case runs once anyway)."""
+
+    class StoreChecked(argparse.Action):
+        def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                     option_string: str | None = None) -> None:
+            setattr(namespace, self.dest, kind.of(option_string or self.dest, values))
+
+    return StoreChecked
+
+
+def positive_int(option: str, maximum: int) -> Callable[[str], int]:
+    return option_type(lambda value, name: check_positive_int(name, value, maximum), option, int)
 
 
 def positive_seconds(option: str, allow_zero: bool = False) -> Callable[[str], float]:
@@ -41,29 +71,31 @@ def positive_seconds(option: str, allow_zero: bool = False) -> Callable[[str], f
     return parse
 
 
-def backend_name(text: str) -> str:
-    if text not in BACKEND_NAMES:
-        raise argparse.ArgumentTypeError(f"--backends={text!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
-    return text
+backend_name = option_type(check_backend, "--backends")
+#: ``--threads`` value: an integer, ``cores`` (one per usable core) or ``default`` (docs/threads.md), as a count.
+threads = option_type(check_threads, "--threads")
 
 
-batch_size = positive_int("--batch-sizes", MAX_BATCH_SIZE)
+def add_batch_sizes_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--batch-sizes N ...``: each checked by :func:`~benchlib.engine.params.check_batch_size`."""
+    parser.add_argument("--batch-sizes", nargs="+", type=option_type(check_batch_size, "--batch-sizes", int),
+                        action=checked_list(BatchSizes), default=None, metavar="N", help=help_text)
 
 
-def threads(text: str) -> int | str | None:
-    """``--threads`` value: an integer, ``cores`` (one per usable core) or ``default`` (docs/threads.md)."""
-    from benchlib.engine.grid import CORES, resolve_threads
-
-    if text.strip().lower() == CORES:
-        return CORES
-    try:
-        return resolve_threads(text, "--threads")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def add_threads_option(parser: argparse.ArgumentParser, help_text: str, sweep: bool = False) -> None:
+    """``--threads N ...``: thread settings as counts on this machine; ``sweep``: without ``default``, and
+    ``cores`` kept as a setting (a fleet counts it on each machine)."""
+    if sweep:
+        check, kind = (lambda value, name: check_thread_setting(value, name, explicit=True)), ThreadSettings
+    else:
+        check, kind = check_threads, ThreadCounts
+    parser.add_argument("--threads", nargs="+", type=option_type(check, "--threads"), action=checked_list(kind),
+                        default=None, metavar="N", help=help_text)
 
 
 def add_backends_option(parser: argparse.ArgumentParser, default_help: str = "all installed") -> None:
-    parser.add_argument("--backends", nargs="+", type=backend_name, metavar="NAME",
+    parser.add_argument("--backends", nargs="+", type=backend_name, action=checked_list(BackendNames),
+                        metavar="NAME",
                         help=f"backends to include ({', '.join(BACKEND_NAMES)}); default: {default_help}")
 
 
@@ -76,7 +108,7 @@ def refuse(command: str, message: str) -> int:
 def check_environment_variables(command: str) -> int:
     """0 if every ``BENCHLIB_*`` environment variable is valid (notes on stderr for unknown ones), else the
     refusal naming the variable, its value and what is allowed, with exit status 2."""
-    from benchlib.engine.params import check_environment
+    from benchlib.engine.env_params import check_environment
 
     try:
         notes = check_environment()
@@ -85,43 +117,6 @@ def check_environment_variables(command: str) -> int:
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
-
-
-def once_each(option: str, values: Sequence[Any] | None) -> list[Any] | None:
-    """``values`` without repeats, in order; a value given more than once is named in a note on stderr.
-
-    Every case runs once anyway (the case grid drops repeats); the note says why fewer run.
-    """
-    if values is None:
-        return None
-    unique = list(dict.fromkeys(values))
-    if len(unique) < len(values):
-        repeated = " ".join("default" if v is None else str(v) for v in unique if list(values).count(v) > 1)
-        print(f"note: {option} {repeated} given more than once; each case runs once", file=sys.stderr)
-    return unique
-
-
-def model_key(name: str) -> str:
-    """What makes two ``--models`` values one model: an ONNX file's resolved path, else the name itself."""
-    from benchlib.models.user import is_onnx_name
-
-    return str(Path(name).resolve()) if is_onnx_name(name) else name
-
-
-def once_each_model(values: Sequence[str] | None) -> list[str] | None:
-    """``--models`` without repeats, in order: one file named several ways (``m.onnx``, ``./m.onnx``, its
-    absolute path) runs once, under the first spelling given; the others are named in a note on stderr."""
-    unique = once_each("--models", values)
-    if unique is None:
-        return None
-    spellings: dict[str, list[str]] = {}
-    for value in unique:
-        spellings.setdefault(model_key(value), []).append(value)
-    for key, names in spellings.items():
-        if len(names) > 1:
-            print(f"note: --models {' '.join(names)} name one file ({key}); it runs once, as {names[0]}",
-                  file=sys.stderr)
-    return [names[0] for names in spellings.values()]
 
 
 def timing_conflict(timeout_s: float, warmup_time_s: float, min_time_s: float) -> str | None:

@@ -10,17 +10,19 @@ from pathlib import Path
 
 from benchlib.cli.common import (
     add_backends_option,
-    batch_size,
-    once_each,
-    once_each_model,
+    add_batch_sizes_option,
+    add_threads_option,
+    checked_list,
+    option_type,
     positive_int,
     positive_seconds,
     refuse,
-    threads,
     timing_conflict,
 )
 from benchlib.cli.verify import add_input_shape_option, add_models_option, check_user_models
-from benchlib.engine.case import MAX_CALLS, RunCase
+from benchlib.engine.case import RunCase
+from benchlib.engine.checked import BackendNames, BatchSizes, ModelNames, Precisions, ThreadCounts, VariantNames
+from benchlib.engine.params import MAX_CALLS, check_precision
 from benchlib.engine.timing import (
     DEFAULT_MAX_TIME_S,
     DEFAULT_MIN_CALLS,
@@ -72,14 +74,12 @@ def add_precision_options(parser: argparse.ArgumentParser, max_time_default: str
                              f"(default: {max_time_default})")
 
 
-def precision_name(text: str) -> str:
-    """argparse type of ``--precisions``: a known precision, else the refusal listing the valid ones."""
-    from benchlib.precision import check_precision
-
-    try:
-        return check_precision(text, "--precisions")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def add_precisions_option(parser: argparse.ArgumentParser) -> None:
+    """``--precisions P ...``, shared by ``run`` and ``sweep``."""
+    parser.add_argument("--precisions", nargs="+", type=option_type(check_precision, "--precisions"),
+                        action=checked_list(Precisions), default=None, metavar="P",
+                        help="numeric precisions: fp32 (the default), bf16, int8-dynamic, int8-static; a backend "
+                             "without one records it as skipped with the reason (docs/precision.md)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,17 +93,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_models_option(parser, ["fnn"], "fnn")
     add_input_shape_option(parser)
     per_model = "; ".join(f"{m} {' '.join(map(str, get_model(m).run_batch_sizes))}" for m in MODELS)
-    parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None,
-                        metavar="N", help=f"batch sizes (default: each model's own: {per_model})")
-    parser.add_argument("--threads", nargs="+", type=threads, default=None, metavar="N",
-                        help="thread settings to try: integers, 'cores' (one per usable core) or 'default' "
-                             "(the framework's own; this is the default)")
-    parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+    add_batch_sizes_option(parser, f"batch sizes (default: each model's own: {per_model})")
+    add_threads_option(parser, "thread settings to try: integers, 'cores' (one per usable core) or 'default' "
+                               "(the framework's own; this is the default)")
+    parser.add_argument("--variants", nargs="+", action=checked_list(VariantNames), default=None, metavar="NAME",
                         help="backend variants to run where a backend supports them (default: each "
                              "backend's default variant); a name no selected backend knows is refused")
-    parser.add_argument("--precisions", nargs="+", type=precision_name, default=None, metavar="P",
-                        help="numeric precisions: fp32 (the default), bf16, int8-dynamic, int8-static; a backend "
-                             "without one records it as skipped with the reason (docs/precision.md)")
+    add_precisions_option(parser)
     parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=DEFAULT_MIN_TIME_S, metavar="S",
                         help=f"timed loop lasts at least S seconds (default: {DEFAULT_MIN_TIME_S:g})")
     parser.add_argument("--min-calls", type=_calls("--min-calls"), default=DEFAULT_MIN_CALLS, metavar="N",
@@ -165,11 +161,13 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
             problem = spec.batch_memory_problem(max(sizes), available_memory_bytes())
             if problem:
                 return f"--batch-sizes={max(sizes)} is too large: {problem}"
-        cases += case_grid(backends, sizes, models=[model], **shapes, threads=args.threads or [None],
-                           variants=args.variants or None, min_time_s=args.min_time, min_calls=args.min_calls,
-                           warmup_time_s=args.warmup_time, warmup_calls=args.warmup_calls, timeout_s=args.timeout,
-                           target_ci=args.target_ci, max_time_s=args.max_time, warmup_max_s=args.warmup_max,
-                           precisions=getattr(args, "precisions", None) or ["fp32"])
+        # every value below was checked by its option's type, or is the registry's or the model's own
+        cases += case_grid(BackendNames(backends), BatchSizes(sizes), models=ModelNames((model,)), **shapes,
+                           threads=args.threads or ThreadCounts((None,)), variants=args.variants or None,
+                           min_time_s=args.min_time, min_calls=args.min_calls, warmup_time_s=args.warmup_time,
+                           warmup_calls=args.warmup_calls, timeout_s=args.timeout, target_ci=args.target_ci,
+                           max_time_s=args.max_time, warmup_max_s=args.warmup_max,
+                           precisions=getattr(args, "precisions", None) or Precisions(("fp32",)))
     return cases
 
 
@@ -193,20 +191,14 @@ def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | No
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import available_backends
     from benchlib.report.outputs import OutputRefused, plan_run
-    from benchlib.engine.grid import resolve_threads
     from benchlib.system.env import usable_cores
     from benchlib.system.paths import results_dir
 
-    # Contradictions and repeats are settled before anything runs (repeats run once, with a note).
+    # Contradictions are settled before anything runs (the options' types checked each value, repeats ran once).
     conflict = timing_conflict(args.timeout, args.warmup_time, args.min_time)
     if conflict:
         return refuse("run", conflict)
-    args.backends = once_each("--backends", args.backends)
-    args.models = once_each_model(args.models)  # one file named several ways runs once
-    args.batch_sizes = once_each("--batch-sizes", args.batch_sizes)
-    args.variants = once_each("--variants", args.variants)
-    args.threads = once_each("--threads", [resolve_threads(t) for t in args.threads] if args.threads else None)
-    backends = list(dict.fromkeys(args.backends or available_backends()))
+    backends = list(args.backends or available_backends())
     if not backends:
         return refuse("run", "no backend is installed; install one, e.g. pip install torch")
     if args.resume and args.out is None:
@@ -258,8 +250,8 @@ SETTING_OPTIONS = {"model": "--models", "min_time_s": "--min-time", "min_calls":
 
 def _resume_problem(out: Path, cases: list[RunCase]) -> str | None:
     """Why ``--resume`` cannot resume ``out`` with these cases (settings differ), or ``None``; notes on stderr."""
-    from benchlib.system.env import collect_env
     from benchlib.results.resume import resume_check
+    from benchlib.system.env import collect_env
 
     check = resume_check(out, cases, collect_env())
     if check.differences:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchlib.cli.common import add_backends_option, batch_size, positive_seconds, refuse, threads
-from benchlib.cli.run import add_precision_options, precision_name
+from benchlib.cli.common import (
+    add_backends_option,
+    add_batch_sizes_option,
+    add_threads_option,
+    checked_list,
+    positive_seconds,
+    refuse,
+)
+from benchlib.cli.run import add_precision_options, add_precisions_option
 from benchlib.cli.verify import add_models_option
+from benchlib.engine.checked import VariantNames
 from benchlib.studies.sweep import (
     DEFAULT_BATCH_SIZES,
     DEFAULT_MAX_TIME_S,
@@ -44,21 +52,18 @@ def add_case_options(parser: argparse.ArgumentParser) -> None:
     """The options saying which cases a sweep measures (``sweep`` and ``fleet`` share them)."""
     add_backends_option(parser, "all installed")
     add_models_option(parser, None, "fnn", user_models=False)  # sweep_config measures zoo models only
-    parser.add_argument("--batch-sizes", nargs="+", type=batch_size, default=None, metavar="N",
-                        help=f"batch sizes (default: each model's own; fnn: "
-                             f"{' '.join(map(str, DEFAULT_BATCH_SIZES))}, --quick: "
-                             f"{' '.join(map(str, QUICK_BATCH_SIZES))})")
-    parser.add_argument("--threads", nargs="+", type=threads, default=None, metavar="N",
-                        help="thread counts (default: 1 up to the usable cores; --quick: the usable cores)")
-    parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
+    add_batch_sizes_option(parser, f"batch sizes (default: each model's own; fnn: "
+                                   f"{' '.join(map(str, DEFAULT_BATCH_SIZES))}, --quick: "
+                                   f"{' '.join(map(str, QUICK_BATCH_SIZES))})")
+    add_threads_option(parser, "thread counts: integers or 'cores' (default: 1 up to the usable cores; --quick: "
+                               "the usable cores)", sweep=True)
+    parser.add_argument("--variants", nargs="+", action=checked_list(VariantNames), default=None, metavar="NAME",
                         help="only these variants (default: every variant of each backend)")
     parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=None, metavar="S",
                         help=f"timed loop per case lasts at least S seconds (default: {DEFAULT_MIN_TIME_S}; "
                              f"--quick: {QUICK_MIN_TIME_S})")
     add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}; --quick: {QUICK_MAX_TIME_S:g}")
-    parser.add_argument("--precisions", nargs="+", type=precision_name, default=None, metavar="P",
-                        help="numeric precisions: fp32 (the default), bf16, int8-dynamic, int8-static; a backend "
-                             "without one records it as skipped with the reason (docs/precision.md)")
+    add_precisions_option(parser)
     parser.add_argument("--quick", action="store_true",
                         help="fewer batch sizes, usable cores only, short loops (under 3 minutes on 2 cores)")
 
@@ -83,10 +88,10 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.report.outputs import OutputRefused, plan_sweep
     from benchlib.notebook.plans import SWEEP_FIGURES, SWEEP_TABLES
-    from benchlib.system.paths import figures_dir, tables_dir
+    from benchlib.report.outputs import OutputRefused, plan_sweep
     from benchlib.studies.sweep import build_cases, default_results_path
+    from benchlib.system.paths import figures_dir, tables_dir
 
     try:
         config = config_from_args(args)

@@ -10,23 +10,32 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
-from benchlib.cli.common import add_backends_option, threads
+from benchlib.cli.common import add_backends_option, checked_list, option_type, threads
+from benchlib.engine.checked import ModelNames
+from benchlib.engine.params import check_model
 from benchlib.models.zoo import MODELS
 
 
-def model_name(text: str) -> str:
-    """``--models`` value: a zoo name, a path to an ONNX file ``onnx.checker`` accepts, or ``torch:mod:function``."""
+def _model_and_file(value: str, option: str) -> str:
+    """A ``--models`` value: its name checked (:func:`~benchlib.engine.params.check_model`), and an ONNX file
+    ``onnx.checker`` accepts (a missing, non-ONNX or invalid file is refused before anything runs)."""
     from benchlib.errors import OnnxModelError
     from benchlib.models.onnx_model import check_onnx_file
-    from benchlib.models.user import check_model_name, is_onnx_name
+    from benchlib.models.user import is_onnx_name
 
-    try:
-        check_model_name(text)
-        if is_onnx_name(text):
-            check_onnx_file(text)  # a missing, non-ONNX or invalid file is refused before anything runs
-    except OnnxModelError as exc:
-        raise argparse.ArgumentTypeError(str(exc).replace("model=", "--models=", 1)) from None
-    return text
+    check_model(value, option)
+    if is_onnx_name(value):
+        try:
+            check_onnx_file(value)
+        except OnnxModelError as exc:
+            raise OnnxModelError(str(exc).replace("model=", f"{option}=", 1)) from None
+    return value
+
+
+#: ``--models`` value: a zoo name, a path to an ONNX file or ``torch:package.module:function``.
+model_name = option_type(_model_and_file, "--models")
+#: ``--models`` value of a command that measures zoo models only (``sweep``, ``fleet``).
+zoo_model_name = option_type(lambda value, option: check_model(value, option, zoo_only=True), "--models")
 
 
 def add_input_shape_option(parser: argparse.ArgumentParser) -> None:
@@ -76,14 +85,6 @@ def check_user_models(models: list[str] | None, input_shape: list[str] | None,
     return None
 
 
-def zoo_model_name(text: str) -> str:
-    """``--models`` value of a command that measures zoo models only (``sweep``, ``fleet``)."""
-    if text not in MODELS:
-        raise argparse.ArgumentTypeError(f"--models={text!r} is invalid; allowed: {', '.join(MODELS)} (ONNX files "
-                                          "and factories are measured by run and verify)")
-    return text
-
-
 def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None, default_help: str,
                       user_models: bool = True) -> None:
     """``--models NAME ...`` (``--model`` is accepted as an alias); ``user_models=False``: zoo names only."""
@@ -91,7 +92,7 @@ def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None
     if user_models:
         offered += ", a path to an .onnx file or torch:package.module:function"
     parser.add_argument("--models", "--model", dest="models", nargs="+", default=default, metavar="NAME",
-                        type=model_name if user_models else zoo_model_name,
+                        type=model_name if user_models else zoo_model_name, action=checked_list(ModelNames),
                         help=f"models to include ({offered}); default: {default_help}")
 
 
@@ -169,7 +170,7 @@ def _reference_notes(results: list) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import BACKEND_NAMES, backend_variants
-    from benchlib.cli.common import once_each_model, refuse
+    from benchlib.cli.common import refuse
     from benchlib.errors import OnnxModelError
     from benchlib.studies.verify import NOT_VERIFIED, verify_models
 
@@ -181,7 +182,6 @@ def run(args: argparse.Namespace) -> int:
             return refuse("verify", f"--variants={unknown[0]!r} is not offered by any selected backend; "
                                     f"allowed: all, {', '.join(sorted(known))}")
         variants = "all" if "all" in variants else variants
-    args.models = once_each_model(args.models)  # one file named several ways is verified once
     problem = check_user_models(args.models, args.input_shape, args.input_range) or _zoo_memory(args.models)
     if problem:
         return refuse("verify", problem)

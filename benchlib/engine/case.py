@@ -4,42 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
 
-from benchlib.backends.registry import BACKEND_NAMES
-from benchlib.models.zoo import MODELS
+from benchlib.engine.params import (
+    MAX_CALLS,
+    MAX_SECONDS,
+    check_backend,
+    check_batch_size,
+    check_model,
+    check_positive_float,
+    check_positive_int,
+    check_precision,
+    check_scenario,
+    check_threads,
+)
 
-#: Upper bounds that catch typos (batch 10**9) before a run starts.
-MAX_BATCH_SIZE = 1_000_000
-MAX_THREADS = 1024
-MAX_SECONDS = 24 * 3600.0
-MAX_CALLS = 10_000_000
-#: How a case is run: "single" is the engine's timed loop (one call at a time, each waiting for the
-#: last); the others are MLPerf LoadGen's scenarios, run by benchlib.scenarios (docs/scenarios.md).
-SCENARIOS = ("single", "SingleStream", "MultiStream", "Offline", "Server")
-
-
-def check_positive_int(name: str, value: object, maximum: int) -> int:
-    """Return ``value`` if it is an int in [1, maximum], else raise ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer from 1 to {maximum}")
-    return value
-
-
-def check_positive_float(name: str, value: object, maximum: float, allow_zero: bool = False) -> float:
-    """Return ``value`` as float if it is a finite number in (0, maximum] ([0, …] with allow_zero)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    low_ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not (low_ok and value <= maximum):
-        low = "0" if allow_zero else "more than 0"
-        raise ValueError(f"{name}={value!r} is invalid; allowed: a number of seconds from {low} to {maximum:g}")
-    return float(value)
-
-
-#: Fields added later → the value that means what records without them measured.
-_LATER_FIELDS: dict[str, object] = {"target_ci": 0.0, "max_time_s": None, "warmup_max_s": 0.0,
-                                   "scenario": "single", "precision": "fp32"}
+#: Fields added after the first records existed: at their default they leave a case's key as it was.
+_LATER_FIELDS = ("target_ci", "max_time_s", "warmup_max_s", "scenario", "precision")
 
 
 @dataclass(frozen=True)
@@ -73,51 +55,38 @@ class RunCase:
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        # Types first: a list where a name belongs would otherwise fail later with an unrelated error.
-        for name, allowed in (("backend", "a backend name"), ("model", "a model name"), ("protocol", "a name"),
-                              ("scenario", "a scenario name"), ("precision", "a precision name")):
-            value = getattr(self, name)
-            if not isinstance(value, str):
-                raise ValueError(f"{name}={value!r} ({type(value).__name__}) is invalid; allowed: {allowed} (text)")
+        """Check every field of a case made by hand, each by its one check (:mod:`benchlib.engine.params`).
+
+        The case grid and a case's child process make cases from values already checked
+        (:meth:`checked`), which skips this.
+        """
+        # what the checks normalise (a thread setting's count, a scenario's spelling) is what the case holds
+        object.__setattr__(self, "threads", check_threads(self.threads))
+        object.__setattr__(self, "scenario", check_scenario(self.scenario))
+        check_backend(self.backend)
+        check_model(self.model)  # an .onnx path is accepted here; the case grid reads the file
+        check_batch_size(self.batch_size)
+        check_precision(self.precision)
         if self.variant is not None and not isinstance(self.variant, str):
             raise ValueError(f"variant={self.variant!r} ({type(self.variant).__name__}) is invalid; allowed: None "
                              "or a variant name (text)")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed={self.seed!r} ({type(self.seed).__name__}) is invalid; allowed: an integer")
-        if not isinstance(self.extra, tuple) or not all(
-                isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) for item in self.extra):
-            raise ValueError(f"extra={self.extra!r:.80} is invalid; allowed: a tuple of (name, value) pairs, "
-                             "e.g. tuple(sorted(settings.items()))")
-        if self.backend not in BACKEND_NAMES:
-            raise ValueError(f"backend={self.backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
-        if self.model not in MODELS:
-            from benchlib.models.user import check_model_name
+        check_settings(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in SETTINGS})
 
-            check_model_name(self.model)  # an .onnx path is accepted here; the worker checks the file
-        check_positive_int("batch_size", self.batch_size, MAX_BATCH_SIZE)
-        if self.threads is not None:
-            check_positive_int("threads", self.threads, MAX_THREADS)
-        check_positive_float("min_time_s", self.min_time_s, MAX_SECONDS, allow_zero=True)
-        check_positive_int("min_calls", self.min_calls, MAX_CALLS)
-        check_positive_float("warmup_time_s", self.warmup_time_s, MAX_SECONDS, allow_zero=True)
-        calls = self.warmup_calls
-        if isinstance(calls, bool) or not isinstance(calls, int) or not 0 <= calls <= MAX_CALLS:
-            raise ValueError(f"warmup_calls={calls!r} is invalid; allowed: an integer from 0 to {MAX_CALLS}")
-        check_positive_float("timeout_s", self.timeout_s, MAX_SECONDS)
-        if self.scenario not in SCENARIOS:
-            raise ValueError(f"scenario={self.scenario!r} is unknown; allowed: {', '.join(SCENARIOS)}")
-        from benchlib.engine.timing import check_target_ci
-
-        check_target_ci(self.target_ci)
-        if self.max_time_s is not None:
-            check_positive_float("max_time_s", self.max_time_s, MAX_SECONDS)
-            if self.max_time_s < self.min_time_s:
-                raise ValueError(f"max_time_s={self.max_time_s!r} is invalid; allowed: at least min_time_s "
-                                 f"({self.min_time_s:g}) or None (the default cap)")
-        check_positive_float("warmup_max_s", self.warmup_max_s, MAX_SECONDS, allow_zero=True)
-        from benchlib.precision import check_precision
-
-        check_precision(self.precision)
+    @classmethod
+    def checked(cls, **values: Any) -> RunCase:
+        """A case from values already checked where they entered (the case grid's, a parent's case in its
+        child process): nothing is checked again. Fields not given take their defaults."""
+        case = object.__new__(cls)
+        for item in fields(cls):
+            if item.name in values:
+                value = values.pop(item.name)
+            else:
+                value = item.default if item.default is not MISSING else item.default_factory()  # type: ignore[misc]
+            object.__setattr__(case, item.name, value)
+        if values:
+            raise TypeError(f"RunCase.checked() got unknown field(s) {', '.join(sorted(values))}; allowed: "
+                            f"{', '.join(f.name for f in fields(cls))}")
+        return case
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -125,18 +94,21 @@ class RunCase:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> RunCase:
+    def from_dict(cls, data: dict, checked: bool = False) -> RunCase:
+        """The case :meth:`to_dict` described; ``checked``: made from a case that was checked already (a
+        child process's, a fleet host's), so nothing is checked again."""
         data = dict(data)
         data["extra"] = tuple(sorted(dict(data.get("extra") or {}).items()))
-        return cls(**data)
+        return cls.checked(**data) if checked else cls(**data)
 
     @property
     def case_key(self) -> str:
         """Stable hash of what is measured (not of how long): used to resume sweeps."""
         # Settings added after the first records exist leave the key unchanged at their old meaning,
         # so results measured before them still resume.
+        later = {f.name: f.default for f in fields(self) if f.name in _LATER_FIELDS}
         what = {k: v for k, v in self.to_dict().items()
-                if k not in ("timeout_s",) and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+                if k not in ("timeout_s",) and not (k in later and v == later[k])}
         return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def label(self) -> str:
@@ -145,3 +117,49 @@ class RunCase:
         scenario = f" {self.scenario}" if self.scenario != "single" else ""
         precision = f" {self.precision}" if self.precision != "fp32" else ""
         return f"{self.backend}{variant} b={self.batch_size}{threads}{scenario}{precision}"
+
+
+#: The fields of a case that say how long and how it is measured (checked by :func:`check_settings`).
+SETTINGS = ("min_time_s", "min_calls", "warmup_time_s", "warmup_calls", "timeout_s", "seed", "protocol", "extra",
+            "target_ci", "max_time_s", "warmup_max_s")
+
+
+def check_settings(**settings: Any) -> dict[str, Any]:
+    """Check the measuring settings of a case (any of :data:`SETTINGS`), each naming itself; returns them.
+
+    The case grid checks its settings once for all its cases; a case made by hand checks its own.
+    """
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown case setting(s) {', '.join(unknown)}; allowed: {', '.join(SETTINGS)} and the "
+                        "case's dimensions")
+    values = {f.name: f.default for f in fields(RunCase) if f.name in SETTINGS and f.default is not MISSING}
+    values.update(settings)
+    seed, extra = values["seed"], values["extra"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed={seed!r} ({type(seed).__name__}) is invalid; allowed: an integer")
+    if not isinstance(extra, tuple) or not all(
+            isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) for item in extra):
+        raise ValueError(f"extra={extra!r:.80} is invalid; allowed: a tuple of (name, value) pairs, "
+                         "e.g. tuple(sorted(settings.items()))")
+    if not isinstance(values["protocol"], str):
+        raise ValueError(f"protocol={values['protocol']!r} ({type(values['protocol']).__name__}) is invalid; "
+                         "allowed: a name (text)")
+    check_positive_float("min_time_s", values["min_time_s"], MAX_SECONDS, allow_zero=True)
+    check_positive_int("min_calls", values["min_calls"], MAX_CALLS)
+    check_positive_float("warmup_time_s", values["warmup_time_s"], MAX_SECONDS, allow_zero=True)
+    calls = values["warmup_calls"]
+    if isinstance(calls, bool) or not isinstance(calls, int) or not 0 <= calls <= MAX_CALLS:
+        raise ValueError(f"warmup_calls={calls!r} is invalid; allowed: an integer from 0 to {MAX_CALLS}")
+    check_positive_float("timeout_s", values["timeout_s"], MAX_SECONDS)
+    from benchlib.engine.timing import check_target_ci
+
+    check_target_ci(values["target_ci"])
+    cap = values["max_time_s"]
+    if cap is not None:
+        check_positive_float("max_time_s", cap, MAX_SECONDS)
+        if cap < values["min_time_s"]:
+            raise ValueError(f"max_time_s={cap!r} is invalid; allowed: at least min_time_s "
+                             f"({values['min_time_s']:g}) or None (the default cap)")
+    check_positive_float("warmup_max_s", values["warmup_max_s"], MAX_SECONDS, allow_zero=True)
+    return settings

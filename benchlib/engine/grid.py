@@ -13,36 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from benchlib.engine.case import MAX_THREADS, RunCase, check_positive_int
+from benchlib.engine.case import RunCase, check_settings
+from benchlib.engine.params import (
+    check_backends,
+    check_batch_sizes,
+    check_models,
+    check_precisions,
+    check_scenarios,
+    check_thread_counts,
+)
 
-#: Spellings of "the framework's own default thread count".
-DEFAULT_THREADS = ("default",)
-#: The spelling of "one thread per usable core".
-CORES = "cores"
 #: ``variants`` value meaning every variant each backend offers.
 ALL_VARIANTS = "all"
 
 ThreadSetting = int | str | None
-
-
-def resolve_threads(value: ThreadSetting, name: str = "threads") -> int | None:
-    """The thread count a setting means: ``None``/"default" → None, "cores" → usable cores, N → N.
-
-    Raises ``ValueError`` naming ``name``, the value and what is allowed.
-    """
-    if value is None or (isinstance(value, str) and value.strip().lower() in DEFAULT_THREADS):
-        return None
-    if isinstance(value, str) and value.strip().lower() == CORES:
-        from benchlib.system.env import usable_cores
-
-        return int(usable_cores()["usable"] or 1)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    try:
-        return check_positive_int(name, value, MAX_THREADS)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is invalid; allowed: an integer from 1 to {MAX_THREADS}, "
-                         f"'{CORES}' (one per usable core) or None/'default' (the framework's default)") from None
 
 
 def _variants_for(backend: str, variants: Sequence[str] | str | None, omit_missing: bool) -> list[str | None]:
@@ -84,25 +68,27 @@ def case_grid(
     every one, and a backend without it records the case as skipped with the reason.
     ``settings`` are the remaining :class:`RunCase` fields (timing, protocol, seed, ...).
     """
-    counts = list(dict.fromkeys(resolve_threads(t) for t in threads))
-    modes = list(dict.fromkeys(scenarios))
-    sizes = list(dict.fromkeys(batch_sizes))
-    from benchlib.precision import check_precision
-
-    numeric = [check_precision(p, "precisions") for p in dict.fromkeys(precisions)]
+    # Each dimension checked once, here or where it entered (a checked tuple is taken as it is); the cases
+    # are then made from valid values and not checked again.
+    names = check_backends(backends)
+    chosen_models = check_models(models)
+    counts = check_thread_counts(threads)
+    sizes = check_batch_sizes(batch_sizes)
+    modes = check_scenarios(scenarios)
+    numeric = check_precisions(precisions)
+    input_shapes, input_ranges = settings.pop("input_shapes", None), settings.pop("input_ranges", None)
+    base_extra = tuple(settings.pop("extra", ()))
+    check_settings(extra=base_extra, **settings)
     from benchlib.models.user import case_extra
 
     # A user model's file is checked once here and its hash goes into each case (and so its key): two
     # different files of one name never share results. ``input_shapes`` gives its dynamic dimensions.
-    input_shapes, input_ranges = settings.pop("input_shapes", None), settings.pop("input_ranges", None)
     timeout_s = settings.get("timeout_s")  # a factory's planning (a child process) has the cases' timeout
-    extras = {model: case_extra(model, input_shapes, input_ranges, timeout_s=timeout_s)
-              for model in dict.fromkeys(models)}
+    extras = {model: case_extra(model, input_shapes, input_ranges, timeout_s=timeout_s) for model in chosen_models}
     _check_user_memory(extras, sizes)
-    base_extra = tuple(settings.pop("extra", ()))
     cases = []
-    for backend in dict.fromkeys(backends):
-        for model in dict.fromkeys(models):
+    for backend in names:
+        for model in chosen_models:
             if extras[model] or base_extra:
                 settings["extra"] = tuple(sorted(dict(base_extra + extras[model]).items()))
             else:
@@ -112,9 +98,9 @@ def case_grid(
                     for count in counts:
                         for batch in sizes:
                             for scenario in modes:
-                                cases.append(RunCase(backend=backend, model=model, batch_size=batch, threads=count,
-                                                     variant=variant, scenario=scenario, precision=precision,
-                                                     **settings))
+                                cases.append(RunCase.checked(backend=backend, model=model, batch_size=batch,
+                                                             threads=count, variant=variant, scenario=scenario,
+                                                             precision=precision, **settings))
     return cases
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.engine.case import RunCase
+from benchlib.engine.checked import BatchSizes, ModelNames
 from benchlib.engine.timing import DEFAULT_TARGET_CI
 from benchlib.models.zoo import get_model
 from benchlib.notebook.plans import (  # noqa: F401 - each analysis notebook's first cell, as nb.<name>
@@ -64,14 +65,6 @@ def announce(backend: str) -> Availability:
     )
 
 
-def resolve_threads(threads: int | str | None) -> int | None:
-    """The thread count a notebook's ``threads`` parameter means (docs/threads.md): ``"cores"`` is one
-    per usable core, ``None``/``"default"`` the framework's own default, an integer itself."""
-    from benchlib.engine.grid import resolve_threads as resolve
-
-    return resolve(threads)
-
-
 def environment_table() -> pd.DataFrame:
     """The environment fingerprint as a two-column table."""
     from benchlib.system.env import collect_env
@@ -102,16 +95,11 @@ def verification_table(backend: str, threads: int | None = None, models: list[st
     return pd.DataFrame(rows)
 
 
-def check_models(models: list[str] | None) -> list[str]:
-    """A notebook's ``models`` parameter as a list of known model names (default: the article's fnn)."""
-    from benchlib.engine.params import as_list
-    from benchlib.models.zoo import MODELS
+def check_models(models: object) -> ModelNames:
+    """A notebook's ``models`` parameter as zoo model names (default: the article's fnn)."""
+    from benchlib.engine.params import check_models as check
 
-    chosen = as_list("models", models) if models else ["fnn"]
-    unknown = [m for m in chosen if m not in MODELS]
-    if unknown:
-        raise ValueError(f"models={chosen!r}: {unknown[0]!r} is unknown; allowed: {', '.join(MODELS)}")
-    return list(dict.fromkeys(chosen))
+    return check(models or ["fnn"], "models", zoo_only=True)
 
 
 def knobs_table(backend: str, threads: int | None = None) -> pd.DataFrame:
@@ -136,16 +124,18 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
     ``target_ci`` is the precision target (relative half-width of the median's 95% interval; 0 measures
     for ``min_time_s`` only). Warm-up ends when the per-call time has settled (docs/measurement.md).
     """
+    from benchlib.engine.checked import BackendNames, ThreadCounts
     from benchlib.engine.grid import case_grid
-    from benchlib.engine.params import as_list
+    from benchlib.engine.params import check_backend, check_batch_sizes, check_threads, check_variants
     from benchlib.engine.timing import DEFAULT_WARMUP_CALLS, DEFAULT_WARMUP_MAX_S, DEFAULT_WARMUP_TIME_S
 
-    # papermill passes "-p variants avx2" as text: one name, never a list of its letters
-    variants = as_list("variants", variants) if variants else []
-    batch_sizes = as_list("batch_sizes", batch_sizes) if batch_sizes else []
+    # each parameter checked once (a value checked by check_parameters is taken as it is); papermill passes
+    # "-p variants avx2" as text: one name, never a list of its letters
+    variants = check_variants(variants) if variants else []
+    batch_sizes = check_batch_sizes(batch_sizes) if batch_sizes else []
     models = check_models(models)
-    if backend not in BACKEND_NAMES:
-        raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(BACKEND_NAMES)}")
+    backends = BackendNames((check_backend(backend),))
+    counts = ThreadCounts((check_threads(threads),))
     if missing_requirement(backend) is None:
         offered = backend_variants(backend)
         for variant in variants:
@@ -156,8 +146,8 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
     chosen = list(variants) if variants and missing_requirement(backend) is None else None
     cases = []
     for model in models:
-        sizes = batch_sizes or list(get_model(model).quick_batch_sizes)
-        cases += case_grid([backend], sizes, models=[model], threads=[threads], variants=chosen,
+        sizes = batch_sizes or BatchSizes(get_model(model).quick_batch_sizes)  # the model's own
+        cases += case_grid(backends, sizes, models=ModelNames((model,)), threads=counts, variants=chosen,
                            min_time_s=min_time_s, target_ci=target_ci, warmup_time_s=DEFAULT_WARMUP_TIME_S,
                            warmup_calls=DEFAULT_WARMUP_CALLS, warmup_max_s=DEFAULT_WARMUP_MAX_S)
     return cases

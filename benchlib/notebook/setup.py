@@ -20,24 +20,18 @@ FOLDER_PARAMETERS = {"results_dir": "results", "figures_dir": "figures", "tables
 
 
 def output_folders(results_dir: object, figures_dir: object, tables_dir: object) -> tuple[Path, Path, Path]:
-    """The notebook's output folders as absolute paths; ``""`` is the repository's ``outputs/<kind>``,
-    wherever papermill or JupyterLab was started (:func:`benchlib.system.paths.output_folder`).
+    """The notebook's output folders as absolute paths, each checked once
+    (:func:`benchlib.engine.params.check_writable_dir`: made if needed and proven writable); ``""`` is the
+    repository's ``outputs/<kind>``, wherever papermill or JupyterLab was started.
 
     Each value must be a path as text (papermill passes ``-p results_dir 5`` as the number 5, and a
     YAML list as a list): anything else is refused naming the parameter.
     """
-    from benchlib.system.paths import output_folder
+    from benchlib.engine.params import check_writable_dir
 
-    folders = []
-    for name, value in zip(FOLDER_PARAMETERS, (results_dir, figures_dir, tables_dir), strict=True):
-        kind = FOLDER_PARAMETERS[name]
-        allowed = f'allowed: a folder path as text, or "" for the repository\'s outputs/{kind}'
-        if value is not None and not isinstance(value, str | os.PathLike):
-            raise ValueError(f"{name}={value!r} is invalid ({type(value).__name__}); {allowed}")
-        try:
-            folders.append(output_folder(value, kind))
-        except (ValueError, OSError) as exc:  # a NUL character, a home folder that cannot be found
-            raise ValueError(f"{name}={value!r} is invalid ({exc}); {allowed}") from None
+    folders = [check_writable_dir(value, name, kind)
+               for (name, kind), value in zip(FOLDER_PARAMETERS.items(), (results_dir, figures_dir, tables_dir),
+                                              strict=True)]
     return folders[0], folders[1], folders[2]
 
 
@@ -47,25 +41,19 @@ def _text(name: str, value: object, allowed: str) -> str:
     return value
 
 
-def check_model(name: str, value: object) -> str:
-    """The your_model notebook's ``model``: text naming a model (its form only; the file is read later)."""
-    from benchlib.errors import OnnxModelError
-    from benchlib.models.user import check_model_name
+def check_model(value: object, name: str = "model") -> str:
+    """The your_model notebook's ``model``: text naming a model (its form only; the file is read later), or
+    ``""`` for the zoo's fnn as ONNX; the name itself by :func:`benchlib.engine.params.check_model`."""
+    from benchlib.engine.params import check_model as check_name
     from benchlib.models.zoo import MODELS
 
     allowed = (f'text: a path to an .onnx file, torch:package.module:function or a zoo name ({", ".join(MODELS)}); '
                '"" for the zoo\'s fnn as ONNX')
     text = _text(name, value, allowed)
-    if text:
-        try:
-            check_model_name(text)
-        except OnnxModelError as exc:
-            message = str(exc)
-            raise ValueError(message if message.startswith(f"{name}=") else f"{name}={text!r}: {message}") from None
-    return text
+    return check_name(text, name) if text else text
 
 
-def check_input_shape(name: str, value: object) -> str:
+def check_input_shape(value: object, name: str = "input_shape") -> str:
     """``input_shape``: text as for ``--input-shape`` (``NAME=d1,d2;...``), ``""`` for none."""
     from benchlib.errors import OnnxModelError
     from benchlib.models.onnx_model import parse_input_shapes
@@ -78,7 +66,7 @@ def check_input_shape(name: str, value: object) -> str:
     return text
 
 
-def check_input_range(name: str, value: object) -> str:
+def check_input_range(value: object, name: str = "input_range") -> str:
     """``input_range``: text as for ``--input-range`` (``NAME=LOW:HIGH;...``), ``""`` for the defaults."""
     from benchlib.errors import OnnxModelError
     from benchlib.models.onnx_model import parse_input_ranges
@@ -109,7 +97,7 @@ def check_parameters(**parameters: object) -> dict[str, object]:
     from benchlib.engine.params import check_parameters as check_shared  # the shared ones and BENCHLIB_* variables
 
     shared = check_shared(**{name: value for name, value in parameters.items() if name not in NOTEBOOK_CHECKS})
-    return {name: NOTEBOOK_CHECKS[name](name, value) if name in NOTEBOOK_CHECKS else shared[name]
+    return {name: NOTEBOOK_CHECKS[name](value, name) if name in NOTEBOOK_CHECKS else shared[name]
             for name, value in parameters.items()}
 
 

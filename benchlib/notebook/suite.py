@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                              "moving them to outputs/archive first")
     degrade_to_ascii()  # a terminal that cannot show ± or µ gets +/- and u, not a UnicodeEncodeError
     args = parser.parse_args(argv)
-    from benchlib.engine.params import check_environment
+    from benchlib.engine.env_params import check_environment
 
     try:  # a bad BENCHLIB_* variable is refused before anything runs, as the CLI does
         notes = check_environment()

@@ -37,20 +37,13 @@ USER_EVALUATION_SIZE = 100
 TOLERANCES = {"bf16": 0.05, "int8-dynamic": 0.1, "int8-static": 0.1}
 
 
-def check_precision(value: object, name: str = "precision") -> str:
-    """Return ``value`` if it is a known precision, else raise ``ValueError`` listing the valid ones."""
-    if not isinstance(value, str) or value not in PRECISIONS:
-        raise ValueError(f"{name}={value!r} is unknown; allowed: {', '.join(PRECISIONS)}")
-    return value
-
-
 def require(backend: str, precision: str, table: dict[str, str], reasons: dict[str, str] | None = None) -> str:
     """How ``backend`` applies ``precision`` (its table's entry).
 
     Raises :class:`UnsupportedPrecisionError` for a precision missing from ``table``, with the
-    backend's reason from ``reasons`` where it gives one.
+    backend's reason from ``reasons`` where it gives one. The name itself was checked where it entered
+    (:func:`benchlib.engine.params.check_precision`); one no backend knows is missing from every table.
     """
-    check_precision(precision)
     if precision not in table:
         why = f": {reasons[precision]}" if reasons and precision in reasons else ""
         raise UnsupportedPrecisionError(f"precision={precision!r} is not available for backend {backend!r}{why}; "

@@ -29,13 +29,6 @@ def default_variants() -> dict[str, str]:
     return {name: backend_variants(name)[0] for name in BACKEND_NAMES if missing_requirement(name) is None}
 
 
-def _threads_value(threads: Any) -> int | None:
-    """A thread setting as stored in records: None for the framework's default, else the count."""
-    from benchlib.engine.grid import resolve_threads
-
-    return resolve_threads(threads)
-
-
 def threads_text(value: Any) -> str:
     """A stored thread count as text: "default" for the framework's own, else the number."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "default":
@@ -61,8 +54,11 @@ class Configuration:
 
     @classmethod
     def of(cls, batch_size: int, threads: int | str | None) -> Configuration:
-        """From notebook parameters (``threads`` as in docs/threads.md: "default", "cores" or N)."""
-        return cls(batch_size=int(batch_size), threads=_threads_value(threads))
+        """From notebook parameters (``threads`` as in docs/threads.md: "default", "cores" or N; as stored in
+        records: None for the framework's default, else the count)."""
+        from benchlib.engine.params import check_batch_size, check_threads
+
+        return cls(batch_size=check_batch_size(batch_size), threads=check_threads(threads))
 
     def describe(self) -> str:
         threads = "the framework's default threads" if self.threads is None else f"{self.threads} thread(s)"

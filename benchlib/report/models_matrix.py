@@ -38,14 +38,16 @@ def largest_batch(model: str, quick: bool = False) -> int:
 def ranking_cases(models: Sequence[str], backends: Sequence[str], threads: Any = None, quick: bool = False,
                   **settings: Any) -> list:
     """Each model × backend (default variant) at batch 1 and at the model's largest batch (one case grid)."""
+    from benchlib.engine.checked import BatchSizes, ModelNames
     from benchlib.engine.grid import case_grid
+    from benchlib.engine.params import check_backends, check_models, check_thread_counts
 
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        raise ValueError(f"models={list(models)!r} is invalid; allowed: names from {', '.join(MODELS)}")
+    # checked once here (or where they entered); the grid takes the checked values as they are
+    names, counts = check_backends(backends), check_thread_counts([threads])
     cases = []
-    for model in dict.fromkeys(models):
-        cases += case_grid(backends, (1, largest_batch(model, quick)), models=[model], threads=[threads], **settings)
+    for model in check_models(models, zoo_only=True):
+        sizes = BatchSizes(dict.fromkeys((1, largest_batch(model, quick))))  # the model's own
+        cases += case_grid(names, sizes, models=ModelNames((model,)), threads=counts, **settings)
     return cases
 
 

@@ -81,20 +81,6 @@ def check_count(name: str, value: object, maximum: int) -> int:
     return value
 
 
-def check_scenarios(name: str, values: object) -> list[str]:
-    """A non-empty list of LoadGen scenario names (case as LoadGen spells them, or any case)."""
-    allowed = ", ".join(LOADGEN_SCENARIOS)
-    if isinstance(values, str) or not isinstance(values, list | tuple) or not values:
-        raise _bad(name, values, f"a non-empty list of scenario names from {allowed}")
-    by_lower = {s.lower(): s for s in LOADGEN_SCENARIOS}
-    chosen = []
-    for value in values:
-        if not isinstance(value, str) or value.lower() not in by_lower:
-            raise ValueError(f"{name}={value!r} is unknown; allowed: {allowed}")
-        chosen.append(by_lower[value.lower()])
-    return list(dict.fromkeys(chosen))
-
-
 def default_latency_bound_ms(model: str) -> float:
     """The Server p99 bound of ``model`` when none is given (ms)."""
     return DEFAULT_LATENCY_BOUND_MS.get(model, LOADGEN_DEFAULT_LATENCY_BOUND_MS)

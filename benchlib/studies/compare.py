@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchlib.engine.case import MAX_SECONDS
+from benchlib.engine.params import MAX_SECONDS
 from benchlib.results.records import case_identity
 
 #: Draws of each side's bootstrap median (the interval's percentiles come from these).

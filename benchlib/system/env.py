@@ -223,7 +223,7 @@ def collect_env() -> dict[str, Any]:
 
 
 def _stored_batch_start_load() -> float | None:
-    # The variable is checked once at the edge (CLI, suite, notebooks: benchlib.engine.params.ENV_CHECKS); every
+    # The variable is checked once at the edge (CLI, suite, notebooks: benchlib.engine.env_params.ENV_CHECKS); every
     # worker reads the environment again, and a bad value that reached one (through the Python API) is
     # recorded as unknown rather than failing each case, and never stored.
     try:

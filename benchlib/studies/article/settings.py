@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchlib.engine.case import MAX_BATCH_SIZE
-from benchlib.engine.params import MAX_NUM_RUNS
+from benchlib.engine.params import MAX_NUM_RUNS, check_batch_size, check_positive_int
 
 #: The article's frameworks, in the order it measured them (benchlib backend names).
 ARTICLE_ORDER: tuple[str, ...] = ("pytorch", "tensorflow", "jax", "onnxruntime", "openvino")
@@ -77,10 +76,8 @@ class ArticleProtocol:
     onnx_opset: int = 11
 
     def __post_init__(self) -> None:
-        for name, maximum in (("num_runs", MAX_NUM_RUNS), ("batch_size", MAX_BATCH_SIZE)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
-                raise ValueError(f"{name}={value!r} is invalid; allowed: an integer from 1 to {maximum}")
+        check_positive_int("num_runs", self.num_runs, MAX_NUM_RUNS)
+        check_batch_size(self.batch_size)
         warmup = self.warmup_runs
         if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
             raise ValueError(f"warmup_runs={self.warmup_runs!r} is invalid; allowed: an integer >= 0")

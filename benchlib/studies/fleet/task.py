@@ -65,5 +65,5 @@ def run_on_host(case: dict[str, Any], topic: str, attempt: str) -> dict[str, Any
 
     worker = get_worker()
     worker.log_event(topic, {"attempt": attempt, "worker": worker.address, "pid": os.getpid()})
-    record = run_case(RunCase.from_dict(case))
+    record = run_case(RunCase.from_dict(case, checked=True))  # the client checked the case
     return {"record": record, "worker": worker.address}
