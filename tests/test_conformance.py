@@ -11,61 +11,12 @@ import numpy as np
 import pytest
 
 from benchlib.backends import BACKEND_NAMES, available_backends, backend_variants, create_backend
-from benchlib.models import (
-    LSTM,
-    MODELS,
-    Activation,
-    BatchNorm,
-    Conv2D,
-    Dense,
-    Embedding,
-    FirstToken,
-    GlobalAvgPool,
-    LayerNorm,
-    ModelSpec,
-    PositionEmbedding,
-    Residual,
-    SelfAttention,
-    get_model,
-    reference_forward,
-)
+from benchlib.models import MODELS, Activation, ModelSpec, get_model, reference_forward
 from benchlib.models.layer_base import ACTIVATIONS
 from benchlib.models.reference import REFERENCE
+from tests.layer_cases import LAYER_CASES, layer_spec
 
-#: A single layer checks tighter than a model: no depth to accumulate float32 rounding.
-LAYER_TOLERANCE = 1e-5
 LAYER_BATCH = 3
-
-#: (case name, per-sample input shape, layers): every layer kind, every activation, each layout path.
-LAYER_CASES: list[tuple[str, tuple[int, ...], tuple]] = [
-    *[(f"dense-{fn}", (12,), (Dense(12, 5, fn),)) for fn in ACTIVATIONS],
-    ("dense-sequence-gelu", (6, 12), (Dense(12, 5, "gelu"),)),
-    *[(f"activation-{fn}", (10,), (Activation(fn),)) for fn in ACTIVATIONS],
-    ("activation-relu-image", (4, 5, 3), (Activation("relu"),)),
-    ("activation-softmax-sequence", (6, 10), (Activation("softmax"),)),
-    ("conv2d-3x3-pad1", (9, 9, 3), (Conv2D(3, 4, 3, 1, 1),)),
-    ("conv2d-3x3-stride2-pad1", (9, 8, 3), (Conv2D(3, 4, 3, 2, 1),)),
-    ("conv2d-1x1-stride2", (8, 8, 3), (Conv2D(3, 4, 1, 2, 0),)),
-    ("conv2d-5x5-valid", (9, 9, 2), (Conv2D(2, 3, 5, 1, 0),)),
-    ("batch_norm-image", (5, 5, 4), (BatchNorm(4),)),
-    ("batch_norm-vector", (6,), (BatchNorm(6, eps=1e-5),)),
-    ("global_avg_pool", (5, 6, 4), (GlobalAvgPool(),)),
-    ("residual-identity", (6, 6, 4), (Residual((Conv2D(4, 4, 3, 1, 1), BatchNorm(4))),)),
-    ("residual-projection", (6, 6, 3), (Residual((Conv2D(3, 4, 3, 2, 1),), (Conv2D(3, 4, 1, 2, 0),)),)),
-    ("residual-dense", (7, 8), (Residual((Dense(8, 16, "gelu"), Dense(16, 8, "none"))),)),
-    ("embedding", (7,), (Embedding(50, 6),)),
-    ("position_embedding", (7, 6), (PositionEmbedding(16, 6),)),
-    ("layer_norm", (7, 6), (LayerNorm(6),)),
-    ("layer_norm-vector", (6,), (LayerNorm(6, eps=1e-5),)),
-    ("self_attention", (7, 8), (SelfAttention(8, 2),)),
-    ("lstm", (7, 5), (LSTM(5, 6),)),
-    ("first_token", (7, 6), (FirstToken(),)),
-]
-
-
-def _spec(case: tuple) -> ModelSpec:
-    name, shape, layers = case
-    return ModelSpec(name=f"layer-{name}", input_shape=shape, layers=layers, seed=7, tolerance=LAYER_TOLERANCE)
 
 
 def test_the_cases_cover_every_layer_kind_and_activation() -> None:
@@ -103,7 +54,7 @@ def _check(name: str, spec: ModelSpec, batch_sizes: tuple[int, ...], variant: st
 
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[case[0] for case in LAYER_CASES])
 def test_layer_alone_matches_reference(backend_name: str, case: tuple) -> None:
-    spec = _spec(case)
+    spec = layer_spec(case)
     error = _check(backend_name, spec, (LAYER_BATCH,))
     assert error <= spec.tolerance, f"{backend_name} {case[0]}: max abs error {error:.3g}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchlib.models import MODELS, get_model
-from tests.test_conformance import LAYER_CASES, _spec
+from tests.layer_cases import LAYER_CASES, layer_spec
 
 torch = pytest.importorskip("torch")
 
@@ -44,7 +44,7 @@ def test_model_multiply_adds_match_pytorch_counter(model: str) -> None:
 
 @pytest.mark.parametrize("case", LAYER_CASES, ids=[case[0] for case in LAYER_CASES])
 def test_layer_multiply_adds_match_pytorch_counter(case: tuple) -> None:
-    spec = _spec(case)
+    spec = layer_spec(case)
     assert spec.matmul_flops_per_sample() == pytest.approx(_counted_flops(spec) / BATCH, rel=0.01, abs=0)
 
 

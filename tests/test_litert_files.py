@@ -20,9 +20,9 @@ pytest.importorskip("ai_edge_litert")
 
 
 def test_every_spec_survives_json_and_a_changed_one_is_refused() -> None:
-    from tests.test_conformance import LAYER_CASES, _spec
+    from tests.layer_cases import LAYER_CASES, layer_spec
 
-    specs = [get_model(name) for name in MODELS] + [_spec(case) for case in LAYER_CASES]
+    specs = [get_model(name) for name in MODELS] + [layer_spec(case) for case in LAYER_CASES]
     for spec in specs:
         rebuilt = spec_from_architecture(json.loads(json.dumps(spec.architecture())), spec.content_hash)
         assert isinstance(rebuilt, ModelSpec) and rebuilt.layers == spec.layers and rebuilt.seed == spec.seed
