@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,10 +14,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "physical/logical/usable cores, memory, OS, Python, framework versions (read from "
                     "package metadata, nothing imported), thread environment variables, load average, "
                     "and warnings (busy machine, CPU quota); then the noise audit (steal time, cgroup "
-                    "throttling, frequency governor and frequencies, turbo, SMT siblings, swap) with advice. "
+                    "throttling, frequency governor and frequencies, turbo, SMT siblings, swap) with advice, "
+                    "and a short probe of whether the machine switches between speed levels. "
                     "Nothing on the machine is changed.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--probe-s", type=float, default=3.0, metavar="S",
+                        help="seconds of the speed-level probe (default 3; 0: no probe)")
     parser.set_defaults(func=run)
 
 
@@ -26,6 +30,21 @@ def run(args: argparse.Namespace) -> int:
 
     env = collect_env()
     noise = audit()
+    if args.probe_s < 0 or args.probe_s > 600:
+        print(f"benchlib env: error: --probe-s={args.probe_s!r} is invalid; allowed: 0 (no probe) to 600 seconds",
+              file=sys.stderr)
+        return 2
+    if args.probe_s > 0:
+        from benchlib.engine.state_probe import probe_speed_levels
+
+        levels = probe_speed_levels(max(args.probe_s, 0.1))
+        noise["speed_levels"] = levels["text"]
+        if levels["split"]:
+            noise["advice"] = [*noise["advice"], "the machine switched between speed levels during the probe: "
+                               "compare frameworks by their paired ratios (benchlib run measures in interleaved "
+                               "rounds), not by medians taken at different times"]
+        if args.json:
+            noise["speed_level_probe"] = levels
     if args.json:
         print(json.dumps({**env, "noise_audit": noise}, indent=2, default=str))
         return 0

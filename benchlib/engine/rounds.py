@@ -356,6 +356,11 @@ def apply_rounds(live: _Live, levels: rs.MachineLevels, group_id: str, settings:
         live.notes.append(f"idle processes of this case used {idle_share:.1%} of a core while others measured")
     machine = levels.to_dict()
     if levels.split:
-        machine["level_medians_ms"] = list(rs.level_medians(live.block_ms, live.rounds, levels, all_rounds))
+        fast, slow = rs.level_medians(live.block_ms, live.rounds, levels, all_rounds)
+        machine["level_medians_ms"] = [fast, slow]
+        record.setdefault("warnings", []).append(
+            f"{levels.describe()} (this case: {fast:.4g} ms fast, {slow:.4g} ms slow)")
+    if idle_share > IDLE_CPU_LIMIT:
+        record.setdefault("warnings", []).append(live.notes[-1])
     record["machine_levels"] = machine
     return record
