@@ -41,7 +41,7 @@ def test_resumed_sweep_runs_nothing_new(tmp_path, monkeypatch):
 
 
 def test_skipped_case_is_not_rerun_but_failed_is(tmp_path, monkeypatch):
-    from benchlib.studies.sweep import pending_cases
+    from benchlib.studies.plan import plan_study
     from benchlib.system.env import collect_env, fingerprint_key
 
     key = fingerprint_key(collect_env())
@@ -49,7 +49,7 @@ def test_skipped_case_is_not_rerun_but_failed_is(tmp_path, monkeypatch):
     a, b = build_cases(_tiny_config())
     append_record(path, failed_record(a, "skipped", "unsupported: x", env_key=key))
     append_record(path, failed_record(b, "failed", "boom", env_key=key))
-    assert pending_cases([a, b], path) == [b]
+    assert list(plan_study("sweep", [a, b], path).todo) == [b]
 
 
 def test_roofline_numbers_positive_and_percent_from_spec_flops(tmp_path):

@@ -85,9 +85,10 @@ def plan_method_ablation_outputs(num_runs: int, results_dir: Path, figures_dir: 
 def plan_sweeps_outputs(config: SweepConfig, results_dir: Path, figures_dir: Path, tables_dir: Path) -> Path:
     """The sweeps notebook: ``sweep.jsonl`` (``sweep-quick.jsonl`` when quick), the roofline beside it,
     its tables and charts. Returns the results file to pass to :func:`~benchlib.studies.sweep.run_sweep`."""
+    from benchlib.studies.plan import results_file
     from benchlib.studies.sweep import build_cases, roofline_path
 
-    path = Path(results_dir) / ("sweep-quick.jsonl" if config.quick else "sweep.jsonl")
+    path = results_file("sweep", config.quick, results_dir)
     plan_outputs(path, tables_dir, SWEEP_TABLES, figures_dir, SWEEP_FIGURES, runs=len(build_cases(config)),
                  files=[("results_dir", roofline_path(path), "roofline JSON")])
     return path
@@ -97,9 +98,10 @@ def plan_scenarios_outputs(config: ScenarioConfig, results_dir: Path, figures_di
     """The scenarios notebook: ``scenarios.jsonl`` (``scenarios-quick.jsonl`` when quick), its tables and
     one load-curve chart per model. Returns the results file to pass to
     :func:`~benchlib.studies.scenarios.run_scenarios`."""
+    from benchlib.studies.plan import results_file
     from benchlib.studies.scenarios import build_cases
 
-    path = Path(results_dir) / ("scenarios-quick.jsonl" if config.quick else "scenarios.jsonl")
+    path = results_file("scenarios", config.quick, results_dir)
     plan_outputs(path, tables_dir, SCENARIO_TABLES, figures_dir,
                  [f"scenarios_load_curve_{model}" for model in config.models], runs=len(build_cases(config)))
     return path

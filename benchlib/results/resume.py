@@ -9,7 +9,7 @@ and ``run --resume`` decide with these functions.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,13 +26,25 @@ def done_keys(results: PathLike | Iterable[dict[str, Any]], env_key: str,
 
     ``results`` is a results file or folder (a missing one has no done cases) or records.
     """
+    return done_keys_by(results, lambda record: record.get("env_key"), statuses).get(env_key, set())
+
+
+def done_keys_by(results: PathLike | Iterable[dict[str, Any]], where: Callable[[dict[str, Any]], str | None],
+                 statuses: Sequence[str] = OK_ONLY) -> dict[str | None, set[str]]:
+    """:func:`done_keys` for every place at once, in one read: ``where(record)`` names the place a record was
+    measured (its environment; a fleet's machine and environment), and each place gets the ``case_key`` of its
+    records with one of ``statuses``."""
     if isinstance(results, str | os.PathLike):
         if not Path(results).exists():
-            return set()
+            return {}
         records: Iterable[dict[str, Any]] = iter_records(results)  # streamed: only the keys are kept
     else:
         records = results
-    return {case_key(r) for r in records if r.get("status") in statuses and r.get("env_key") == env_key}
+    done: dict[str | None, set[str]] = {}
+    for record in records:
+        if record.get("status") in statuses:
+            done.setdefault(where(record), set()).add(case_key(record))
+    return done
 
 
 #: Case settings that change what a case measures (so its ``case_key``): a resumed file made with

@@ -3,24 +3,21 @@
 Each case runs in its own process through the one launcher (:func:`benchlib.engine.launcher.run_cases`)
 and the one worker (:mod:`benchlib.engine.worker`), which runs a case's LoadGen scenario with the same
 model loading, precision, output check and records as the timed loop; records go to one JSON-lines
-file. Like sweeps, a re-run skips the cases that already have an ``ok`` or ``skipped`` record from
-the same environment (a backend that cannot do a scenario stays unable while the framework versions
-are the same) and retries failed ones.
+file. A scenario sweep has every study's shape (:mod:`benchlib.studies.plan`): a re-run skips the cases that
+already have an ``ok`` or ``skipped`` record from the same environment (a backend that cannot do a scenario
+stays unable while the framework versions are the same) and retries failed ones.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.engine.params import check_scenarios
-from benchlib.results.records import status_counts
 from benchlib.scenarios.settings import (
     DEFAULT_BATCH,
     FULL_MAX_TRIES,
@@ -35,8 +32,10 @@ from benchlib.scenarios.settings import (
     ScenarioSettings,
     check_count,
     check_number,
+    check_scenarios,
     default_latency_bound_ms,
 )
+from benchlib.studies.plan import StudyRun, plan_study, results_file, run_study
 
 #: Seconds a case may take beyond its LoadGen runs (process start, import, build, warm-up).
 STARTUP_ALLOWANCE_S = 180.0
@@ -80,17 +79,25 @@ def scenario_config(
     its default, :data:`~benchlib.scenarios.settings.DEFAULT_LATENCY_BOUND_MS`).
     """
     from benchlib.backends.registry import available_backends
-    from benchlib.engine.checked import BackendNames, ModelNames
-    from benchlib.engine.params import check_backends, check_model, check_models
+    from benchlib.engine.params import check_backends
+    from benchlib.models.zoo import MODELS
 
-    # each parameter by its one check (benchlib.engine.params), or as it is when checked where it entered
-    chosen = check_backends(backends) if backends is not None else BackendNames(available_backends())
+    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
+        else tuple(available_backends())
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
-    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
+    if models is not None:
+        if isinstance(models, str) or not models:
+            raise ValueError(f"models={models!r} is invalid; allowed: a non-empty list from {', '.join(MODELS)}")
+        for model in models:
+            if model not in MODELS:
+                raise ValueError(f"models={model!r} is unknown; allowed: {', '.join(sorted(MODELS))}")
+    chosen_models = tuple(dict.fromkeys(models)) if models is not None else ("fnn",)
     if isinstance(latency_bound_ms, dict):
         for model in latency_bound_ms:
-            check_model(model, "latency_bound_ms", zoo_only=True)
+            if model not in MODELS:
+                raise ValueError(f"latency_bound_ms={model!r} names an unknown model; allowed: "
+                                 f"{', '.join(sorted(MODELS))}")
         bounds = tuple((model, check_number(f"latency_bound_ms[{model!r}]", value, MAX_LATENCY_BOUND_MS,
                                             "milliseconds")) for model, value in latency_bound_ms.items())
     elif latency_bound_ms is not None:
@@ -101,7 +108,7 @@ def scenario_config(
     return ScenarioConfig(
         backends=chosen,
         models=chosen_models,
-        scenarios=check_scenarios(scenarios, loadgen_only=True) if scenarios is not None else LOADGEN_SCENARIOS,
+        scenarios=tuple(check_scenarios("scenarios", list(scenarios))) if scenarios is not None else LOADGEN_SCENARIOS,
         latency_bounds_ms=bounds,
         min_duration_s=check_number("min_duration_s", min_duration_s, MAX_DURATION_S, "seconds")
         if min_duration_s is not None else (QUICK_MIN_DURATION_S if quick else FULL_MIN_DURATION_S),
@@ -129,8 +136,8 @@ def build_cases(config: ScenarioConfig) -> list[RunCase]:
     every backend's four scenarios fit in a few minutes; otherwise every configuration.
     """
     from benchlib.engine.grid import case_grid
-    from benchlib.system.env import usable_cores
     from benchlib.scenarios.strategies import configurations_for, strategy_for
+    from benchlib.system.env import usable_cores
 
     cores = int(usable_cores()["usable"] or 1)
     cases: list[RunCase] = []
@@ -156,42 +163,27 @@ def build_cases(config: ScenarioConfig) -> list[RunCase]:
 
 def default_results_path(quick: bool = False) -> Path:
     """``outputs/results/scenarios.jsonl`` (``scenarios-quick.jsonl`` when quick): fixed, so re-runs resume."""
-    from benchlib.system.paths import results_dir
-
-    return results_dir() / ("scenarios-quick.jsonl" if quick else "scenarios.jsonl")
+    return results_file("scenarios", quick)
 
 
-@dataclass
-class ScenarioRun:
+#: What an interrupted scenario sweep tells its user.
+RESUME_HINT = "Scenarios resume by themselves: run the same command (or notebook) again."
+
+
+@dataclass(kw_only=True)
+class ScenarioRun(StudyRun):
     """What one call of :func:`run_scenarios` did."""
 
     config: ScenarioConfig
-    results_path: Path
-    planned: int
-    resumed: int
-    records: list[dict[str, Any]] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def counts(self) -> dict[str, int]:
-        """Records run now, by status."""
-        return status_counts(self.records)
 
 
 def run_scenarios(config: ScenarioConfig, results_path: str | os.PathLike | None = None, progress: bool = True,
                   on_record: Callable[[dict[str, Any]], None] | None = None) -> ScenarioRun:
-    """Run every case of ``config`` not yet settled in ``results_path``; append each record as it comes."""
-    from benchlib.engine.launcher import run_cases
-    from benchlib.results.records import SETTLED
-    from benchlib.studies.sweep import pending_cases
-
+    """Run every case of ``config`` not yet settled (:func:`~benchlib.studies.plan.plan_study`) in
+    ``results_path`` (default: :func:`default_results_path`); append each record as it comes."""
     started = time.perf_counter()
-    path = Path(results_path) if results_path is not None else default_results_path(config.quick)
-    cases = build_cases(config)
-    todo = pending_cases(cases, path)
-    run = ScenarioRun(config=config, results_path=path, planned=len(cases), resumed=len(cases) - len(todo))
-    if progress and run.resumed:
-        print(f"scenarios: resuming, {run.resumed} of {len(cases)} case(s) already in {path}", file=sys.stderr)
-    run.records = run_cases(todo, results_path=path, progress=progress, skip_done=SETTLED, on_record=on_record,
-                            resume_hint="Scenarios resume by themselves: run the same command (or notebook) again.")
+    plan = plan_study("scenarios", build_cases(config), results_path, config.quick, RESUME_HINT, progress=progress)
+    run = ScenarioRun(config=config, results_path=plan.results_path, planned=plan.planned, resumed=plan.resumed)
+    run.records = run_study(plan, progress, on_record)
     run.wall_s = time.perf_counter() - started
     return run

@@ -3,9 +3,9 @@
 A sweep is a list of :class:`~benchlib.engine.case.RunCase` (one fresh process each, run by the
 engine's :func:`~benchlib.engine.launcher.run_cases`), plus the machine's measured float32 peak
 (:func:`benchlib.roofline.peaks.measure_peak`) once per thread count, stored as JSON beside the results
-file. Sweeps resume: a case whose ``case_key`` already has an ``ok`` record (or a ``skipped`` one:
-a variant this framework version cannot run stays unrunnable) from the same environment is not
-run again; ``failed`` cases are retried.
+file. Sweeps have every study's shape (:mod:`benchlib.studies.plan`) and resume like every study: a case
+whose ``case_key`` already has an ``ok`` record (or a ``skipped`` one: a variant this framework version
+cannot run stays unrunnable) from the same environment is not run again; ``failed`` cases are retried.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.results.records import SETTLED, status_counts
+from benchlib.studies.plan import StudyRun, plan_study, results_file, run_study
 from benchlib.system.files import atomic_write_text
 
 #: fnn's batch sizes, from one request to a large offline batch (every model states its own in
@@ -67,11 +66,10 @@ class SweepConfig:
         """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full)."""
         if self.batch_sizes is not None:
             return self.batch_sizes
-        from benchlib.engine.checked import BatchSizes
         from benchlib.models.zoo import get_model
 
         spec = get_model(model)
-        return BatchSizes(spec.quick_batch_sizes if self.quick else spec.batch_sizes)  # the model's own
+        return spec.quick_batch_sizes if self.quick else spec.batch_sizes
 
 
 def default_threads(quick: bool = False) -> tuple[int, ...]:
@@ -80,6 +78,20 @@ def default_threads(quick: bool = False) -> tuple[int, ...]:
 
     usable = int(usable_cores()["usable"] or 1)
     return (usable,) if quick else tuple(range(1, usable + 1))
+
+
+def _sweep_threads(threads: Sequence[int | str | None] | int | str) -> list[int]:
+    """Thread settings of a sweep as numbers: integers or "cores"; each is matched to a measured peak."""
+    from benchlib.engine.grid import resolve_threads
+
+    items = [threads] if isinstance(threads, int | str) else list(threads)
+    if not items:
+        raise ValueError(f"threads={threads!r} is invalid; allowed: a non-empty list of integers or 'cores'")
+    counts = [resolve_threads(t) for t in items]
+    if None in counts:
+        raise ValueError(f"threads={threads!r} is invalid in a sweep; allowed: integers or 'cores' (a sweep "
+                         "compares explicit thread counts, each against the peak measured with that count)")
+    return [int(c) for c in counts if c is not None]
 
 
 def sweep_config(
@@ -94,31 +106,20 @@ def sweep_config(
     max_time_s: float | None = None,
     precisions: Sequence[str] | None = None,
 ) -> SweepConfig:
-    """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``.
-
-    Each parameter is checked by its one check (:mod:`benchlib.engine.params`), or taken as it is when it was
-    checked where it entered (the CLI's options, a notebook's parameters).
-    """
+    """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
     from benchlib.backends.registry import available_backends, backend_variants
-    from benchlib.engine.checked import BackendNames, ModelNames, Precisions, ThreadCounts
-    from benchlib.engine.params import (
-        MAX_SECONDS,
-        check_backends,
-        check_batch_sizes,
-        check_models,
-        check_positive_float,
-        check_precisions,
-        check_thread_counts,
-    )
+    from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float
+    from benchlib.engine.params import check_backends, check_int_list
     from benchlib.engine.timing import check_target_ci
 
-    chosen = check_backends(backends) if backends is not None else BackendNames(available_backends())
+    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
+        else tuple(available_backends())
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
-    sizes = check_batch_sizes(batch_sizes) if batch_sizes is not None else None  # None: each model's own
-    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
-    counts = check_thread_counts(threads, explicit=True) if threads is not None else \
-        ThreadCounts(default_threads(quick))
+    sizes = tuple(dict.fromkeys(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE))) \
+        if batch_sizes is not None else None  # None: each model's own
+    chosen_models = _sweep_models(models)
+    counts = tuple(_sweep_threads(threads)) if threads is not None else default_threads(quick)
     if variants is not None:
         known = sorted({v for name in chosen for v in backend_variants(name)})
         unknown = [v for v in variants if v not in known]
@@ -133,13 +134,27 @@ def sweep_config(
         cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
-    numeric = check_precisions(precisions) if precisions else Precisions(("fp32",))
-    config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=counts,
+    from benchlib.precision import check_precision
+
+    numeric = tuple(dict.fromkeys(check_precision(p, "precisions") for p in (precisions or ["fp32"])))
+    config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=tuple(dict.fromkeys(counts)),
                          variants=tuple(variants) if variants is not None else None,
                          min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
                          models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric)
     _check_memory(config)
     return config
+
+
+def _sweep_models(models: Sequence[str] | None) -> tuple[str, ...]:
+    """The models of a sweep (default: the article's fnn); unknown names list the valid ones."""
+    from benchlib.models.zoo import MODELS
+
+    if models is None:
+        return ("fnn",)
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"models={list(models)!r} is invalid; allowed: names from {', '.join(MODELS)}")
+    return tuple(dict.fromkeys(models))
 
 
 def _check_memory(config: SweepConfig) -> None:
@@ -158,14 +173,11 @@ def _check_memory(config: SweepConfig) -> None:
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
     """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
-    from benchlib.engine.checked import ModelNames
     from benchlib.engine.grid import ALL_VARIANTS, case_grid
-    from benchlib.engine.params import check_models
 
     cases = []
-    for model in check_models(config.models, zoo_only=True):  # as they are if checked; each at its own batch sizes
-        cases += case_grid(config.backends, config.batch_sizes_for(model), models=ModelNames((model,)),
-                           threads=config.threads,
+    for model in config.models:  # each model at its own batch sizes
+        cases += case_grid(config.backends, config.batch_sizes_for(model), models=[model], threads=config.threads,
                            variants=config.variants if config.variants is not None else ALL_VARIANTS,
                            omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
                            warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,
@@ -173,21 +185,6 @@ def build_cases(config: SweepConfig) -> list[RunCase]:
                            max_time_s=config.max_time_s if config.target_ci > 0 else None,
                            warmup_max_s=config.warmup_max_s, precisions=config.precisions)
     return cases
-
-
-def pending_cases(cases: Sequence[RunCase], results_path: str | os.PathLike) -> list[RunCase]:
-    """The cases of ``cases`` that still have to run: no ``ok`` or ``skipped`` record in this environment.
-
-    A ``skipped`` variant (one a framework version cannot do) would otherwise pay a process start
-    and an import on every re-run although the environment key (which includes the framework
-    versions) guarantees the same outcome; ``failed`` cases are retried.
-    """
-    from benchlib.results.records import SETTLED
-    from benchlib.results.resume import done_keys
-    from benchlib.system.env import collect_env
-
-    done = done_keys(results_path, collect_env()["key"], SETTLED)
-    return [case for case in cases if case.case_key not in done]
 
 
 # -- roofline -----------------------------------------------------------------------------------------
@@ -303,30 +300,23 @@ def roofline_sentences(roofline: dict[str, Any]) -> list[str]:
 
 # -- running ------------------------------------------------------------------------------------------
 
-@dataclass
-class SweepResult:
+#: What an interrupted sweep tells its user.
+RESUME_HINT = "A sweep resumes by itself: run the same command (or notebook) again."
+
+
+@dataclass(kw_only=True)
+class SweepResult(StudyRun):
     """What one call of :func:`run_sweep` did."""
 
     config: SweepConfig
-    results_path: Path
     roofline_path: Path
-    planned: int
-    resumed: int  # cases already done, not run again
-    records: list[dict[str, Any]] = field(default_factory=list)  # the records of the cases run now
     peaks: dict[int, float] = field(default_factory=dict)
-    wall_s: float = 0.0
     roofline_s: float = 0.0
-
-    def counts(self) -> dict[str, int]:
-        """Records run now, by status."""
-        return status_counts(self.records)
 
 
 def default_results_path(quick: bool = False) -> Path:
     """``outputs/results/sweep.jsonl`` (``sweep-quick.jsonl`` for quick sweeps): fixed, so re-runs resume."""
-    from benchlib.system.paths import results_dir
-
-    return results_dir() / ("sweep-quick.jsonl" if quick else "sweep.jsonl")
+    return results_file("sweep", quick)
 
 
 def run_sweep(
@@ -336,23 +326,17 @@ def run_sweep(
     roofline: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> SweepResult:
-    """Measure the roofline, then run every case not yet done; append records to ``results_path``."""
-    from benchlib.engine.launcher import run_cases
-
+    """Measure the roofline, then run every case not yet settled (:func:`~benchlib.studies.plan.plan_study`);
+    append records to ``results_path`` (default: :func:`default_results_path`)."""
     started = time.perf_counter()
-    path = Path(results_path) if results_path is not None else default_results_path(config.quick)
-    cases = build_cases(config)
-    todo = pending_cases(cases, path)
-    result = SweepResult(config=config, results_path=path, roofline_path=roofline_path(path),
-                         planned=len(cases), resumed=len(cases) - len(todo))
-    if progress and result.resumed:
-        print(f"sweep: resuming, {result.resumed} of {len(cases)} case(s) already in {path}", file=sys.stderr)
+    plan = plan_study("sweep", build_cases(config), results_path, config.quick, RESUME_HINT, progress=progress)
+    result = SweepResult(config=config, results_path=plan.results_path, roofline_path=roofline_path(plan.results_path),
+                         planned=plan.planned, resumed=plan.resumed)
     if roofline:
         tick = time.perf_counter()
         stored = measure_roofline(config.threads, result.roofline_path)
         result.peaks = peaks_by_threads(stored)
         result.roofline_s = time.perf_counter() - tick
-    result.records = run_cases(todo, results_path=path, progress=progress, skip_done=SETTLED, on_record=on_record,
-                               resume_hint="A sweep resumes by itself: run the same command (or notebook) again.")
+    result.records = run_study(plan, progress, on_record)
     result.wall_s = time.perf_counter() - started
     return result

@@ -2,7 +2,8 @@
 
 The cases are the sweep's (:func:`benchlib.studies.sweep.build_cases`, the one case grid), built per
 machine: thread counts left to their default, or given as ``cores``, follow that machine's usable
-cores, not those of the machine the command runs on.
+cores, not those of the machine the command runs on. Like every study (:mod:`benchlib.studies.plan`), a
+fleet sweep has a fixed results file and plans each machine's cases once against that machine's records.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from benchlib.engine.case import RunCase
 from benchlib.studies.fleet.cluster import DEFAULT_CONNECT_TIMEOUT_S, Machine
 from benchlib.studies.fleet.runner import DEFAULT_RETRIES, FleetResult
+from benchlib.studies.plan import results_file
 from benchlib.studies.sweep import SweepConfig
 
 
@@ -27,14 +29,10 @@ def machine_threads(requested: Sequence[int | str] | None, quick: bool, env: dic
     ``None``: 1 up to its usable cores (``quick``: its usable cores only); ``"cores"`` in the list:
     its usable cores; integers stay as they are.
     """
-    from benchlib.engine.params import check_thread_settings, thread_count
-
     usable = int(env.get("usable_cores") or 1)
     if requested is None:
         return (usable,) if quick else tuple(range(1, usable + 1))
-    # checked where they entered (the CLI's --threads) or here; "cores" is counted on that machine
-    settings = check_thread_settings(requested, explicit=True)
-    return tuple(dict.fromkeys(thread_count(setting, usable) for setting in settings))
+    return tuple(dict.fromkeys(usable if str(t).strip().lower() == "cores" else int(t) for t in requested))
 
 
 def sweep_cases_for(config: SweepConfig,
@@ -55,9 +53,7 @@ def sweep_cases_for(config: SweepConfig,
 
 def default_results_path(quick: bool = False) -> Path:
     """``outputs/results/fleet.jsonl`` (``fleet-quick.jsonl`` for quick sweeps): fixed, so re-runs resume."""
-    from benchlib.system.paths import results_dir
-
-    return results_dir() / ("fleet-quick.jsonl" if quick else "fleet.jsonl")
+    return results_file("fleet", quick)
 
 
 @contextlib.contextmanager

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
-from benchlib.results.records import case_key, status_counts
+from benchlib.results.records import case_key
 from benchlib.studies.fleet import RESOURCE
 from benchlib.studies.fleet.cluster import Host, Machine, benchmark_workers, colocation_warning
+from benchlib.studies.plan import StudyRun, plan_study
 
 #: How often the loop looks for finished cases, and how often it asks the scheduler which hosts live.
 POLL_S = 0.1
@@ -65,22 +66,13 @@ class Attempt:
     lost_on: set[str] = field(default_factory=set)
 
 
-@dataclass
-class FleetResult:
-    """What one call of :func:`run_fleet` did."""
+@dataclass(kw_only=True)
+class FleetResult(StudyRun):
+    """What one call of :func:`run_fleet` did (``resumed``: cases already settled on their machine)."""
 
     machines: list[Machine]
-    results_path: Path
-    planned: int = 0
-    resumed: int = 0  # cases already settled on their machine, not run again
-    records: list[dict[str, Any]] = field(default_factory=list)  # records written now, in order
     not_run: list[tuple[RunCase, Machine, str]] = field(default_factory=list)  # never measured now, and why
     gave_up: list[tuple[RunCase, Machine, str]] = field(default_factory=list)  # failed, not retried, and why
-    wall_s: float = 0.0
-
-    def counts(self) -> dict[str, int]:
-        """Records written now, by status."""
-        return status_counts(self.records)
 
     def final(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The last record of each (machine, case) written now: what a retry ended in."""
@@ -93,20 +85,17 @@ class FleetResult:
 
 
 def settled_keys(results_path: str | Path, machines: Sequence[Machine]) -> dict[str, set[str]]:
-    """``case_key`` of the cases settled (``ok``/``skipped``) on each machine in ``results_path``."""
+    """``case_key`` of the cases settled (``ok``/``skipped``) on each machine in ``results_path``.
+
+    A study's resume rule (:mod:`benchlib.studies.plan`), per machine: a record counts for the machine whose
+    key (machine fingerprint and environment) its own fingerprint gives.
+    """
     from benchlib.results.records import SETTLED
-    from benchlib.results.store import iter_records
+    from benchlib.results.resume import done_keys_by
     from benchlib.system.env import machine_key
 
-    done: dict[str, set[str]] = {m.key: set() for m in machines}
-    if not Path(results_path).exists():
-        return done
-    for record in iter_records(results_path):  # streamed: only the keys are kept
-        if record.get("status") in SETTLED:
-            key = f"{machine_key(record.get('env'))}/{record.get('env_key')}"
-            if key in done:
-                done[key].add(case_key(record))
-    return done
+    done = done_keys_by(results_path, lambda r: f"{machine_key(r.get('env'))}/{r.get('env_key')}", SETTLED)
+    return {m.key: done.get(m.key, set()) for m in machines}
 
 
 class _Fleet:
@@ -374,13 +363,12 @@ def run_fleet(
     path = Path(results_path)
     result = FleetResult(machines=list(machines), results_path=path)
     fleet = _Fleet(client, machines, path, retries, local, scheduler, progress, result)
-    settled = settled_keys(path, machines)
+    settled = settled_keys(path, machines)  # one read of the file: every machine's settled cases
     for machine in machines:
-        cases = list(cases_for(machine))
-        todo = [c for c in cases if c.case_key not in settled[machine.key]]
-        result.planned += len(cases)
-        result.resumed += len(cases) - len(todo)
-        fleet.queues[machine.key].extend(CaseState(case, machine) for case in todo)
+        plan = plan_study("fleet", cases_for(machine), path, resume_hint=RESUME_HINT, done=settled[machine.key])
+        result.planned += plan.planned
+        result.resumed += plan.resumed
+        fleet.queues[machine.key].extend(CaseState(case, machine) for case in plan.todo)
     if result.resumed:
         fleet.say(f"fleet: resuming, {result.resumed} of {result.planned} case(s) already done in {path}")
     marked = client.run(mark_batch_start, BATCH_LOAD_ENV, fleet.topic, workers=list(fleet.hosts), on_error="return")
