@@ -161,10 +161,15 @@ def test_a_skipped_case_keeps_its_record_and_a_crashed_process_is_dropped() -> N
     assert [r["backend"] for r in records] == ["numpy", "onnxruntime", "openvino"]
 
 
-def test_groups_are_bounded_by_processes_alive_and_by_memory() -> None:
+def test_groups_keep_compared_cases_together_within_processes_alive_and_memory() -> None:
     backends = ["numpy", "onnxruntime", "openvino", "pytorch"]
     records = run(backends, Machine(2, set()), rounds.RoundSettings(min_rounds=6, max_rounds=6, max_alive=4))
     assert len({r["rounds"]["group"] for r in records}) == 2
+    # the grid's order is backend-major; cases compared with each other (one batch size) share a group
+    grid = [RunCase(b, batch_size=n) for b in backends for n in (1, 64)]
+    assert rounds.plan_groups(grid, 4) == [[0, 2, 4, 6], [1, 3, 5, 7]]
+    assert rounds.plan_groups(grid, 8) == [[0, 2, 4, 6, 1, 3, 5, 7]]
+    assert rounds.plan_groups(grid, 3) == [[0, 2, 4], [6], [1, 3, 5], [7]]
     huge = run(backends, Machine(1, set()), rounds.RoundSettings(min_rounds=6, max_rounds=6), rss_mb=10**9)
     assert len({r["rounds"]["group"] for r in huge}) == 4
 

@@ -17,9 +17,10 @@ may sit in the other. So every case is measured in short blocks, spread over the
    After ``min_rounds``, the run stops when every case's round interval is within ``target_ci`` of its
    median, or at ``max_rounds`` or ``max_time_s``.
 4. **Groups.** At most ``max_alive`` processes are alive at once, and a group closes early when the
-   resident memory of its processes would pass ``memory_fraction`` of the memory available at the start:
-   cases are grouped in the order given (the case grid's: model, then batch size), so the frameworks
-   compared at one model and batch size share rounds and their ratios are paired.
+   resident memory of its processes would pass ``memory_fraction`` of the memory available at the start.
+   Cases that are compared with each other (one model, batch size and thread setting: :func:`pair_key`)
+   are kept in one group where they fit (:func:`plan_groups`), so they share rounds and their ratios
+   are paired.
 
 The statistics are :mod:`benchlib.engine.round_stats`'s; :func:`apply_rounds` writes them into the
 record (one record builder: the worker's record, its latency fields replaced by the rounds').
@@ -47,7 +48,7 @@ DEFAULT_MAX_ROUNDS = 30
 DEFAULT_MAX_TIME_S = 20.0
 DEFAULT_PROCESSES = 2
 DEFAULT_TARGET = 0.02
-DEFAULT_MAX_ALIVE = 16
+DEFAULT_MAX_ALIVE = 24
 DEFAULT_MEMORY_FRACTION = 0.5
 #: The worker's entry points, run in a case's session.
 PREPARE_TARGET = "benchlib.engine.live:prepare"
@@ -165,51 +166,80 @@ def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None =
     say = log or (lambda _message: None)
     budget_mb = _available_mb() * settings.memory_fraction
     records: list[dict[str, Any] | None] = [None] * len(cases)
-    index = 0
-    while index < len(cases):
+    for planned in plan_groups(cases, settings.max_alive // settings.processes):
         group: list[tuple[int, _Live]] = []
         used_mb = 0.0
-        while index < len(cases) and len(group) * settings.processes < settings.max_alive:
+        for index in planned:
             case = cases[index]
+            if used_mb > budget_mb:  # memory closed the group early: the rest waits for a group of its own
+                say(f"rounds: group closed at {len(group)} case(s), {used_mb:,.0f} MB resident")
+                _measure_group(group, settings, start_session, clock, say, records, on_record)
+                group, used_mb = [], 0.0
             live = _cold_start(case, start_session)
-            if live is not None:
-                say(f"  {case.label()}: {live.record.get('status')} (its own process, alone)")
-            if live is None or live.record.get("status") != "ok":
-                record = live.record if live is not None else None
-                records[index] = record
-                if record is not None and on_record is not None:
-                    on_record(record)
-                index += 1
+            say(f"  {case.label()}: {live.record.get('status')} (its own process, alone)")
+            if live.record.get("status") != "ok":
+                records[index] = live.record
+                if on_record is not None:
+                    on_record(live.record)
                 continue
             group.append((index, live))
-            index += 1
             used_mb += _rss_mb(live.record) * settings.processes
-            if used_mb > budget_mb:
-                say(f"rounds: group closed at {len(group)} case(s), {used_mb:,.0f} MB resident")
-                break
-        if not group:
-            continue
-        try:
-            _more_processes(group, settings, start_session)
-            _run_rounds(group, settings, clock, say)
-        finally:
-            for _, live in group:
-                for session in live.sessions:
-                    session.close()
-        group_id = uuid.uuid4().hex[:12]
-        levels = _group_levels(group)
-        first = group[0][1]
-        say(f"rounds: {len(set(first.rounds))} round(s) of {len(group)} case(s), stopped at "
-            f"{first.record.get('rounds', {}).get('stop')}; {levels.describe()}")
-        for position, live in group:
-            record = apply_rounds(live, levels, group_id, settings)
-            records[position] = record
-            if on_record is not None:
-                on_record(record)
+        _measure_group(group, settings, start_session, clock, say, records, on_record)
     return [r for r in records if r is not None]
 
 
-def _cold_start(case: RunCase, start_session: Callable[[], Session]) -> _Live | None:
+def pair_key(case: RunCase) -> tuple[str, int, str]:
+    """Cases with one key are compared with each other (frameworks, variants, precisions): they share rounds."""
+    return (case.model, case.batch_size, str(case.threads))
+
+
+def plan_groups(cases: Sequence[RunCase], max_cases: int) -> list[list[int]]:
+    """Indices of ``cases`` in groups of at most ``max_cases``: whole sets of cases with one :func:`pair_key`
+    where they fit (in the order their keys first appear), a set larger than a group split over several."""
+    sets: dict[tuple[str, int, str], list[int]] = {}
+    for index, case in enumerate(cases):
+        sets.setdefault(pair_key(case), []).append(index)
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for members in sets.values():
+        if current and len(current) + len(members) > max_cases:
+            groups.append(current)
+            current = []
+        while len(members) > max_cases:
+            groups.append(members[:max_cases])
+            members = members[max_cases:]
+        current += members
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _measure_group(group: list[tuple[int, _Live]], settings: RoundSettings, start_session: Callable[[], Session],
+                   clock: Callable[[], float], say: Callable[[str], None], records: list[dict[str, Any] | None],
+                   on_record: Callable[[dict[str, Any]], None] | None) -> None:
+    """Further processes, the rounds, then every record of the group (all its processes closed, whatever happens)."""
+    if not group:
+        return
+    try:
+        _more_processes(group, settings, start_session)
+        _run_rounds(group, settings, clock, say)
+    finally:
+        for _, live in group:
+            for session in live.sessions:
+                session.close()
+    group_id = uuid.uuid4().hex[:12]
+    levels = _group_levels(group)
+    first = group[0][1]
+    say(f"rounds: {len(set(first.rounds))} round(s) of {len(group)} case(s), stopped at "
+        f"{first.record.get('rounds', {}).get('stop')}; {levels.describe()}")
+    for position, live in group:
+        record = apply_rounds(live, levels, group_id, settings)
+        records[position] = record
+        if on_record is not None:
+            on_record(record)
+
+
+def _cold_start(case: RunCase, start_session: Callable[[], Session]) -> _Live:
     from benchlib.results.schema import failed_record
 
     session = start_session()
