@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
+from benchlib.engine.params import check_scenarios
 from benchlib.scenarios.settings import (
     DEFAULT_BATCH,
     FULL_MAX_TRIES,
@@ -32,7 +33,6 @@ from benchlib.scenarios.settings import (
     ScenarioSettings,
     check_count,
     check_number,
-    check_scenarios,
     default_latency_bound_ms,
 )
 from benchlib.studies.plan import StudyRun, plan_study, results_file, run_study
@@ -79,25 +79,17 @@ def scenario_config(
     its default, :data:`~benchlib.scenarios.settings.DEFAULT_LATENCY_BOUND_MS`).
     """
     from benchlib.backends.registry import available_backends
-    from benchlib.engine.params import check_backends
-    from benchlib.models.zoo import MODELS
+    from benchlib.engine.checked import BackendNames, ModelNames
+    from benchlib.engine.params import check_backends, check_model, check_models
 
-    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
-        else tuple(available_backends())
+    # each parameter by its one check (benchlib.engine.params), or as it is when checked where it entered
+    chosen = check_backends(backends) if backends is not None else BackendNames(available_backends())
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
-    if models is not None:
-        if isinstance(models, str) or not models:
-            raise ValueError(f"models={models!r} is invalid; allowed: a non-empty list from {', '.join(MODELS)}")
-        for model in models:
-            if model not in MODELS:
-                raise ValueError(f"models={model!r} is unknown; allowed: {', '.join(sorted(MODELS))}")
-    chosen_models = tuple(dict.fromkeys(models)) if models is not None else ("fnn",)
+    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
     if isinstance(latency_bound_ms, dict):
         for model in latency_bound_ms:
-            if model not in MODELS:
-                raise ValueError(f"latency_bound_ms={model!r} names an unknown model; allowed: "
-                                 f"{', '.join(sorted(MODELS))}")
+            check_model(model, "latency_bound_ms", zoo_only=True)
         bounds = tuple((model, check_number(f"latency_bound_ms[{model!r}]", value, MAX_LATENCY_BOUND_MS,
                                             "milliseconds")) for model, value in latency_bound_ms.items())
     elif latency_bound_ms is not None:
@@ -108,7 +100,7 @@ def scenario_config(
     return ScenarioConfig(
         backends=chosen,
         models=chosen_models,
-        scenarios=tuple(check_scenarios("scenarios", list(scenarios))) if scenarios is not None else LOADGEN_SCENARIOS,
+        scenarios=check_scenarios(scenarios, loadgen_only=True) if scenarios is not None else LOADGEN_SCENARIOS,
         latency_bounds_ms=bounds,
         min_duration_s=check_number("min_duration_s", min_duration_s, MAX_DURATION_S, "seconds")
         if min_duration_s is not None else (QUICK_MIN_DURATION_S if quick else FULL_MIN_DURATION_S),

@@ -66,10 +66,11 @@ class SweepConfig:
         """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full)."""
         if self.batch_sizes is not None:
             return self.batch_sizes
+        from benchlib.engine.checked import BatchSizes
         from benchlib.models.zoo import get_model
 
         spec = get_model(model)
-        return spec.quick_batch_sizes if self.quick else spec.batch_sizes
+        return BatchSizes(spec.quick_batch_sizes if self.quick else spec.batch_sizes)  # the model's own
 
 
 def default_threads(quick: bool = False) -> tuple[int, ...]:
@@ -78,20 +79,6 @@ def default_threads(quick: bool = False) -> tuple[int, ...]:
 
     usable = int(usable_cores()["usable"] or 1)
     return (usable,) if quick else tuple(range(1, usable + 1))
-
-
-def _sweep_threads(threads: Sequence[int | str | None] | int | str) -> list[int]:
-    """Thread settings of a sweep as numbers: integers or "cores"; each is matched to a measured peak."""
-    from benchlib.engine.grid import resolve_threads
-
-    items = [threads] if isinstance(threads, int | str) else list(threads)
-    if not items:
-        raise ValueError(f"threads={threads!r} is invalid; allowed: a non-empty list of integers or 'cores'")
-    counts = [resolve_threads(t) for t in items]
-    if None in counts:
-        raise ValueError(f"threads={threads!r} is invalid in a sweep; allowed: integers or 'cores' (a sweep "
-                         "compares explicit thread counts, each against the peak measured with that count)")
-    return [int(c) for c in counts if c is not None]
 
 
 def sweep_config(
@@ -106,20 +93,31 @@ def sweep_config(
     max_time_s: float | None = None,
     precisions: Sequence[str] | None = None,
 ) -> SweepConfig:
-    """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``."""
+    """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``.
+
+    Each parameter is checked by its one check (:mod:`benchlib.engine.params`), or taken as it is when it was
+    checked where it entered (the CLI's options, a notebook's parameters).
+    """
     from benchlib.backends.registry import available_backends, backend_variants
-    from benchlib.engine.case import MAX_BATCH_SIZE, MAX_SECONDS, check_positive_float
-    from benchlib.engine.params import check_backends, check_int_list
+    from benchlib.engine.checked import BackendNames, ModelNames, Precisions, ThreadCounts
+    from benchlib.engine.params import (
+        MAX_SECONDS,
+        check_backends,
+        check_batch_sizes,
+        check_models,
+        check_positive_float,
+        check_precisions,
+        check_thread_counts,
+    )
     from benchlib.engine.timing import check_target_ci
 
-    chosen = tuple(dict.fromkeys(check_backends("backends", backends))) if backends is not None \
-        else tuple(available_backends())
+    chosen = check_backends(backends) if backends is not None else BackendNames(available_backends())
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
-    sizes = tuple(dict.fromkeys(check_int_list("batch_sizes", batch_sizes, MAX_BATCH_SIZE))) \
-        if batch_sizes is not None else None  # None: each model's own
-    chosen_models = _sweep_models(models)
-    counts = tuple(_sweep_threads(threads)) if threads is not None else default_threads(quick)
+    sizes = check_batch_sizes(batch_sizes) if batch_sizes is not None else None  # None: each model's own
+    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
+    counts = check_thread_counts(threads, explicit=True) if threads is not None else \
+        ThreadCounts(default_threads(quick))
     if variants is not None:
         known = sorted({v for name in chosen for v in backend_variants(name)})
         unknown = [v for v in variants if v not in known]
@@ -134,27 +132,13 @@ def sweep_config(
         cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
-    from benchlib.precision import check_precision
-
-    numeric = tuple(dict.fromkeys(check_precision(p, "precisions") for p in (precisions or ["fp32"])))
-    config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=tuple(dict.fromkeys(counts)),
+    numeric = check_precisions(precisions) if precisions else Precisions(("fp32",))
+    config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=counts,
                          variants=tuple(variants) if variants is not None else None,
                          min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
                          models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric)
     _check_memory(config)
     return config
-
-
-def _sweep_models(models: Sequence[str] | None) -> tuple[str, ...]:
-    """The models of a sweep (default: the article's fnn); unknown names list the valid ones."""
-    from benchlib.models.zoo import MODELS
-
-    if models is None:
-        return ("fnn",)
-    unknown = [m for m in models if m not in MODELS]
-    if unknown or not models:
-        raise ValueError(f"models={list(models)!r} is invalid; allowed: names from {', '.join(MODELS)}")
-    return tuple(dict.fromkeys(models))
 
 
 def _check_memory(config: SweepConfig) -> None:
@@ -173,11 +157,14 @@ def _check_memory(config: SweepConfig) -> None:
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
     """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
+    from benchlib.engine.checked import ModelNames
     from benchlib.engine.grid import ALL_VARIANTS, case_grid
+    from benchlib.engine.params import check_models
 
     cases = []
-    for model in config.models:  # each model at its own batch sizes
-        cases += case_grid(config.backends, config.batch_sizes_for(model), models=[model], threads=config.threads,
+    for model in check_models(config.models, zoo_only=True):  # as they are if checked; each at its own batch sizes
+        cases += case_grid(config.backends, config.batch_sizes_for(model), models=ModelNames((model,)),
+                           threads=config.threads,
                            variants=config.variants if config.variants is not None else ALL_VARIANTS,
                            omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
                            warmup_time_s=config.warmup_time_s, warmup_calls=config.warmup_calls,

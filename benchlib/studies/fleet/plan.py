@@ -29,10 +29,14 @@ def machine_threads(requested: Sequence[int | str] | None, quick: bool, env: dic
     ``None``: 1 up to its usable cores (``quick``: its usable cores only); ``"cores"`` in the list:
     its usable cores; integers stay as they are.
     """
+    from benchlib.engine.params import check_thread_settings, thread_count
+
     usable = int(env.get("usable_cores") or 1)
     if requested is None:
         return (usable,) if quick else tuple(range(1, usable + 1))
-    return tuple(dict.fromkeys(usable if str(t).strip().lower() == "cores" else int(t) for t in requested))
+    # checked where they entered (the CLI's --threads) or here; "cores" is counted on that machine
+    settings = check_thread_settings(requested, explicit=True)
+    return tuple(dict.fromkeys(thread_count(setting, usable) for setting in settings))
 
 
 def sweep_cases_for(config: SweepConfig,
