@@ -9,9 +9,11 @@ from typing import Any
 
 #: Bump when a key changes meaning or disappears; readers skip records newer than they know.
 #: 2: article-protocol records are made by :func:`make_record` like every other (``case_key``,
-#: ``model``, ``env``, ``env_key``; their ``version`` is now ``framework_version``). Version 1
-#: files stay readable; :func:`upgrade_record` gives their records the current shape.
-SCHEMA_VERSION = 2
+#: ``model``, ``env``, ``env_key``; their ``version`` is now ``framework_version``).
+#: 3: each case field is stored once: ``case`` holds what the record's own keys do not (the timed loop's
+#: settings, ``extra``; a case field only where the record says otherwise, as the requested variant beside
+#: the resolved one). Older files stay readable; :func:`upgrade_record` gives their records the current shape.
+SCHEMA_VERSION = 3
 
 STATUSES = ("ok", "failed", "skipped")
 
@@ -101,13 +103,22 @@ def _utc_now() -> str:
 
 
 def _case_fields(case: Any) -> dict[str, Any]:
-    """Identity fields of a :class:`~benchlib.engine.case.RunCase` (or a dict with the same keys)."""
+    """Identity fields of a :class:`~benchlib.engine.case.RunCase` (or a dict with the same keys), and
+    ``case``: the rest of it (each field stored once)."""
     data = case.to_dict() if hasattr(case, "to_dict") else dict(case)
     fields = {key: data.get(key) for key in CASE_FIELDS}
     fields["precision"] = fields["precision"] or CASE_DEFAULTS["precision"]  # a case from before precisions
     fields["case_key"] = case.case_key if hasattr(case, "case_key") else data.get("case_key")
-    fields["case"] = data
+    fields["case"] = {key: value for key, value in data.items() if key not in fields}
     return fields
+
+
+def _asked(record: dict[str, Any], data: dict[str, Any]) -> None:
+    """Keep in ``record["case"]`` each case field the record's own key now says otherwise (the backend's
+    resolved variant beside the one asked for), so the case stays whole and nothing is stored twice."""
+    for key in CASE_FIELDS:
+        if key in data and data[key] != record.get(key) and not (key == "precision" and data[key] is None):
+            record["case"][key] = data[key]
 
 
 def make_record(case: Any, status: str = "ok", error: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -129,6 +140,8 @@ def make_record(case: Any, status: str = "ok", error: str | None = None, **field
             record[key].update(value)
         else:
             record[key] = value
+    if isinstance(record.get("case"), dict):
+        _asked(record, case.to_dict() if hasattr(case, "to_dict") else dict(case))
     return record
 
 
@@ -149,7 +162,8 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
 
     Version 1 article-protocol records lacked ``case_key``, ``model``, ``env`` and ``env_key`` and
     named the framework version ``version``: the missing keys become nulls (the machine they came
-    from is unknown), ``version`` becomes ``framework_version``. Values already there are kept.
+    from is unknown), ``version`` becomes ``framework_version``. Before version 3, ``case`` repeated the
+    record's case fields: a repeat equal to the record's own key is dropped. Values already there are kept.
     """
     upgraded = dict(record)
     if isinstance(upgraded.get("precision"), dict):  # written before the rename: how the timed loop stopped
@@ -160,6 +174,9 @@ def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
         upgraded["scenario"] = CASE_DEFAULTS["scenario"]
     if upgraded.get("protocol") == "article" and "version" in upgraded:
         upgraded.setdefault("framework_version", upgraded.pop("version"))
+    if isinstance(upgraded.get("case"), dict):
+        upgraded["case"] = {key: value for key, value in upgraded["case"].items()
+                            if key not in (*CASE_FIELDS, "case_key") or value != upgraded.get(key)}
     for key, value in REQUIRED_KEYS.items():
         if key == "schema_version":
             continue
