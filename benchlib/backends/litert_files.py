@@ -10,13 +10,15 @@ tests) the conversion runs in the calling process, TensorFlow imported once for 
 
 A file's name holds the spec's content hash, the batch size, the precision (and the calibration size
 for static INT8), the TensorFlow version and a hash of the conversion's source, so a changed model,
-converter or rule never reuses an old file.
+converter or rule never reuses an old file. A Keras factory's model is kept the same way
+(:func:`cached_flatbuffer`, named by its plan's key: :mod:`benchlib.backends.keras_litert`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -29,7 +31,8 @@ from benchlib.system.paths import models_dir
 #: A conversion slower than this (bert_tiny's static INT8 takes about 10 s on 2 cores) is stopped.
 CONVERT_TIMEOUT_S = 600.0
 #: The sources whose rules shape the flatbuffer: the Keras layers and the converter settings.
-_SOURCES = ("backends/keras_layers.py", "backends/litert_quant.py", "backends/litert_files.py")
+_SOURCES = ("backends/keras_layers.py", "backends/litert_quant.py", "backends/litert_files.py",
+            "backends/keras_litert.py")
 
 
 @lru_cache(maxsize=1)
@@ -108,29 +111,40 @@ def flatbuffer(spec: Any, batch: int, precision: str, calibration: int, in_child
     "seconds", "bytes", "path"}``; a child that fails raises ``RuntimeError`` with its reason.
     """
     from benchlib.backends.litert_quant import refuse_known_crashes
-    from benchlib.system.child import run_in_child
 
     refuse_known_crashes(spec, precision)
     path = flatbuffer_path(spec, batch, precision, calibration)
+    payload = {"architecture": spec.architecture(), "content_hash": spec.content_hash, "batch": batch,
+               "precision": precision, "calibration": calibration, "path": str(path)}
+    return cached_flatbuffer(path, lambda: convert_here(spec, batch, precision, calibration),
+                             ("benchlib.backends.litert_files:convert_payload", payload) if in_child else None,
+                             f"LiteRT conversion of {spec.name!r} at batch {batch} ({precision})")
+
+
+def cached_flatbuffer(path: Path, convert: Callable[[], bytes], child: tuple[str, dict[str, Any]] | None,
+                      what: str, env: dict[str, str] | None = None) -> tuple[bytes, dict[str, Any]]:
+    """The flatbuffer at ``path``: read, or made by ``convert()`` here, or by ``child`` (``(target, payload)``,
+    a :func:`convert_payload`-like entry that writes ``path``) in a process of its own with ``env``.
+
+    Returns it and ``{"source", "seconds", "bytes", "path"}`` (:func:`flatbuffer`).
+    """
+    from benchlib.system.child import run_in_child
+
     tick = time.perf_counter()
     if path.exists():
         content, source = path.read_bytes(), "file"
-    elif not in_child:
-        content, source = convert_here(spec, batch, precision, calibration), "converted here"
+    elif child is None:
+        content, source = convert(), "converted here"
         _write(path, content)
     else:
-        payload = {"architecture": spec.architecture(), "content_hash": spec.content_hash, "batch": batch,
-                   "precision": precision, "calibration": calibration, "path": str(path)}
-        child = run_in_child("benchlib.backends.litert_files:convert_payload", payload, CONVERT_TIMEOUT_S,
-                             env={"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"},
-                             what="LiteRT flatbuffer")
-        what = f"LiteRT conversion of {spec.name!r} at batch {batch} ({precision})"
-        if not child.ok:
-            raise RuntimeError(f"{what} failed in its own process: {child.error}")
-        if "unsupported" in child.value:
-            raise UnsupportedVariantError(child.value["unsupported"])
-        if "failed" in child.value:
-            raise RuntimeError(f"{what} failed: {child.value['failed']}")
+        child_env = {"TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1", **(env or {})}
+        result = run_in_child(child[0], child[1], CONVERT_TIMEOUT_S, env=child_env, what="LiteRT flatbuffer")
+        if not result.ok:
+            raise RuntimeError(f"{what} failed in its own process: {result.error}")
+        if "unsupported" in result.value:
+            raise UnsupportedVariantError(result.value["unsupported"])
+        if "failed" in result.value:
+            raise RuntimeError(f"{what} failed: {result.value['failed']}")
         content, source = path.read_bytes(), "converted in a child process"
     info = {"source": source, "seconds": round(time.perf_counter() - tick, 4), "bytes": len(content),
             "path": str(path)}

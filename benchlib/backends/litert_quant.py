@@ -98,13 +98,22 @@ def convert(tf: Any, model: Any, spec: Any, batch: int, precision: str, calibrat
     module.keras_variables = [getattr(w, "value", w) for w in model.weights]
     module.call = tf.function(lambda x: model(x, training=False),
                               input_signature=[tf.TensorSpec([batch, *spec.input_shape], spec.input_dtype)])
+    batches = representative_batches(spec, calibration, batch) if precision == "int8-static" else []
+    return run_converter(tf, module, precision, lambda: ([rows] for rows in batches), f"{spec.name!r} at batch {batch}")
+
+
+def run_converter(tf: Any, module: Any, precision: str, representative: Any, what: str) -> bytes:
+    """Convert ``module.call`` (a ``tf.function`` with a fixed signature; ``module`` holds the model's variables)
+    at ``precision``; ``representative`` yields the calibration batches (each a list, one array per input).
+
+    An op that only Flex could run raises :class:`UnsupportedVariantError` naming it and ``what``.
+    """
     converter = tf.lite.TFLiteConverter.from_concrete_functions([module.call.get_concrete_function()], module)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if precision != "fp32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "int8-static":
-        batches = representative_batches(spec, calibration, batch)
-        converter.representative_dataset = lambda: ([rows] for rows in batches)
+        converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     # Given a trackable, the converter saves a SavedModel to a temporary folder and logs each save at INFO
     # ("Assets written to ..."): chatter in a notebook's cells, so TensorFlow's logger is quieted meanwhile.
@@ -118,9 +127,8 @@ def convert(tf: Any, model: Any, spec: Any, batch: int, precision: str, calibrat
         if any(hint in message for hint in _FLEX_HINTS):
             ops = ", ".join(_flex_ops(message)) or "an op"
             raise UnsupportedVariantError(
-                f"LiteRT's builtin ops cannot express {ops} of {spec.name!r} at batch {batch}; the converter asks "
-                "for SELECT_TF_OPS (the Flex delegate, TensorFlow's own kernels), which the litert backend does "
-                "not use") from exc
+                f"LiteRT's builtin ops cannot express {ops} of {what}; the converter asks for SELECT_TF_OPS (the "
+                "Flex delegate, TensorFlow's own kernels), which the litert backend does not use") from exc
         raise
     finally:
         logger.setLevel(level)

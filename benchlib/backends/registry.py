@@ -57,6 +57,16 @@ USER_MODEL_BACKENDS = {
 }
 #: A factory's model runs on these too, and PyTorch runs the factory's own module (not its export).
 FACTORY_BACKENDS = {**USER_MODEL_BACKENDS, "pytorch": "benchlib.backends.torch_factory:TorchFactoryBackend"}
+#: A Keras factory's model (``keras:package.module:function``) runs on Keras's own backends, each in a process whose
+#: Keras runs it, on LiteRT through TensorFlow's converter, and as its ONNX export in ONNX Runtime and OpenVINO.
+KERAS_BACKENDS = {
+    "tensorflow": "benchlib.backends.keras_user:KerasTensorFlowBackend",
+    "litert": "benchlib.backends.keras_litert:KerasLiteRtBackend",
+    "jax": "benchlib.backends.keras_user:KerasJaxBackend",
+    "pytorch": "benchlib.backends.keras_user:KerasTorchBackend",
+    "onnxruntime": "benchlib.backends.user_onnx:UserOnnxRuntimeBackend",
+    "openvino": "benchlib.backends.user_onnx:UserOpenVinoBackend",
+}
 #: Why each framework without a native ONNX reader skips an ONNX model (checked against the pinned stack).
 NO_CONVERTER = {
     "pytorch": "no ONNX-to-PyTorch converter installs with the pinned stack: onnx2torch 1.5.15 requires "
@@ -147,7 +157,8 @@ def create_model_backend(name: str, model: ModelSpec | OnnxModel, threads: int |
     if model.unknown_ops:
         raise UnsupportedVariantError(f"op(s) {', '.join(model.unknown_ops)} of {model.path.name} have no ONNX "
                                       f"schema: {name} cannot run them (nor can the reference evaluator)")
-    classes = FACTORY_BACKENDS if model.factory else USER_MODEL_BACKENDS
+    classes = (KERAS_BACKENDS if model.kind == "keras" else FACTORY_BACKENDS if model.factory
+               else USER_MODEL_BACKENDS)
     if name not in classes:
         what = f"{model.factory}'s ONNX export" if model.factory else "an ONNX file"
         raise UnsupportedVariantError(f"{name} cannot run {what}: {NO_CONVERTER[name]}")

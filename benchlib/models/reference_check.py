@@ -28,12 +28,15 @@ EVALUATOR = "onnx-reference-evaluator"
 NUMPY_FLOAT64 = "numpy-float64"
 ORT_FLOAT64 = "onnxruntime-unoptimized-float64"
 ORT_FLOAT32 = "onnxruntime-unoptimized-float32"
+#: A Keras factory's own model, built by Keras on TensorFlow in float64 (benchlib.models.keras_reference).
+KERAS_FLOAT64 = "keras-tensorflow-float64"
 #: What each method is, in words (``verify``'s notes and docs/models.md).
 METHODS = {
     EVALUATOR: "onnx.reference.ReferenceEvaluator",
     NUMPY_FLOAT64: "benchlib's float64 NumPy reference",
     ORT_FLOAT64: "ONNX Runtime with graph optimisations disabled, in float64",
     ORT_FLOAT32: "ONNX Runtime with graph optimisations disabled, in float32",
+    KERAS_FLOAT64: "the Keras factory's model built by Keras on TensorFlow in float64, with the planned weights",
 }
 #: The test-only fault (``test_fault=no_fallback``, see benchlib.engine.worker) raises this in the fallback.
 INJECTED_FAULT = "injected test fault: the fallback reference cannot run"

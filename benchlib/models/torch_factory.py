@@ -62,7 +62,7 @@ def parse_factory(name: str) -> tuple[str, str]:
     match = FACTORY_PATTERN.match(name)
     if not match:
         raise FactoryError(f"--models={name!r} is not a factory path; allowed: torch:package.module:function "
-                           "(keras: factories are not supported: no ONNX converter installs with the pinned stack)")
+                           "(or keras:package.module:function for a Keras model)")
     return match.group(1), match.group(2)
 
 

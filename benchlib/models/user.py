@@ -1,8 +1,9 @@
 """A user's model behind the same worker, verification and records as a zoo model.
 
 A model is named three ways (docs/models.md): a zoo name (``fnn``), a path to an ONNX file
-(``path/to/model.onnx``) or a PyTorch factory (``torch:package.module:function``, see
-:mod:`benchlib.models.torch_factory`). :func:`load_model` turns any name into what the worker runs,
+(``path/to/model.onnx``) or a factory: PyTorch's (``torch:package.module:function``, see
+:mod:`benchlib.models.torch_factory`) or Keras's (``keras:package.module:function``, see
+:mod:`benchlib.models.keras_factory`). :func:`load_model` turns any name into what the worker runs,
 and :func:`case_extra` into what a case carries (the file's hash, the given shapes and ranges, a
 factory's planned export). Which backends run a user model, and how, is
 :func:`benchlib.backends.registry.create_model_backend`'s; checking them against the reference is
@@ -18,7 +19,7 @@ from benchlib.errors import ModelNameError, OnnxModelError
 from benchlib.models.onnx_model import OnnxModel, format_input_shapes, load_onnx_model
 from benchlib.models.spec import ModelSpec
 
-#: Prefixes of a factory name (``torch:package.module:function``).
+#: Prefixes of a factory name (``torch:package.module:function``, ``keras:package.module:function``).
 FACTORY_PREFIXES = ("torch:", "keras:")
 #: ``run``'s batch sizes for an ONNX file with a dynamic batch (``--batch-sizes`` chooses others).
 USER_BATCH_SIZES = (1, 32)
@@ -27,9 +28,6 @@ VERIFY_BATCH_SIZES = (1, 3)
 #: Case ``extra`` keys a user model adds: the file's hash (two files of one name never share a case key),
 #: the given dynamic input shapes and input value ranges.
 SHA_KEY, SHAPES_KEY, RANGES_KEY = "model_sha256", "input_shape", "input_range"
-#: Why ``keras:`` factories are refused (checked with ``pip install --dry-run tf2onnx``).
-KERAS_REFUSAL = ("not implemented: tf2onnx 1.17.0 would install beside the pinned onnx 1.23.2 and protobuf 7.36.2 "
-                 "(pip install --dry-run), but it is not a benchlib dependency and its Keras 3 export is unchecked")
 
 
 def is_onnx_name(name: str) -> bool:
@@ -49,15 +47,17 @@ def check_model_name(name: str) -> None:
     if name in MODELS or is_onnx_name(name):
         return
     if isinstance(name, str) and name.startswith("keras:"):
-        raise ModelNameError(f"model={name!r}: Keras factories are not supported: {KERAS_REFUSAL}; allowed: a zoo "
-                             "name, a path to an .onnx file or torch:package.module:function")
+        from benchlib.models.keras_factory import parse_keras_factory
+
+        parse_keras_factory(name)  # the form only: importing it is the planning's (a child process's) work
+        return
     if isinstance(name, str) and name.startswith("torch:"):
         from benchlib.models.torch_factory import parse_factory
 
         parse_factory(name)  # the form only: importing it is the planning's (a child process's) work
         return
-    raise ModelNameError(f"model={name!r} is unknown; allowed: {', '.join(MODELS)}, a path to an .onnx file or "
-                         "torch:package.module:function")
+    raise ModelNameError(f"model={name!r} is unknown; allowed: {', '.join(MODELS)}, a path to an .onnx file, "
+                         "torch:package.module:function or keras:package.module:function")
 
 
 def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] = ()) -> ModelSpec | OnnxModel:
@@ -71,6 +71,12 @@ def load_model(name: str, extra: Mapping[str, Any] | Sequence[tuple[str, Any]] =
     if not is_user_model(name):
         return get_model(name)
     settings = dict(extra)
+    if is_keras_name(name):
+        from benchlib.models.keras_model import load_keras_model
+
+        model = load_keras_model(name, settings, settings.get(SHAPES_KEY))
+        model.set_input_ranges(settings.get(RANGES_KEY))
+        return model
     if is_factory_name(name):
         from benchlib.models.torch_factory import load_factory_model
 
@@ -102,10 +108,12 @@ def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None,
         if ERROR_KEY not in dict(base):  # a factory that raised fails in its cases, with its traceback
             load_model(name, dict(base) | {RANGES_KEY: input_ranges})
         return base + ((RANGES_KEY, input_ranges),)
+    if is_keras_name(name):
+        return _keras_extra(name, input_shapes, timeout_s)
     if is_factory_name(name):
         from benchlib.models.torch_factory import EXPORT_BATCH, PLAN_TIMEOUT_S, plan_factory
 
-        check_model_name(name)  # keras: is refused with its reason before any process starts
+        check_model_name(name)  # the form is refused before any process starts
         shape = factory_input_shape(name, input_shapes)
         if shape:  # the export's example input must fit before a process is started to draw it
             from benchlib.models.memory import input_memory_problem
@@ -123,8 +131,29 @@ def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None,
 
 
 def is_factory_name(name: str) -> bool:
-    """Whether ``name`` is a factory (``torch:...``)."""
+    """Whether ``name`` is a factory (``torch:...`` or ``keras:...``)."""
     return isinstance(name, str) and name.startswith(FACTORY_PREFIXES)
+
+
+def is_keras_name(name: str) -> bool:
+    """Whether ``name`` is a Keras factory (``keras:...``)."""
+    return isinstance(name, str) and name.startswith("keras:")
+
+
+def _keras_extra(name: str, input_shapes: str | Mapping[str, Any] | None,
+                 timeout_s: float | None) -> tuple[tuple[str, Any], ...]:
+    """A Keras factory's case ``extra``: its plan (made in a child process), or the error it raised."""
+    from benchlib.models.keras_factory import PLAN_KEY, PLAN_TIMEOUT_S, parse_keras_factory, plan_keras, shapes_key
+    from benchlib.models.onnx_model import parse_input_shapes
+    from benchlib.models.torch_factory import ERROR_KEY, ONNX_KEY, WEIGHTS_KEY
+
+    parse_keras_factory(name)  # the form is refused before any process starts
+    shapes = parse_input_shapes(input_shapes)
+    plan = plan_keras(name, shapes_key(shapes), PLAN_TIMEOUT_S if timeout_s is None else float(timeout_s))
+    if not plan["ok"]:  # a factory that raised: its cases fail, each with the traceback
+        return ((ERROR_KEY, plan["error"]),)
+    given = ((SHAPES_KEY, format_input_shapes(shapes)),) if shapes else ()
+    return ((ONNX_KEY, plan["onnx_file"]), (WEIGHTS_KEY, plan["weights_sha256"]), (PLAN_KEY, plan["plan_file"])) + given
 
 
 def factory_input_shape(name: str, input_shapes: str | Mapping[str, Any] | None) -> tuple[int, ...] | None:
