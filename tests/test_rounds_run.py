@@ -9,8 +9,8 @@ from benchlib.engine.rounds import RoundSettings, measure_in_rounds
 
 
 def test_two_backends_in_rounds_over_two_processes_each() -> None:
-    cases = [RunCase("numpy", batch_size=4, min_time_s=0.05, target_ci=0.01),
-             RunCase("onnxruntime", batch_size=4, min_time_s=0.05, target_ci=0.01)]
+    cases = [RunCase("numpy", batch_size=4, min_time_s=0.5, target_ci=0.01),
+             RunCase("onnxruntime", batch_size=4, min_time_s=0.5, target_ci=0.01)]
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     records = measure_in_rounds(cases, RoundSettings(block_s=0.02, min_rounds=4, max_rounds=4, seed=7))
     assert [r["backend"] for r in records] == ["numpy", "onnxruntime"]
@@ -22,7 +22,10 @@ def test_two_backends_in_rounds_over_two_processes_each() -> None:
         assert len(rounds["block_ms"]) == 4 and rounds["order_seed"] == 7
         low, high = record["latency_ci95_ms"]["p50"]
         assert low <= record["latency_ms"]["p50"] <= high
-        assert record["min_time_s"] == 0.05 and record["cold_loop"]["min_time_s"] < 0.1  # the case as asked
+        case = record.get("case") or record
+        assert case["min_time_s"] == 0.5 and case["target_ci"] == 0.01  # the case as asked ...
+        assert record["case_key"] == cases[records.index(record)].case_key  # ... which resuming matches
+        assert record["cold_loop"]["min_time_s"] < 0.1
         assert record["within_process"]["p50_ms"] > 0
     assert records[0]["rounds"]["group"] == records[1]["rounds"]["group"]
     left = {p.pid for p in psutil.Process().children(recursive=True)} - before

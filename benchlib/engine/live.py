@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchlib.engine import worker
+from benchlib.engine.case import RunCase
 from benchlib.engine.timing import timed_loop
 
 #: The cold phase's timed loop in rounds mode: short and fixed; the rounds measure the answer.
@@ -50,7 +51,13 @@ def prepare(payload: dict[str, Any]) -> dict[str, Any]:
     if record.get("status") == "ok" and "predict" not in _KEPT:
         record = {**record, "status": "failed",
                   "error": "the worker finished without handing over its predictor for the rounds"}
-    record.update(requested)  # the record describes the case as asked; its cold loop is noted apart
+    # the record describes the case as asked (its settings and key, which resuming matches); the cold
+    # phase's short loop is noted apart
+    stored = record.get("case") if isinstance(record.get("case"), dict) else record
+    stored.update(requested)
+    asked = dict(payload)
+    asked.pop("rounds_extra_process", None)
+    record["case_key"] = RunCase.from_dict(asked, checked=True).case_key
     record["cold_loop"] = {"min_time_s": COLD_LOOP_MIN_TIME_S, "target_ci": 0.0}
     return record
 
