@@ -455,9 +455,9 @@ def test_sigterm_stops_the_run_removes_temporary_folders_and_says_how_to_resume(
     temp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4",
-         "--min-time", "0.5", "--warmup-time", "0", "--no-progress", "--out", str(out)],
+         "--min-time", "0.5", "--warmup-time", "0", "--target-ci", "0", "--no-progress", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(TMPDIR=str(temp)), cwd=ROOT)
-    try:
+    try:  # fixed time: one process per case, each record saved as its case ends (rounds: tests/test_rounds_run.py)
         assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
         workers: list[int] = []
         assert wait_for(lambda: bool(workers.extend(c.pid for c in psutil.Process(proc.pid).children()) or workers)

@@ -37,3 +37,31 @@ def test_a_case_that_cannot_run_keeps_its_own_record() -> None:
                                 RoundSettings(block_s=0.02, min_rounds=2, max_rounds=2))
     assert len(records) == 1 and records[0]["status"] in {"skipped", "failed"}
     assert "rounds" not in records[0]
+
+
+def test_sigterm_during_the_rounds_kills_every_kept_process_and_says_how_to_resume(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, child_env, process_gone, wait_for
+
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", "1", "2",
+         "--target-ci", "0.0001", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
+    kept: list[int] = []
+    try:
+        # four kept processes (two cases, two processes each) mean the rounds have begun
+        assert wait_for(lambda: len(psutil.Process(proc.pid).children()) >= 4 or proc.poll() is not None,
+                        timeout=300)
+        kept = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted after" in stderr and f"--resume --out {out}" in stderr and "Traceback" not in stderr
+    assert wait_for(lambda: all(process_gone(pid) for pid in kept))
+    assert not out.exists() or out.read_text() == ""  # a group's records exist only once its rounds end
