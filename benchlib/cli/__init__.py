@@ -11,7 +11,8 @@ import importlib
 import sys
 
 #: Command modules, in the order ``--help`` lists them.
-COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep", "fleet", "scenarios")
+COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep", "fleet", "scenarios",
+            "results-page")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,10 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
+        name = f"benchlib.cli.{command.replace('-', '_')}"  # results-page lives in results_page.py
         try:
-            module = importlib.import_module(f"benchlib.cli.{command}")
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"benchlib.cli.{command}":
+            if exc.name == name:
                 continue  # command not built yet
             raise
         module.register(subparsers)

@@ -103,6 +103,8 @@ THREAD_ENV_VARS = (
     "VECLIB_MAXIMUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "TF_ENABLE_ONEDNN_OPTS",
     "XLA_FLAGS", "JAX_PLATFORMS", "OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY", "KMP_BLOCKTIME",
     "ORT_NUM_THREADS", "OV_CPU_THREADS_NUM", "BENCHLIB_BLOCK_IMPORTS",
+    # not a thread count, but it picks NumPy's BLAS kernels (Haswell's on an AVX-512 CPU): same effect on a median
+    "OPENBLAS_CORETYPE",
 )
 
 #: CPU flags that decide which kernels an inference runtime can use.
