@@ -66,7 +66,7 @@ def test_stopping_early_the_interval_covers_the_true_median(name: str, factory, 
     """Seeded simulation: 100 loops stop on a ±1% target; at least 94 intervals hold the true median.
 
     The interval is the one the loop stops on and reports (order statistics at PRECISION_LEVEL). Its
-    coverage over 1,000 seeds per distribution is in docs/measurement.md; seeds 0-99 are the first
+    coverage over 1,000 seeds per distribution is in docs/evidence/stopping-rule-coverage.md; seeds 0-99 are the first
     hundred of those runs.
     """
     hits, calls = 0, []

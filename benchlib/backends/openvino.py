@@ -66,7 +66,7 @@ def check_static_batch(model: Any, batch: int, name: str) -> None:
 #: Inputs up to this many bytes are copied into an input buffer bound to the request once; a
 #: larger input is bound zero-copy (a new shared-memory ``ov.Tensor`` per call). Copying a small
 #: batch is cheaper than binding a new tensor (~2-4 µs per call measured); copying a large one
-#: is not (batch 1000 of [.,200] float32: +50 µs). See docs/measurement.md.
+#: is not (batch 1000 of [.,200] float32: +50 µs). See docs/evidence/openvino-call-pattern.md.
 COPY_INPUT_MAX_BYTES = 64 * 1024
 
 

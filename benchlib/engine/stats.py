@@ -22,7 +22,7 @@ import numpy as np
 #: A run is flagged ``noisy`` when IQR / median exceeds this ("spread") ...
 NOISY_IQR_RATIO = 0.10
 #: ... or when p99 / median exceeds this ("tail": a few slow calls in a hundred, which the IQR
-#: cannot see). Chosen from measured runs (docs/measurement.md, "The noisy flag").
+#: cannot see). Chosen from measured runs (docs/evidence/noisy-tail-threshold.md).
 NOISY_TAIL_RATIO = 5.0
 #: Bootstrap resamples for the confidence intervals.
 BOOTSTRAP_RESAMPLES = 2000

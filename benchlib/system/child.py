@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     status = main()
     # The result is on disk: skip the interpreter's teardown of whatever framework the function
-    # loaded (about 1 s for TensorFlow, 0.3 s for PyTorch per process, docs/measurement.md); it
+    # loaded (about 1 s for TensorFlow, 0.3 s for PyTorch per process, docs/evidence/fixed-costs.md); it
     # measures nothing and only delays the next case. Streams are flushed first.
     sys.stdout.flush()
     sys.stderr.flush()
