@@ -16,6 +16,7 @@ error relative to each output's magnitude (:func:`relative_error`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,8 @@ class ReferenceOutputs:
 
 def one_line(exc: BaseException) -> str:
     """An exception as ``Type: message`` on one line (at most 300 characters)."""
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", f"{type(exc).__name__}: {exc}")  # Keras bolds its messages for terminals
+    return " ".join(text.split())[:300]
 
 
 def worst_error(results: list[Any], reference: list[np.ndarray]) -> float:

@@ -1,6 +1,6 @@
 """A user's model behind the same worker, verification and records as a zoo model.
 
-A model is named three ways (docs/models.md): a zoo name (``fnn``), a path to an ONNX file
+A model is named four ways (docs/models.md): a zoo name (``fnn``), a path to an ONNX file
 (``path/to/model.onnx``) or a factory: PyTorch's (``torch:package.module:function``, see
 :mod:`benchlib.models.torch_factory`) or Keras's (``keras:package.module:function``, see
 :mod:`benchlib.models.keras_factory`). :func:`load_model` turns any name into what the worker runs,
@@ -200,3 +200,21 @@ def model_identity(model: ModelSpec | OnnxModel) -> dict[str, Any]:
     return {"name": model.name, "kind": "zoo", "content_hash": model.content_hash,
             "parameter_count": model.parameter_count(), "flops_per_sample": model.flops_per_sample(),
             "tolerance": model.tolerance, "tolerance_kind": "absolute"}
+
+
+def file_label(name: str) -> str:
+    """``name`` as part of a file name (a chart per model): a zoo name as it is; a user's model by its file's stem
+    or its function, with a short hash of the name, so that two files of one stem in different folders differ."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    if not is_user_model(name):
+        return name
+    if is_onnx_name(name):
+        short, named = Path(name).stem, str(Path(name).resolve())
+    else:
+        prefix, _, target = name.partition(":")
+        short, named = f"{prefix}-{target.rpartition(':')[2]}", name
+    digest = hashlib.sha256(named.encode()).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', short).strip('-.') or 'model'}-{digest}"

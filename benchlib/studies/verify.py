@@ -220,6 +220,8 @@ def verify_user_model(model: OnnxModel, backends: Sequence[str] | None = None, t
         version, started = None, time.perf_counter()
         try:
             backend = create_model_backend(name, model, threads=threads)
+            if backend.variant != backend_variants(name)[0]:  # another path than the framework's own (Keras on PyTorch)
+                common["variant"] = backend.variant
             version = backend.version()
             predict = backend.raw_predictor()
             worst = 0.0
