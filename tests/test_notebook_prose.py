@@ -23,8 +23,9 @@ MEASURING_CALL = re.compile(r"\b(run_article|run_ablation|run_cases)\(")
 #: A Markdown link's target: ``[text](target)``.
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 WORD = re.compile(r"\S+")
-#: Words that would speak about the project's development instead of to the reader.
-FORBIDDEN = re.compile(r"\bissues?\b", re.IGNORECASE)
+#: Words that would speak about the project's development instead of to the reader: an issue ("the issue's"
+#: included) or an issue's number (``#12``; an HTML entity such as ``&#91;`` is not one).
+FORBIDDEN = re.compile(r"\bissues?\b|(?<![&\w])#\d+\b", re.IGNORECASE)
 #: Markdown words each teaching notebook holds before its first measuring cell, and in all.
 WORDS_BEFORE_MEASURING = 400
 WORDS_IN_ALL = 600
@@ -67,6 +68,13 @@ def test_first_cell_is_markdown_linking_to_an_existing_doc(path: Path) -> None:
     assert links, f"{path.name}'s first cell links to no document under docs/"
     missing = [str(link.relative_to(ROOT)) for link in links if not link.is_file()]
     assert not missing, f"{path.name}'s first cell links to documents that do not exist: {missing}"
+
+
+def test_the_forbidden_words_are_found() -> None:
+    for text in ("see the issue", "the issue's example", "Issues", "fixed in #12", "(#3)"):
+        assert FORBIDDEN.search(text), text
+    for text in ("a tissue", "&#91;x&#93;", "# Heading", "step #a", "C#1"):
+        assert not FORBIDDEN.search(text), text
 
 
 def test_a_link_to_a_missing_doc_is_caught() -> None:
