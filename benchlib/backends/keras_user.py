@@ -153,9 +153,6 @@ class KerasModelBackend:
         return {**super().thread_settings(), "runs": DISPLAY[self.keras_backend],  # type: ignore[misc]
                 "keras": {"version": keras.__version__, "backend": self.keras_backend}}
 
-    def precision_report(self) -> dict[str, Any] | None:
-        return None
-
 
 class KerasTensorFlowBackend(KerasModelBackend, TensorFlowBackend):
     """The factory's model on Keras's TensorFlow backend: inside ``tf.function`` (``function``) or called as it is."""

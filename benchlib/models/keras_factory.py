@@ -246,12 +246,14 @@ def plan_paths(name: str, key: str) -> dict[str, Path]:
 
 
 def _export_onnx(model: Any, path: Path) -> str:
-    """``model.export(format="onnx")`` into ``path`` (through a temporary name); the exporter, as recorded."""
+    """``model.export(format="onnx")`` into ``path`` (written whole, through a temporary name); the exporter."""
     import keras
     import onnx
 
-    staging = path.with_name(f".{path.stem}-{os.getpid()}.onnx")
-    try:
+    from benchlib.models.torch_factory import EXPORTER_METADATA_KEY
+    from benchlib.system.files import atomic_path
+
+    with atomic_path(path, suffix=".onnx") as staging:
         # tf2onnx prints its progress and Keras patches it for NumPy 2 (a FutureWarning on np.object): neither is
         # the user's to act on
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
@@ -263,15 +265,10 @@ def _export_onnx(model: Any, path: Path) -> str:
         exported = onnx.load(str(staging))
         opset = next((o.version for o in exported.opset_import if o.domain in ("", "ai.onnx")), None)
         text = EXPORTER.format(keras=keras.__version__, tf2onnx=tf2onnx.__version__, opset=opset)
-        from benchlib.models.torch_factory import EXPORTER_METADATA_KEY
-
         props = {p.key: p.value for p in exported.metadata_props} | {EXPORTER_METADATA_KEY: text}
         onnx.helper.set_model_props(exported, props)
         onnx.save(exported, str(staging))
-        os.replace(staging, path)
-        return text
-    finally:
-        staging.unlink(missing_ok=True)
+    return text
 
 
 def make_plan(name: str, given: dict[str, tuple[int, ...]] | None = None) -> dict[str, Any]:
@@ -290,10 +287,10 @@ def make_plan(name: str, given: dict[str, tuple[int, ...]] | None = None) -> dic
     if all(path.is_file() for path in paths.values()):
         return json.loads(paths["plan"].read_text())
     paths["plan"].parent.mkdir(parents=True, exist_ok=True)
-    staging = paths["weights"].with_name(f".{paths['weights'].stem}-{os.getpid()}.weights.h5")
-    with contextlib.redirect_stdout(sys.stderr):
-        model.save_weights(str(staging))
-    os.replace(staging, paths["weights"])
+    from benchlib.system.files import atomic_path, atomic_write_text
+
+    with atomic_path(paths["weights"], suffix=".weights.h5") as staging, contextlib.redirect_stdout(sys.stderr):
+        model.save_weights(str(staging))  # Keras asks for a name ending in .weights.h5
     # one call first: Keras exports only a model that has been called
     sample = model(model_arguments(input_structure(model, inputs), inputs,
                                    {i["name"]: np.zeros((1, *i["shape"]), i["dtype"]) for i in inputs}), training=False)
@@ -308,8 +305,6 @@ def make_plan(name: str, given: dict[str, tuple[int, ...]] | None = None) -> dic
             "structure": input_structure(model, inputs), "given_shapes": {k: list(v) for k, v in (given or {}).items()},
             "outputs": len(keras.tree.flatten(sample)), "custom_layers": custom_layers(model),
             "layer_classes": layer_classes(model), "keras_version": keras.__version__}
-    from benchlib.system.files import atomic_write_text
-
     atomic_write_text(paths["plan"], json.dumps(plan, indent=1))  # written last: its presence means complete
     return plan
 
