@@ -148,14 +148,39 @@ DEFAULT_VARIANTS = {"numpy": "default", "pytorch": "eager", "tensorflow": "funct
                     "onnxruntime": "default", "openvino": "latency"}
 
 
+def round_data(p50: float, halfwidth: float = 0.01, group: str = "run-1", rounds: int = 11,
+               seed: int | str = 0, blocks: list[float] | None = None) -> dict[str, Any]:
+    """A record's ``rounds`` as interleaved rounds store them: block medians whose median is ``p50`` (or
+    ``blocks`` as given) and whose interval over rounds is about p50 ± ``halfwidth`` × p50, one per round."""
+    import zlib
+
+    import numpy as np
+
+    from benchlib.engine.round_stats import round_interval
+
+    if blocks is None:
+        state = seed if isinstance(seed, int) else zlib.crc32(seed.encode())  # not hash(): the same in every run
+        spread = halfwidth * rounds ** 0.5 / (1.96 * 1.2533)  # the median's standard error is 1.25 σ / √n
+        values = np.exp(np.random.default_rng(state).normal(0.0, spread, rounds))
+        blocks = (values * (p50 / np.median(values))).tolist()
+        blocks[int(np.argsort(blocks)[len(blocks) // 2])] = p50  # the median is p50 exactly (odd rounds)
+    interval = round_interval(blocks)
+    return {"group": group, "n": len(blocks), "processes": 2, "block_ms": list(blocks),
+            "round": list(range(len(blocks))), "interval": interval.to_dict()}
+
+
 def known_record(backend: str, p50: float, batch: int = 1000, threads: int | None = None, variant: str | None = None,
                  created: str = "2026-01-01T00:00:00Z", ci: float = 0.01, case_key: str | None = None,
-                 noisy: bool = False, framework_mb: float = 50.0, **extra: object) -> dict:
-    """A stored record with known numbers (the median's 95% interval is p50 ± ``ci`` × p50)."""
+                 noisy: bool = False, framework_mb: float = 50.0, rounds: int = 11, group: str = "run-1",
+                 **extra: object) -> dict:
+    """A stored record with known numbers (the median's 95% interval is p50 ± ``ci`` × p50), measured in
+    ``rounds`` interleaved rounds of the run ``group`` (0: without rounds, as a fixed-time record)."""
     import numpy as np
 
     variant = variant or DEFAULT_VARIANTS[backend]
     rng = np.random.default_rng(abs(hash((backend, batch, threads, variant))) % 2**32)
+    measured = {"rounds": round_data(p50, ci, group, rounds, seed=f"{backend}-{variant}-{batch}-{threads}")} \
+        if rounds else {}
     return {
         "schema_version": 1, "created": created, "backend": backend, "model": "fnn", "batch_size": batch,
         "threads": threads, "variant": variant, "protocol": "engine", "status": "ok", "error": None,
@@ -165,7 +190,7 @@ def known_record(backend: str, p50: float, batch: int = 1000, threads: int | Non
         "noisy": noisy, "noisy_reasons": ["spread: IQR 30% of the median > 10%"] if noisy else [],
         "throughput_sps": batch / (p50 / 1e3), "cpu_percent": 150.0, "rss_peak_mb": framework_mb + 35,
         "framework_mb": framework_mb, "outputs_valid": True, "warnings": [],
-        "samples_ms": list(rng.lognormal(np.log(p50), 0.1, 200)), **extra,
+        "samples_ms": list(rng.lognormal(np.log(p50), 0.1, 200)), **measured, **extra,
     }
 
 

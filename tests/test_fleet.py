@@ -15,13 +15,13 @@ import pytest
 
 from benchlib.cli import main
 from benchlib.engine.case import RunCase
-from benchlib.system.env import collect_env, machine_key
-from benchlib.studies.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
-from benchlib.studies.fleet.plan import machine_threads
-from benchlib.studies.fleet.runner import run_fleet, settled_keys
 from benchlib.report.fleet import machine_views
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record, read_records
+from benchlib.studies.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
+from benchlib.studies.fleet.plan import machine_threads
+from benchlib.studies.fleet.runner import run_fleet, settled_keys
+from benchlib.system.env import collect_env, machine_key
 
 #: The case whose host is killed: its timed loop is long enough to be killed in the middle.
 VICTIM_MIN_TIME_S = 1.5
@@ -164,13 +164,17 @@ def _env(cpu: str, flags: list[str], cores: int = 2, numpy: str = "2.4.6") -> di
     return env
 
 
-def _record(backend: str, env: dict, median: float, seed: int = 0) -> dict:
+def _record(backend: str, env: dict, median: float, seed: int = 0, rounds: bool = True) -> dict:
+    """An ok record of one run on ``env``'s machine, measured in its rounds (or, ``rounds=False``, without)."""
     import numpy as np
+
+    from tests.conftest import round_data
 
     samples = (median * np.random.default_rng(seed).lognormal(0.0, 0.05, 300)).tolist()  # 5% spread
     case = RunCase(backend, batch_size=1, threads=1)
+    measured = {"rounds": round_data(median, 0.01, group=env["key"], seed=f"{backend}-{seed}")} if rounds else {}
     return make_record(case, status="ok", env=env, env_key=env["key"], samples_ms=samples,
-                       latency_ms={"p50": median}, latency_ci95_ms={"p50": [median * 0.99, median * 1.01]})
+                       latency_ms={"p50": median}, latency_ci95_ms={"p50": [median * 0.99, median * 1.01]}, **measured)
 
 
 def test_resume_counts_only_cases_settled_on_the_same_machine(tmp_path):
@@ -204,13 +208,18 @@ def test_machine_views_rank_within_a_machine_and_show_how_machines_differ():
     assert len(names) == 2 and names[0].startswith("Intel Xeon, 4 CPUs") and names[1].startswith("AMD EPYC, 2 CPUs")
     m1, m2 = views.per_machine["M1"], views.per_machine["M2"]
     assert list(m1["framework"]) == ["numpy", "onnxruntime"] and list(m1["ratio"]) == [1.0, 2.0]
-    assert list(m1["tie group"]) == [1, 2] and list(m2["tie group"]) == [1, 1]
+    assert list(m1["tie group"]) == [1, 2] and list(m2["tie group"]) == [1, 1]  # the one rule, paired per machine
+    assert list(m1["p50 lo (ms)"]) == [0.99, 1.98]  # the interval over rounds
     assert "pytorch" not in set(m2["framework"])
     cross = views.cross.set_index("framework")
     assert cross.loc["numpy", "p50 (ms) M1"] == 1.0 and cross.loc["numpy", "p50 (ms) M2"] == 3.0
     assert cross.loc["onnxruntime", "ratio M2"] == pytest.approx(3.001 / 3.0)
     assert cross.loc["onnxruntime", "tie group M1"] == 2 and cross.loc["onnxruntime", "tie group M2"] == 1
     assert not any("rank" in c for c in views.cross.columns)  # no ordering across machines
+    # measured without rounds: no verdict, so no tie group of its own and no interval shown
+    fixed = machine_views([_record("numpy", intel, 1.0), _record("onnxruntime", intel, 2.0, rounds=False)])
+    table = fixed.per_machine["M1"]
+    assert list(table["tie group"]) == [1, 1] and table["p50 lo (ms)"].isna().tolist() == [False, True]
     differ = views.differences
     assert differ.loc["isa_flags", "M1"] == "+amx_tile +avx512f"
     assert differ.loc["isa_flags", "M2"] == "(shared flags only)"

@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from benchlib.cli import main
-from tests.conftest import ROOT, child_env
+from tests.conftest import ROOT, child_env, round_data
 
 # -- fixtures ------------------------------------------------------------------------------------------------
 
@@ -93,12 +93,15 @@ def test_input_range_within_the_input_type_is_accepted_and_drawn(typed_model: Pa
 # -- 12. a terminal that cannot show ±; blocking benchlib's own requirement ----------------------------------
 
 def _results_with_halfwidths(path: Path) -> Path:
+    """Two records measured in rounds whose median's interval over rounds is ±1%."""
     records = [{"schema_version": 1, "created": "2026-01-01T00:00:00Z", "backend": backend, "model": "fnn",
                 "batch_size": 1, "threads": None, "variant": variant, "protocol": "engine", "status": "ok",
                 "error": None, "case_key": f"{backend}-1", "latency_ms": {"p50": p50, "p99": 3 * p50, "mean": p50},
                 "latency_ci95_ms": {"p50": [0.99 * p50, 1.01 * p50]}, "throughput_sps": 1e3 / p50,
-                "stopping": {"halfwidth": 0.01}, "warnings": []}
+                "stopping": {"halfwidth": 0.01}, "warnings": [], "rounds": round_data(p50, 0.01, seed=backend)}
                for backend, variant, p50 in (("numpy", "default", 1.0), ("pytorch", "eager", 0.5))]
+    for record in records:
+        record["rounds"]["interval"]["halfwidth"] = 0.01
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
 
@@ -107,7 +110,7 @@ def test_an_ascii_terminal_gets_ascii_stand_ins(tmp_path: Path) -> None:
     results = _results_with_halfwidths(tmp_path / "runs.jsonl")
     report = _cli("report", str(results), PYTHONIOENCODING="ascii")
     assert report.returncode == 0 and "Traceback" not in report.stderr, report.stderr
-    assert "+/-1.0%" in report.stdout  # the ±95% CI column, as the table printed after a run shows it
+    assert "+/-1.0%" in report.stdout  # the ±95% over rounds column, as the table printed after a run shows it
     helped = _cli("run", "--help", PYTHONIOENCODING="ascii")
     assert helped.returncode == 0 and "+/-1%" in helped.stdout, helped.stderr
     refused = _cli("run", "--target-ci", "2", PYTHONIOENCODING="ascii")

@@ -22,9 +22,10 @@ import pytest
 
 from benchlib.backends.registry import BACKEND_NAMES
 from benchlib.cli import main
+from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
 from benchlib.results.schema import failed_record, make_record
 from benchlib.results.store import append_record
-from benchlib.notebook.suite import NOTEBOOKS_DIR, execute_notebook
+from tests.conftest import round_data
 
 SCRIPT = '<script>alert("x")</script>'
 IMG = "<img src=x onerror=alert(1)>"
@@ -45,10 +46,12 @@ def _case(backend: str = "numpy", **fields: Any) -> dict[str, Any]:
 
 
 def _ok(case: dict[str, Any], p50: float = 1.0, **fields: Any) -> dict[str, Any]:
+    """An ok record measured in the rounds of one run (so the rule can rank it), its interval ±1%."""
     latency = {k: v * p50 for k, v in LATENCY.items()}
     base = {"latency_ms": latency, "latency_ci95_ms": {"p50": [p50 * 0.99, p50 * 1.01]}, "throughput_sps": 1000 / p50,
             "cpu_percent": 99.0, "framework_mb": 12.0, "outputs_valid": True, "max_abs_err": 1e-7, "env": ENV,
-            "env_key": "E1", "samples_ms": [s * p50 for s in SAMPLES], "stopping": {"halfwidth": 0.01}}
+            "env_key": "E1", "samples_ms": [s * p50 for s in SAMPLES], "stopping": {"halfwidth": 0.01},
+            "rounds": round_data(p50, 0.01, group="E1-run", seed=str(case["case_key"]))}
     return make_record(case, **{**base, **fields})
 
 
@@ -149,8 +152,8 @@ def test_report_html_keeps_markdown_outputs_of_record_values_inert(tmp_path: Pat
     """A notebook that shows records as a Markdown table (the scenarios notebook does) cannot put live
     markup into report.html: the report builder renders every Markdown output inert."""
     from benchlib.report.html import write_report
-    from benchlib.report.tables import to_markdown
     from benchlib.report.scenarios import insights, summary_table
+    from benchlib.report.tables import to_markdown
 
     records = [_server(10.0, result=f"no rate met {IMG}", model=IMG, variant=SCRIPT, qps=None),
                _server(30.0, qps=300.0, model=IMG)]

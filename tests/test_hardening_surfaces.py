@@ -1,5 +1,5 @@
-"""Hostile inputs at the edges: notebook outputs and parameters, a scheduler that never answers, sample
-arrays in results files that `compare` must not trust."""
+"""Hostile inputs at the edges: notebook outputs and parameters, a scheduler that never answers, round
+data in results files that `compare` must not trust."""
 
 from __future__ import annotations
 
@@ -163,70 +163,78 @@ def test_fleet_connect_timeout_holds_against_a_server_that_never_answers(silent_
     assert "Traceback" not in done.stderr and not out.exists()
 
 
-# -- 15. compare checks the samples it reads ---------------------------------------------------------
+# -- 15. compare checks the round data it reads -------------------------------------------------------
 
-def _samples(n: int = 3750, median: float = 1.0, seed: int = 0) -> list[float]:
-    return (median * np.random.default_rng(seed).lognormal(0.0, 0.1, n)).tolist()
+def _blocks(n: int = 11, median: float = 1.0, seed: int = 0) -> list[float]:
+    return (median * np.random.default_rng(seed).lognormal(0.0, 0.02, n)).tolist()
 
 
-def _results(path: Path, samples: object, p50: float | None) -> Path:
-    append_record(path, make_record(CASE, samples_ms=samples, latency_ms={"p50": p50}, env=RECORD_ENV, env_key="k"))
+def _results(path: Path, blocks: object, p50: float | None, rounds: object = None, group: str = "run") -> Path:
+    """A record of one run measured in rounds: ``blocks`` as its block medians (None: without rounds)."""
+    measured = {} if blocks is None else {"rounds": {
+        "group": group, "block_ms": blocks,
+        "round": rounds if rounds is not None else list(range(len(blocks) if isinstance(blocks, list) else 1))}}
+    append_record(path, make_record(CASE, latency_ms={"p50": p50}, env=RECORD_ENV, env_key="k", **measured))
     return path
 
 
-GOOD = _samples()
+GOOD = _blocks()
 GOOD_P50 = float(np.median(GOOD))
-BAD_SAMPLES = {
-    "zeros and negatives": ([0.0, -1.0, 0.0, *_samples(200, seed=1)], "samples_ms[0]=0.0 is impossible"),
-    "booleans": ([True, False, True, *_samples(200, seed=1)], "samples_ms[0]=True is bool, not a number"),
-    "nested lists": ([[1.0, 1.1], [0.9, 1.0], [1.0, 1.2]], "samples_ms[0]=[1.0, 1.1] is a list (nested samples)"),
-    "1e308": ([*_samples(200, seed=1), 1e308], "samples_ms[200]=1e+308 is impossible"),
-    "dicts": ([{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], "samples_ms[0]={'ms': 1.0} is dict, not a number"),
-    "scaled x10, p50 unchanged": ([10 * v for v in GOOD], "its samples disagree with its own p50"),
-    "two samples": ([1.0, 1.1], "samples_ms holds 2 sample(s); allowed: a flat list of at least 3"),
+BAD_ROUNDS = {
+    "zeros and negatives": ([0.0, -1.0, 0.0, *_blocks(8, seed=1)], None, "rounds.block_ms[0]=0.0 is impossible"),
+    "booleans": ([True, False, True, *_blocks(8, seed=1)], None, "rounds.block_ms[0]=True is bool, not a number"),
+    "nested lists": ([[1.0, 1.1], [0.9, 1.0], [1.0, 1.2]], None,
+                     "rounds.block_ms[0]=[1.0, 1.1] is a list (nested values), not a number"),
+    "1e308": ([*_blocks(8, seed=1), 1e308], None, "rounds.block_ms[8]=1e+308 is impossible"),
+    "dicts": ([{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], None, "rounds.block_ms[0]={'ms': 1.0} is dict, not a number"),
+    "scaled x10, p50 unchanged": ([10 * v for v in GOOD], None, "its block medians disagree with its own p50"),
+    "not a list": ("1.0, 1.1", None, "rounds.block_ms='1.0, 1.1' is not a list"),
+    "rounds missing": (GOOD, [], "rounds.round=[] does not give one round number per block"),
+    "a round twice": (GOOD, [0] * len(GOOD), "rounds.round names a round twice"),
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_SAMPLES))
-def test_compare_reports_bad_sample_arrays_as_unusable(name: str, tmp_path: Path, capsys) -> None:
-    samples, reason = BAD_SAMPLES[name]
-    base = _results(tmp_path / "base.jsonl", GOOD, GOOD_P50)  # 3,750 good samples
-    new = _results(tmp_path / "new.jsonl", samples, GOOD_P50)
+@pytest.mark.parametrize("name", list(BAD_ROUNDS))
+def test_compare_reports_bad_round_data_as_unusable(name: str, tmp_path: Path, capsys) -> None:
+    blocks, rounds, reason = BAD_ROUNDS[name]
+    base = _results(tmp_path / "base.jsonl", GOOD, GOOD_P50)  # 11 good rounds
+    new = _results(tmp_path / "new.jsonl", blocks, GOOD_P50, rounds=rounds, group="later run")
     code = main(["compare", str(base), str(new), "--fail-on-regression"])
     out = capsys.readouterr().out
     assert f"unusable, not compared: numpy/default fnn b=1 t=default: the NEW record: {reason}" in out
-    assert "the BASE record" not in out and "no samples" not in out  # 3,750 good samples are never "none"
+    assert "the BASE record" not in out  # 11 good rounds are never blamed
     assert "REGRESSION" not in out and "1 case(s) unusable, not compared" in out
     assert code == 1  # the gate cannot pass a case it could not check
 
 
-def test_compare_names_the_side_whose_samples_are_unusable(tmp_path: Path, capsys) -> None:
-    base = _results(tmp_path / "base.jsonl", [1.0, 1.1], 1.05)
-    new = _results(tmp_path / "new.jsonl", GOOD, GOOD_P50)
+def test_compare_names_the_side_whose_round_data_is_unusable(tmp_path: Path, capsys) -> None:
+    base = _results(tmp_path / "base.jsonl", [1.0, 1.1], 1.05, rounds=[0])
+    new = _results(tmp_path / "new.jsonl", GOOD, GOOD_P50, group="later run")
     assert main(["compare", str(base), str(new)]) == 0
     out = capsys.readouterr().out
-    assert "the BASE record: samples_ms holds 2 sample(s)" in out and "the NEW record" not in out
+    assert "the BASE record: rounds.round=[0] does not give one round number per block" in out
+    assert "the NEW record" not in out
 
 
 def test_compare_still_compares_sound_records(tmp_path: Path, capsys) -> None:
-    slower = _samples(median=1.3, seed=2)
+    slower = _blocks(median=1.3, seed=2)
     base = _results(tmp_path / "base.jsonl", GOOD, GOOD_P50)
-    new = _results(tmp_path / "new.jsonl", slower, float(np.median(slower)))
+    new = _results(tmp_path / "new.jsonl", slower, float(np.median(slower)), group="later run")
     assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
     assert "| REGRESSION |" in out and "unusable" not in out
 
 
-def test_a_thinned_bimodal_record_is_not_called_inconsistent() -> None:
-    from benchlib.studies.compare import samples_problem
+def test_a_record_with_rounds_whose_blocks_agree_with_its_p50_is_sound() -> None:
+    from benchlib.studies.compare import rounds_problem
 
-    # half the calls at 1 ms, half at 2 ms: the full p50 may be 2.0 while a thinned median is 1.0
-    samples = [1.0] * 501 + [2.0] * 499
-    assert samples_problem({"samples_ms": samples, "latency_ms": {"p50": 2.0}}) is None
-    assert samples_problem({"samples_ms": samples, "latency_ms": {"p50": 20.0}}) is not None
+    blocks = [1.0] * 6 + [2.0] * 5  # two machine levels: the median is 1.0, the p50 must be too
+    record = {"rounds": {"block_ms": blocks, "round": list(range(11))}, "latency_ms": {"p50": 1.0}}
+    assert rounds_problem(record) is None
+    assert rounds_problem({**record, "latency_ms": {"p50": 2.0}}) is not None
 
 
-def test_fleet_tables_leave_out_unusable_samples(tmp_path: Path) -> None:
+def test_fleet_tables_leave_out_unusable_round_data(tmp_path: Path) -> None:
     from benchlib.report.fleet import machine_views
 
     path = _results(tmp_path / "fleet.jsonl", [{"ms": 1.0}, {"ms": 1.1}, {"ms": 0.9}], 1.0)
@@ -252,23 +260,25 @@ def test_a_chart_the_user_drew_with_matplotlib_is_not_taken_for_benchlibs(tmp_pa
     assert (figures / f"numpy-latency{suffix}").read_bytes() == before
 
 
-def test_records_that_store_no_samples_by_design_do_not_fail_the_gate(tmp_path: Path, capsys) -> None:
-    """LoadGen scenario and article-protocol records keep no per-call samples: not compared, never unusable."""
-    for name, p50 in (("base", 2.0), ("new", 2.1)):
+def test_records_without_rounds_get_no_verdict_and_do_not_fail_the_gate(tmp_path: Path, capsys) -> None:
+    """LoadGen scenario, fixed-time and older records have one round: compared as "cannot tell", never unusable."""
+    for name, p50 in (("base", 2.0), ("new", 4.0)):
         append_record(tmp_path / f"{name}.jsonl", make_record({**CASE, "scenario": "Server"}, samples_ms=None,
                                                               latency_ms={"p50": p50}, env=RECORD_ENV, env_key="k"))
     assert main(["compare", str(tmp_path / "base.jsonl"), str(tmp_path / "new.jsonl"), "--fail-on-regression"]) == 0
     out = capsys.readouterr().out
-    assert "unusable" not in out and "no samples" in out
+    assert "unusable" not in out and "| cannot tell |" in out and "REGRESSION" not in out
+    assert "cannot tell: numpy/default fnn b=1 t=default: both were measured without interleaved rounds" in out
 
 
-def test_an_engine_record_without_samples_fails_the_gate(tmp_path: Path, capsys) -> None:
-    """The timed loop always stores samples: a record of it without them cannot be checked, so the gate fails."""
-    base = _results(tmp_path / "base.jsonl", None, 2.0)
+def test_a_record_measured_in_rounds_without_its_blocks_fails_the_gate(tmp_path: Path, capsys) -> None:
+    """A record that says it was measured in rounds but lost its blocks cannot be checked, so the gate fails."""
+    append_record(tmp_path / "base.jsonl", make_record(CASE, latency_ms={"p50": 2.0}, rounds={"group": "run", "n": 9},
+                                                       env=RECORD_ENV, env_key="k"))
     new = _results(tmp_path / "new.jsonl", GOOD, GOOD_P50)
-    assert main(["compare", str(base), str(new), "--fail-on-regression"]) == 1
+    assert main(["compare", str(tmp_path / "base.jsonl"), str(new), "--fail-on-regression"]) == 1
     out = capsys.readouterr().out
-    assert "unusable, not compared" in out and "the BASE record: it stores no samples" in out
+    assert "unusable, not compared" in out and "the BASE record: it was measured in rounds but stores no block" in out
 
 
 def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated_outputs: Path) -> None:

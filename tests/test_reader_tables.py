@@ -1,5 +1,5 @@
-"""What a reader sees beside each median (its 95% half-width), the precision notebook's skipped cases, the
-models heatmap and sweep tables of several models: on records with known numbers, no benchmark run."""
+"""What a reader sees beside each median (its 95% half-width over rounds), the precision notebook's skipped
+cases, the models heatmap and sweep tables of several models: on records with known numbers, no benchmark run."""
 
 from __future__ import annotations
 
@@ -11,20 +11,25 @@ import pandas as pd
 from benchlib.report import models_matrix as matrix
 from benchlib.report import sweep_tables
 from benchlib.report.chart_style import legibility_problems
-from benchlib.report.display import HALFWIDTH_DASH, HALFWIDTH_NOTE, format_value, people_frame, people_table
+from benchlib.report.display import HALFWIDTH_DASH, HALFWIDTH_NOTE, LABELS, format_value, people_frame, people_table
 from benchlib.report.precision import measured_rows, precision_table, skipped_table
 from benchlib.report.tables import comparison_table, to_markdown
 from benchlib.results.store import flatten
-from tests.conftest import known_record, panel_boxes
+from tests.conftest import known_record, panel_boxes, round_data
 
 #: Relative half-widths of the records below (fractions of the median), one per framework.
 HALFWIDTHS = {"numpy": 0.0123, "pytorch": 0.004, "onnxruntime": 0.0006}
 
 
 def stopped(backend: str, p50: float, halfwidth: float | None, **extra: object) -> dict:
-    """A record whose timed loop stopped with this relative half-width (None: no stopping info)."""
-    stopping = {"halfwidth": halfwidth, "target_ci": 0.01, "met": True} if halfwidth is not None else None
-    return known_record(backend, p50, stopping=stopping, **extra)
+    """A record whose interval over rounds has this relative half-width (None: measured without rounds, its
+    timed loop's within-process interval alone)."""
+    if halfwidth is None:
+        stopping = {"halfwidth": 0.002, "target_ci": 0.01, "met": True}  # within one process: never shown
+        return known_record(backend, p50, stopping=stopping, rounds=0, **extra)
+    record = known_record(backend, p50, stopping={"halfwidth": halfwidth, "target_ci": 0.01, "met": True}, **extra)
+    record["rounds"]["interval"]["halfwidth"] = halfwidth
+    return record
 
 
 def test_halfwidth_is_a_percent_beside_the_median_and_a_dash_is_explained() -> None:
@@ -34,14 +39,15 @@ def test_halfwidth_is_a_percent_beside_the_median_and_a_dash_is_explained() -> N
     columns = list(table.columns)
     assert columns.index("p50_halfwidth") == columns.index("p50_ms") + 1
     shown = people_frame(table)
-    by_framework = dict(zip(shown["framework"], shown["±95% CI"], strict=True))
+    assert LABELS["p50_halfwidth"] == "±95% over rounds"  # says which interval it is
+    by_framework = dict(zip(shown["framework"], shown[LABELS["p50_halfwidth"]], strict=True))
     for backend, width in HALFWIDTHS.items():
         assert by_framework[backend] == format_value(width, "halfwidth")
         text = by_framework[backend]
         assert text.startswith("±") and text.endswith("%")
         # a percent of the median, rounded to a tenth of a percent (two figures below that)
         assert abs(float(text.strip("±%")) - 100 * width) <= 0.05 * max(1.0, 100 * width)
-    assert by_framework["jax"] == "–"
+    assert by_framework["jax"] == "–"  # no rounds: its within-process interval is never shown as its precision
     caption = people_table(table).caption
     assert HALFWIDTH_NOTE in caption and HALFWIDTH_DASH in caption
     # exports keep the fraction with every digit; the console shows the percent
@@ -68,7 +74,8 @@ def _precision_records() -> list[dict]:
     records = []
     for batch in (1, 64):
         records.append({**same, "batch_size": batch, "precision": "fp32", "status": "ok", "case_key": f"fp32-{batch}",
-                        "latency_ms": {"p50": 0.1}, "stopping": {"halfwidth": 0.01}, "created": str(batch)})
+                        "latency_ms": {"p50": 0.1}, "stopping": {"halfwidth": 0.01}, "created": str(batch),
+                        "rounds": round_data(0.1, 0.01, seed=batch)})
         for precision in ("bf16", "int8-dynamic", "int8-static"):
             records.append({
                 **same, "batch_size": batch, "precision": precision, "status": "skipped", "created": "0",
@@ -133,7 +140,7 @@ def test_console_line_shows_the_halfwidth_beside_the_median() -> None:
 
     with_interval = stopped("numpy", 0.25, HALFWIDTHS["numpy"], batch=1)
     assert progress_line(with_interval).endswith(f"ms per call {halfwidth_text(HALFWIDTHS['numpy'])}")
-    assert progress_line(stopped("numpy", 0.25, None, batch=1)).endswith("ms per call")
+    assert progress_line(stopped("numpy", 0.25, None, batch=1)).endswith("ms per call")  # no rounds: no ±
 
 
 def test_slower_than_fp32_names_the_batch_sizes_where_it_was_slower() -> None:
@@ -141,10 +148,14 @@ def test_slower_than_fp32_names_the_batch_sizes_where_it_was_slower() -> None:
 
     from benchlib.report.precision import insights
 
-    rows = [("litert", "int8-dynamic", "fnn", 1, 1.43), ("litert", "int8-dynamic", "fnn", 1000, 0.91),
-            ("onnxruntime", "int8-dynamic", "resnet8", 1, 0.18), ("onnxruntime", "int8-dynamic", "resnet8", 64, 0.17)]
+    rows = [("litert", "int8-dynamic", "fnn", 1, 1.43, "faster"),
+            ("litert", "int8-dynamic", "fnn", 1000, 0.91, "slower"),
+            ("onnxruntime", "int8-dynamic", "resnet8", 1, 0.18, "slower"),
+            ("onnxruntime", "int8-dynamic", "resnet8", 64, 0.17, "slower"),
+            ("onnxruntime", "int8-dynamic", "resnet8", 256, 0.98, "tie")]  # below 1 inside the noise: not slower
     table = pd.DataFrame([{"backend": b, "precision": p, "model": m, "batch_size": n, "speedup_vs_fp32": x,
-                           "status": "ok", "decision_agreement": 0.99, "max_abs_err": 0.01} for b, p, m, n, x in rows])
+                           "vs_fp32": v, "status": "ok", "decision_agreement": 0.99, "max_abs_err": 0.01}
+                          for b, p, m, n, x, v in rows])
     sentence = next(s for s in insights(table) if s.startswith("Slower than fp32"))
     assert sentence == ("Slower than fp32 on this machine: litert int8-dynamic (fnn at batch 1000: 0.91×), "
                         "onnxruntime int8-dynamic (resnet8 at batch 1: 0.18×, 64: 0.17×).")
@@ -164,3 +175,32 @@ def test_a_log_batch_axis_is_labelled_at_the_batch_sizes_measured() -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "8", "64", "256", "1,000", "4,096"]
     assert ax.get_xlabel() == "batch size (log scale)"
     plt.close(fig)
+
+
+def test_precision_speedups_get_the_one_rules_verdict() -> None:
+    from benchlib.report.precision import insights
+
+    fp32 = round_data(1.0, 0.05, group="g", seed="fp32")  # a machine that varies by 5% between rounds
+    same = {"env_key": "here", "backend": "onnxruntime", "variant": "default", "model": "fnn", "threads": 1,
+            "batch_size": 1, "status": "ok", "created": "1"}
+    noise = np.random.default_rng(4).normal(0.0, 0.01, len(fp32["block_ms"]))
+
+    def record(precision: str, factor: float | None, rounds: dict | None = None) -> dict:
+        blocks = [v * (factor or 1) * np.exp(e) for v, e in zip(fp32["block_ms"], noise, strict=True)]
+        rounds = rounds or (round_data(0, blocks=blocks) if factor else None)
+        p50 = float(np.median(rounds["block_ms"])) if rounds else 0.6
+        return {**same, "precision": precision, "case_key": precision, "latency_ms": {"p50": p50},
+                **({"rounds": {**rounds, "group": "g"}} if rounds else {}),
+                "accuracy": {"decision_agreement": 0.99, "max_abs_err": 0.01, "mean_abs_err": 0.001}}
+
+    records = [record("fp32", None, fp32), record("int8-dynamic", 0.5), record("bf16", 1.0),
+               record("int8-static", None)]
+    table = precision_table(records).set_index("precision")
+    # paired per round: int8 halves every block, bf16 is fp32 within 1% noise; int8-static has no rounds
+    assert table.loc["int8-dynamic", "vs_fp32"] == "faster" and table.loc["bf16", "vs_fp32"] == "tie"
+    assert table.loc["int8-static", "vs_fp32"] == "cannot tell" and pd.isna(table.loc["fp32", "vs_fp32"])
+    assert pd.isna(table.loc["int8-static", "p50_halfwidth"])  # no interval over rounds to show
+    text = "\n".join(insights(table.reset_index()))
+    # bf16's speed-up is 1 within the noise: no slow-down by the rule, whichever side of 1 it fell
+    assert "Slower than fp32" not in text
+    assert "No verdict against fp32 (measured without rounds): onnxruntime int8-static" in text

@@ -1,8 +1,13 @@
-"""``benchlib compare BASE NEW``: did something change? Case by case, with intervals and verdicts."""
+"""``benchlib compare BASE NEW``: did something change? Case by case, with intervals and verdicts.
+
+The verdict is the one rule for "faster" (:func:`benchlib.studies.compare.compare_records`), unpaired
+between two runs; a side measured without rounds (one round) gets "cannot tell", never a verdict.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -25,11 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "compare", help="compare two result sets case by case (ratio of medians, 95%% interval, verdict)",
         description="Match each measured case (backend, variant, model, batch size, threads) of BASE and NEW, "
-                    "and print the ratio of NEW's median to BASE's with a bootstrap 95% interval from the "
-                    "stored samples and a verdict: faster, slower or indistinguishable. Cases measured on "
-                    "different machines are compared only with --across-machines. The stored samples are "
-                    "checked first (numbers, finite, above 0, agreeing with the record's own p50); a case "
-                    "whose record fails is listed as unusable with the reason and not compared.",
+                    "and print the ratio of NEW's median to BASE's with a 95% interval over the two runs' "
+                    "interleaved rounds (each run's rounds resampled on their own) and a verdict: faster, "
+                    "slower, tie, or cannot tell (a side measured without rounds, or with one round). Cases "
+                    "measured on different machines are compared only with --across-machines. The stored "
+                    "round data is checked first (numbers, finite, above 0, one per round, agreeing with the "
+                    "record's own p50); a case whose record fails is listed as unusable with the reason and "
+                    "not compared.",
     )
     parser.add_argument("base", type=Path, help="results file or folder of the baseline")
     parser.add_argument("new", type=Path, help="results file or folder to compare with it")
@@ -37,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="flag significant changes of at least this fraction (default: 0.05 = 5%%)")
     parser.add_argument("--fail-on-regression", action="store_true",
                         help="exit 1 when any case got significantly slower by at least --min-change, or "
-                             "could not be compared because a record's samples are unusable")
+                             "could not be compared because a record's round data is unusable")
     parser.add_argument("--across-machines", action="store_true",
                         help="also compare cases measured on different machines (the table says what differs)")
     parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
@@ -49,10 +56,11 @@ def _table(rows: list[dict], min_change: float) -> str:
     header = "| case | base p50 (ms) | new p50 (ms) | new/base | 95% interval | verdict | flag |"
     lines = [header, "|" + "---|" * 7]
     for row in rows:
-        significant = row["verdict"] != "indistinguishable" and abs(row["ratio"] - 1.0) >= min_change
+        significant = row["verdict"] in ("faster", "slower") and abs(row["ratio"] - 1.0) >= min_change
         flag = ("REGRESSION" if row["verdict"] == "slower" else "improvement") if significant else ""
+        interval = f"{row['low']:.3f}-{row['high']:.3f}" if math.isfinite(row["low"]) else "none"
         lines.append(f"| {row['case']} | {row['base_p50_ms']:.4g} | {row['new_p50_ms']:.4g} | {row['ratio']:.3f} "
-                     f"| {row['lo']:.3f}-{row['hi']:.3f} | {row['verdict']} | {flag} |")
+                     f"| {interval} | {row['verdict']} | {flag} |")
         if row.get("fingerprint_differs"):
             lines.append(f"|  ↳ differs: {row['fingerprint_differs']} | | | | | | |")
     return "\n".join(lines)
@@ -85,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         fields = sorted({k for item in result.other_machine for k in item["differs"]})
         notes.append(f"{len(result.other_machine)} case(s) measured on different machines were not compared "
                      f"(differs: {', '.join(fields)}); add --across-machines to compare them anyway")
+    for row in result.rows:
+        if row["verdict"] == "cannot tell":
+            notes.append(f"cannot tell: {row['case']}: {row['reason']}")
     for item in result.not_ok:
         notes.append(f"not compared: {item['case']} (base {item['base']}, new {item['new']})")
     for item in result.unusable:
@@ -98,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
     regressions = result.regressions(args.min_change)
     print(f"\n{len(result.rows)} case(s) compared: {sum(r['verdict'] == 'faster' for r in result.rows)} faster, "
           f"{sum(r['verdict'] == 'slower' for r in result.rows)} slower, "
-          f"{sum(r['verdict'] == 'indistinguishable' for r in result.rows)} indistinguishable; "
+          f"{sum(r['verdict'] == 'tie' for r in result.rows)} tie(s), "
+          f"{sum(r['verdict'] == 'cannot tell' for r in result.rows)} cannot tell; "
           f"{len(regressions)} significant regression(s) of at least {args.min_change:.0%}"
           + (f"; {len(result.unusable)} case(s) unusable, not compared" if result.unusable else ""))
     if args.markdown is not None:

@@ -34,9 +34,10 @@ def table_columns() -> list[str]:
     """The flat columns the comparison and scenario tables read: all ``report`` keeps of each record."""
     from benchlib.report.scenario_table import SCENARIO_COLUMNS
     from benchlib.report.tables import CASE_COLUMNS, TABLE_COLUMNS
+    from benchlib.studies.compare import ROUND_COLUMNS  # what the rank's one rule for "faster" reads
 
-    return [*CASE_COLUMNS, *TABLE_COLUMNS.values(), "status", "error", "created", "case_key", "protocol",
-            "outputs_valid", "max_abs_err", "reference.reason", "noisy", "warnings", "machine", "env.key",
+    return [*CASE_COLUMNS, *TABLE_COLUMNS.values(), *ROUND_COLUMNS, "status", "error", "created", "case_key",
+            "protocol", "outputs_valid", "max_abs_err", "reference.reason", "noisy", "warnings", "machine", "env.key",
             "latency_ci95_ms.p50.lo", "latency_ci95_ms.p50.hi", *SCENARIO_COLUMNS, "_source"]
 
 

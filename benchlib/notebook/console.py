@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchlib.report.display import halfwidth_text
+from benchlib.studies.compare import between_rounds_halfwidth
 from benchlib.system.files import atomic_write_text
 
 #: ASCII stand-ins for the characters benchlib's own text uses (others: their accents stripped, else ``?``).
@@ -159,8 +160,8 @@ def progress_line(record: dict[str, Any]) -> str:
         if value is None and isinstance(latency, dict):
             value = latency.get("mean")
         line = f"{what}: ok" + (f", {value:.3g} ms per call" if isinstance(value, int | float) else "")
-        width = (record.get("stopping") or {}).get("halfwidth")
-        if isinstance(value, int | float) and isinstance(width, int | float):  # the median's 95% half-width
+        width = between_rounds_halfwidth(record)  # never the within-process interval: not the number's precision
+        if isinstance(value, int | float) and width is not None:  # the median's 95% half-width over rounds
             line += f" {halfwidth_text(width)}"
         return line
     reason = str(record.get("error") or "").splitlines()[0][:100] if record.get("error") else ""

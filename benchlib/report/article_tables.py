@@ -17,6 +17,7 @@ import pandas as pd
 
 from benchlib.studies.article.records import ArticleRun, FrameworkResult
 from benchlib.studies.article.settings import ARTICLE_ORDER, DISPLAY_NAMES
+from benchlib.studies.compare import HALFWIDTH_FIELD
 
 #: metric key → (article's value column title, relative column title, baseline backend)
 METRICS: dict[str, tuple[str, str, str]] = {
@@ -99,8 +100,9 @@ def corrected_frame(records: pd.DataFrame | Iterable[Mapping[str, Any]], batch_s
         "status": column("status"),
         "error": column("error"),
         "latency_ms": pd.to_numeric(column("latency_ms.p50"), errors="coerce"),
-        # the relative half-width of that median's 95% interval (engine records; NaN for the article protocol)
-        "p50_halfwidth": pd.to_numeric(column("stopping.halfwidth"), errors="coerce"),
+        # the relative half-width of that median's 95% interval over rounds (NaN without rounds: the article
+        # protocol, fixed-time records; their within-process interval is never the number's precision)
+        "p50_halfwidth": pd.to_numeric(column(HALFWIDTH_FIELD), errors="coerce"),
         "cpu_percent": pd.to_numeric(column("cpu_percent"), errors="coerce"),
         "memory_mb": pd.to_numeric(column("rss_peak_mb"), errors="coerce"),
         "framework_mb": pd.to_numeric(column("framework_mb"), errors="coerce"),

@@ -34,16 +34,19 @@ LABELS: dict[str, str] = {
     "first_call_ms": "first call (ms)", "total_s": "total (s)", "p50_us": "p50 (µs)",
     "flop_us": "FLOPs at peak (µs)", "fixed_us": "fixed per-call cost (µs)", "per_layer_us": "per layer (µs)",
     "noisy_criteria": "criterion", "iqr_ratio": "IQR / p50", "tail_ratio": "p99 / p50", "what": "what",
-    "value": "value", "setting": "setting", "p50_halfwidth": "±95% CI",
+    "value": "value", "setting": "setting", "p50_halfwidth": "±95% over rounds",
     # the precision notebook's accuracy columns (benchlib.report.precision)
-    "speedup_vs_fp32": "speed-up vs fp32", "decision_agreement": "decisions equal to reference (share)",
+    "speedup_vs_fp32": "speed-up vs fp32", "vs_fp32": "vs fp32 (verdict)",
+    "decision_agreement": "decisions equal to reference (share)",
     "max_abs_err": "max abs error", "mean_abs_err": "mean abs error", "native": "native instructions",
 }
-#: What a reader needs to read the ``±95% CI`` column (its caption says it wherever the column is shown).
-HALFWIDTH_NOTE = ("±95% CI: half-width of the median's 95% interval, relative to the median (the record's "
-                  "stopping.halfwidth).")
+#: What a reader needs to read the ``±95% over rounds`` column (its caption says it wherever the column is shown).
+HALFWIDTH_NOTE = ("±95% over rounds: half-width of the median's 95% interval between interleaved rounds "
+                  "(where a second run's median should fall), relative to the median (the record's "
+                  "rounds.interval.halfwidth).")
 #: Added to :data:`HALFWIDTH_NOTE` when a row has no interval.
-HALFWIDTH_DASH = "– : the record has no interval (not measured, or a protocol that does not compute one)."
+HALFWIDTH_DASH = ("– : no interval between rounds (not measured, or measured without rounds: a fixed-time protocol, "
+                  "a LoadGen scenario or an older run).")
 #: Columns a table shows only when they differ between rows; a constant one is named in the caption instead
 #: (a table of fp32 runs that all finished needs no precision or status column to say so 30 times).
 CONSTANT_COLUMNS = ("model", "precision", "status", "machine")
@@ -61,7 +64,7 @@ def halfwidth_text(width: float) -> str:
 def column_kind(name: str) -> str:
     """How a column's numbers are written: time, rate, percent, ratio, memory, count, float or text."""
     low = name.lower()
-    if low.endswith("_halfwidth") or low.startswith("±95% ci"):
+    if low.endswith("_halfwidth") or low.startswith("±95%"):
         return "halfwidth"
     if low.startswith(("relative", "ratio", "speedup")) or low in ("vs_fastest", "iqr_ratio", "tail_ratio") \
             or "vs fastest" in low:
@@ -158,7 +161,7 @@ def people_frame(df: pd.DataFrame, kinds: Mapping[str, str] | None = None,
 
 
 def legend(frame: pd.DataFrame) -> str:
-    """What a formatted table leaves unsaid: the columns dropped as constant, what ``±95% CI`` means."""
+    """What a formatted table leaves unsaid: the columns dropped as constant, what ``±95% over rounds`` means."""
     parts = []
     if frame.attrs.get("constant"):
         said = [f"{k} {v}" for k, v in frame.attrs["constant"].items() if v.strip()]  # an empty note says nothing
@@ -190,7 +193,7 @@ def people_table(df: pd.DataFrame, caption: str | None = None, kinds: Mapping[st
     """A ``Styler`` of ``df`` formatted for people: no index, numbers right-aligned, long text wrapped.
 
     ``right`` names further columns to right-align (numbers already written as text). The caption
-    also names the columns left out as constant and explains ``±95% CI`` where it is shown (:func:`legend`).
+    also names the columns left out as constant and explains ``±95% over rounds`` where it is shown (:func:`legend`).
 
     Shown as the value of a notebook cell (or with ``display``), it renders the same in JupyterLab
     and in the report; pandas' own truncation of long cells does not apply to it.

@@ -2,8 +2,9 @@
 
 Milliseconds from two machines answer "which machine is faster for this framework", never "which
 framework is faster": that question is answered within one machine, by the ratio to the fastest
-framework of the same case there and by tie groups (frameworks whose stored samples cannot be told
-apart share a group, :func:`benchlib.studies.compare.tie_groups`). So the cross-machine table holds,
+framework of the same case there and by tie groups (frameworks the one rule for "faster" cannot tell
+apart share a group, :func:`benchlib.studies.compare.tie_groups`; a record without rounds ties). So the
+cross-machine table holds,
 per machine, the p50 *and* that machine's ratio and tie group, no rank across machines, and the
 views always carry the fingerprint fields in which the machines differ, to be shown beside it.
 
@@ -34,7 +35,8 @@ class MachineViews:
 
     ``machines``: one row per machine, indexed by a short id (``M1``, ``M2``, ...): its name
     (:func:`benchlib.results.records.machine_of`), machine key, hosts and number of (case, framework) results.
-    ``per_machine``: machine id -> one row per (case, framework): p50 and its 95% interval (ms),
+    ``per_machine``: machine id -> one row per (case, framework): p50 and its 95% interval over rounds (ms;
+    empty for a record measured without rounds),
     ``ratio`` (p50 over the fastest framework's p50 in the same case on the same machine, so 1 is
     the fastest) and ``tie group`` (1 = the fastest group; equal numbers are a tie).
     ``cross``: one row per (case, framework); per machine id ``M`` its ``p50 (ms) M``, ``ratio M`` and
@@ -129,7 +131,7 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """One machine's rows with ratio to the fastest and tie group, per case."""
     import pandas as pd
 
-    from benchlib.studies.compare import samples_problem, tie_groups
+    from benchlib.studies.compare import has_rounds, tie_groups
 
     out = []
     by_case: dict[str, list[dict[str, Any]]] = {}
@@ -138,11 +140,12 @@ def _machine_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for _, records in sorted(by_case.items(), key=lambda item: _case_order(item[1][0])):
         fastest = min(r["latency_ms"]["p50"] for r in records)
         names = [_framework(r) for r in records]
-        # samples from the file are checked first: a record whose samples are unusable joins no tie group
-        groups = tie_groups(names, [r["samples_ms"] if samples_problem(r) is None else [] for r in records])
-        group_of = {name: number for number, group in enumerate(groups, start=1) for name in group}
+        # the one rule: unusable round data, or none, gives "cannot tell", which ties
+        groups = tie_groups(records)
+        group_of = {names[i]: number for number, group in enumerate(groups, start=1) for i in group}
         for record, name in sorted(zip(records, names, strict=True), key=lambda item: item[0]["latency_ms"]["p50"]):
-            ci = (record.get("latency_ci95_ms") or {}).get("p50") or [None, None]
+            # the interval over rounds only: a record without rounds has none to show
+            ci = ((record.get("latency_ci95_ms") or {}).get("p50") if has_rounds(record) else None) or [None, None]
             warnings = record.get("warnings") or []
             case = {f: UNSET if case_value(record, f) is None else case_value(record, f) for f in CASE_FIELDS}
             out.append({**case, "framework": name,

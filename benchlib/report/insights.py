@@ -1,9 +1,11 @@
 """Sentences computed from results: what a reader should take away, never fixed text.
 
-A winner is named only when the 95% confidence intervals of the two medians do not overlap;
-otherwise the cases are "indistinguishable at this precision". Noisy runs are counted in a sentence
-and listed in a table (:func:`noisy_runs_table`), shown collapsed by :func:`insights_html`.
-Every summary takes one record per configuration (:func:`benchlib.report.tables.one_per_case`).
+A winner is named only when the one rule for "faster" (:func:`benchlib.studies.compare.compare_records`:
+the 95% interval over rounds of the time ratio lies below 1) says so; otherwise the cases are
+"indistinguishable at this precision", or, where a record was measured without rounds, no winner is
+named. Noisy runs are counted in a sentence and listed in a table (:func:`noisy_runs_table`), shown
+collapsed by :func:`insights_html`. Every summary takes one record per configuration
+(:func:`benchlib.report.tables.one_per_case`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from benchlib.report.tables import (
     single_call_rows,
     unverified_mask,
 )
+from benchlib.studies.compare import CANNOT_TELL, FASTER, compare_records
 
 CI_LO = "latency_ci95_ms.p50.lo"
 CI_HI = "latency_ci95_ms.p50.hi"
@@ -57,14 +60,6 @@ def _range(low: float, high: float) -> str:
     return f"{first}–{second}"
 
 
-def _overlaps(a: pd.Series, b: pd.Series) -> bool | None:
-    """Whether the medians' 95% intervals of ``a`` and ``b`` overlap (None: an interval is missing)."""
-    first, second = _interval(a), _interval(b)
-    if first is None or second is None:
-        return None
-    return not (first[1] < second[0] or second[1] < first[0])
-
-
 def _several_threads(part: pd.DataFrame) -> bool:
     if "threads" not in part:
         return False
@@ -82,24 +77,29 @@ def _speed_sentence(batch: int, part: pd.DataFrame) -> str:
                 f"with a median of {_ms(p50)}.")
     tied = [best]
     unknown = False
+    verdicts = {}
     for _, row in part.iloc[1:].iterrows():
-        overlap = _overlaps(best, row)
-        unknown = unknown or overlap is None
-        if overlap is not False:
+        verdicts[row.name] = compare_records(best, row)  # the one rule: is the fastest median really faster?
+        unknown = unknown or verdicts[row.name].verdict == CANNOT_TELL
+        if verdicts[row.name].verdict != FASTER:
             tied.append(row)
     if unknown:
         line = (f"At batch size {batch}, {_label(best, threads)} has the lowest median ({_ms(p50)}), but some "
-                "runs store no confidence interval, so no winner is named")
+                "runs were measured without interleaved rounds (one round cannot tell), so no winner is named")
     elif len(tied) > 1:
         names = ", ".join(f"{_label(r, threads)} ({_ms(r['latency_ms.p50'])})" for r in tied)
-        line = (f"At batch size {batch}, {names} are indistinguishable at this precision: the 95% confidence "
-                "intervals of their medians overlap")
+        line = (f"At batch size {batch}, {names} are indistinguishable at this precision: the 95% interval over "
+                "rounds of their time ratio includes 1")
     else:
         second = part.iloc[1]
-        line = (f"At batch size {batch}, the fastest is {_label(best, threads)} with a median of {_ms(p50)} "
-                f"(95% CI {_range(*_interval(best))} ms), "
-                f"{second['latency_ms.p50'] / p50:.2f}× ahead of {_label(second, threads)} "
-                f"({_ms(second['latency_ms.p50'])}); their intervals do not overlap")
+        ratio = verdicts[second.name]
+        interval = _interval(best)
+        within = f" (95% interval over rounds {_range(*interval)} ms)" if interval else ""
+        line = (f"At batch size {batch}, the fastest is {_label(best, threads)} with a median of {_ms(p50)}"
+                f"{within}, {second['latency_ms.p50'] / p50:.2f}× ahead of {_label(second, threads)} "
+                f"({_ms(second['latency_ms.p50'])}); the 95% interval of their time ratio over "
+                f"{ratio.rounds} {'paired ' if ratio.paired else ''}rounds, {_range(ratio.low, ratio.high)}, "
+                "lies below 1")
     slowest = part.iloc[-1]
     if len(part) > 2 and not unknown and all(slowest.name != r.name for r in tied):
         line += (f"; the slowest, {_label(slowest, threads)}, takes {significant(slowest['latency_ms.p50'] / p50)}× as "
@@ -158,7 +158,7 @@ def noisy_runs_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def insights(df: pd.DataFrame, expected_backends: list[str] | None = None,
              memory_batch: int | None = None) -> list[str]:
-    """Fastest framework per batch size (only when the medians' intervals separate), memory ranking,
+    """Fastest framework per batch size (only when the one rule for "faster" says so), memory ranking,
     the count of noisy and busy-machine runs, invalid, failed and missing frameworks.
 
     ``memory_batch`` is the batch size whose framework memory is ranked (default: the largest measured).

@@ -4,7 +4,8 @@ For every model: p50 latency at batch 1 and throughput at the model's largest me
 framework, each relative to the fastest framework for that model (1.00 = fastest, 2.00 = twice the
 fastest's time per sample); framework memory and achieved GFLOP/s at the largest batch; and the
 sentences that say which framework wins for which model, by how much, and when the winner cannot be
-told apart from the runner-up (overlapping 95% intervals of the median).
+told apart from the runner-up: the one rule for "faster" (:func:`benchlib.studies.compare.compare_records`,
+the 95% interval over rounds of the time ratio) decides, and a record without rounds gets no verdict.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from benchlib.models.zoo import MODELS, get_model
+from benchlib.studies.compare import CANNOT_TELL, FASTER, HALFWIDTH_FIELD, compare_records
 
 #: The matrices :func:`ranking_matrices` returns, with what each cell holds.
 MATRICES = {
     "p50_batch1_ms": "median latency per call at batch 1 (ms)",
-    "p50_batch1_halfwidth": "relative half-width of the 95% interval of that median",
+    "p50_batch1_halfwidth": "relative half-width of the 95% interval over rounds of that median",
     "p50_batch1_vs_fastest": "p50 at batch 1 relative to the fastest framework for the model",
     "throughput_largest_sps": "throughput at the model's largest batch (samples/s)",
     "throughput_largest_vs_fastest": "the fastest framework's throughput divided by this one's at the largest batch",
@@ -105,7 +107,7 @@ def ranking_matrices(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     throughput = _pivot(largest, "throughput_sps")
     return {
         "p50_batch1_ms": p50,
-        "p50_batch1_halfwidth": _pivot(first, "stopping.halfwidth", choose_by="latency_ms.p50"),
+        "p50_batch1_halfwidth": _pivot(first, HALFWIDTH_FIELD, choose_by="latency_ms.p50"),
         "p50_batch1_vs_fastest": p50.div(p50.min(axis=1), axis=0),
         "throughput_largest_sps": throughput,
         "throughput_largest_vs_fastest": 1 / throughput.div(throughput.max(axis=1), axis=0),
@@ -168,9 +170,9 @@ def ranking_heatmap(matrix: pd.DataFrame, title: str, note: str = "× the fastes
 
 
 def with_halfwidth(values: pd.DataFrame, halfwidths: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """A matrix of medians as text with each cell's ±95% half-width beside it ("0.0345 ±0.8%").
+    """A matrix of medians as text with each cell's ±95% half-width over rounds beside it ("0.0345 ±0.8%").
 
-    A cell whose record has no interval shows the median alone; a missing median shows "–".
+    A cell whose record has no interval over rounds shows the median alone; a missing median shows "–".
     """
     from benchlib.report.display import format_value, significant
 
@@ -191,13 +193,13 @@ def with_halfwidth(values: pd.DataFrame, halfwidths: pd.DataFrame, digits: int =
 
 
 def p50_display(matrices: dict[str, pd.DataFrame]) -> Any:
-    """The batch-1 median matrix as people read it: each cell "p50 (ms) ±95% half-width", models as rows."""
+    """The batch-1 median matrix as people read it: each cell "p50 (ms) ±95% half-width over rounds", models as rows."""
     from benchlib.report.display import people_table
 
     table = with_halfwidth(matrices["p50_batch1_ms"], matrices.get("p50_batch1_halfwidth", pd.DataFrame()))
     table = table.reset_index() if not table.empty else pd.DataFrame({"model": []})
     # short: a caption wraps to the table's width, and this table is narrow (the notebook's text explains ±)
-    return people_table(table, caption="p50 (ms) ±95% CI", drop_constant=(),
+    return people_table(table, caption="p50 (ms) ±95% over rounds", drop_constant=(),
                         right=tuple(c for c in table.columns if c != "model"))
 
 
@@ -210,10 +212,15 @@ def ratio_display(table: pd.DataFrame, caption: str) -> Any:
     return people_table(shown, caption=caption, drop_constant=(), right=tuple(c for c in shown.columns if c != "model"))
 
 
-def _ci(row: pd.Series) -> tuple[float, float]:
-    low, high = row.get("latency_ci95_ms.p50.lo"), row.get("latency_ci95_ms.p50.hi")
-    p50 = float(row["latency_ms.p50"])
-    return (float(low) if pd.notna(low) else p50, float(high) if pd.notna(high) else p50)
+def _verdict(comparison: Any) -> str:
+    """Why the winner is, or is not, called faster than the runner-up (:func:`compare_records`)."""
+    if comparison.verdict == FASTER:
+        return (f"the 95% interval of the time ratio over {comparison.rounds} "
+                f"{'paired ' if comparison.paired else ''}rounds, {comparison.low:.3f}-{comparison.high:.3f}, "
+                "lies below 1")
+    if comparison.verdict == CANNOT_TELL:
+        return f"cannot tell which is faster: {comparison.reason}"
+    return "the 95% interval of the time ratio over the rounds includes 1, so the two are indistinguishable here"
 
 
 def _winner_sentence(part: pd.DataFrame, model: str, what: str) -> str | None:
@@ -226,10 +233,10 @@ def _winner_sentence(part: pd.DataFrame, model: str, what: str) -> str | None:
         return f"{model}, {what}: only {winner['backend']} ran."
     runner = best.iloc[1]
     ratio = float(runner["latency_ms.p50"]) / float(winner["latency_ms.p50"])
-    (_, win_high), (run_low, _) = _ci(winner), _ci(runner)
-    verdict = ("the 95% intervals of the two medians overlap, so the two are indistinguishable here"
-               if run_low <= win_high else "the 95% intervals of the medians do not overlap")
-    sentence = f"{model}, {what}: {winner['backend']} is fastest, {ratio:.2f}x ahead of {runner['backend']} ({verdict})"
+    comparison = compare_records(winner, runner, names=(str(winner["backend"]), str(runner["backend"])))
+    lead = "is fastest" if comparison.verdict == FASTER else "has the lowest median"
+    sentence = (f"{model}, {what}: {winner['backend']} {lead}, {ratio:.2f}x ahead of {runner['backend']} "
+                f"({_verdict(comparison)})")
     if len(best) > 2:
         slowest = best.iloc[-1]
         spread = float(slowest["latency_ms.p50"]) / float(winner["latency_ms.p50"])
@@ -237,9 +244,21 @@ def _winner_sentence(part: pd.DataFrame, model: str, what: str) -> str | None:
     return sentence + "."
 
 
+def _reversal(rows: pd.DataFrame, reference: list[str]) -> tuple[str, str] | None:
+    """A pair of ``reference`` (fastest first) the rule reverses in ``rows`` (one per backend): (faster, slower)."""
+    by_backend = {str(r["backend"]): r for _, r in rows.iterrows()}
+    present = [b for b in reference if b in by_backend]
+    for position, first in enumerate(present):
+        for later in present[position + 1:]:
+            if compare_records(by_backend[later], by_backend[first]).verdict == FASTER:
+                return later, first
+    return None
+
+
 def ranking_insights(frame: pd.DataFrame) -> list[str]:
     """Sentences computed from the records: the winner per model at batch 1 and at the largest batch,
-    by how much and how clearly, and whether the fnn order holds for the other models."""
+    by how much and how clearly, and whether the fnn order holds for the other models (it breaks only
+    where the one rule for "faster" reverses a pair)."""
     rows = _ok_rows(frame)
     if rows.empty:
         return ["No ok runs yet: nothing to rank."]
@@ -254,11 +273,16 @@ def ranking_insights(frame: pd.DataFrame) -> list[str]:
     order = ranking_matrices(frame)["p50_batch1_ms"]
     if "fnn" in order.index and len(order.index) > 1:
         reference = order.loc["fnn"].dropna().sort_values().index.tolist()
+        # per model and framework the record the matrix shows (the fastest variant's)
+        shown = first.sort_values("latency_ms.p50", kind="stable").drop_duplicates(["model", "backend"])
         for model in [m for m in order.index if m != "fnn"]:
             ranks = [b for b in order.loc[model].dropna().sort_values().index if b in reference]
-            same = ranks == [b for b in reference if b in ranks]
+            # the order breaks only where the rule says a later framework is faster; a tie or "cannot tell" keeps it
+            reversed_pair = _reversal(shown[shown["model"].eq(model)], reference)
+            text = "holds" if reversed_pair is None else \
+                f"does not hold ({reversed_pair[0]} is faster than {reversed_pair[1]} there)"
             sentences.append(f"At batch 1, fnn's order, fastest first ({', '.join(reference)}), "
-                             f"{'holds' if same else 'does not hold'} for {model} ({', '.join(ranks)}).")
+                             f"{text} for {model} ({', '.join(ranks)}).")
     return sentences
 
 

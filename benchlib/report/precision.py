@@ -1,7 +1,9 @@
 """Speed-up over fp32 against decision agreement: the precision notebook's table, chart and sentences.
 
 A reduced-precision record is paired with the fp32 record of the same case (backend, variant, model, batch
-size, threads, protocol and scenario) on the same machine (``env_key``); its speed-up is fp32's p50 over its own. Every
+size, threads, protocol and scenario) on the same machine (``env_key``); its speed-up is fp32's p50 over its own,
+and whether it is faster is the one rule's verdict (``vs_fp32``, :func:`benchlib.studies.compare.compare_records`:
+paired per-round ratios when both were measured in the same rounds; "cannot tell" without rounds). Every
 row names its precision, so nothing is ranked against fp32 without saying at which precision.
 """
 
@@ -16,17 +18,20 @@ import pandas as pd
 
 from benchlib.results.records import case_identity, case_key
 from benchlib.results.schema import CASE_FIELDS
+from benchlib.studies.compare import CANNOT_TELL, FASTER, SLOWER, TIE, between_rounds_halfwidth, compare_records
 
 #: What pairs a reduced-precision record with its fp32 baseline: the same environment and every case field
 #: (:data:`benchlib.results.schema.CASE_FIELDS`) but the precision.
 PAIR_FIELDS: tuple[str, ...] = tuple(name for name in CASE_FIELDS if name != "precision")
 COLUMNS = ["backend", "variant", "model", "batch_size", "threads", "precision", "status", "p50_ms",
-           "p50_halfwidth", "throughput_sps", "speedup_vs_fp32", "decision_agreement", "max_abs_err", "mean_abs_err",
-           "native", "note"]
+           "p50_halfwidth", "throughput_sps", "speedup_vs_fp32", "vs_fp32", "decision_agreement", "max_abs_err",
+           "mean_abs_err", "native", "note"]
 
 
 def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per record (newest per case): p50, throughput, speed-up over fp32, accuracy, native or not."""
+    """One row per record (newest per case): p50 and its half-width over rounds, throughput, speed-up over fp32
+    and the one rule's verdict against fp32 (``vs_fp32``: faster, slower, tie or cannot tell), accuracy,
+    native or not."""
     rows = []
     for record in sorted(records, key=lambda r: str(r.get("created") or "")):
         accuracy = record.get("accuracy") or {}
@@ -37,11 +42,11 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
             "precision": record.get("precision") or "fp32", "status": record.get("status"),
             "case_key": case_key(record),
             "p50_ms": (record.get("latency_ms") or {}).get("p50"),
-            "p50_halfwidth": (record.get("stopping") or {}).get("halfwidth"),
+            "p50_halfwidth": between_rounds_halfwidth(record),  # never the within-process interval
             "throughput_sps": record.get("throughput_sps"),
             "decision_agreement": accuracy.get("decision_agreement"), "max_abs_err": accuracy.get("max_abs_err"),
             "mean_abs_err": accuracy.get("mean_abs_err"), "native": hardware.get("native"),
-            "note": record.get("error") or "",
+            "note": record.get("error") or "", "_record": record,
         })
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
@@ -56,10 +61,22 @@ def precision_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     fp32 = p50.where(frame["precision"].eq("fp32") & frame["status"].eq("ok"))
     baseline = fp32.groupby(key).transform("max")
     frame["speedup_vs_fp32"] = (baseline / p50).where(frame["status"].eq("ok"))
+    frame["vs_fp32"] = _verdicts(frame, p50, fp32)
     order = {"fp32": 0, "bf16": 1, "int8-dynamic": 2, "int8-static": 3}
     frame = frame.assign(_order=frame["precision"].map(order)).sort_values(
         ["model", "batch_size", "backend", "_order"], kind="stable")
     return frame[COLUMNS].reset_index(drop=True)
+
+
+def _verdicts(frame: pd.DataFrame, p50: pd.Series, fp32: pd.Series) -> pd.Series:
+    """Per ok reduced-precision row with an fp32 partner: :func:`compare_records` of it against that partner."""
+    baselines = {key: frame.at[index, "_record"] for index, key in frame["_pair"].items() if pd.notna(fp32[index])}
+    verdicts = pd.Series(None, index=frame.index, dtype=object)
+    for index, row in frame.iterrows():
+        partner = baselines.get(row["_pair"])
+        if row["precision"] != "fp32" and partner is not None and pd.notna(p50[index]):
+            verdicts[index] = compare_records(row["_record"], partner).verdict
+    return verdicts
 
 
 #: Speed-up ratios the scatter's log axis may label.
@@ -172,22 +189,35 @@ def _where(rows: pd.DataFrame) -> str:
     return ", ".join(groups)
 
 
+#: What each verdict of :func:`compare_records` says about a reduced precision against fp32.
+VERDICT_TEXT = {FASTER: "faster than fp32: the 95% interval over rounds of the time ratio lies below 1",
+                SLOWER: "slower than fp32: the 95% interval over rounds of the time ratio lies above 1",
+                TIE: "indistinguishable from fp32 at this precision",
+                CANNOT_TELL: "no verdict against fp32: one of the two has fewer than two rounds (or none)"}
+
+
 def insights(table: pd.DataFrame) -> list[str]:
-    """Sentences computed from the table: the best speed-up, the lowest agreement, what was skipped."""
+    """Sentences computed from the table: the best speed-up and its verdict, the lowest agreement, where the
+    one rule calls a precision slower than fp32, what was skipped."""
     lines = []
     done = table[table["status"].eq("ok") & table["precision"].ne("fp32") & table["speedup_vs_fp32"].notna()]
+    verdict = done["vs_fp32"] if "vs_fp32" in done else pd.Series(CANNOT_TELL, index=done.index)
     if not done.empty:
         best = done.loc[done["speedup_vs_fp32"].idxmax()]
         worst = done.loc[done["decision_agreement"].idxmin()]
+        said = VERDICT_TEXT.get(verdict[best.name], VERDICT_TEXT[CANNOT_TELL])
         lines.append(f"Largest speed-up over fp32: {best['backend']} {best['precision']} on {best['model']} at batch "
-                     f"{best['batch_size']}, {best['speedup_vs_fp32']:.2f}× with {best['decision_agreement']:.1%} "
-                     "of decisions equal to the float64 reference.")
+                     f"{best['batch_size']}, {best['speedup_vs_fp32']:.2f}× ({said}) with "
+                     f"{best['decision_agreement']:.1%} of decisions equal to the float64 reference.")
         lines.append(f"Lowest agreement: {worst['backend']} {worst['precision']} on {worst['model']} at batch "
                      f"{worst['batch_size']}, {worst['decision_agreement']:.1%} (max abs error "
                      f"{worst['max_abs_err']:.3g}).")
-        slower = done[done["speedup_vs_fp32"] < 1]
+        slower = done[verdict.eq(SLOWER)]  # the one rule, not a ratio below 1 inside the noise
         if not slower.empty:
             lines.append(f"Slower than fp32 on this machine: {_where(slower)}.")
+        unknown = done[verdict.eq(CANNOT_TELL) | verdict.isna()]
+        if not unknown.empty:
+            lines.append(f"No verdict against fp32 (measured without rounds): {_where(unknown)}.")
     skipped = table[table["status"].eq("skipped")]
     if not skipped.empty:
         names = ", ".join(sorted({f"{r.backend} {r.precision}" for r in skipped.itertuples()}))

@@ -16,6 +16,7 @@ import pandas as pd
 
 from benchlib.report.display import escape_markdown, halfwidth_text, label
 from benchlib.report.tables import to_markdown
+from benchlib.studies.compare import between_rounds_halfwidth
 
 #: A table longer than this is folded (``<details>``), so the page stays readable.
 FOLD_ROWS = 30
@@ -171,7 +172,9 @@ def comparison(frame: pd.DataFrame) -> list[str]:
 
     lines = ["## Comparison", "",
              "One row per case (the newest record of each), ranked within each model and batch size; `1=` is a tie "
-             "(the intervals cannot tell the cases apart). ± is the half-width of the median's 95% interval.", ""]
+             "(the one rule for \"faster\", the 95% interval over rounds of the time ratio, does not separate the "
+             "row from its rank's fastest; a row measured without rounds cannot be told apart, so it ties). ± is "
+             "the half-width of the median's 95% interval over rounds.", ""]
     ranked = comparison_table(frame) if not frame.empty else pd.DataFrame()
     return lines + (table(ranked, constant=("machine", "model", "precision", "threads", "status"))
                     or ["No single-call case in the folder.", ""])
@@ -189,7 +192,7 @@ def models(frame: pd.DataFrame) -> list[str]:
     ratios = {"The median at batch 1, × the fastest framework's.": matrices["p50_batch1_vs_fastest"],
               "Time per sample at the model's largest batch, × the fastest framework's.":
                   matrices["throughput_largest_vs_fastest"]}
-    lines = ["## Models", "", *table(p50.reset_index(), "Median at batch 1 (ms) and its ±95% half-width.")]
+    lines = ["## Models", "", *table(p50.reset_index(), "Median at batch 1 (ms) and its ±95% half-width over rounds.")]
     for caption, values in ratios.items():
         shown = values.map(lambda v: f"{v:.2f}×" if pd.notna(v) and math.isfinite(v) else "not run")
         lines += table(shown.reset_index(), caption)
@@ -261,9 +264,8 @@ def noise_audit(records: list[dict[str, Any]]) -> list[str]:
     steal = sum(float((r.get("noise") or {}).get("steal_s") or 0) for r in records)
     throttled = sum(int((r.get("noise") or {}).get("nr_throttled") or 0) for r in records)
     noisy = sum(1 for r in records if r.get("noisy") is True)
-    spread = [float(r["stopping"]["halfwidth"]) for r in records if isinstance(r.get("stopping"), dict)
-              and isinstance(r["stopping"].get("halfwidth"), int | float) and math.isfinite(r["stopping"]["halfwidth"])]
-    widest = f"; the widest ±95% half-width {halfwidth_text(max(spread))}" if spread else ""
+    spread = [w for w in (between_rounds_halfwidth(r) for r in records) if w is not None]
+    widest = f"; the widest ±95% half-width over rounds {halfwidth_text(max(spread))}" if spread else ""
     lines += [f"Over the timed loops: CPU steal {steal:.2f} s, {throttled} throttled quota periods; {noisy} of "
               f"{len(records)} records flagged noisy{widest}.", ""]
     return lines

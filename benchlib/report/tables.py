@@ -8,14 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchlib.studies.compare import ROUND_COLUMNS, has_rounds, tie_groups
+
 #: Identity of a case in the table; the newest record of each wins.
 CASE_COLUMNS = ["model", "backend", "variant", "precision", "batch_size", "threads"]
 
 #: Output columns: source column in the flat frame → table header.
 TABLE_COLUMNS = {
     "p50_ms": "latency_ms.p50",
-    # relative half-width of the median's 95% interval, beside the median (empty without an interval)
-    "p50_halfwidth": "stopping.halfwidth",
+    # relative half-width of the median's 95% interval over rounds, beside the median (empty without rounds)
+    "p50_halfwidth": "rounds.interval.halfwidth",
     "p99_ms": "latency_ms.p99",
     "throughput_sps": "throughput_sps",
     "cpu_percent": "cpu_percent",
@@ -124,34 +126,37 @@ def busy_machine(warnings: Any) -> bool:
     return isinstance(warnings, list | tuple) and any(str(w).startswith("busy machine") for w in warnings)
 
 
-def tied_ranks(p50: pd.Series, lo: pd.Series, hi: pd.Series, groups: list[pd.Series]) -> pd.Series:
+def tied_ranks(rows: pd.DataFrame, p50: pd.Series, groups: list[pd.Series]) -> pd.Series:
     """Rank by median within each group; a tie is shown as a tie.
 
-    Walking from the fastest, a row shares the current rank while its median's 95% interval overlaps
-    the interval of that rank's first (fastest) row; otherwise it takes its own position. Tied ranks
-    read ``"1="``; rows without a median (failed, invalid) get ``""``; a missing interval never ties.
+    The one rule for "faster" (:func:`benchlib.studies.compare.tie_groups`): walking from the fastest, a
+    row shares the current rank unless the rule says that rank's first (fastest) row is faster; a row
+    without rounds (one round: "cannot tell") ties. Tied ranks read ``"1="``; rows without a median
+    (``p50`` NaN: failed, invalid) get ``""``. ``rows`` are flat rows holding the round data
+    (:data:`benchlib.studies.compare.ROUND_COLUMNS`).
     """
     ranks = pd.Series("", index=p50.index, dtype=object)
-    for _, part in p50.dropna().groupby([g.loc[p50.dropna().index] for g in groups], sort=False):
-        order = part.sort_values(kind="stable").index
-        rank, leader, members = 0, None, {}
-        for position, index in enumerate(order, start=1):
-            joins = leader is not None and pd.notna(hi[leader]) and pd.notna(lo[index]) and lo[index] <= hi[leader]
-            if not joins:
-                rank, leader = position, index
-            members.setdefault(rank, []).append(index)
-        for number, rows in members.items():
-            for index in rows:
-                ranks[index] = f"{number}=" if len(rows) > 1 else str(number)
+    valid = p50.dropna()
+    for _, part in valid.groupby([g.loc[valid.index] for g in groups], sort=False):
+        order = list(part.sort_values(kind="stable").index)
+        # the frame's p50 decides the order (it is what the table shows), the records' rounds the ties
+        records = [{**rows.loc[index].to_dict(), "latency_ms.p50": float(part[index])} for index in order]
+        for members in tie_groups(records):
+            number = min(members) + 1  # the leader's position: the group's fastest
+            for member in members:
+                ranks[order[member]] = f"{number}=" if len(members) > 1 else str(number)
     return ranks
 
 
 def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per case: p50 and its 95% half-width, p99, throughput, CPU %, framework memory, p50 relative
-    to the fastest.
+    """One row per case: p50 and the half-width of its 95% interval over rounds, p99, throughput, CPU %,
+    framework memory, p50 relative to the fastest.
 
+    ``p50_halfwidth`` is the record's between-rounds half-width (``rounds.interval.halfwidth``), empty for
+    a record measured without rounds (its within-process interval is never the number's precision).
     ``vs_fastest`` is p50 divided by the smallest p50 among ranked rows of the same model and
-    batch size (1.00 = fastest); ``rank`` shows ties as ties (:func:`tied_ranks`). Failed and skipped runs
+    batch size (1.00 = fastest); ``rank`` shows ties as ties (:func:`tied_ranks`); a ranked row without
+    rounds says so in its note (it ties: one round cannot tell). Failed and skipped runs
     stay in the table with their status and reason, and without figures (they measured nothing).
     Runs whose outputs failed the reference check, runs no reference check could verify
     (:func:`unverified_mask`), and runs whose p50 is missing, NaN or infinite, are shown but not ranked,
@@ -182,14 +187,16 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
     for out, src in TABLE_COLUMNS.items():
         # an infinite figure is shown as such; a failed or skipped run shows none (it measured nothing)
         table[out] = pd.to_numeric(_col(data, src), errors="coerce").astype(float).where(ok)
+    table["p50_halfwidth"] = finite(table["p50_halfwidth"])  # one round has no interval (inf): none shown
     invalid = data["outputs_valid"].astype(object).eq(False)
     unverified = unverified_mask(data)
     p50 = finite(table["p50_ms"])
     ranked = ok & ~invalid & ~unverified & p50.notna()
     fastest = p50.where(ranked).groupby([table["machine"], table["model"], table["batch_size"]]).transform("min")
     table["vs_fastest"] = (p50 / fastest).where(ranked)
-    lo, hi = (finite(_col(data, f"latency_ci95_ms.p50.{end}")) for end in ("lo", "hi"))
-    table["rank"] = tied_ranks(p50.where(ranked), lo, hi, [table["machine"], table["model"], table["batch_size"]])
+    rounds = pd.DataFrame({c: _col(data, c) for c in ROUND_COLUMNS})
+    table["rank"] = tied_ranks(rounds, p50.where(ranked), [table["machine"], table["model"], table["batch_size"]])
+    one_round = pd.Series([not has_rounds(r) for _, r in rounds.iterrows()], index=rounds.index, dtype=bool)
 
     def note(row: pd.Series) -> str:
         if row["status"] != "ok":
@@ -202,6 +209,8 @@ def comparison_table(df: pd.DataFrame) -> pd.DataFrame:
             parts.append(f"outputs not verified; not ranked ({row[UNVERIFIED_REASON]})")
         elif pd.isna(p50[row.name]):
             parts.append("p50 not a finite number; not ranked")
+        elif one_round[row.name] and str(table.at[row.name, "rank"]).endswith("="):
+            parts.append("no rounds: cannot tell, so tied")
         if row["noisy"] is True or row["noisy"] == True:  # noqa: E712
             parts.append("noisy")
         if busy_machine(row["warnings"]):

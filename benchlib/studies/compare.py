@@ -1,103 +1,72 @@
-"""Is A really faster than B? The ratio of two medians with a bootstrap 95% interval, and a verdict.
+"""Is A really faster than B? One rule for every view: :func:`compare_records`.
 
-Every ``ok`` record stores its per-call samples (``samples_ms``, uniformly thinned to at most
-10,000, which only widens the interval). The bootstrap distribution of a sample median has a
-closed form: if ``x(1) <= ... <= x(n)`` are the sorted samples, the median ``m``-th order
-statistic of a resample is at most ``x(k)`` with probability ``P(Binomial(n, k/n) >= m)``. Drawing
-from that distribution gives exactly what resampling would, in O(n) instead of O(n × draws), so
-the comparison of two 10,000-sample records takes milliseconds.
+A record measured in interleaved rounds (:mod:`benchlib.engine.rounds`) keeps each block's median and its
+round number (``rounds.block_ms``, ``rounds.round``) and the id of the rounds it shared with other cases
+(``rounds.group``). :func:`compare_records` hands them to :func:`benchlib.engine.round_stats.compare_samples`:
 
-The verdict compares the interval of ``new / base`` with 1: ``faster`` when it lies entirely below,
-``slower`` when entirely above, otherwise ``indistinguishable`` (a tie at this precision).
+* both records measured in the same rounds (one ``rounds.group``): the interval of the per-round ratios
+  A/B, paired (both saw the same machine state in each round);
+* records of different runs: unpaired, each side's rounds resampled on their own;
+* a side with fewer than two rounds, or a record measured without rounds (a fixed-time protocol such as
+  the article's or the ablation's, a LoadGen scenario, a record from an older run: one round as far as
+  the variation between runs goes): "cannot tell", never a verdict.
 
-Samples read from a results file are checked before they are compared (:func:`samples_problem`):
-a flat list of numbers (not true/false), each finite, above 0 and at most a day, whose median agrees
-with the record's own ``latency_ms.p50``. A record that fails is reported as unusable with the
-reason, never compared.
+The verdict is ``faster`` (A's interval of the ratio lies below 1), ``slower``, ``tie`` or ``cannot
+tell``. Everything that says "faster" uses it: the comparison table's rank and ties
+(:func:`tie_groups`), the insights, the models matrix, the precision speed-ups, the machine views and
+``compare BASE NEW`` (:func:`compare_runs`). The call-level interval of one process
+(``within_process``) is a diagnostic only and decides nothing.
+
+Round data read from a file is checked before it is compared (:func:`rounds_problem`): a flat list of
+block medians (numbers, not true/false, each finite, above 0 and at most a day) with one whole round
+number each, no round twice, whose median is the record's own ``latency_ms.p50``. A record that fails
+is reported as unusable with the reason, never compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
+from benchlib.engine import round_stats as rs
 from benchlib.engine.params import MAX_SECONDS
 from benchlib.results.records import case_identity
 
-#: Draws of each side's bootstrap median (the interval's percentiles come from these).
-DEFAULT_DRAWS = 4000
-CONFIDENCE = 0.95
-VERDICTS = ("faster", "slower", "indistinguishable")
-#: Fewest samples a record needs to be compared (an interval needs a few).
-MIN_SAMPLES = 3
-#: Longest plausible call in milliseconds: a case's loop lasts at most MAX_SECONDS, so no call is longer.
-MAX_SAMPLE_MS = MAX_SECONDS * 1000.0
-#: The stored samples' median may differ from the record's ``latency_ms.p50`` by this fraction. The
-#: p50 is computed on every call and the samples are a uniform thinning of them (at most 10,000), whose
-#: median moves by far less; a larger gap means the samples or the percentiles were changed.
-P50_TOLERANCE = 0.05
-#: ... or the p50 may lie anywhere between these percentiles of the samples: with a gap in the
-#: distribution at its median (two modes), a thinned median can sit on the other side of the gap.
-P50_PERCENTILES = (40.0, 60.0)
+#: The verdicts of :func:`compare_records`, for A relative to B.
+FASTER, SLOWER, TIE, CANNOT_TELL = rs.FASTER, rs.SLOWER, rs.TIE, rs.CANNOT_TELL
+VERDICTS = (FASTER, SLOWER, TIE, CANNOT_TELL)
+#: Longest plausible block median in milliseconds: no call lasts longer than a case may run.
+MAX_BLOCK_MS = MAX_SECONDS * 1000.0
+#: A record's ``latency_ms.p50`` is the median of its block medians: only rounding may part them.
+P50_TOLERANCE = 1e-6
+#: The flat columns (:func:`benchlib.results.store.flatten`) a table needs to compare its rows.
+ROUND_COLUMNS = ("latency_ms.p50", "rounds.group", "rounds.block_ms", "rounds.round", "rounds.interval.halfwidth")
+#: Where a record keeps the relative half-width of its median's interval over rounds (the ``±95%`` column).
+HALFWIDTH_FIELD = "rounds.interval.halfwidth"
+#: Why a record without rounds gets no verdict.
+NO_ROUNDS = ("measured without interleaved rounds (a fixed-time protocol, a LoadGen scenario or an older run): "
+             "one round, so no interval between runs")
 
 
-@dataclass(frozen=True)
-class Ratio:
-    """``new`` median over ``base`` median, its interval, and what that means."""
-
-    ratio: float
-    lo: float
-    hi: float
-    verdict: str  # one of VERDICTS, for new relative to base
-    n_base: int
-    n_new: int
-
-    def significant(self, min_change: float = 0.0) -> bool:
-        """Whether the interval excludes 1 *and* the ratio moved by at least ``min_change`` (0.05 = 5%)."""
-        return self.verdict != "indistinguishable" and abs(self.ratio - 1.0) >= min_change
-
-    def to_dict(self) -> dict[str, float | int | str]:
-        return {"ratio": self.ratio, "lo": self.lo, "hi": self.hi, "verdict": self.verdict,
-                "n_base": self.n_base, "n_new": self.n_new}
+def _field(record: Mapping[str, Any], dotted: str) -> Any:
+    """``record``'s value at ``dotted`` (``rounds.block_ms``), nested (a record) or flat (a frame's row)."""
+    if dotted in record:
+        return record[dotted]
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
-def _clean(samples: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
-    values = np.asarray(samples, dtype=float)
-    values = values[np.isfinite(values) & (values > 0)]
-    if values.size < 3:
-        raise ValueError(f"{name} has {values.size} usable sample(s); allowed: at least 3 positive finite samples")
-    return np.sort(values)
-
-
-def bootstrap_medians(samples: Sequence[float] | np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """``draws`` medians of bootstrap resamples of ``samples``, drawn from their exact distribution."""
-    from scipy.stats import binom
-
-    x = _clean(samples, "samples")
-    n = x.size
-    m = (n + 1) // 2  # the (lower) median's rank in a resample of n
-    cdf = binom.sf(m - 1, n, np.arange(1, n + 1) / n)  # P(resample median <= x(k)), k = 1..n
-    ranks = np.searchsorted(cdf, rng.random(draws), side="left")
-    return x[np.minimum(ranks, n - 1)]
-
-
-def compare_samples(base: Sequence[float] | np.ndarray, new: Sequence[float] | np.ndarray,
-                    confidence: float = CONFIDENCE, draws: int = DEFAULT_DRAWS, seed: int = 0) -> Ratio:
-    """Ratio of the medians of ``new`` and ``base`` (e.g. latencies in ms) with its interval and verdict."""
-    if not 0.5 < confidence < 1.0:
-        raise ValueError(f"confidence={confidence!r} is invalid; allowed: a number between 0.5 and 1")
-    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 100:
-        raise ValueError(f"draws={draws!r} is invalid; allowed: an integer of at least 100")
-    a, b = _clean(base, "base"), _clean(new, "new")
-    rng = np.random.default_rng(seed)
-    ratios = bootstrap_medians(b, draws, rng) / bootstrap_medians(a, draws, rng)
-    tail = (1.0 - confidence) / 2.0
-    lo, hi = (float(v) for v in np.quantile(ratios, [tail, 1.0 - tail]))
-    ratio = float(np.median(b) / np.median(a))
-    verdict = "faster" if hi < 1.0 else "slower" if lo > 1.0 else "indistinguishable"
-    return Ratio(ratio, lo, hi, verdict, int(a.size), int(b.size))
+def _present(value: Any) -> bool:
+    """Whether a cell holds something (a frame holds a missing list as NaN)."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def _shown(value: object) -> str:
@@ -105,100 +74,129 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _keeps_samples(record: dict) -> bool:
-    """Whether this kind of record stores per-call samples: the engine's timed loop does; LoadGen's scenarios
-    and the article's protocol do not."""
-    return record.get("protocol") != "article" and record.get("scenario") in (None, "single")
+def has_rounds(record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` was measured in interleaved rounds (it stores its block medians)."""
+    return _present(_field(record, "rounds.block_ms"))
 
 
-def _stored(record: dict) -> str:
-    return "ok" if _keeps_samples(record) else f"no samples ({record.get('scenario') or record.get('protocol')})"
+def rounds_problem(record: Mapping[str, Any]) -> str | None:
+    """Why ``record``'s round data cannot be compared, or ``None`` when it can (or when it has none).
 
-
-def samples_problem(record: dict) -> str | None:
-    """Why ``record``'s stored ``samples_ms`` cannot be compared, or ``None`` when they can.
-
-    The samples come from a file, so they are checked as a command-line value would be: a flat
-    list of at least :data:`MIN_SAMPLES` numbers (not true/false), each finite, above 0 and at most
-    :data:`MAX_SAMPLE_MS`; and they must agree with the record's own ``latency_ms.p50`` when it has
-    one (the samples' median within :data:`P50_TOLERANCE`, or the p50 between the samples'
-    :data:`P50_PERCENTILES`), so a comparison never contradicts what ``report`` shows.
+    The data comes from a file, so it is checked as a command-line value would be (see the module's
+    docstring), so that a comparison never contradicts the median ``report`` shows.
     """
-    samples = record.get("samples_ms")
-    allowed = (f"allowed: a flat list of at least {MIN_SAMPLES} numbers of milliseconds, each above 0 and at "
-               f"most {MAX_SAMPLE_MS:.0f}")
-    if samples is None:
-        return "it stores no samples (samples_ms is missing)"
-    if not isinstance(samples, list):
-        return f"samples_ms={_shown(samples)} is not a list; {allowed}"
-    if len(samples) < MIN_SAMPLES:
-        return f"samples_ms holds {len(samples)} sample(s); {allowed}"
-    for index, value in enumerate(samples):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            kind = "a list (nested samples)" if isinstance(value, list) else type(value).__name__
-            return f"samples_ms[{index}]={_shown(value)} is {kind}, not a number; {allowed}"
-        if not (np.isfinite(value) and 0.0 < value <= MAX_SAMPLE_MS):
-            return f"samples_ms[{index}]={value!r} is impossible; {allowed}"
-    latency = record.get("latency_ms")
-    p50 = latency.get("p50") if isinstance(latency, dict) else None
-    if p50 is None:
-        return None  # an older record without percentiles: nothing for the samples to contradict
-    if isinstance(p50, bool) or not isinstance(p50, int | float) or not (np.isfinite(p50) and p50 > 0):
+    blocks, rounds = _field(record, "rounds.block_ms"), _field(record, "rounds.round")
+    if not _present(blocks):
+        if isinstance(_field(record, "rounds"), Mapping) and _field(record, "rounds"):
+            return "it was measured in rounds but stores no block medians (rounds.block_ms is missing)"
+        return None
+    allowed = f"allowed: a flat list of block medians in milliseconds, each above 0 and at most {MAX_BLOCK_MS:.0f}"
+    if not isinstance(blocks, list | tuple | np.ndarray):
+        return f"rounds.block_ms={_shown(blocks)} is not a list; {allowed}"
+    for index, value in enumerate(blocks):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            kind = "a list (nested values)" if isinstance(value, list) else type(value).__name__
+            return f"rounds.block_ms[{index}]={_shown(value)} is {kind}, not a number; {allowed}"
+        if not (math.isfinite(value) and 0.0 < value <= MAX_BLOCK_MS):
+            return f"rounds.block_ms[{index}]={value!r} is impossible; {allowed}"
+    if not isinstance(rounds, list | tuple | np.ndarray) or len(rounds) != len(blocks):
+        return (f"rounds.round={_shown(rounds)} does not give one round number per block; allowed: a list of "
+                f"{len(blocks)} whole numbers")
+    for index, value in enumerate(rounds):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            return f"rounds.round[{index}]={_shown(value)} is not a round number; allowed: a whole number from 0"
+    if len(set(int(v) for v in rounds)) != len(rounds):
+        return "rounds.round names a round twice; allowed: one block per round"
+    p50 = _field(record, "latency_ms.p50")
+    if not _present(p50) or len(blocks) == 0:
+        return None
+    if isinstance(p50, bool) or not isinstance(p50, int | float | np.number) or not (math.isfinite(p50) and p50 > 0):
         return f"latency_ms.p50={_shown(p50)} is impossible; allowed: a finite number of milliseconds above 0"
-    values = np.asarray(samples, dtype=float)
-    median = float(np.median(values))
-    if abs(median / p50 - 1.0) <= P50_TOLERANCE:
+    median = float(np.median(np.asarray(blocks, dtype=float)))
+    if abs(median / p50 - 1.0) > P50_TOLERANCE:
+        return (f"its block medians disagree with its own p50: their median is {median:.6g} ms, latency_ms.p50 is "
+                f"{p50:.6g} ms; the blocks or the p50 were changed after the run")
+    return None
+
+
+def median_of(record: Mapping[str, Any]) -> float:
+    """The record's median (``latency_ms.p50``) as a finite number, or NaN."""
+    value = _field(record, "latency_ms.p50")
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return float("nan")
+    return float(value) if math.isfinite(value) else float("nan")
+
+
+def between_rounds_halfwidth(record: Mapping[str, Any]) -> float | None:
+    """The relative half-width of the median's 95% interval over rounds; ``None`` without one (no rounds,
+    or a single round). The within-process interval is never returned: it is not the number's precision."""
+    value = _field(record, HALFWIDTH_FIELD)
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not math.isfinite(value):
         return None
-    low, high = (float(v) for v in np.percentile(values, P50_PERCENTILES))
-    if low * (1 - 1e-9) <= p50 <= high * (1 + 1e-9):
-        return None
-    return (f"its samples disagree with its own p50: their median is {median:.4g} ms, latency_ms.p50 is "
-            f"{p50:.4g} ms (allowed: within {P50_TOLERANCE:.0%}, or p50 between the samples' "
-            f"{P50_PERCENTILES[0]:g}th and {P50_PERCENTILES[1]:g}th percentiles, {low:.4g}-{high:.4g} ms); "
-            "the samples or the percentiles were changed after the run")
+    return float(value)
 
 
-def compare_records(base: dict, new: dict, **options: float | int) -> Ratio | None:
-    """:func:`compare_samples` on two records' stored samples; ``None`` when either is unusable
-    (:func:`samples_problem` says why)."""
-    if samples_problem(base) is not None or samples_problem(new) is not None:
-        return None
-    return compare_samples(base["samples_ms"], new["samples_ms"], **options)
+def _group(record: Mapping[str, Any]) -> str | None:
+    value = _field(record, "rounds.group")
+    return str(value) if isinstance(value, str) and value else None
 
 
-def describe(ratio: Ratio, new_name: str = "new", base_name: str = "base") -> str:
-    """One sentence a reader can trust: a winner only where the interval supports it."""
-    if ratio.verdict == "indistinguishable":
-        return (f"{new_name} and {base_name} are indistinguishable at this precision "
-                f"(ratio {ratio.ratio:.3f}, 95% interval {ratio.lo:.3f}-{ratio.hi:.3f})")
-    factor = 1.0 / ratio.ratio if ratio.verdict == "faster" else ratio.ratio
-    word = "faster" if ratio.verdict == "faster" else "slower"
-    return (f"{new_name} is {factor:.2f}x {word} than {base_name} "
-            f"(ratio {ratio.ratio:.3f}, 95% interval {ratio.lo:.3f}-{ratio.hi:.3f})")
+def compare_records(a: Mapping[str, Any], b: Mapping[str, Any], *, paired: bool | None = None,
+                    level: float = 0.95, seed: int = 0, names: tuple[str, str] = ("A", "B")) -> rs.Comparison:
+    """How A's time compares with B's (ratio A/B, its interval, the verdict for A): the one rule for "faster".
 
-
-def tie_groups(names: Sequence[str], samples: Sequence[Sequence[float]], **options: float | int) -> list[list[str]]:
-    """Rank by median and group neighbours whose difference the interval does not support.
-
-    Walks from the fastest: a name joins the current group while it is indistinguishable from
-    the group's first (fastest) member; otherwise it starts the next group. Names whose samples
-    are unusable are left out.
+    ``a`` and ``b`` are records, or rows of a flat results frame. ``paired`` defaults to whether they
+    share ``rounds.group``; ``compare BASE NEW`` passes ``False`` (two runs). A record without rounds,
+    with unusable round data (:func:`rounds_problem`) or with fewer than two rounds gets "cannot tell";
+    the reason names the side by ``names``.
     """
-    usable = []
-    for name, values in zip(names, samples, strict=True):
-        try:
-            usable.append((float(np.median(_clean(values, name))), name, values))
-        except ValueError:
+    ratio = median_of(a) / median_of(b) if median_of(b) > 0 else float("nan")
+    nan = float("nan")
+    for side, record in zip(names, (a, b), strict=True):
+        problem = rounds_problem(record)
+        if problem is not None:
+            return rs.Comparison(ratio, nan, nan, CANNOT_TELL, False, 0, f"{side}: {problem}")
+    if not has_rounds(a) or not has_rounds(b):
+        missing = [side for side, record in zip(names, (a, b), strict=True) if not has_rounds(record)]
+        who = f"{missing[0]} was" if len(missing) == 1 else "both were"
+        return rs.Comparison(ratio, nan, nan, CANNOT_TELL, False, 1, f"{who} {NO_ROUNDS}")
+    same = _group(a) is not None and _group(a) == _group(b)
+    together = same if paired is None else paired
+    result = rs.compare_samples(list(_field(a, "rounds.block_ms")), list(_field(a, "rounds.round")),
+                                list(_field(b, "rounds.block_ms")), list(_field(b, "rounds.round")),
+                                paired=together, level=level, seed=seed)
+    if result.verdict == CANNOT_TELL and not math.isfinite(result.ratio):
+        result = replace(result, ratio=ratio)
+    return result
+
+
+def describe(comparison: rs.Comparison, a_name: str = "A", b_name: str = "B") -> str:
+    """One sentence a reader can trust: a winner only where the rule gives one."""
+    if comparison.verdict == CANNOT_TELL:
+        return f"cannot tell whether {a_name} or {b_name} is faster: {comparison.reason}"
+    how = (f"ratio {comparison.ratio:.3f}, 95% interval {comparison.low:.3f}-{comparison.high:.3f} over "
+           f"{comparison.rounds} {'paired ' if comparison.paired else ''}rounds")
+    if comparison.verdict == TIE:
+        return f"{a_name} and {b_name} are indistinguishable at this precision ({how})"
+    factor = 1.0 / comparison.ratio if comparison.verdict == FASTER else comparison.ratio
+    return f"{a_name} is {factor:.2f}x {comparison.verdict} than {b_name} ({how})"
+
+
+def tie_groups(records: Sequence[Mapping[str, Any]], **options: Any) -> list[list[int]]:
+    """Positions of ``records`` grouped by :func:`compare_records`, fastest median first.
+
+    Walking from the fastest, a record joins the current group unless the rule says that group's
+    leader (its fastest member) is faster; "cannot tell" ties. Records without a finite median are
+    left out.
+    """
+    order = sorted((i for i in range(len(records)) if not math.isnan(median_of(records[i]))),
+                   key=lambda i: median_of(records[i]))
+    groups: list[list[int]] = []
+    for index in order:
+        if groups and compare_records(records[groups[-1][0]], records[index], **options).verdict != FASTER:
+            groups[-1].append(index)
             continue
-    usable.sort(key=lambda item: item[0])
-    groups: list[list[str]] = []
-    leader: Sequence[float] | None = None
-    for _, name, values in usable:
-        if leader is not None and compare_samples(leader, values, **options).verdict == "indistinguishable":
-            groups[-1].append(name)
-            continue
-        groups.append([name])
-        leader = values
+        groups.append([index])
     return groups
 
 
@@ -213,12 +211,12 @@ class RunComparison:
     only_new: list[dict] = field(default_factory=list)
     other_machine: list[dict] = field(default_factory=list)  # pairs left out: different machines
     not_ok: list[dict] = field(default_factory=list)  # pairs where either side is not ok
-    #: pairs left out because a record's samples are unusable: {"case", "problems": {"BASE"|"NEW": reason}}
+    #: pairs left out because a record's round data is unusable: {"case", "problems": {"BASE"|"NEW": reason}}
     unusable: list[dict] = field(default_factory=list)
 
     def regressions(self, min_change: float) -> list[dict]:
-        """Rows significantly slower by at least ``min_change``."""
-        return [r for r in self.rows if r["verdict"] == "slower" and abs(r["ratio"] - 1.0) >= min_change]
+        """Rows the rule calls slower, by at least ``min_change``."""
+        return [r for r in self.rows if r["verdict"] == SLOWER and abs(r["ratio"] - 1.0) >= min_change]
 
 
 def case_label(record: dict) -> str:
@@ -240,12 +238,13 @@ def _newest_by_measured_case(records: list[dict]) -> dict[str, dict]:
     return newest
 
 
-def compare_runs(base: list[dict], new: list[dict], across_machines: bool = False,
-                 **options: float | int) -> RunComparison:
-    """Match the newest record of each measured case (its case identity) on both sides; compare samples.
+def compare_runs(base: list[dict], new: list[dict], across_machines: bool = False, **options: Any) -> RunComparison:
+    """Match the newest record of each measured case (its case identity) on both sides; compare their rounds.
 
-    Pairs measured on different machines (:func:`benchlib.system.env.machine_key`) are compared only
-    with ``across_machines``, and then each row lists the fingerprint fields that differ.
+    Two runs share no rounds, so each pair is compared unpaired (:func:`compare_records` with
+    ``paired=False``); a side with one round (no rounds stored) gives "cannot tell". Pairs measured on
+    different machines (:func:`benchlib.system.env.machine_key`) are compared only with ``across_machines``,
+    and then each row lists the fingerprint fields that differ.
     """
     from benchlib.system.env import fingerprint_differences, machine_key
 
@@ -265,20 +264,14 @@ def compare_runs(base: list[dict], new: list[dict], across_machines: bool = Fals
         if not same_machine and not across_machines:
             result.other_machine.append({"case": case_label(b), "differs": differs})
             continue
-        # LoadGen scenario and article-protocol records store no per-call samples by design: such a pair
-        # is listed as not compared (as a failed pair is), never as unusable, so a gate is not failed by it.
-        # An engine record without samples is another matter: samples_problem makes it unusable.
-        if not (_keeps_samples(a) and _keeps_samples(b)):
-            result.not_ok.append({"case": case_label(b), "base": _stored(a), "new": _stored(b)})
-            continue
-        # each side is judged on its own: one side's bad samples are never blamed on the other
+        # each side is judged on its own: one side's bad round data is never blamed on the other
         problems = {side: why for side, record in (("BASE", a), ("NEW", b))
-                    if (why := samples_problem(record)) is not None}
+                    if (why := rounds_problem(record)) is not None}
         if problems:
             result.unusable.append({"case": case_label(b), "problems": problems})
             continue
-        ratio = compare_samples(a["samples_ms"], b["samples_ms"], **options)
-        result.rows.append({"case": case_label(b), "base_p50_ms": float(np.median(a["samples_ms"])),
-                            "new_p50_ms": float(np.median(b["samples_ms"])), **ratio.to_dict(),
+        comparison = compare_records(b, a, paired=False, names=("NEW", "BASE"), **options)  # NEW relative to BASE
+        result.rows.append({"case": case_label(b), "base_p50_ms": median_of(a), "new_p50_ms": median_of(b),
+                            **comparison.to_dict(),
                             "fingerprint_differs": ", ".join(f"{k}: {x} -> {y}" for k, (x, y) in differs.items())})
     return result
