@@ -17,6 +17,7 @@ import pandas as pd
 from benchlib.report.tables import finite, one_per_case, single_call_rows
 from benchlib.results.schema import CASE_FIELDS
 from benchlib.roofline.peaks import percent_of_peak
+from benchlib.studies.compare import HALFWIDTH_FIELD
 
 #: The columns that name a sweep's case: its case fields (:data:`benchlib.results.schema.CASE_FIELDS`) but
 #: the protocol and scenario, which a sweep's single-call records all share.
@@ -51,7 +52,8 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     data = one_per_case(single_call_rows(df))  # the newest record of each case, as in every other summary
     out = pd.DataFrame({c: data[c] if c in data.columns else None for c in [*IDENTITY, "status", "error"]})
     out["p50_ms"] = _num(data, "latency_ms.p50")
-    out["p50_halfwidth"] = _num(data, "stopping.halfwidth")  # relative; NaN where a record has no interval
+    # relative, over rounds; NaN without rounds (the within-process interval is never the number's precision)
+    out["p50_halfwidth"] = finite(_num(data, HALFWIDTH_FIELD))
     out["throughput_sps"] = _num(data, "throughput_sps")
     out["flops_per_sample"] = _num(data, "flops_per_sample")
     out["gflops"] = _num(data, "gflops")  # the worker's: flops/sample × batch over the median call
