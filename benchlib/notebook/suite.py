@@ -40,9 +40,9 @@ LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 #: Seconds each notebook took on a 2-core machine (quick, full): the estimate before a run has been timed
 #: here; afterwards outputs/logs/suite-timings.json holds this machine's own durations.
 TYPICAL_SECONDS = {
-    "quick": {"00_numpy": 10, "01_pytorch": 30, "02_tensorflow": 50, "03_jax": 25, "04_onnxruntime": 12,
-              "05_openvino": 18, "06_litert": 25, "article": 140, "method_ablation": 110, "sweeps": 150,
-              "scenarios": 200, "models": 240, "your_model": 30, "precision": 150, "comparison": 20},
+    "quick": {"00_numpy": 5, "01_pytorch": 10, "02_tensorflow": 12, "03_jax": 7, "04_onnxruntime": 5,
+              "05_openvino": 6, "06_litert": 5, "article": 20, "method_ablation": 65, "sweeps": 20,
+              "scenarios": 15, "models": 18, "your_model": 6, "precision": 14, "comparison": 5},
     "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
              "05_openvino": 35, "06_litert": 50, "article": 160, "method_ablation": 130, "sweeps": 480,
              "scenarios": 420, "models": 600, "your_model": 60, "precision": 400, "comparison": 25},
@@ -68,6 +68,14 @@ class Settings:
     scenario_backends: tuple[str, ...] = ()
     #: frameworks of the models notebook (model x framework matrix); empty: every installed backend
     models_backends: tuple[str, ...] = ()
+    #: models of the models notebook; empty: the notebook's own (the four zoo models)
+    ranked_models: tuple[str, ...] = ()
+    #: backends of the sweeps notebook; empty: every installed backend
+    sweep_backends: tuple[str, ...] = ()
+    #: LoadGen scenarios of the scenarios notebook; empty: the notebook's own (all four)
+    scenarios: tuple[str, ...] = ()
+    #: frameworks of the precision notebook; None: ``models_backends``
+    precision_backends: tuple[str, ...] | None = None
     #: the your_model notebook's model (an .onnx path or torch:package.module:function); "": the zoo's fnn as ONNX
     user_model: str = ""
     #: precision target of the notebooks that stop on precision (relative half-width of the median's
@@ -79,8 +87,18 @@ class Settings:
     precision_min_time_s: float = 0.25
 
 
-QUICK = Settings(batch_sizes=(1, 1000), min_time_s=0.3, num_runs=20, ablation_num_runs=10,
-                 sweep_batch_sizes=(1, 64, 1000), sweep_min_time_s=0.15, quick=True, scenario_min_duration_s=0.5)
+#: The quick run (``make reproduce QUICK=1``, about 3 minutes on 2 cores): every notebook runs every cell on
+#: small but real work. Fixed-time loops (``target_ci=0``): a precision target measures in interleaved rounds,
+#: several processes per case, which alone would take longer than the whole quick run. Framework notebooks:
+#: the default variant at the article's batch; sweeps and scenarios on NumPy and ONNX Runtime (every ONNX
+#: Runtime variant, all four LoadGen scenarios); the models, your_model and precision notebooks on two or
+#: three frameworks that start in about a second (NumPy, ONNX Runtime, OpenVINO), the models on fnn and resnet8.
+QUICK = Settings(batch_sizes=(1000,), min_time_s=0.2, num_runs=20, ablation_num_runs=10,
+                 sweep_batch_sizes=(1, 1000), sweep_min_time_s=0.1, framework_variants=(), quick=True,
+                 scenario_min_duration_s=0.3, scenario_backends=("numpy", "onnxruntime"),
+                 models_backends=("numpy", "onnxruntime", "openvino"), ranked_models=("fnn", "resnet8"),
+                 sweep_backends=("numpy", "onnxruntime"), precision_backends=("onnxruntime", "openvino"),
+                 target_ci=0.0)
 FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablation_num_runs=100,
                 sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096), sweep_min_time_s=0.25)
 #: The smallest run that still executes every cell of every notebook (used by the tests).
@@ -105,15 +123,17 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
         return {**common, "num_runs": settings.ablation_num_runs, "min_time_s": settings.min_time_s}
     if name == "sweeps":
         return {**common, "batch_sizes": list(settings.sweep_batch_sizes),
-                "min_time_s": settings.sweep_min_time_s, "quick": settings.quick, **_target(settings)}
+                "min_time_s": settings.sweep_min_time_s, "quick": settings.quick, **_target(settings),
+                **_chosen("backends", settings.sweep_backends)}
     if name == "scenarios":
         return {**common, "min_duration_s": settings.scenario_min_duration_s, "quick": settings.quick,
-                "backends": list(settings.scenario_backends)}
+                "backends": list(settings.scenario_backends), **_chosen("scenarios", settings.scenarios)}
     if name == "models":
         # quick: the models' quick batch sizes, fixed-time loops, no peak measurement
         timing = {"min_time_s": settings.sweep_min_time_s, "target_ci": 0.0, "percent_of_peak": False} \
             if settings.quick else {"min_time_s": settings.precision_min_time_s, **_target(settings)}
-        return {**common, "backends": list(settings.models_backends), "quick": settings.quick, **timing}
+        return {**common, "backends": list(settings.models_backends), "quick": settings.quick, **timing,
+                **_chosen("models", settings.ranked_models)}
     if name == "your_model":
         timing = {"min_time_s": settings.sweep_min_time_s if settings.quick else settings.precision_min_time_s}
         return {**common, **_target(settings), "model": settings.user_model,
@@ -122,11 +142,17 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
         # quick: short loops, a smaller large batch and calibration set (the evaluation set stays 1,000 inputs)
         timing = {"min_time_s": settings.sweep_min_time_s, "batch_sizes": [1, 64], "calibration_size": 64} \
             if settings.quick else {"min_time_s": settings.precision_min_time_s}
-        return {**common, "backends": list(settings.models_backends), **timing, **_target(settings)}
+        backends = settings.models_backends if settings.precision_backends is None else settings.precision_backends
+        return {**common, "backends": list(backends), **timing, **_target(settings)}
     if name == "comparison":
         # the article-shaped tables use the largest batch measured (the article's 1000 by default)
         return {**common, "batch_size": max(settings.batch_sizes)}
     return common
+
+
+def _chosen(parameter: str, values: tuple[str, ...]) -> dict[str, list[str]]:
+    """``{parameter: values}`` when ``values`` names some (the notebook's own default otherwise)."""
+    return {parameter: list(values)} if values else {}
 
 
 def _target(settings: Settings) -> dict[str, float]:
@@ -174,6 +200,18 @@ def failure_summary(exc: BaseException) -> str:
     return traceback.format_exception_only(exc)[-1].strip()[:500]
 
 
+def label_quick(path: Path, notice: str) -> None:
+    """Put ``notice`` (Markdown) first in the executed notebook ``path``, so that whoever opens it sees that
+    it ran with the quick settings; tagged so that report.html, which says it once at the top, leaves it out."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(notice)
+    cell.metadata["tags"] = ["remove-from-report", "quick-run"]
+    notebook.cells.insert(0, cell)
+    nbformat.write(notebook, path)
+
+
 def archive_previous_results() -> Path | None:
     """Move the previous suite's results, tables and figures aside, so that the comparison shows this run only.
 
@@ -204,7 +242,7 @@ def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None,
     ``console`` receives the suite's own lines (default: this process's standard output); each
     notebook's other output goes to ``outputs/logs/<notebook>.log``.
     """
-    from benchlib.report.html import write_report
+    from benchlib.report.html import QUICK_NOTICE, write_report
 
     names = tuple(notebooks or FRAMEWORK_NOTEBOOKS + ANALYSIS_NOTEBOOKS)
     executed_dir = outputs_dir() / "notebooks"
@@ -236,6 +274,8 @@ def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None,
                 except Exception as exc:  # noqa: BLE001 - one failing notebook must not stop the suite
                     failure = failure_summary(exc)
                     traceback.print_exc()  # into the notebook's log
+            if settings.quick and target.exists():
+                label_quick(target, QUICK_NOTICE)
             seconds = time.perf_counter() - tick
             left = timings.left(names[index:])
             elapsed = time.perf_counter() - started
@@ -253,12 +293,17 @@ def run_suite(settings: Settings, notebooks: tuple[str, ...] | None = None,
                       if (executed_dir / f"{name}.ipynb").exists()]
         if reportable:
             result.report = write_report(reportable, outputs_dir() / "report.html",
-                                         "benchlib: CPU inference benchmark")
+                                         "benchlib: CPU inference benchmark", quick=settings.quick)
     finally:
         if own_console:
             console.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+#: What the console says first in a quick run.
+QUICK_CONSOLE = ("quick run (QUICK=1): every notebook on small work with short, fixed-time loops; the numbers are "
+                 "short measurements, not the benchmark's results (`make reproduce` runs the full suite)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,11 +337,17 @@ def main(argv: list[str] | None = None) -> int:
     # First the promise everything rests on: every backend computes the same function.
     # In a child process, so that no framework is loaded into this one; its table on the console,
     # the frameworks' messages in the log.
-    print("verifying every backend against the float64 reference ...", flush=True)
+    settings = QUICK if args.quick else FULL
+    if settings.quick:
+        print(QUICK_CONSOLE, flush=True)
+    # the models this run measures (the quick run: its few; the full run: every zoo model, verify's default)
+    models = ["--models", *settings.ranked_models] if settings.ranked_models else []
+    print(f"verifying every backend against the float64 reference{' on ' + ', '.join(models[1:]) if models else ''}"
+          " ...", flush=True)
     verify_log = logs_dir() / "verify.log"
     verify_log.parent.mkdir(parents=True, exist_ok=True)
     with verify_log.open("w", encoding="utf-8") as log:
-        verified = subprocess.run([sys.executable, "-m", "benchlib", "verify"], check=False, stderr=log)
+        verified = subprocess.run([sys.executable, "-m", "benchlib", "verify", *models], check=False, stderr=log)
     if verified.returncode != 0:
         # verify exits 1 when a backend failed, and also when every backend was skipped for a model
         print(f"warning: verification did not pass everywhere (a backend failed, whose runs are marked invalid "
@@ -304,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(details: {verify_log})", flush=True)
     print("running the notebooks (each one's framework messages and cell output: outputs/logs/<notebook>.log)",
           flush=True)
-    result = run_suite(QUICK if args.quick else FULL, tuple(args.notebooks) if args.notebooks else None)
-    print(f"\nsuite finished in {duration(result.seconds)}")
+    result = run_suite(settings, tuple(args.notebooks) if args.notebooks else None)
+    print(f"\n{'quick run' if settings.quick else 'suite'} finished in {duration(result.seconds)}")
     print(f"  executed notebooks: {outputs_dir() / 'notebooks'}")
     print(f"  results:            {results_dir()}")
     print(f"  figures:            {figures_dir()}")
@@ -314,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{verify_log.name})")
     if result.report:
         print(f"  report:             {result.report}")
+    if settings.quick:
+        print("  (quick run: short measurements; `make reproduce` for the full run)")
     for name, error in result.failed.items():
         print(f"  FAILED {name}: {error[:300]}  (see {result.logs.get(name, logs_dir())})")
     return 1 if result.failed else 0

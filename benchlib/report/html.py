@@ -24,12 +24,29 @@ def inert_markdown(text: str) -> str:
     return _LINK.sub(lambda m: m.group(0).replace("]", "&#93;"), _TAG.sub("&lt;", text))
 
 
-def combine_notebooks(paths: list[Path], title: str) -> nbformat.NotebookNode:
-    """One notebook holding each notebook's cells in turn, minus parameter cells."""
+#: What the title of a quick run's report adds.
+QUICK_TITLE = "quick run"
+#: The first thing a quick run's report says (and each notebook the quick suite executed): what it is and
+#: how to get the real numbers.
+QUICK_NOTICE = (
+    "> **Quick run (`make reproduce QUICK=1`): short measurements, not the benchmark's results.** Every notebook "
+    "ran every cell, but on small work: fewer batch sizes, variants, frameworks and models than the full run, "
+    "and timed loops of a fraction of a second at a fixed length, without the precision target the full run "
+    "measures to (interleaved rounds until the median's 95% interval is narrow). The numbers show that everything "
+    "works and roughly where each framework stands; they are not for quoting or ranking close results. "
+    "For the full run: `make reproduce` (or `python -m benchlib.notebook.suite`)."
+)
+
+
+def combine_notebooks(paths: list[Path], title: str, notice: str | None = None) -> nbformat.NotebookNode:
+    """One notebook holding each notebook's cells in turn, minus parameter cells; ``notice`` (Markdown)
+    right under the title."""
     combined = nbformat.v4.new_notebook()
     combined.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                          "language_info": {"name": "python"}}
     combined.cells.append(nbformat.v4.new_markdown_cell(f"# {title}"))
+    if notice:
+        combined.cells.append(nbformat.v4.new_markdown_cell(notice))
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
@@ -49,10 +66,11 @@ def combine_notebooks(paths: list[Path], title: str) -> nbformat.NotebookNode:
     return combined
 
 
-def write_report(notebooks: list[Path], out: Path, title: str = "benchlib report") -> Path:
+def write_report(notebooks: list[Path], out: Path, title: str = "benchlib report", quick: bool = False) -> Path:
     """Render ``notebooks`` (already executed) into one HTML file with no code shown.
 
-    Images are inlined as base64 by the exporter, so the file is self-contained.
+    Images are inlined as base64 by the exporter, so the file is self-contained. ``quick``: the notebooks
+    ran with the quick settings; the title says so and :data:`QUICK_NOTICE` comes first.
     """
     from nbconvert import HTMLExporter
 
@@ -63,7 +81,9 @@ def write_report(notebooks: list[Path], out: Path, title: str = "benchlib report
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(combine_notebooks(notebooks, title))
+    if quick:
+        title = f"{title} ({QUICK_TITLE})"
+    body, _ = exporter.from_notebook_node(combine_notebooks(notebooks, title, QUICK_NOTICE if quick else None))
     body = body.replace("<title>Notebook</title>", f"<title>{html.escape(title)}</title>", 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(body, encoding="utf-8")
