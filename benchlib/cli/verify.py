@@ -90,7 +90,7 @@ def add_models_option(parser: argparse.ArgumentParser, default: list[str] | None
     """``--models NAME ...`` (``--model`` is accepted as an alias); ``user_models=False``: zoo names only."""
     offered = ", ".join(MODELS)
     if user_models:
-        offered += ", a path to an .onnx file or torch:package.module:function"
+        offered += ", a path to an .onnx file, torch:package.module:function or keras:package.module:function"
     parser.add_argument("--models", "--model", dest="models", nargs="+", default=default, metavar="NAME",
                         type=model_name if user_models else zoo_model_name, action=checked_list(ModelNames),
                         help=f"models to include ({offered}); default: {default_help}")

@@ -36,13 +36,14 @@ def new_backend(case: RunCase, spec: Any, threads: int | None, variant: str | No
 
 
 def precision_fields(backend: Any, case: RunCase, env: dict[str, Any]) -> dict[str, Any]:
-    """The record's precision fields of a backend made by :func:`new_backend` (before its build)."""
-    from benchlib.precision import CALIBRATION_SEED
+    """The record's precision fields of a backend made by :func:`new_backend` (before its build); the calibration
+    set says what it was drawn from (:func:`benchlib.precision.drawn_from`)."""
+    from benchlib.precision import CALIBRATION_SEED, drawn_from
     from benchlib.precision.hardware import hardware_support
 
     size = backend.calibration_size if case.precision == "int8-static" else None
     return {"precision_path": backend.precision_path,
-            "calibration": {"size": size, "seed": CALIBRATION_SEED} if size else None,
+            "calibration": {"size": size, "seed": CALIBRATION_SEED, **drawn_from(backend.spec)} if size else None,
             "precision_hardware": hardware_support(case.precision, env.get("isa_flags") or [])}
 
 

@@ -210,13 +210,17 @@ def check_precisions(values: object, name: str = "precisions") -> Precisions:
     return _checked_list(Precisions, name, values, check_precision, f"precision names from {', '.join(PRECISIONS)}")
 
 
-#: What a command that measures zoo models only says about the others.
-ZOO_ONLY = "ONNX files and factories are measured by run and verify"
+#: What a study that measures zoo models only (a fleet, whose hosts would each need the user's file or factory;
+#: the models notebook's matrix) says about the others.
+ZOO_ONLY = "ONNX files and factories are measured by run, verify, sweep, scenarios and the precision notebook"
+#: The forms of a user's model, as a refusal lists them.
+USER_FORMS = "paths to .onnx files, torch:package.module:function or keras:package.module:function"
 
 
 def check_model(value: object, name: str = "model", zoo_only: bool = False) -> str:
-    """A model name: a zoo name, a path to an ``.onnx`` file or ``torch:package.module:function`` (its form
-    only: the case grid reads the file); ``zoo_only``: a zoo name (sweeps, scenarios, fleet)."""
+    """A model name: a zoo name, a path to an ``.onnx`` file, ``torch:package.module:function`` or
+    ``keras:package.module:function`` (its form only: the case grid reads the file and plans a factory);
+    ``zoo_only``: a zoo name (a fleet, the models notebook's matrix)."""
     if zoo_only:
         if value not in MODELS:
             raise ValueError(f"{name}={value!r} is invalid; allowed: {', '.join(MODELS)} ({ZOO_ONLY})")
@@ -239,12 +243,14 @@ def check_model(value: object, name: str = "model", zoo_only: bool = False) -> s
 
 def check_models(values: object, name: str = "models", zoo_only: bool = False) -> ModelNames:
     """Model names (a single name becomes a list of one), each once: one ONNX file named several ways
-    (``m.onnx``, ``./m.onnx``, its absolute path) runs once, under the first spelling, with a note."""
-    if isinstance(values, ModelNames):
+    (``m.onnx``, ``./m.onnx``, its absolute path) runs once, under the first spelling, with a note.
+
+    Checked names are taken as they are; ``zoo_only`` still refuses a checked user model (a notebook's
+    ``models`` takes any model, the study it goes to may take zoo models only)."""
+    if isinstance(values, ModelNames) and not (zoo_only and any(value not in MODELS for value in values)):
         return values
     items = as_list(name, values) if values is not None else []
-    allowed = f"names from {', '.join(MODELS)}" + (f" ({ZOO_ONLY})" if zoo_only else
-                                                   ", paths to .onnx files or torch:package.module:function")
+    allowed = f"names from {', '.join(MODELS)}" + (f" ({ZOO_ONLY})" if zoo_only else f", {USER_FORMS}")
     if not items:
         raise ValueError(f"{name}={values!r} is invalid; allowed: a non-empty list of {allowed}")
     if not zoo_only:
@@ -331,7 +337,7 @@ CHECKS: dict[str, Callable[[object, str], object]] = {
     "batch_size": check_batch_size,
     "threads": check_threads,
     "threads_list": lambda value, name: check_thread_counts(value, name, explicit=True),
-    "models": lambda value, name: check_models(value, name, zoo_only=True),
+    "models": check_models,  # any model's form; a study taking zoo models only refuses the others itself
     "precisions": check_precisions,
     "scenarios": lambda value, name: check_scenarios(value, name, loadgen_only=True),
     "min_time_s": _seconds(allow_zero=True),

@@ -175,20 +175,31 @@ class OnnxModel:
         """
         self.check_batch(batch_size)
         rng = np.random.default_rng(seed)
+        ranges = self.drawn_ranges()
         feeds = {}
         for info in self.inputs:
             shape = (batch_size, *info.shape)
             dtype = np.dtype(info.dtype)
-            low, high = self.input_ranges.get(info.name, (0, None))
+            low, high = ranges[info.name]
             if dtype == np.bool_:  # a range is within 0:2 (False, True)
-                feeds[info.name] = rng.integers(int(low), int(high) if high is not None else 2, size=shape).astype(bool)
+                feeds[info.name] = rng.integers(int(low), int(high), size=shape).astype(bool)
             elif np.issubdtype(dtype, np.integer):
-                top = int(high) if high is not None else info.high or DEFAULT_INT_HIGH
-                feeds[info.name] = rng.integers(int(low), top, size=shape).astype(dtype)
+                feeds[info.name] = rng.integers(int(low), int(high), size=shape).astype(dtype)
             else:
-                span = (high - low) if high is not None else 1.0
-                feeds[info.name] = (low + span * rng.random(shape, dtype=np.float64)).astype(dtype)
+                feeds[info.name] = (low + (high - low) * rng.random(shape, dtype=np.float64)).astype(dtype)
         return feeds
+
+    def drawn_ranges(self) -> dict[str, tuple[float, float]]:
+        """Per input, the values :meth:`random_input` draws, [low, high): ``input_ranges``' or the default."""
+        ranges = {}
+        for info in self.inputs:
+            dtype = np.dtype(info.dtype)
+            low, high = self.input_ranges.get(info.name, (0, None))
+            if high is None:
+                high = 2 if dtype == np.bool_ else (info.high or DEFAULT_INT_HIGH) if np.issubdtype(dtype, np.integer) \
+                    else 1.0
+            ranges[info.name] = (low, high)
+        return ranges
 
     @cached_property
     def _evaluator(self) -> Any:

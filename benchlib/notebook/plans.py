@@ -96,14 +96,16 @@ def plan_sweeps_outputs(config: SweepConfig, results_dir: Path, figures_dir: Pat
 
 def plan_scenarios_outputs(config: ScenarioConfig, results_dir: Path, figures_dir: Path, tables_dir: Path) -> Path:
     """The scenarios notebook: ``scenarios.jsonl`` (``scenarios-quick.jsonl`` when quick), its tables and
-    one load-curve chart per model. Returns the results file to pass to
-    :func:`~benchlib.studies.scenarios.run_scenarios`."""
+    one load-curve chart per model (named by :func:`~benchlib.models.user.file_label`). Returns the results
+    file to pass to :func:`~benchlib.studies.scenarios.run_scenarios`."""
+    from benchlib.models.user import file_label
     from benchlib.studies.plan import results_file
     from benchlib.studies.scenarios import build_cases
 
     path = results_file("scenarios", config.quick, results_dir)
     plan_outputs(path, tables_dir, SCENARIO_TABLES, figures_dir,
-                 [f"scenarios_load_curve_{model}" for model in config.models], runs=len(build_cases(config)))
+                 [f"scenarios_load_curve_{file_label(model)}" for model in config.models],
+                 runs=len(build_cases(config)))
     return path
 
 

@@ -95,6 +95,18 @@ def draw_inputs(spec: Any, size: int, seed: int) -> np.ndarray | dict[str, np.nd
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
+def drawn_from(spec: Any) -> dict[str, Any]:
+    """What a user's model's calibration and evaluation inputs are (in a record's ``calibration``): seeded random
+    inputs within each input's range (``--input-range``, else the default: floats in [0, 1), ids below the rows
+    of the table they index), each range listed. A zoo model's come from its own generator: nothing added."""
+    drawn = getattr(spec, "drawn_ranges", None)
+    if drawn is None:
+        return {}
+    ranges = {name: [low, high] for name, (low, high) in drawn().items()}
+    listed = ", ".join(f"{name} [{low:g}, {high:g})" for name, (low, high) in ranges.items())
+    return {"inputs": f"seeded random inputs within the model's input ranges: {listed}", "input_ranges": ranges}
+
+
 def calibration_set(spec: Any, size: int = CALIBRATION_SIZE) -> np.ndarray | dict[str, np.ndarray]:
     """The model's seeded calibration inputs, shared by every framework that calibrates."""
     return draw_inputs(spec, size, CALIBRATION_SEED)

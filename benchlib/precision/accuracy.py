@@ -3,10 +3,12 @@
 Three numbers: the largest and the mean absolute error of the outputs, and the decision agreement,
 the share of inputs whose decision equals the reference's. The decision is the thresholded
 probability (> 0.5) for a single sigmoid output (``fnn``, ``lstm_spam``) and the arg-max class
-otherwise (the classifiers). The reference is the float64 NumPy forward pass for a zoo model and
-ONNX's reference evaluator for a user's model (an ONNX file or a factory's export), whose every
-output is compared; its decision is its first output's, and ``max_rel_err`` gives the error
-relative to each output's magnitude, as its fp32 check does.
+otherwise (the classifiers). The reference is the float64 NumPy forward pass for a zoo model. A user's
+model (an ONNX file, a factory's export) has no labels and no float64 twin: its reduced precision is judged
+by agreement with its own fp32 outputs, the float32 graph run by ONNX's reference evaluator (or its fallback;
+a Keras model: the model itself in float64); every output is compared, its decision is its first output's,
+and ``max_rel_err`` gives the error relative to each output's magnitude, as its fp32 check does. The record
+names the reference (``accuracy.reference``) and the measure (``accuracy.measure``).
 """
 
 from __future__ import annotations
@@ -69,13 +71,27 @@ def predict_in_batches(predict: Callable[[Any], Any], inputs: Inputs,
     return np.concatenate(chunks)
 
 
-def _user_reference(spec: Any, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """Every output of ONNX's reference evaluator over ``inputs`` (in the graph's own batches if it has one)."""
+#: What the accuracy of a reduced precision measures (a record's ``accuracy.measure``), for a zoo model and a user's.
+ZOO_MEASURE = ("agreement with benchlib's float64 NumPy reference of the same weights: largest and mean absolute "
+               "error of the output, and the share of inputs whose decision is the reference's")
+USER_MEASURE = ("agreement with the model's own full-precision outputs (its float32 graph, or a Keras model in "
+                "float64, run by the reference named in accuracy.reference): largest and mean absolute error and "
+                "largest error relative to each output's magnitude, over every output, and the share of inputs "
+                "whose decision on the first output is the reference's")
+
+
+def _user_reference(spec: Any, inputs: dict[str, np.ndarray]) -> tuple[list[np.ndarray], str]:
+    """Every output of the model's full-precision reference over ``inputs`` (in the graph's own batches if it has
+    one), and the reference's method (ONNX's reference evaluator, its fallback, or a Keras model in float64)."""
     from benchlib.precision import feed_rows, row_count, take_rows
 
     step = feed_rows(spec, row_count(inputs))
-    parts = [spec.reference(take_rows(inputs, start, start + step)) for start in range(0, row_count(inputs), step)]
-    return [np.concatenate([np.asarray(p[i], dtype=np.float64) for p in parts]) for i in range(len(parts[0]))]
+    parts = [spec.reference_check(take_rows(inputs, start, start + step))
+             for start in range(0, row_count(inputs), step)]
+    methods = ", ".join(dict.fromkeys(part.method for part in parts))
+    outputs = [np.concatenate([np.asarray(p.outputs[i], dtype=np.float64) for p in parts])
+               for i in range(len(parts[0].outputs))]
+    return outputs, methods
 
 
 def _errors(outputs: list[np.ndarray], reference: list[np.ndarray]) -> tuple[float, float, float]:
@@ -100,16 +116,20 @@ def evaluate(predict: Callable[[Any], Any], spec: Any, batch_size: int, size: in
     inputs = evaluation_set(spec, size)
     outputs = predict_in_batches(predict, inputs, batch_size)
     extra: dict[str, Any] = {}
-    if isinstance(inputs, dict):  # a user's model: every output against ONNX's reference evaluator
-        reference = _user_reference(spec, inputs)
+    if isinstance(inputs, dict):  # a user's model: every output against its full-precision outputs
+        reference, method = _user_reference(spec, inputs)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         worst, mean, relative = _errors(outputs, reference)
-        extra = {"max_rel_err": relative, "decision_output": spec.outputs[0].name}
+        extra = {"max_rel_err": relative, "decision_output": spec.outputs[0].name, "reference": method,
+                 "measure": USER_MEASURE}
         first, first_reference = (outputs[0], reference[0]) if outputs else (None, reference[0])
     else:
+        from benchlib.models.reference_check import NUMPY_FLOAT64
+
         reference_array = np.asarray(reference_forward(spec, inputs), dtype=np.float64)
         worst, mean, _ = _errors([outputs.reshape(reference_array.shape)], [reference_array])
         first, first_reference = outputs, reference_array
+        extra = {"reference": NUMPY_FLOAT64, "measure": ZOO_MEASURE}
     agree = (decisions(first) == decisions(first_reference) if first is not None and len(first) == len(first_reference)
              else np.zeros(len(first_reference), dtype=bool))
     rule = "sigmoid > 0.5" if first_reference.reshape(len(first_reference), -1).shape[1] == 1 else "argmax"

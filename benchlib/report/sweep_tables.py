@@ -7,6 +7,7 @@ returns a DataFrame; sentences about results are built from those frames, never 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,10 +184,17 @@ class Target:
     explanation: str
 
 
-def _layer_count(model: str) -> int:
-    from benchlib.models.zoo import get_model
+def _layer_count(model: str) -> int | None:
+    """A zoo model's layers; None for a user's model (its graph's nodes are not layers)."""
+    from benchlib.models.zoo import MODELS, get_model
 
-    return len(get_model(model).layers)
+    return len(get_model(model).layers) if model in MODELS else None
+
+
+def _per_layer(fixed: dict[str, float], before: str = " ≈ ") -> str:
+    """`` ≈ N µs per layer`` of a fixed cost, or nothing for a user's model."""
+    value = fixed["per_layer_us"]
+    return f"{before}{value:.1f} µs per layer" if math.isfinite(value) else ""
 
 
 def _fixed_overhead_us(df: pd.DataFrame, backend: str, variant: str, threads: int | None) -> dict[str, float] | None:
@@ -198,8 +206,9 @@ def _fixed_overhead_us(df: pd.DataFrame, backend: str, variant: str, threads: in
     row = row.iloc[0]
     flop_us = row["flops_per_sample"] / (row["peak_gflops"] * 1e9) * 1e6 if row["peak_gflops"] > 0 else 0.0
     fixed = row["p50_ms"] * 1e3 - flop_us
+    layers = _layer_count(str(row["model"]))
     return {"p50_us": row["p50_ms"] * 1e3, "flop_us": flop_us, "fixed_us": fixed,
-            "per_layer_us": fixed / _layer_count(str(row["model"]))}
+            "per_layer_us": fixed / layers if layers else math.nan}
 
 
 def _explain_rate(df: pd.DataFrame, row: pd.Series, threads: int | None) -> str:
@@ -211,8 +220,8 @@ def _explain_rate(df: pd.DataFrame, row: pd.Series, threads: int | None) -> str:
             f"FLOPs at peak; {excess_ms * 1e3:.0f} µs elsewhere")
     if fixed is not None:
         share = 100.0 * min(fixed["fixed_us"] / 1e3, excess_ms) / excess_ms if excess_ms > 0 else 0.0
-        text += (f"; its per-call fixed cost (batch-1 p50 minus FLOP time) is {fixed['fixed_us']:.0f} µs "
-                 f"≈ {fixed['per_layer_us']:.1f} µs per layer, {share:.0f}% of that gap; the rest is the "
+        text += (f"; its per-call fixed cost (batch-1 p50 minus FLOP time) is {fixed['fixed_us']:.0f} µs"
+                 f"{_per_layer(fixed)}, {share:.0f}% of that gap; the rest is the "
                  f"kernels running below peak on this model's narrow layers")
     return text
 
@@ -266,8 +275,8 @@ def targets_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
             fixed = _fixed_overhead_us(df, best["backend"], best["variant"], threads)
             explanation = (f"{best['backend']}/{best['variant']}: the FLOPs of one sample take "
                            f"{fixed['flop_us']:.2f} µs at peak, so {fixed['fixed_us']:.1f} µs of the "
-                           f"{p50_us:.1f} µs is fixed per-call cost (Python call, framework dispatch, "
-                           f"≈ {fixed['per_layer_us']:.1f} µs per layer)") if fixed else ""
+                           f"{p50_us:.1f} µs is fixed per-call cost (Python call, framework dispatch"
+                           f"{_per_layer(fixed, before=', ≈ ')})") if fixed else ""
         rows.append(Target(name3, f"{p50_us:.1f} µs ({best['backend']}/{best['variant']})", met, explanation))
     table = pd.DataFrame([{"target": t.name, "measured": t.measured,
                            "met": "n/a" if t.met is None else ("yes" if t.met else "no"),
