@@ -65,11 +65,11 @@ NOTEBOOK_FILES = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 #: A torch factory with two outputs (tests/user_factories.py).
 TWO_HEADS = "torch:tests.user_factories:two_heads"
 #: ``benchlib run`` options for a short measurement.
-QUICK = ("--min-time", "0.05", "--warmup-time", "0", "--no-progress")
+QUICK = ("--min-time-s", "0.05", "--warmup-time-s", "0", "--no-progress")
 #: ``benchlib run`` options for the shortest measurement the CLI accepts: three calls, no precision target (for
 #: tests that check records, not speed).
-FAST_CLI = ["--min-time", "0.001", "--min-calls", "3", "--target-ci", "0", "--warmup-time", "0.001",
-            "--warmup-calls", "1", "--warmup-max", "0", "--no-progress"]
+FAST_CLI = ["--min-time-s", "0.001", "--min-calls", "3", "--target-ci", "0", "--warmup-time-s", "0.001",
+            "--warmup-calls", "1", "--warmup-max-s", "0", "--no-progress"]
 #: :class:`~benchlib.engine.case.RunCase` settings for the shortest measurement: three calls, no precision target.
 FAST_CASE = {"min_time_s": 0.0, "min_calls": 3, "warmup_time_s": 0.0, "warmup_calls": 1, "target_ci": 0.0}
 #: RunCase settings for a short measurement of at least five calls (the default precision target).

@@ -285,7 +285,7 @@ def test_corrected_runs_are_isolated_processes():
 def test_cli_end_to_end(tmp_path, capsys):
     from benchlib.cli import main
 
-    status = main(["article", "--num-runs", "2", "--out", str(tmp_path), "--min-time", "0.2", "--no-progress"])
+    status = main(["article", "--num-runs", "2", "--out", str(tmp_path), "--min-time-s", "0.2", "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
     assert "Relative Latency (vs. PyTorch)" in printed and "ranking agrees" in printed

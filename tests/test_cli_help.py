@@ -35,3 +35,43 @@ def test_every_help_string_formats() -> None:
                 formatter = sub._get_formatter()  # noqa: SLF001
                 formatter._expand_help(action)  # noqa: SLF001
         assert sub.format_help(), name
+
+
+# -- one vocabulary: the same option means the same thing in every command ----------------------------------
+
+#: The commands that measure: each has --out (a folder), --no-progress, and --threads taking several values.
+MEASURING = ("run", "sweep", "fleet", "scenarios", "article", "ablation")
+#: The commands that measure independent cases, each resuming from its --out folder's records unless --fresh.
+RESUMING = ("run", "sweep", "fleet", "scenarios")
+
+
+def _options(command: str) -> dict[str, object]:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices)  # noqa: SLF001 (argparse has no public walk)
+    sub = subparsers.choices[command]
+    return {option: action for action in sub._actions for option in action.option_strings}  # noqa: SLF001
+
+
+@pytest.mark.parametrize("command", MEASURING)
+def test_a_measuring_command_writes_into_an_out_folder_and_can_be_quiet(command: str) -> None:
+    options = _options(command)
+    out = options["--out"]
+    assert out.metavar == "DIR" and out.help.startswith("output folder"), (command, out.help)
+    assert "--no-progress" in options
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_resumes_the_same_way(command: str) -> None:
+    options = _options(command)
+    assert "--resume" not in options  # resuming is the default; --fresh is the one way out
+    assert ("--fresh" in options) == (command in RESUMING), command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_seconds_are_spelled_with_a_unit_suffix_and_threads_take_several_values(command: str) -> None:
+    options = _options(command)
+    for option, action in options.items():
+        if action.metavar == "S" or any(word in option for word in ("time", "duration", "timeout")):
+            assert option.endswith("-s"), f"{command} {option}: a number of seconds is spelled --...-s"
+    if "--threads" in options:
+        assert options["--threads"].nargs == "+", command

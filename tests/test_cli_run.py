@@ -16,11 +16,11 @@ from benchlib.cli import main
     (["--batch-sizes", "0"], "--batch-sizes"),
     (["--batch-sizes", "x"], "--batch-sizes"),
     (["--threads", "-1"], "--threads"),
-    (["--min-time", "0"], "--min-time"),
-    (["--min-time", "nan"], "--min-time"),
-    (["--warmup-time", "-1"], "--warmup-time"),
+    (["--min-time-s", "0"], "--min-time-s"),
+    (["--min-time-s", "nan"], "--min-time-s"),
+    (["--warmup-time-s", "-1"], "--warmup-time-s"),
     (["--min-calls", "0"], "--min-calls"),
-    (["--timeout", "0"], "--timeout"),
+    (["--timeout-s", "0"], "--timeout-s"),
     (["--backends", "caffe"], "--backends"),
     (["--backends", "numpy", "--variants", "nope"], "--variants"),
     (["--resume"], "--resume"),
@@ -36,16 +36,17 @@ def test_invalid_options_are_refused_with_status_2(argv: list[str], option: str,
 def test_unwritable_out_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    assert main(["run", "--backends", "numpy", "--out", str(blocker / "r.jsonl")]) == 2
+    assert main(["run", "--backends", "numpy", "--out", str(blocker / "out")]) == 2
     assert "--out" in capsys.readouterr().err
-    assert main(["run", "--backends", "numpy", "--out", str(tmp_path)]) == 2
+    assert main(["run", "--backends", "numpy", "--out", str(blocker)]) == 2  # --out is a folder
+    assert "not a folder" in capsys.readouterr().err
 
 
 def test_tiny_run_end_to_end(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
+    out = tmp_path / "results" / "run.jsonl"  # run writes its records into --out's results/
     proc = subprocess.run(
         [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", "1",
-         "--min-time", "0.05", "--warmup-time", "0", "--out", str(out), "--no-progress"],
+         "--min-time-s", "0.05", "--warmup-time-s", "0", "--out", str(tmp_path), "--no-progress"],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr

@@ -34,8 +34,8 @@ _PLACEHOLDER = re.compile(r"^(<[^>]*>|\.\.\.|…|[A-Z][A-Z0-9_]*)$")
 #: A value for each option whose placeholder cannot stand as it is; any other placeholder becomes a path.
 SAMPLES = {"--num-runs": "3", "--backends": "numpy", "--models": "fnn", "--scenarios": "Offline",
            "--precisions": "fp32", "--batch-sizes": "1", "--threads": "1", "--latency-bound-ms": "10",
-           "--min-time": "0.1", "--max-time": "1", "--timeout": "60", "--target-ci": "0.01", "--variants": "default",
-           "--local": "2", "--min-change": "0.05"}
+           "--min-time-s": "0.1", "--max-time-s": "1", "--timeout-s": "60", "--target-ci": "0.01",
+           "--variants": "default", "--local": "2", "--min-change": "0.05"}
 
 
 def subcommands() -> set[str]:

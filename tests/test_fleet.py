@@ -104,9 +104,9 @@ def test_killed_host_costs_its_case_only_and_the_case_is_retried_on_another(tmp_
 
 
 def test_fleet_local_runs_a_small_sweep_then_resumes_without_rerunning(tmp_path, capsys):
-    out = tmp_path / "fleet.jsonl"
+    out = tmp_path / "results" / "fleet.jsonl"  # where fleet keeps its records in --out
     argv = ["fleet", "--local", "2", "--backends", "numpy", "--batch-sizes", "1", "8", "--threads", "1",
-            "--min-time", "0.02", "--max-time", "0.5", "--out", str(out), "--no-progress"]
+            "--min-time-s", "0.02", "--max-time-s", "0.5", "--out", str(tmp_path), "--no-progress"]
     assert main(argv) == 0
     first = capsys.readouterr()
     records, _ = read_records(out)
@@ -129,9 +129,9 @@ def test_scheduler_that_does_not_answer_exits_2_naming_it(tmp_path, capsys):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
-    out = tmp_path / "never.jsonl"
-    assert main(["fleet", "--scheduler", address, "--connect-timeout", "1", "--backends", "numpy",
-                 "--batch-sizes", "1", "--threads", "1", "--out", str(out)]) == 2
+    out = tmp_path / "results" / "fleet.jsonl"
+    assert main(["fleet", "--scheduler", address, "--connect-timeout-s", "1", "--backends", "numpy",
+                 "--batch-sizes", "1", "--threads", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert f"scheduler '{address}' does not answer within 1 s" in err and "dask scheduler" in err
     assert not out.exists()

@@ -287,9 +287,9 @@ def test_nan_models_run_report_and_show_without_traceback(tmp_path: Path, capsys
     from benchlib.results.store import read_records
 
     model = _nan_model(tmp_path / f"nan-{kind}.onnx", kind)
-    results = tmp_path / "r.jsonl"
-    code = main(["run", "--model", str(model), "--backends", "onnxruntime", "--batch-sizes", "1", "--min-time",
-                 "0.02", "--min-calls", "5", "--target-ci", "0", "--out", str(results), "--no-progress"])
+    results = tmp_path / "results" / "run.jsonl"  # what run writes in its --out folder
+    code = main(["run", "--model", str(model), "--backends", "onnxruntime", "--batch-sizes", "1", "--min-time-s",
+                 "0.02", "--min-calls", "5", "--target-ci", "0", "--out", str(tmp_path), "--no-progress"])
     out = capsys.readouterr()
     assert code == 0, out.err
     (record,) = read_records(results)[0]

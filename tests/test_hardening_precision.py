@@ -22,10 +22,11 @@ pytestmark = pytest.mark.usefixtures("tmp_outputs")
 
 
 def _run(models: str, backends: list[str], precisions: list[str], out: Path, *more: str) -> dict[tuple, dict]:
-    """``benchlib run`` through its entry point; the records by (backend, variant, precision)."""
+    """``benchlib run --out OUT`` through its entry point; the records it kept in OUT/results/run.jsonl by (backend,
+    variant, precision)."""
     status = main(["run", "--models", models, "--backends", *backends, "--precisions", *precisions,
                    "--batch-sizes", "3", "--out", str(out), *FAST_CLI, *more])
-    records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in (out / "results" / "run.jsonl").read_text().splitlines() if line.strip()]
     assert status == (1 if any(r["status"] == "failed" for r in records) else 0)
     return {(r["backend"], r["variant"], r["precision"]): r for r in records}
 
@@ -70,7 +71,7 @@ def test_int8_of_a_user_file_writes_nothing_beside_it_and_a_changed_file_is_quan
     path = save(two_input_model(), folder / "two.onnx", external=True)  # weights in two.onnx.data
     before = _folder_state(folder)
     os.utime(folder, ns=(10**18, 10**18))  # any file made in the folder, even one deleted again, moves this
-    records = _run(str(path), ["onnxruntime"], ["int8-dynamic", "int8-static"], tmp_path / "first.jsonl")
+    records = _run(str(path), ["onnxruntime"], ["int8-dynamic", "int8-static"], tmp_path / "first")
     assert _folder_state(folder) == before and folder.stat().st_mtime_ns == 10**18
     for precision in ("int8-dynamic", "int8-static"):
         _assert_ran(records["onnxruntime", "default", precision], 0.1)
@@ -85,7 +86,7 @@ def test_int8_of_a_user_file_writes_nothing_beside_it_and_a_changed_file_is_quan
     save(model, path, external=True)
     assert _folder_state(folder)["two.onnx.data"] != before["two.onnx.data"]
     changed = _folder_state(folder)
-    again = _run(str(path), ["onnxruntime"], ["int8-dynamic"], tmp_path / "second.jsonl")
+    again = _run(str(path), ["onnxruntime"], ["int8-dynamic"], tmp_path / "second")
     record = again["onnxruntime", "default", "int8-dynamic"]
     assert record["model_info"]["sha256"] != records["onnxruntime", "default", "int8-dynamic"]["model_info"]["sha256"]
     _assert_ran(record, 0.1)  # the stale file's outputs would be those of the old weights
@@ -97,7 +98,7 @@ def test_int8_of_a_user_file_writes_nothing_beside_it_and_a_changed_file_is_quan
 def test_every_precision_of_onnxruntime_and_openvino_on_a_user_onnx_file_runs_or_names_why(tmp_path: Path) -> None:
     path = save(two_input_model(), tmp_path / "two.onnx")
     records = _run(str(path), ["onnxruntime", "openvino"], ["bf16", "int8-dynamic", "int8-static"],
-                   tmp_path / "r.jsonl")
+                   tmp_path / "out")
     _assert_ran(records["onnxruntime", "default", "int8-dynamic"], 0.1)
     _assert_ran(records["onnxruntime", "default", "int8-static"], 0.1)
     _skipped(records["onnxruntime", "default", "bf16"], "no bfloat16 MatMul/Gemm kernels")
@@ -118,7 +119,7 @@ def test_every_precision_of_onnxruntime_and_openvino_on_a_user_onnx_file_runs_or
 
 def test_int8_on_a_fixed_batch_user_onnx_file_feeds_whole_batches(tmp_path: Path) -> None:
     path = save(_fixed_batch(two_input_model(), 3), tmp_path / "fixed.onnx")
-    records = _run(str(path), ["onnxruntime", "openvino"], ["int8-static"], tmp_path / "r.jsonl")
+    records = _run(str(path), ["onnxruntime", "openvino"], ["int8-static"], tmp_path / "out")
     _assert_ran(records["onnxruntime", "default", "int8-static"], 0.1)
     static = records["openvino", "latency", "int8-static"]
     assert static["status"] == "ok" and math.isfinite(static["max_abs_err"]), static["error"]
@@ -127,7 +128,7 @@ def test_int8_on_a_fixed_batch_user_onnx_file_feeds_whole_batches(tmp_path: Path
 
 # Item 17: a PyTorch factory's module at bf16 (and PT2E INT8 where it applies).
 def test_bf16_and_int8_of_a_pytorch_factory_run_or_name_why(tmp_path: Path) -> None:
-    records = _run(TWO_HEADS, ["pytorch"], ["bf16", "int8-static"], tmp_path / "r.jsonl",
+    records = _run(TWO_HEADS, ["pytorch"], ["bf16", "int8-static"], tmp_path / "out",
                    "--variants", "eager", "compile")
     for variant in ("eager", "compile"):
         bf16 = records["pytorch", variant, "bf16"]

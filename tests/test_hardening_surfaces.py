@@ -154,12 +154,12 @@ def silent_server() -> Iterator[str]:
 
 
 def test_fleet_connect_timeout_holds_against_a_server_that_never_answers(silent_server: str, tmp_path: Path) -> None:
-    out = tmp_path / "fleet.jsonl"
+    out = tmp_path / "results" / "fleet.jsonl"
     done = subprocess.run([sys.executable, "-m", "benchlib", "fleet", "--scheduler", silent_server,
-                           "--connect-timeout", "3", "--backends", "numpy", "--batch-sizes", "1", "--threads", "1",
-                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+                           "--connect-timeout-s", "3", "--backends", "numpy", "--batch-sizes", "1", "--threads", "1",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
-    assert f"scheduler '{silent_server}' does not answer within 3 s (--connect-timeout)" in done.stderr
+    assert f"scheduler '{silent_server}' does not answer within 3 s (--connect-timeout-s)" in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
 
 
@@ -309,15 +309,13 @@ def test_a_new_suite_run_moves_earlier_results_tables_and_figures_aside(isolated
 def test_sweep_command_refuses_a_users_file_in_its_tables_or_figures_folder(tmp_path: Path, folder: str,
                                                                            name: str, capsys) -> None:
     """``benchlib sweep`` replaces its tables and charts by name: a user's file under such a name is refused."""
-    out, tables, figures = tmp_path / "s.jsonl", tmp_path / "tables", tmp_path / "figures"
+    out = tmp_path / "results" / "sweep-quick.jsonl"  # where the sweep's records would go in --out
     (tmp_path / folder).mkdir()
     mine = tmp_path / folder / name
     mine.write_text("the user's own file\n")
-    code = main(["sweep", "--backends", "numpy", "--quick", "--no-progress", "--out", str(out),
-                 "--tables-dir", str(tables), "--figures-dir", str(figures)])
+    code = main(["sweep", "--backends", "numpy", "--quick", "--no-progress", "--out", str(tmp_path)])
     err = capsys.readouterr().err
-    option = "--tables-dir" if folder == "tables" else "--figures-dir"
-    assert code == 2 and option in err and "benchlib did not write" in err and name in err, err
+    assert code == 2 and "--out" in err and "benchlib did not write" in err and name in err, err
     assert mine.read_text() == "the user's own file\n" and not out.exists()
 
 

@@ -57,7 +57,7 @@ def hangs() -> torch.nn.Module:
         raise RuntimeError("this factory hung once already")
     marker.touch()
     subprocess.Popen(["sleep", os.environ["HARDENING_SLEEP"]], start_new_session=True)
-    time.sleep(45)  # far beyond the test's --timeout; bounded so that a broken timeout fails, not hangs
+    time.sleep(45)  # far beyond the test's --timeout-s; bounded so that a broken timeout fails, not hangs
     raise RuntimeError("stopped hanging")
 
 
@@ -137,7 +137,7 @@ def test_input_shape_too_large_for_memory_is_refused(tmp_path: Path, capsys: pyt
 def test_run_refuses_before_any_child_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                              no_child: list) -> None:
     path = relu_model(tmp_path / "huge.onnx", HUGE)
-    out = tmp_path / "results.jsonl"
+    out = tmp_path / "out"
     assert status_of(["run", "--models", str(path), "--backends", "onnxruntime", "--no-progress",
                       "--out", str(out)]) == 2
     assert "batch size 32 of model 'huge' needs about" in capsys.readouterr().err
@@ -171,11 +171,11 @@ def test_a_hanging_factory_is_killed_at_run_timeout_with_its_tree(tmp_path: Path
     marker = f"{600 + uuid.uuid4().int % 10**6 / 10**7:.7f}"  # a sleep this test alone starts
     monkeypatch.setenv("HARDENING_HANG_DIR", str(tmp_path))
     monkeypatch.setenv("HARDENING_SLEEP", marker)
-    status = status_of(["run", "--models", f"torch:{THIS}:hangs", "--backends", "onnxruntime", "--timeout", "8",
-                        "--min-time", "0.1", "--warmup-time", "0", "--no-progress", "--out", str(tmp_path / "r.jsonl")])
+    status = status_of(["run", "--models", f"torch:{THIS}:hangs", "--backends", "onnxruntime", "--timeout-s", "8",
+                        "--min-time-s", "0.1", "--warmup-time-s", "0", "--no-progress", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert status == 2, err
-    assert "did not finish within --timeout=8 s" in err and f"torch:{THIS}:hangs" in err
+    assert "did not finish within --timeout-s=8 s" in err and f"torch:{THIS}:hangs" in err
     leftovers = [p for p in psutil.process_iter(["cmdline", "status"])
                  if p.info["cmdline"] == ["sleep", marker] and p.info["status"] != psutil.STATUS_ZOMBIE]
     assert leftovers == []

@@ -40,51 +40,59 @@ def _results(path: Path, *batches: int) -> Path:
     return path
 
 
+def _run_results(out: Path) -> Path:
+    """Where ``run --out OUT`` keeps its records: OUT/results/run.jsonl."""
+    return out / "results" / "run.jsonl"
+
+
 # -- outputs are checked before anything runs ----------------------------------------------------
 
 def test_run_refuses_to_overwrite_a_users_csv_or_append_to_a_foreign_file(tmp_path: Path,
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     mydata = tmp_path / "mydata.csv"
     mydata.write_text("name,value\nalpha,1\n")
-    figure = tmp_path / "figure.png"
+    figure = _run_results(tmp_path / "out")  # the user's own file where run's records go
+    figure.parent.mkdir(parents=True)
     figure.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    for target in (mydata, figure):
-        before = target.read_bytes()
-        code, err = _main(capsys, "run", "--backends", "numpy", "--out", str(target))
-        assert code == 2 and f"--out='{target}' is an existing file that benchlib did not write" in err
-        assert "allowed: a new file, an empty one or a benchlib results file" in err
-        assert target.read_bytes() == before
-    # a new results path ending in .csv would be replaced by its own CSV export
-    code, err = _main(capsys, "run", "--backends", "numpy", "--out", str(tmp_path / "new.csv"))
-    assert code == 2 and "ends in .csv, the name of the CSV export" in err and "ending in .jsonl" in err
-    assert not (tmp_path / "new.csv").exists()
+    code, err = _main(capsys, "run", "--backends", "numpy", "--out", str(tmp_path / "out"))
+    assert code == 2 and f"--out='{figure}' is an existing file that benchlib did not write" in err
+    assert "allowed: a new file, an empty one or a benchlib results file" in err
+    # --out is a folder: a file there is refused, never written into
+    code, err = _main(capsys, "run", "--backends", "numpy", "--out", str(mydata))
+    assert code == 2 and f"--out='{mydata}' is a regular file, not a folder" in err
+    assert mydata.read_text() == "name,value\nalpha,1\n" and figure.read_bytes().startswith(b"\x89PNG")
 
 
 def test_run_refuses_an_export_that_would_replace_a_file_benchlib_did_not_write(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    beside = tmp_path / "results.csv"
+    beside = tmp_path / "results" / "run.csv"
+    beside.parent.mkdir()
     beside.write_text("my,own,table\n1,2,3\n")
-    code, err = _main(capsys, "run", "--backends", "numpy", "--out", str(tmp_path / "results.jsonl"))
-    assert code == 2 and f"the CSV export of --out='{beside}' is an existing file that benchlib did not write" in err
-    assert beside.read_text() == "my,own,table\n1,2,3\n" and not (tmp_path / "results.jsonl").exists()
+    code, err = _main(capsys, "run", "--backends", "numpy", "--out", str(tmp_path))
+    assert code == 2 and f"the CSV export in --out='{beside}' is an existing file that benchlib did not write" in err
+    assert beside.read_text() == "my,own,table\n1,2,3\n" and not _run_results(tmp_path).exists()
 
 
 @pytest.mark.parametrize("target", ["/dev/null", "/dev/full", "fifo", "link-to-null", "folder"])
 def test_run_refuses_devices_fifos_links_to_them_and_folders(target: str, tmp_path: Path) -> None:
-    path = Path(target)
-    if target == "fifo":
-        path = tmp_path / "r.jsonl"
+    out, path = tmp_path, _run_results(tmp_path)  # --out, and the results file run writes in it
+    if target.startswith("/dev/"):
+        out = path = Path(target)
+    elif target == "fifo":
+        path.parent.mkdir()
         os.mkfifo(path)
     elif target == "link-to-null":
-        path = tmp_path / "r.jsonl"
+        path.parent.mkdir()
         path.symlink_to("/dev/null")
     elif target == "folder":
-        path = tmp_path
+        path.mkdir(parents=True)
     # a subprocess with a timeout: a check that opened the FIFO would block forever
-    run = run_cli("run", "--backends", "numpy", "--out", str(path), *QUICK, timeout=300)
+    run = run_cli("run", "--backends", "numpy", "--out", str(out), *QUICK, timeout=300)
     assert run.returncode == 2, run.stderr
-    expected = "is a directory" if target == "folder" else "not a regular file"
-    assert f"--out='{path}' {expected}" in run.stderr or expected in run.stderr
+    expected = {"folder": "is a directory", "fifo": "is a FIFO (named pipe), not a regular file",
+                "link-to-null": "is a character device, not a regular file"}.get(target,
+                                                                              "is a character device, not a folder")
+    assert f"--out='{path}' {expected}" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -144,25 +152,34 @@ def test_sweep_outputs_are_planned_before_the_sweep(tmp_path: Path) -> None:
 
     blocker = tmp_path / "afile"
     blocker.write_text("mine\n")
-    out, tables, figures = tmp_path / "s.jsonl", tmp_path / "tables", tmp_path / "figures"
-    for bad, message in ((dict(tables=blocker / "t"), f"--tables-dir='{blocker / 't'}' is not writable"),
-                         (dict(figures=blocker), f"--figures-dir='{blocker}' is a regular file, not a folder"),
-                         (dict(tables=out), f"--tables-dir='{out}' is also an input of this command")):
+    folder = tmp_path / "out"
+    out, tables, figures = folder / "results" / "sweep.jsonl", folder / "tables", folder / "figures"
+    for bad, message in ((blocker / "t", f"--out='{blocker / 't'}' is not writable"),
+                         (blocker, f"--out='{blocker}' is a regular file, not a folder")):
         with pytest.raises(OutputRefused, match=re.escape(message)):
-            plan_sweep(out, bad.get("tables", tables), bad.get("figures", figures), runs=4)
-    roofline = tmp_path / "roofline-s.json"
+            plan_sweep(bad, bad / "results" / "sweep.jsonl", runs=4)
+    figures.parent.mkdir()
+    figures.write_text("mine\n")  # a file where the figures folder goes
+    with pytest.raises(OutputRefused, match=re.escape(f"--out='{figures}' is a regular file, not a folder")):
+        plan_sweep(folder, out, runs=4)
+    figures.unlink()
+    roofline = folder / "results" / "roofline-sweep.json"
+    roofline.parent.mkdir()
     roofline.write_text("not mine\n")
-    with pytest.raises(OutputRefused, match="roofline file beside --out"):
-        plan_sweep(out, tables, figures, runs=4)
+    with pytest.raises(OutputRefused, match="roofline file in --out"):
+        plan_sweep(folder, out, runs=4)
     roofline.unlink()
-    plan_sweep(out, tables, figures, runs=4)
+    plan_sweep(folder, out, runs=4)
     assert tables.is_dir() and figures.is_dir() and not out.exists() and blocker.read_text() == "mine\n"
 
     # through the CLI: refused before the roofline or any case runs, nothing written
-    run = run_cli("sweep", "--backends", "numpy", "--quick", "--out", str(tmp_path / "new" / "s.jsonl"),
-               "--tables-dir", str(blocker / "t"), timeout=300)
-    assert run.returncode == 2 and f"--tables-dir='{blocker / 't'}' is not writable (Not a directory)" in run.stderr
-    assert not (tmp_path / "new").exists()
+    run = run_cli("sweep", "--backends", "numpy", "--quick", "--out", str(blocker / "t"), timeout=300)
+    assert run.returncode == 2 and f"--out='{blocker / 't'}' is not writable (Not a directory)" in run.stderr
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "tables").write_text("mine\n")
+    run = run_cli("sweep", "--backends", "numpy", "--quick", "--out", str(tmp_path / "new"), timeout=300)
+    assert run.returncode == 2 and "is a regular file, not a folder" in run.stderr
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["tables"]  # nothing else was created
 
 
 # -- only regular files are read -----------------------------------------------------------------
@@ -183,9 +200,10 @@ def test_report_refuses_a_fifo_or_device_and_skips_them_inside_a_folder(tmp_path
 
 
 def test_resume_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
-    fifo = tmp_path / "r.jsonl"
+    fifo = _run_results(tmp_path)
+    fifo.parent.mkdir()
     os.mkfifo(fifo)
-    run = run_cli("run", "--backends", "numpy", "--out", str(fifo), "--resume", *QUICK, timeout=300)
+    run = run_cli("run", "--backends", "numpy", "--out", str(tmp_path), *QUICK, timeout=300)
     assert run.returncode == 2 and "FIFO" in run.stderr
 
 
@@ -255,14 +273,15 @@ def test_bad_bytes_and_impossible_values_are_skipped_with_file_line_and_reason(t
 
 
 def test_resume_reads_past_a_non_utf8_line(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
-    first = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), *QUICK)
+    out = _run_results(tmp_path)
+    first = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(tmp_path), *QUICK)
     assert first.returncode == 0, first.stderr
     with open(out, "ab") as handle:
         handle.write(b'{"schema_version":1,"backend":"\xff"}\n')
-    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "--out", str(out), "--resume", *QUICK)
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "--out", str(tmp_path), *QUICK)
     assert again.returncode == 0, again.stderr
-    assert "resuming: 1 case(s) already done" in again.stderr and f"{out}:2: skipped, not UTF-8" in again.stderr
+    assert "run: resuming, 1 of 2 case(s) already in" in again.stderr
+    assert f"{out}:2: skipped, not UTF-8" in again.stderr
     assert "Traceback" not in again.stderr
     records, _ = read_records(out)
     assert sorted(r["batch_size"] for r in records) == [1, 2]
@@ -323,17 +342,16 @@ def _fill(folder: Path) -> Path:
 
 def test_too_little_free_space_is_refused_before_any_run(small_disk, capsys: pytest.CaptureFixture[str]) -> None:
     disk = small_disk("256k")
-    code, err = _main(capsys, "run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "--out",
-                      str(disk / "r.jsonl"))
+    code, err = _main(capsys, "run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "--out", str(disk))
     assert code == 2 and "MB free on its disk; 3 run(s) need about" in err
-    assert not (disk / "r.jsonl").exists()
+    assert not (disk / "results").exists()
 
 
 def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> None:
     disk = small_disk("8m")
-    out = disk / "r.jsonl"
+    out = _run_results(disk)
     argv = [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4",
-            "--min-time", "0.5", "--warmup-time", "0", "--no-progress", "--out", str(out)]
+            "--min-time-s", "0.5", "--warmup-time-s", "0", "--no-progress", "--out", str(disk)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
                             cwd=ROOT)
     try:
@@ -344,14 +362,14 @@ def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> N
         proc.kill()
     assert proc.returncode == 1, stderr
     assert "the disk is full (No space left on device)" in stderr and "Traceback" not in stderr
-    assert "could not be saved; completed records are saved. Free some space, then: Resume with" in stderr
+    assert "could not be saved; completed records are saved. Free some space, then: run resumes by itself" in stderr
     raw = out.read_bytes()
     records, problems = read_records(out)
     assert problems == [] and 1 <= len(records) < 4 and raw.endswith(b"\n")  # no partial line
 
     filler.unlink()
-    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time", "0.5",
-                 "--warmup-time", "0", "--no-progress", "--out", str(out), "--resume")
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time-s", "0.5",
+                 "--warmup-time-s", "0", "--no-progress", "--out", str(disk))
     assert again.returncode == 0, again.stderr
     final, problems = read_records(out)
     assert problems == [] and sorted(r["batch_size"] for r in final) == [1, 2, 3, 4]
@@ -394,19 +412,20 @@ def test_a_write_to_dev_full_says_the_disk_is_full() -> None:
 # -- contradictory or redundant options ----------------------------------------------------------
 
 def test_contradictory_options_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "r.jsonl"
-    code, err = _main(capsys, "run", "--backends", "numpy", "--timeout", "1", "--min-time", "1", "--warmup-time",
+    out = tmp_path / "out"
+    code, err = _main(capsys, "run", "--backends", "numpy", "--timeout-s", "1", "--min-time-s", "1", "--warmup-time-s",
                       "0.5", "--out", str(out))
-    assert code == 2 and "--timeout=1 is not longer than --warmup-time (0.5 s) + --min-time (1 s) = 1.5 s" in err
-    code, err = _main(capsys, "run", "--backends", "numpy", "--resume", "--out", str(out))
-    assert code == 2 and f"--resume with --out='{out}': the file does not exist" in err
+    assert code == 2 and "--timeout-s=1 is not longer than --warmup-time-s (0.5 s) + --min-time-s (1 s) = 1.5 s" in err
+    with pytest.raises(SystemExit) as exc:  # resuming is the default: there is no --resume to contradict it
+        _main(capsys, "run", "--backends", "numpy", "--resume", "--out", str(out))
+    assert exc.value.code == 2 and "unrecognized arguments: --resume" in capsys.readouterr().err
     assert not out.exists()
 
 
 def test_repeated_values_run_once_and_say_so(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
+    out = _run_results(tmp_path)
     run = run_cli("run", "--backends", "numpy", "numpy", "--batch-sizes", "2", "2", "--threads", "1", "1",
-               "--out", str(out), *QUICK)
+               "--out", str(tmp_path), *QUICK)
     assert run.returncode == 0, run.stderr
     for note in ("--backends numpy given more than once", "--batch-sizes 2 given more than once",
                  "--threads 1 given more than once"):
@@ -415,24 +434,31 @@ def test_repeated_values_run_once_and_say_so(tmp_path: Path) -> None:
 
 
 def test_resume_with_other_settings_says_what_differs(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
-    first = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), *QUICK)
+    out = _run_results(tmp_path)
+    first = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(tmp_path), *QUICK)
     assert first.returncode == 0, first.stderr
-    other = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), "--resume",
-                 "--min-time", "0.07", "--warmup-time", "0", "--no-progress")
-    assert other.returncode == 2
-    assert "--min-time is 0.05 there, 0.07 now" in other.stderr and "all would run again" in other.stderr
-    assert "allowed: the file's settings (--min-time 0.05) to resume it" in other.stderr
+    # other settings are other cases: measured with the new settings, and the note says what differs
+    other = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(tmp_path),
+                 "--min-time-s", "0.07", "--warmup-time-s", "0", "--no-progress")
+    assert other.returncode == 0, other.stderr
+    assert "--min-time-s is 0.05 there, 0.07 now" in other.stderr and "measured with the new settings" in other.stderr
+    assert "the file's settings (--min-time-s 0.05) would resume them" in other.stderr
+    assert len(read_records(out)[0]) == 2
     # records from another environment: named, and their cases run again
     record = json.loads(out.read_text().splitlines()[0])
     record["env_key"] = "another"
     record["env"]["frameworks"]["numpy"] = "0.0.1"
     out.write_text(json.dumps(record) + "\n")
-    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(out), "--resume", *QUICK)
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(tmp_path), *QUICK)
     assert again.returncode == 0, again.stderr
     assert "note: 1 case(s) in" in again.stderr and "measured in another environment (numpy 0.0.1 there" in \
         again.stderr
     assert len(read_records(out)[0]) == 2
+    # --fresh measures the case again, beside the record of this environment
+    fresh = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--out", str(tmp_path), "--fresh", *QUICK)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "resuming" not in fresh.stderr
+    assert len(read_records(out)[0]) == 3
 
 
 def test_a_single_value_where_a_notebook_expects_a_list_is_a_list_of_one() -> None:
@@ -451,11 +477,12 @@ def test_a_single_value_where_a_notebook_expects_a_list_is_a_list_of_one() -> No
 # -- SIGTERM behaves like Ctrl-C ------------------------------------------------------------------
 
 def test_sigterm_stops_the_run_removes_temporary_folders_and_says_how_to_resume(tmp_path: Path) -> None:
-    out, temp = tmp_path / "r.jsonl", tmp_path / "tmp"
+    out, temp = _run_results(tmp_path / "out"), tmp_path / "tmp"
     temp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4",
-         "--min-time", "0.5", "--warmup-time", "0", "--target-ci", "0", "--no-progress", "--out", str(out)],
+         "--min-time-s", "0.5", "--warmup-time-s", "0", "--target-ci", "0", "--no-progress", "--out",
+         str(tmp_path / "out")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(TMPDIR=str(temp)), cwd=ROOT)
     try:  # fixed time: one process per case, each record saved as its case ends (rounds: tests/test_rounds_run.py)
         assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
@@ -468,7 +495,7 @@ def test_sigterm_stops_the_run_removes_temporary_folders_and_says_how_to_resume(
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
-    assert "interrupted after" in stderr and f"Resume with the same command plus --resume --out {out}" in stderr
+    assert "interrupted after" in stderr and "run resumes by itself: run the same command again" in stderr
     assert "Traceback" not in stderr
     assert wait_for(lambda: all(process_gone(pid) for pid in workers))
     assert list(temp.iterdir()) == []  # the child's temporary folder is removed

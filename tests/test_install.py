@@ -97,10 +97,10 @@ def test_verify_numpy_passes_on_every_model(venv: Path, tmp_path: Path) -> None:
 
 
 def test_run_and_report_numpy(venv: Path, tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
+    out = tmp_path / "results" / "run.jsonl"  # what run writes in its --out folder
     proc = run_in(venv, tmp_path, [str(venv / "bin" / "benchlib"), "run", "--backends", "numpy", "--models", "fnn",
-                                  "--batch-sizes", "1", "--min-time", "0.05", "--warmup-time", "0", "--out", str(out),
-                                  "--no-progress"])
+                                  "--batch-sizes", "1", "--min-time-s", "0.05", "--warmup-time-s", "0", "--out",
+                                  str(tmp_path), "--no-progress"])
     assert proc.returncode == 0, proc.stderr
     record = json.loads(out.read_text().splitlines()[0])
     assert record["status"] == "ok" and record["backend"] == "numpy" and record["outputs_valid"] is True

@@ -17,7 +17,7 @@ from tests.conftest import PACKAGE
 # Bottom to top. The names are the first part after ``benchlib.``; "" is the package's own __init__,
 # which re-exports the public API and so sits above everything it names.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "data"),
+    ("errors", "data", "defaults"),
     ("system",),
     ("results",),
     ("models",),

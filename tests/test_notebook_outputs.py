@@ -364,17 +364,17 @@ def test_the_roofline_names_benchlib_first_and_a_users_json_there_is_refused(tmp
     from benchlib.report.outputs import plan_sweep
     from benchlib.studies.sweep import measure_roofline, read_roofline
 
-    out = tmp_path / "s.jsonl"
-    roofline = tmp_path / "roofline-s.json"
+    out = tmp_path / "results" / "s.jsonl"
+    roofline = tmp_path / "results" / "roofline-s.json"
     measure_roofline([1], roofline, measure=_peak)
     assert roofline.read_text().startswith('{\n  "creator": "benchlib"')
     assert read_roofline(roofline)["peaks"]["1"]["peak_gflops"] == 5.0
-    plan_sweep(out, tmp_path / "t", tmp_path / "f", runs=1)  # its own: replaced
+    plan_sweep(tmp_path, out, runs=1)  # its own: replaced
     roofline.write_text(json.dumps({"env_key": "abc", "yardstick": "old", "peaks": {}}))
-    plan_sweep(out, tmp_path / "t", tmp_path / "f", runs=1)  # written before the marker existed
+    plan_sweep(tmp_path, out, runs=1)  # written before the marker existed
     roofline.write_text('{"theme": "dark"}\n')  # a JSON file of the user's
-    with pytest.raises(OutputRefused, match="roofline file beside --out=.* benchlib did not write"):
-        plan_sweep(out, tmp_path / "t", tmp_path / "f", runs=1)
+    with pytest.raises(OutputRefused, match="roofline file in --out=.* benchlib did not write"):
+        plan_sweep(tmp_path, out, runs=1)
     assert roofline.read_text() == '{"theme": "dark"}\n'
 
 

@@ -23,21 +23,21 @@ def test_help_shows_the_precision_options(command: str, capsys: pytest.CaptureFi
         main([command, "--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    assert "--target-ci F" in text and "--max-time S" in text and "±1%" in text
+    assert "--target-ci F" in text and "--max-time-s S" in text and "±1%" in text
 
 
 def test_target_and_caps_reach_every_case() -> None:
     from benchlib.cli.run import build_cases
 
-    cases = build_cases(_run_args(["--target-ci", "0.02", "--max-time", "4", "--warmup-max", "0.5"]), ["numpy"])
+    cases = build_cases(_run_args(["--target-ci", "0.02", "--max-time-s", "4", "--warmup-max-s", "0.5"]), ["numpy"])
     assert {(c.target_ci, c.max_time_s, c.warmup_max_s) for c in cases} == {(0.02, 4.0, 0.5)}
     fixed = build_cases(_run_args(["--target-ci", "0"]), ["numpy"])
     assert {c.target_ci for c in fixed} == {0.0}
-    assert build_cases(_run_args(["--min-time", "2", "--max-time", "1"]), ["numpy"]).startswith("--max-time=1")
+    assert build_cases(_run_args(["--min-time-s", "2", "--max-time-s", "1"]), ["numpy"]).startswith("--max-time-s=1")
 
 
 @pytest.mark.parametrize("argv", [["--target-ci", "1"], ["--target-ci", "-0.1"], ["--target-ci", "x"],
-                                  ["--max-time", "0"]])
+                                  ["--max-time-s", "0"]])
 def test_bad_precision_values_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["run", *argv])
@@ -46,7 +46,8 @@ def test_bad_precision_values_are_refused(argv: list[str], capsys: pytest.Captur
 
 
 def test_sweep_config_carries_the_target() -> None:
-    from benchlib.studies.sweep import QUICK_MAX_TIME_S, build_cases, sweep_config
+    from benchlib.defaults import QUICK_MAX_TIME_S
+    from benchlib.studies.sweep import build_cases, sweep_config
 
     config = sweep_config(backends=["numpy"], batch_sizes=[1], threads=[1], quick=True)
     assert config.target_ci == 0.01 and config.max_time_s == QUICK_MAX_TIME_S

@@ -80,9 +80,9 @@ def test_the_reference_evaluator_really_mishandles_the_graph_and_onnxruntime_run
 def test_run_is_ok_and_each_record_names_the_fallback_and_its_error(bert_gather: Path, tmp_path: Path,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     """The user's command: both runtimes, batch sizes 1 and 8; every record ok, verified by the fallback."""
-    out = tmp_path / "r.jsonl"
+    out = tmp_path / "results" / "run.jsonl"  # what run writes in its --out folder
     status = main(["run", "--models", str(bert_gather), "--backends", "onnxruntime", "openvino",
-                   "--batch-sizes", "1", "8", "--out", str(out), *FAST_CLI])
+                   "--batch-sizes", "1", "8", "--out", str(tmp_path), *FAST_CLI])
     records = _records(out)
     assert status == 0 and len(records) == 4, [(r["status"], r["error"]) for r in records]
     for record in records:

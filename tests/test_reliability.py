@@ -35,9 +35,9 @@ from tests.conftest import (
 # -- missing framework ---------------------------------------------------------------------------
 
 def test_missing_framework_run_and_report_say_not_installed(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
-    run = run_cli("run", "--backends", "numpy", "onnxruntime", "--batch-sizes", "1", "7", "--out", str(out), *QUICK,
-               BENCHLIB_BLOCK_IMPORTS="onnxruntime")
+    out = tmp_path / "results" / "run.jsonl"
+    run = run_cli("run", "--backends", "numpy", "onnxruntime", "--batch-sizes", "1", "7", "--out", str(tmp_path),
+                  *QUICK, BENCHLIB_BLOCK_IMPORTS="onnxruntime")
     assert run.returncode == 0, run.stderr
     records, problems = read_records(out)
     assert problems == []
@@ -70,7 +70,7 @@ def test_missing_framework_verify_skips_it() -> None:
 
 
 def test_missing_framework_article_skips_it(tmp_path: Path) -> None:
-    article = run_cli("article", "--num-runs", "2", "--backends", "tensorflow", "onnxruntime", "--min-time", "0.05",
+    article = run_cli("article", "--num-runs", "2", "--backends", "tensorflow", "onnxruntime", "--min-time-s", "0.05",
                    "--out", str(tmp_path), "--no-progress", BENCHLIB_BLOCK_IMPORTS="tensorflow,jax")
     assert article.returncode == 0, article.stderr
     assert "tensorflow-cpu" in article.stdout  # the status tables name the requirement
@@ -127,14 +127,17 @@ def test_hang_is_stopped_at_the_timeout_with_its_grandchildren(tmp_path: Path, f
 # -- interrupted suite ---------------------------------------------------------------------------
 
 def _start_run(out: Path, batches: tuple[int, ...], min_time: str) -> subprocess.Popen:
+    """``run`` with ``--out OUT``, where ``out`` is OUT/results/run.jsonl (the records file it writes); fixed time:
+    one process per case, each record saved as its case ends (interrupted rounds: tests/test_rounds_run.py)."""
     return subprocess.Popen(
         [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", *map(str, batches),
-         "--min-time", min_time, "--warmup-time", "0", "--no-progress", "--out", str(out)],
+         "--min-time-s", min_time, "--warmup-time-s", "0", "--target-ci", "0", "--no-progress", "--out",
+         str(out.parents[1])],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT)
 
 
 def test_sigkill_mid_run_keeps_every_completed_record_and_leaves_no_orphan(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
+    out = tmp_path / "results" / "run.jsonl"
     proc = _start_run(out, (1, 2, 3, 4, 5, 6), "0.5")
     try:
         assert wait_for(lambda: line_count(out) >= 2 or proc.poll() is not None)
@@ -182,7 +185,7 @@ def test_worker_dies_with_a_sigkilled_launcher(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_the_current_case_says_how_to_resume_and_resume_skips_done(tmp_path: Path) -> None:
-    out = tmp_path / "r.jsonl"
+    out = tmp_path / "results" / "run.jsonl"
     proc = _start_run(out, (1, 2, 3, 4), "0.5")
     try:
         assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
@@ -194,18 +197,18 @@ def test_ctrl_c_stops_the_current_case_says_how_to_resume_and_resume_skips_done(
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
-    assert f"Resume with the same command plus --resume --out {out}" in stderr
+    assert "run resumes by itself: run the same command again" in stderr
     assert wait_for(lambda: all(process_gone(pid) for pid in workers))
     records, problems = read_records(out)
     assert problems == [] and 1 <= len(records) < 4
     assert all(r["status"] == "ok" for r in records)  # the interrupted case left nothing behind
     done = [r["batch_size"] for r in records]
 
-    # the same command plus --resume (min-time is part of what a case measures, so it stays the same)
-    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time", "0.5",
-                 "--warmup-time", "0", "--no-progress", "--out", str(out), "--resume")
+    # the same command again (min-time is part of what a case measures, so it stays the same)
+    again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time-s", "0.5",
+                 "--warmup-time-s", "0", "--target-ci", "0", "--no-progress", "--out", str(tmp_path))
     assert again.returncode == 0, again.stderr
-    assert f"resuming: {len(done)} case(s) already done" in again.stderr
+    assert f"run: resuming, {len(done)} of 4 case(s) already in {out}" in again.stderr
     final, problems = read_records(out)
     assert problems == [] and sorted(r["batch_size"] for r in final) == [1, 2, 3, 4]  # none repeated
 
@@ -213,9 +216,9 @@ def test_ctrl_c_stops_the_current_case_says_how_to_resume_and_resume_skips_done(
 # -- concurrent writers --------------------------------------------------------------------------
 
 def test_two_run_commands_append_to_one_file_at_once(tmp_path: Path) -> None:
-    out = tmp_path / "shared.jsonl"
-    argv = ["--batch-sizes", *map(str, range(1, 7)), "--out", str(out), "--min-time", "0.02", "--min-calls", "5",
-            "--warmup-time", "0", "--no-progress"]
+    out = tmp_path / "results" / "run.jsonl"  # both write into the same --out folder
+    argv = ["--batch-sizes", *map(str, range(1, 7)), "--out", str(tmp_path), "--min-time-s", "0.02", "--min-calls", "5",
+            "--warmup-time-s", "0", "--no-progress"]
     procs = [subprocess.Popen([sys.executable, "-m", "benchlib", "run", "--backends", backend, *argv],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env(), cwd=ROOT)
              for backend in ("numpy", "onnxruntime")]
@@ -322,10 +325,10 @@ def test_divergent_outputs_are_marked_invalid_and_left_out_of_rankings(tmp_path:
     (["run", "--threads", "0"], "--threads=0 is invalid; allowed: an integer from 1 to 1024"),
     (["run", "--threads", "2.5"], "--threads='2.5' is invalid"),
     (["run", "--threads", "100000"], "--threads=100000 is invalid"),
-    (["run", "--min-time", "-0.5"], "--min-time=-0.5 is invalid; allowed: a number of seconds"),
-    (["run", "--min-time", "1e9"], "--min-time=1000000000.0 is invalid; allowed: a number of seconds from more"),
-    (["run", "--min-time", "soon"], "--min-time='soon' is invalid"),
-    (["run", "--timeout", "-1"], "--timeout=-1.0 is invalid"),
+    (["run", "--min-time-s", "-0.5"], "--min-time-s=-0.5 is invalid; allowed: a number of seconds"),
+    (["run", "--min-time-s", "1e9"], "--min-time-s=1000000000.0 is invalid; allowed: a number of seconds from more"),
+    (["run", "--min-time-s", "soon"], "--min-time-s='soon' is invalid"),
+    (["run", "--timeout-s", "-1"], "--timeout-s=-1.0 is invalid"),
     (["run", "--min-calls", "2.5"], "--min-calls='2.5' is invalid"),
     (["run", "--backends", "numpy", "--variants", "turbo"],
      "--variants='turbo' is not supported by any selected backend; allowed: default"),
@@ -336,14 +339,16 @@ def test_divergent_outputs_are_marked_invalid_and_left_out_of_rankings(tmp_path:
     (["article", "--num-runs", "2.5"], "--num-runs='2.5' is invalid"),
     (["article", "--num-runs", "10000000000"], "--num-runs=10000000000 is invalid"),
     (["article", "--backends", "caffe"], "--backends='caffe' is not one of the article's frameworks"),
-    (["article", "--min-time", "0"], "--min-time=0.0 is invalid; allowed: 0 < S <= 3600"),
+    (["article", "--min-time-s", "0"], "--min-time-s=0.0 is invalid; allowed: a number of seconds from more than 0"),
+    (["article", "--seed", "-1"], "--seed='-1' is invalid; allowed: an integer from 0 to 4294967295"),
+    (["ablation", "--min-time-s", "nan"], "--min-time-s=nan is invalid"),
 ])
 def test_invalid_cli_values_are_refused_before_any_run(argv: list[str], message: str, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     from benchlib.cli import main
 
     out = tmp_path / "never"
-    target = {"run": ["--out", str(out / "r.jsonl")], "article": ["--out", str(out)]}.get(argv[0], [])
+    target = ["--out", str(out)] if argv[0] in ("run", "article", "ablation") else []
     with pytest.raises(SystemExit) as exc:
         sys.exit(main([*argv, *target]))
     assert exc.value.code == 2
@@ -357,9 +362,9 @@ def test_unwritable_out_under_a_file_is_refused_before_any_run(tmp_path: Path,
 
     blocker = tmp_path / "somefile"
     blocker.write_text("")
-    assert main(["run", "--backends", "numpy", "--out", str(blocker / "sub" / "r.jsonl")]) == 2
+    assert main(["run", "--backends", "numpy", "--out", str(blocker / "sub")]) == 2
     err = capsys.readouterr().err
-    assert f"--out='{blocker / 'sub' / 'r.jsonl'}' is not writable (Not a directory)" in err
+    assert f"--out='{blocker / 'sub'}' is not writable (Not a directory)" in err
     assert "allowed: a path in a writable folder" in err
     assert blocker.read_text() == ""
 
@@ -368,11 +373,10 @@ def test_more_threads_than_cores_is_a_warning_not_an_error(tmp_path: Path) -> No
     from benchlib.system.env import usable_cores
 
     many = str(int(usable_cores()["usable"]) * 4)
-    run = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--threads", many, "--out",
-               str(tmp_path / "r.jsonl"), *QUICK)
+    run = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "--threads", many, "--out", str(tmp_path), *QUICK)
     assert run.returncode == 0, run.stderr
     assert f"warning: --threads {many} exceeds the" in run.stderr
-    assert read_records(tmp_path / "r.jsonl")[0][0]["status"] == "ok"
+    assert read_records(tmp_path / "results" / "run.jsonl")[0][0]["status"] == "ok"
 
 
 @pytest.mark.parametrize(("notebook", "parameters", "message"), [

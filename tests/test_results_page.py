@@ -20,10 +20,9 @@ from tests.conftest import child_env
 def run_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An ``outputs/`` folder whose ``results/`` holds the records of a tiny real ``benchlib run``."""
     outputs = tmp_path_factory.mktemp("run") / "outputs"
-    out = outputs / "results" / "run.jsonl"
-    proc = subprocess.run(
+    proc = subprocess.run(  # run keeps its records in outputs/results/run.jsonl
         [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "onnxruntime", "--batch-sizes", "1",
-         "--min-time", "0.05", "--target-ci", "0", "--out", str(out), "--no-progress"],
+         "--min-time-s", "0.05", "--target-ci", "0", "--out", str(outputs), "--no-progress"],
         capture_output=True, text=True, timeout=300, env=child_env(BENCHLIB_OUTPUTS=str(outputs)), check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return outputs

@@ -100,13 +100,13 @@ def test_unsupported_variant_is_skipped_with_reason():
 @pytest.mark.parametrize("argv, option", [
     (["--batch-sizes", "0"], "--batch-sizes"),
     (["--threads", "-1"], "--threads"),
-    (["--min-time", "nan"], "--min-time"),
+    (["--min-time-s", "nan"], "--min-time-s"),
     (["--backends", "caffe"], "--backends"),
     (["--variants", "warp-drive", "--backends", "numpy"], "--variants"),
 ])
 def test_cli_refuses_bad_values_with_exit_2(argv, option, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "benchlib", "sweep", "--out", str(tmp_path / "s.jsonl"), *argv],
+    done = subprocess.run([sys.executable, "-m", "benchlib", "sweep", "--out", str(tmp_path / "s"), *argv],
                           capture_output=True, text=True, env=child_env(), timeout=300)
     assert done.returncode == 2
     assert option in done.stderr
-    assert not (tmp_path / "s.jsonl").exists()
+    assert not (tmp_path / "s").exists()

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from benchlib.cli.common import backend_name, positive_int, positive_seconds
+from benchlib import defaults
+from benchlib.cli.common import (
+    add_out_option,
+    add_progress_option,
+    backend_name,
+    out_folder,
+    positive_int,
+    positive_seconds,
+)
 from benchlib.engine.params import MAX_NUM_RUNS
 from benchlib.studies.article.settings import ARTICLE_ORDER
 
@@ -25,22 +32,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Start from the article's protocol and apply one change at a time (equal work, reused "
                     "infer request, warm-up and graph mode, psutil out of the loop, per-call percentiles, one "
                     "process per framework, identical weights, controlled threads), re-measuring every "
-                    "framework after each; write one record per (step, framework), tables and figures.",
+                    "framework after each; write one record per (step, framework), tables and figures. Every run "
+                    "measures every step again (its steps are compared with each other, so they are measured "
+                    "together; there is nothing to resume).",
     )
-    parser.add_argument("--num-runs", type=positive_int("--num-runs", MAX_NUM_RUNS), default=100, metavar="N",
-                        help="calls per framework and step (default: 100)")
-    parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=1.0, metavar="S",
-                        help="engine steps (7-8): timed loop lasts at least S seconds (default: 1.0)")
+    parser.add_argument("--num-runs", type=positive_int("--num-runs", MAX_NUM_RUNS),
+                        default=defaults.ABLATION_NUM_RUNS, metavar="N",
+                        help=f"calls per framework and step (default: {defaults.ABLATION_NUM_RUNS})")
+    parser.add_argument("--min-time-s", type=positive_seconds("--min-time-s"), default=defaults.FIXED_MIN_TIME_S,
+                        metavar="S", help=f"engine steps (7-8): timed loop lasts at least S seconds (fixed time; "
+                                          f"default: {defaults.FIXED_MIN_TIME_S:g})")
     parser.add_argument("--backends", nargs="+", type=_article_backend, default=None, metavar="NAME",
                         help=f"frameworks ({', '.join(ARTICLE_ORDER)}; default: all five)")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="output folder: results/, tables/ and figures/ inside (default: outputs)")
+    add_out_option(parser, "records in results/ablation-<timestamp>.jsonl, tables in tables/, figures in figures/")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from benchlib.engine.params import check_writable_dir
-    from benchlib.system.paths import figures_dir, results_dir, tables_dir
 
     if args.out is not None:
         try:
@@ -48,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"benchlib ablation: error: {exc}", file=sys.stderr)
             return 2
-    folders = ((args.out / "results", args.out / "tables", args.out / "figures") if args.out
-               else (results_dir(), tables_dir(), figures_dir()))
+    folder = out_folder(args)
+    folders = (folder / "results", folder / "tables", folder / "figures")
 
     import time
 
@@ -61,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
     frameworks = tuple(dict.fromkeys(args.backends)) if args.backends else ARTICLE_ORDER
     path = folders[0] / time.strftime("ablation-%Y%m%d-%H%M%S.jsonl")
-    result = run_ablation(num_runs=args.num_runs, min_time_s=args.min_time, frameworks=frameworks,
-                          results_path=path, progress=False)
+    result = run_ablation(num_runs=args.num_runs, min_time_s=args.min_time_s, frameworks=frameworks,
+                          results_path=path, progress=not args.no_progress)
     frame = ablation_frame(result.records)
     tables = all_tables(frame)
     for name, table in tables.items():

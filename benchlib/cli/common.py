@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
+from benchlib import defaults
 from benchlib.backends.registry import BACKEND_NAMES
 from benchlib.engine.checked import BackendNames, BatchSizes, Checked, ThreadCounts, ThreadSettings
 from benchlib.engine.params import (
@@ -57,18 +59,31 @@ def positive_int(option: str, maximum: int) -> Callable[[str], int]:
     return option_type(lambda value, name: check_positive_int(name, value, maximum), option, int)
 
 
-def positive_seconds(option: str, allow_zero: bool = False) -> Callable[[str], float]:
+def positive_seconds(option: str, allow_zero: bool = False, maximum: float = MAX_SECONDS) -> Callable[[str], float]:
+    """argparse type of a ``--*-s`` option: a finite number of seconds up to ``maximum`` (above 0, or from 0)."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{option}={text!r} is invalid; allowed: a number of seconds") from None
         try:
-            return check_positive_float(option, value, MAX_SECONDS, allow_zero=allow_zero)
+            return check_positive_float(option, value, maximum, allow_zero=allow_zero)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def seed(text: str) -> int:
+    """``--seed`` value: an integer from 0 to 2**32 - 1 (what NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"--seed={text!r} is invalid; allowed: an integer from 0 to {2**32 - 1}")
+    return value
 
 
 backend_name = option_type(check_backend, "--backends")
@@ -120,10 +135,39 @@ def check_environment_variables(command: str) -> int:
 
 
 def timing_conflict(timeout_s: float, warmup_time_s: float, min_time_s: float) -> str | None:
-    """Why a ``--timeout`` cannot let a case finish (not longer than warm-up plus timed loop), or ``None``."""
+    """Why a ``--timeout-s`` cannot let a case finish (not longer than warm-up plus timed loop), or ``None``."""
     least = warmup_time_s + min_time_s
     if timeout_s > least:
         return None
-    return (f"--timeout={timeout_s:g} is not longer than --warmup-time ({warmup_time_s:g} s) + --min-time "
+    return (f"--timeout-s={timeout_s:g} is not longer than --warmup-time-s ({warmup_time_s:g} s) + --min-time-s "
             f"({min_time_s:g} s) = {least:g} s, so every case would be killed before its timed loop ends; "
-            f"allowed: more than {least:g} seconds (the default is 600), or a shorter --min-time")
+            f"allowed: more than {least:g} seconds (the default is {defaults.TIMEOUT_S:g}), or a shorter --min-time-s")
+
+
+# -- the options every command shares, spelled and explained once -------------------------------------------
+
+
+def add_out_option(parser: argparse.ArgumentParser, writes: str) -> None:
+    """``--out DIR``: the one output folder of a command, which ``writes`` says what it holds."""
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help=f"output folder, created if missing (default: outputs/): {writes}")
+
+
+def out_folder(args: argparse.Namespace) -> Path:
+    """The ``--out`` folder, or benchlib's outputs folder."""
+    from benchlib.system.paths import outputs_dir
+
+    return Path(args.out) if args.out is not None else outputs_dir()
+
+
+def add_fresh_option(parser: argparse.ArgumentParser, results: str,
+                     where: str = "in this environment (CPU and framework versions)") -> None:
+    """``--fresh``: the one exception to the resume rule (:func:`benchlib.studies.plan.plan_study`)."""
+    parser.add_argument("--fresh", action="store_true",
+                        help=f"measure every case again, appending the new records (default: resume: a case with an "
+                             f"ok or skipped record in {results} {where} is not run again)")
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``: every command that measures has it."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar or per-case lines on stderr")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from benchlib.cli.common import positive_seconds
+
+#: The longest speed-level probe ``--probe-s`` allows.
+MAX_PROBE_S = 600.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Nothing on the machine is changed.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--probe-s", type=float, default=3.0, metavar="S",
-                        help="seconds of the speed-level probe (default 3; 0: no probe)")
+    parser.add_argument("--probe-s", type=positive_seconds("--probe-s", allow_zero=True, maximum=MAX_PROBE_S),
+                        default=3.0, metavar="S",
+                        help=f"seconds of the speed-level probe, up to {MAX_PROBE_S:g} (default: 3; 0: no probe)")
     parser.set_defaults(func=run)
 
 
@@ -30,10 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
     env = collect_env()
     noise = audit()
-    if args.probe_s < 0 or args.probe_s > 600:
-        print(f"benchlib env: error: --probe-s={args.probe_s!r} is invalid; allowed: 0 (no probe) to 600 seconds",
-              file=sys.stderr)
-        return 2
     if args.probe_s > 0:
         from benchlib.engine.state_probe import probe_speed_levels
 

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import signal
-from pathlib import Path
 
-from benchlib.cli.common import positive_int, positive_seconds, refuse
+from benchlib.cli.common import (
+    add_fresh_option,
+    add_out_option,
+    add_progress_option,
+    out_folder,
+    positive_int,
+    positive_seconds,
+    refuse,
+)
 from benchlib.cli.sweep import add_case_options
 from benchlib.studies.fleet.cluster import DEFAULT_CONNECT_TIMEOUT_S, MAX_LOCAL_WORKERS
 from benchlib.studies.fleet.runner import DEFAULT_RETRIES, FleetResult
@@ -30,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "into the local results file with each host's fingerprint, name and address. Hosts with one "
                     "fingerprint form a machine, and every machine runs the whole sweep (thread counts follow "
                     "its cores). A host that dies mid-case costs that case a failed record naming the host; the "
-                    "case is retried on another host of the same machine. Re-running skips cases already done "
-                    "on each machine. docs/fleet.md says how to start the cluster.",
+                    "case is retried on another host of the same machine. Re-running resumes: cases already done on "
+                    "each machine are not run again (--fresh measures them again). docs/fleet.md says how to start "
+                    "the cluster.",
     )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--scheduler", metavar="ADDRESS",
@@ -41,23 +49,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="start N workers on this machine (loopback only) to try the fleet; several benchmarks "
                             "then share one host, so every record is warned as co-located")
     add_case_options(parser)
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="results file, JSON lines (default: outputs/results/fleet.jsonl, or fleet-quick.jsonl "
-                             "with --quick)")
+    add_out_option(parser, "records of every machine in results/fleet.jsonl (fleet-quick.jsonl with --quick)")
+    add_fresh_option(parser, "results/fleet.jsonl", "from the same machine and environment")
     parser.add_argument("--retries", type=_retries, default=DEFAULT_RETRIES, metavar="N",
                         help=f"times a case whose host died mid-case is sent to another host of its machine "
                              f"(default: {DEFAULT_RETRIES})")
-    parser.add_argument("--connect-timeout", type=positive_seconds("--connect-timeout"),
+    parser.add_argument("--connect-timeout-s", type=positive_seconds("--connect-timeout-s"),
                         default=DEFAULT_CONNECT_TIMEOUT_S, metavar="S",
                         help=f"give up when the scheduler does not answer, or has no benchmark worker, within S "
                              f"seconds (default: {DEFAULT_CONNECT_TIMEOUT_S:g})")
-    parser.add_argument("--no-progress", action="store_true", help="no line per finished case")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.report.outputs import OutputRefused, results_file
     from benchlib.cli.sweep import config_from_args
+    from benchlib.report.outputs import OutputRefused, plan_results
     from benchlib.studies.fleet.cluster import FleetError
     from benchlib.studies.fleet.plan import default_results_path, fleet_sweep
 
@@ -65,17 +72,18 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ValueError as exc:
         return refuse("fleet", str(exc))
-    out = args.out or default_results_path(args.quick)
+    folder = out_folder(args)
+    out = default_results_path(args.quick, folder / "results")
     try:
-        results_file("--out", out)
+        plan_results(folder, out, runs=0)  # a fleet's count of cases is known once its machines are
     except OutputRefused as exc:
         return refuse("fleet", str(exc))
     # SIGTERM stops like Ctrl-C: cases in flight are cancelled, a local cluster is shut down.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = fleet_sweep(config, scheduler=args.scheduler, local=args.local, results_path=out,
-                             threads=args.threads, retries=args.retries, connect_timeout_s=args.connect_timeout,
-                             progress=not args.no_progress)
+                             threads=args.threads, retries=args.retries, connect_timeout_s=args.connect_timeout_s,
+                             progress=not args.no_progress, fresh=args.fresh)
     except FleetError as exc:
         where = f"--scheduler={args.scheduler}" if args.scheduler is not None else f"--local={args.local}"
         return refuse("fleet", f"{where}: {exc}")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import sys
 import time
 from pathlib import Path
 
+from benchlib import defaults
 from benchlib.cli.common import (
     add_backends_option,
     add_batch_sizes_option,
+    add_fresh_option,
+    add_out_option,
+    add_progress_option,
     add_threads_option,
     checked_list,
     option_type,
+    out_folder,
     positive_int,
     positive_seconds,
     refuse,
@@ -23,16 +27,7 @@ from benchlib.cli.verify import add_input_shape_option, add_models_option, check
 from benchlib.engine.case import RunCase
 from benchlib.engine.checked import BackendNames, BatchSizes, ModelNames, Precisions, ThreadCounts, VariantNames
 from benchlib.engine.params import MAX_CALLS, check_precision
-from benchlib.engine.timing import (
-    DEFAULT_MAX_TIME_S,
-    DEFAULT_MIN_CALLS,
-    DEFAULT_MIN_TIME_S,
-    DEFAULT_TARGET_CI,
-    DEFAULT_WARMUP_CALLS,
-    DEFAULT_WARMUP_MAX_S,
-    DEFAULT_WARMUP_TIME_S,
-    check_target_ci,
-)
+from benchlib.engine.timing import check_target_ci
 from benchlib.models.memory import available_memory_bytes
 from benchlib.models.user import is_user_model
 from benchlib.models.zoo import MODELS, get_model
@@ -63,13 +58,15 @@ def target_ci(option: str = "--target-ci"):  # noqa: ANN201 - an argparse type
     return parse
 
 
-def add_precision_options(parser: argparse.ArgumentParser, max_time_default: str) -> None:
-    """``--target-ci`` and ``--max-time``, shared by ``run`` and ``sweep``."""
-    parser.add_argument("--target-ci", type=target_ci(), default=DEFAULT_TARGET_CI, metavar="F",
-                        help=f"after --min-time and --min-calls, measure until the 95%% interval of the median is "
-                             f"within F of it (default: {DEFAULT_TARGET_CI:g}, i.e. ±{DEFAULT_TARGET_CI * 100:g}%%); "
-                             "0 measures for --min-time only (fixed time, as the article protocol does)")
-    parser.add_argument("--max-time", type=positive_seconds("--max-time"), default=None, metavar="S",
+def add_precision_options(parser: argparse.ArgumentParser, max_time_default: str,
+                          minimums: str = "--min-time-s and --min-calls") -> None:
+    """``--target-ci`` and ``--max-time-s``, shared by ``run``, ``sweep`` and ``fleet``; ``minimums`` names the
+    timed loop's minimums as the command sets them."""
+    parser.add_argument("--target-ci", type=target_ci(), default=defaults.TARGET_CI, metavar="F",
+                        help=f"after {minimums}, measure until the 95%% interval of the median is "
+                             f"within F of it (default: {defaults.TARGET_CI:g}, i.e. ±{defaults.TARGET_CI * 100:g}%%); "
+                             "0 measures for --min-time-s only (fixed time, as the article protocol does)")
+    parser.add_argument("--max-time-s", type=positive_seconds("--max-time-s"), default=None, metavar="S",
                         help=f"with a target, stop after S seconds and record that the target was not met "
                              f"(default: {max_time_default})")
 
@@ -82,12 +79,20 @@ def add_precisions_option(parser: argparse.ArgumentParser) -> None:
                              "without one records it as skipped with the reason (docs/precision.md)")
 
 
+#: Where ``run`` writes inside ``--out``.
+RESULTS_NAME = "run"
+#: What an interrupted ``run`` tells its user.
+RESUME_HINT = "run resumes by itself: run the same command again (the cases already measured are not run again)"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run", help="measure latency, throughput, CPU and memory, one fresh process per case",
         description="Run every combination of backends x batch sizes x threads x variants, each in a "
-                    "fresh Python process with a timeout, append one JSON record per run to --out, "
-                    "and print a comparison table. Invalid options are refused (exit 2) before any run.",
+                    "fresh Python process with a timeout, append one JSON record per run to "
+                    "<--out>/results/run.jsonl, and print a comparison table. Re-running resumes: cases already "
+                    "measured there in this environment are not run again (--fresh measures them again). "
+                    "Invalid options are refused (exit 2) before any run.",
     )
     add_backends_option(parser, "all installed; named but missing ones are recorded as skipped")
     add_models_option(parser, ["fnn"], "fnn")
@@ -100,29 +105,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="backend variants to run where a backend supports them (default: each "
                              "backend's default variant); a name no selected backend knows is refused")
     add_precisions_option(parser)
-    parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=DEFAULT_MIN_TIME_S, metavar="S",
-                        help=f"timed loop lasts at least S seconds (default: {DEFAULT_MIN_TIME_S:g})")
-    parser.add_argument("--min-calls", type=_calls("--min-calls"), default=DEFAULT_MIN_CALLS, metavar="N",
-                        help=f"timed loop makes at least N calls (default: {DEFAULT_MIN_CALLS})")
-    add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}, or --min-time when longer")
-    parser.add_argument("--warmup-time", type=positive_seconds("--warmup-time", allow_zero=True),
-                        default=DEFAULT_WARMUP_TIME_S, metavar="S",
-                        help=f"warm-up lasts at least S seconds (default: {DEFAULT_WARMUP_TIME_S:g})")
+    parser.add_argument("--min-time-s", type=positive_seconds("--min-time-s"), default=defaults.MIN_TIME_S,
+                        metavar="S", help=f"timed loop lasts at least S seconds (default: {defaults.MIN_TIME_S:g})")
+    parser.add_argument("--min-calls", type=_calls("--min-calls"), default=defaults.MIN_CALLS, metavar="N",
+                        help=f"timed loop makes at least N calls (default: {defaults.MIN_CALLS})")
+    add_precision_options(parser, f"{defaults.MAX_TIME_S:g}, or --min-time-s when longer")
+    parser.add_argument("--warmup-time-s", type=positive_seconds("--warmup-time-s", allow_zero=True),
+                        default=defaults.WARMUP_TIME_S, metavar="S",
+                        help=f"warm-up lasts at least S seconds (default: {defaults.WARMUP_TIME_S:g})")
     parser.add_argument("--warmup-calls", type=_calls("--warmup-calls", allow_zero=True),
-                        default=DEFAULT_WARMUP_CALLS, metavar="N",
-                        help=f"warm-up makes at least N calls (default: {DEFAULT_WARMUP_CALLS})")
-    parser.add_argument("--warmup-max", type=positive_seconds("--warmup-max", allow_zero=True),
-                        default=DEFAULT_WARMUP_MAX_S, metavar="S",
+                        default=defaults.WARMUP_CALLS, metavar="N",
+                        help=f"warm-up makes at least N calls (default: {defaults.WARMUP_CALLS})")
+    parser.add_argument("--warmup-max-s", type=positive_seconds("--warmup-max-s", allow_zero=True),
+                        default=defaults.WARMUP_MAX_S, metavar="S",
                         help="after its minimums, warm-up goes on until the per-call time settles (the last "
                              f"window's median within 5%% of the previous), for at most S seconds (default: "
-                             f"{DEFAULT_WARMUP_MAX_S:g}); 0: the minimums only")
-    parser.add_argument("--timeout", type=positive_seconds("--timeout"), default=600.0, metavar="S",
-                        help="kill a run after S seconds and record it as failed (default: 600)")
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="results file (JSON lines; default: outputs/results/run-<timestamp>.jsonl)")
-    parser.add_argument("--resume", action="store_true",
-                        help="skip cases that already have an ok record in --out from this environment")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+                             f"{defaults.WARMUP_MAX_S:g}); 0: the minimums only")
+    parser.add_argument("--timeout-s", type=positive_seconds("--timeout-s"), default=defaults.TIMEOUT_S, metavar="S",
+                        help=f"kill a run after S seconds and record it as failed (default: {defaults.TIMEOUT_S:g})")
+    add_out_option(parser, "records in results/run.jsonl, the same runs as CSV in results/run.csv")
+    add_fresh_option(parser, "results/run.jsonl")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -137,13 +140,13 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
         if unknown:
             allowed = ", ".join(sorted(known))
             return f"--variants={unknown[0]!r} is not supported by any selected backend; allowed: {allowed}"
-    if args.max_time is not None and args.max_time < args.min_time:
-        return f"--max-time={args.max_time:g} is invalid; allowed: at least --min-time ({args.min_time:g})"
+    if args.max_time_s is not None and args.max_time_s < args.min_time_s:
+        return f"--max-time-s={args.max_time_s:g} is invalid; allowed: at least --min-time-s ({args.min_time_s:g})"
     from benchlib.models.user import USER_BATCH_SIZES
 
-    # Each factory is planned within --timeout; each user model's memory is bounded before any case starts.
+    # Each factory is planned within --timeout-s; each user model's memory is bounded before any case starts.
     problem = check_user_models(args.models, getattr(args, "input_shape", None), getattr(args, "input_range", None),
-                                batch_sizes=args.batch_sizes or USER_BATCH_SIZES, timeout_s=args.timeout)
+                                batch_sizes=args.batch_sizes or USER_BATCH_SIZES, timeout_s=args.timeout_s)
     if problem:  # an ONNX file's dynamic dimension without --input-shape, a bad --input-shape, too much memory
         return problem
     cases = []
@@ -152,7 +155,7 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
         if is_user_model(model):
             shapes = {"input_shapes": ";".join(args.input_shape or []) or None,
                       "input_ranges": ";".join(args.input_range or []) or None}
-            problem, sizes = user_batch_sizes(model, shapes["input_shapes"], args.batch_sizes, args.timeout)
+            problem, sizes = user_batch_sizes(model, shapes["input_shapes"], args.batch_sizes, args.timeout_s)
             if problem:
                 return problem
         else:
@@ -164,9 +167,9 @@ def build_cases(args: argparse.Namespace, backends: list[str]) -> list[RunCase] 
         # every value below was checked by its option's type, or is the registry's or the model's own
         cases += case_grid(BackendNames(backends), BatchSizes(sizes), models=ModelNames((model,)), **shapes,
                            threads=args.threads or ThreadCounts((None,)), variants=args.variants or None,
-                           min_time_s=args.min_time, min_calls=args.min_calls, warmup_time_s=args.warmup_time,
-                           warmup_calls=args.warmup_calls, timeout_s=args.timeout, target_ci=args.target_ci,
-                           max_time_s=args.max_time, warmup_max_s=args.warmup_max,
+                           min_time_s=args.min_time_s, min_calls=args.min_calls, warmup_time_s=args.warmup_time_s,
+                           warmup_calls=args.warmup_calls, timeout_s=args.timeout_s, target_ci=args.target_ci,
+                           max_time_s=args.max_time_s, warmup_max_s=args.warmup_max_s,
                            precisions=getattr(args, "precisions", None) or Precisions(("fp32",)))
     return cases
 
@@ -191,30 +194,28 @@ def user_batch_sizes(model: str, input_shapes: str | None, asked: list[int] | No
 def run(args: argparse.Namespace) -> int:
     from benchlib.backends.registry import available_backends
     from benchlib.report.outputs import OutputRefused, plan_run
+    from benchlib.studies.plan import plan_study
     from benchlib.system.env import usable_cores
-    from benchlib.system.paths import results_dir
 
     # Contradictions are settled before anything runs (the options' types checked each value, repeats ran once).
-    conflict = timing_conflict(args.timeout, args.warmup_time, args.min_time)
+    conflict = timing_conflict(args.timeout_s, args.warmup_time_s, args.min_time_s)
     if conflict:
         return refuse("run", conflict)
     backends = list(args.backends or available_backends())
     if not backends:
         return refuse("run", "no backend is installed; install one, e.g. pip install torch")
-    if args.resume and args.out is None:
-        return refuse("run", "--resume needs --out PATH (the results file to resume)")
-    out = args.out or results_dir() / f"run-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl"
     cases = build_cases(args, backends)
     if isinstance(cases, str):
         return refuse("run", cases)
     try:
-        outputs = plan_run(out, len(cases), resume=args.resume)  # last: it creates the folder
+        outputs = plan_run(out_folder(args), len(cases))  # last: it creates the folders
     except OutputRefused as exc:
         return refuse("run", str(exc))
-    if args.resume:
-        problem = _resume_problem(out, cases)
-        if problem:
-            return refuse("run", problem)
+    out = outputs.results
+    # the one resume decision of every command (a case settled in this environment is not run again)
+    plan = plan_study(RESULTS_NAME, cases, out, resume_hint=RESUME_HINT, progress=True, fresh=args.fresh)
+    if not args.fresh and plan.todo:
+        _resume_notes(out, list(plan.todo))
     usable = usable_cores()["usable"]
     for count in args.threads or []:
         if isinstance(count, int) and count > usable:
@@ -227,10 +228,11 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.results.store import export_csv, load
 
     started = time.perf_counter()
-    records = run_cases(cases, results_path=out, progress=not args.no_progress, skip_done=args.resume,
-                        resume_hint=f"Resume with the same command plus --resume --out {out}")
+    records = run_cases(list(plan.todo), results_path=out, progress=not args.no_progress, resume_hint=RESUME_HINT)
     wall = time.perf_counter() - started
     df = load(out, columns=table_columns(), newest_only=True)
+    if "case_key" in df.columns:  # this command's cases, measured now or before; the file may hold others
+        df = df[df["case_key"].isin({case.case_key for case in cases})]
     print(to_markdown(comparison_table(df)))
     for problem in df.attrs.get("problems", []):
         print(f"load problem: {problem}", file=sys.stderr)
@@ -239,31 +241,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     failed = sum(r["status"] == "failed" for r in records)
     csv, _ = export_csv(out, outputs.csv)  # the same runs, flat, for spreadsheets
-    print(f"\n{len(records)} run(s) in {wall:.1f} s ({failed} failed); results: {out} (CSV: {csv})")
+    resumed = f", {plan.resumed} already done" if plan.resumed else ""
+    print(f"\n{len(records)} run(s) in {wall:.1f} s ({failed} failed{resumed}); results: {out} (CSV: {csv})")
     return 1 if failed else 0
 
 
 #: Case settings → the ``run`` option that sets them.
-SETTING_OPTIONS = {"model": "--models", "min_time_s": "--min-time", "min_calls": "--min-calls",
-                   "warmup_time_s": "--warmup-time", "warmup_calls": "--warmup-calls", "seed": "seed"}
+SETTING_OPTIONS = {"min_time_s": "--min-time-s", "min_calls": "--min-calls",
+                   "warmup_time_s": "--warmup-time-s", "warmup_calls": "--warmup-calls", "seed": "seed"}
 
 
-def _resume_problem(out: Path, cases: list[RunCase]) -> str | None:
-    """Why ``--resume`` cannot resume ``out`` with these cases (settings differ), or ``None``; notes on stderr."""
+def _resume_notes(out: Path, cases: list[RunCase]) -> None:
+    """Say on stderr why cases the results file seems to hold run again: other settings, another environment."""
     from benchlib.results.resume import resume_check
     from benchlib.system.env import collect_env
 
+    if not out.exists():
+        return
     check = resume_check(out, cases, collect_env())
-    if check.differences:
+    # another model is another measurement, not another setting: the file holds every run's cases
+    differences = {name: values for name, values in check.differences.items() if name != "model"}
+    if differences:
         differ = "; ".join(f"{SETTING_OPTIONS.get(name, name)} is {' or '.join(map(str, there))} there, "
-                           f"{' or '.join(map(str, now))} now" for name, (there, now) in check.differences.items())
-        use = " ".join(f"{SETTING_OPTIONS.get(name, name)} {there[0]}"
-                       for name, (there, _) in check.differences.items())
-        return (f"--resume: the records in {out} were made with other settings ({differ}), so none of these "
-                f"{len(cases)} case(s) is done there and all would run again; allowed: the file's settings "
-                f"({use}) to resume it, or another --out to measure with the new settings")
+                           f"{' or '.join(map(str, now))} now" for name, (there, now) in differences.items())
+        use = " ".join(f"{SETTING_OPTIONS.get(name, name)} {there[0]}" for name, (there, _) in differences.items())
+        print(f"note: the records in {out} were made with other settings ({differ}), so these {len(cases)} "
+              f"case(s) are measured with the new settings; the file's settings ({use}) would resume them",
+              file=sys.stderr)
     if check.other_environment:
         why = f" ({'; '.join(check.environment_differences)})" if check.environment_differences else ""
         print(f"note: {check.other_environment} case(s) in {out} were measured in another environment{why}; "
               "they run again here", file=sys.stderr)
-    return None

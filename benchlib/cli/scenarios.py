@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from benchlib.cli.common import add_backends_option, refuse
-from benchlib.scenarios.settings import (
-    FULL_MIN_DURATION_S,
-    LOADGEN_SCENARIOS,
-    QUICK_MIN_DURATION_S,
-    default_latency_bound_ms,
+from benchlib import defaults
+from benchlib.cli.common import (
+    add_backends_option,
+    add_fresh_option,
+    add_out_option,
+    add_progress_option,
+    out_folder,
+    refuse,
 )
+from benchlib.scenarios.settings import LOADGEN_SCENARIOS, default_latency_bound_ms
 
 #: parameter names of benchlib.studies.scenarios.scenario_config -> the options that set them
 OPTIONS = {"backends": "--backends", "models": "--models", "scenarios": "--scenarios",
@@ -37,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "concurrently its own way, at least two configurations each, every case in a fresh process. "
                     "Server searches the highest Poisson arrival rate whose p99 latency stays within the bound, "
                     "LoadGen's VALID/INVALID verdict deciding each step. Short runs: not MLPerf-valid submissions. "
-                    "Re-running with the same --out skips cases already measured in this environment. Invalid "
-                    "options are refused (exit 2) before any run.")
+                    "Re-running resumes: cases already measured in <--out>/results/scenarios.jsonl in this "
+                    "environment are not run again (--fresh measures them again). Invalid options are refused "
+                    "(exit 2) before any run.")
     add_backends_option(parser, "all installed")
     parser.add_argument("--models", nargs="+", default=None, metavar="NAME", help="models (default: fnn)")
     parser.add_argument("--scenarios", nargs="+", default=None, metavar="NAME",
@@ -46,22 +49,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latency-bound-ms", type=_number("--latency-bound-ms", float), default=None, metavar="MS",
                         help=f"Server p99 bound in ms (default: per model; fnn {default_latency_bound_ms('fnn'):g})")
     parser.add_argument("--min-duration-s", type=_number("--min-duration-s", float), default=None, metavar="S",
-                        help=f"each LoadGen run lasts at least S seconds (default: {FULL_MIN_DURATION_S:g}; "
-                             f"--quick: {QUICK_MIN_DURATION_S:g}; LoadGen's official minimum is 600)")
+                        help=f"each LoadGen run lasts at least S seconds (default: {defaults.MIN_DURATION_S:g}; "
+                             f"--quick: {defaults.QUICK_MIN_DURATION_S:g}; LoadGen's official minimum is 600)")
     parser.add_argument("--min-queries", type=_number("--min-queries", int), default=None, metavar="N",
                         help="each run issues at least N queries (default: enough for LoadGen's early stopping)")
     parser.add_argument("--target-qps", type=_number("--target-qps", float), default=None, metavar="QPS",
                         help="Server: run this one rate instead of searching")
     parser.add_argument("--quick", action="store_true", help="short runs and fewer search steps")
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="results file, JSON lines (default: outputs/results/scenarios.jsonl, or "
-                             "scenarios-quick.jsonl with --quick); LoadGen's logs go to outputs/loadgen/<run id>/")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_out_option(parser, "records in results/scenarios.jsonl (scenarios-quick.jsonl with --quick); LoadGen's "
+                           "logs go to outputs/loadgen/<run id>/ whatever --out is")
+    add_fresh_option(parser, "results/scenarios.jsonl")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchlib.report.outputs import OutputRefused, check_free_space, results_file
+    from benchlib.report.outputs import OutputRefused, plan_results
     from benchlib.studies.scenarios import build_cases, default_results_path, scenario_config
 
     try:
@@ -74,10 +77,10 @@ def run(args: argparse.Namespace) -> int:
         if parameter in OPTIONS:
             message = OPTIONS[parameter] + message[len(parameter):]
         return refuse("scenarios", message)
-    out = args.out or default_results_path(args.quick)
+    folder = out_folder(args)
+    out = default_results_path(args.quick, folder / "results")
     try:
-        results_file("--out", out)
-        check_free_space("--out", out, len(build_cases(config)))
+        plan_results(folder, out, len(build_cases(config)))
     except OutputRefused as exc:
         return refuse("scenarios", str(exc))
 
@@ -85,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.report import scenarios as report
     from benchlib.studies.scenarios import run_scenarios
 
-    result = run_scenarios(config, out, progress=not args.no_progress)
+    result = run_scenarios(config, out, progress=not args.no_progress, fresh=args.fresh)
     records = report.scenario_records(out)
     for title, table in (("scenarios", report.summary_table(records)),
                          ("highest rate within the bound", report.max_rate_table(records)),

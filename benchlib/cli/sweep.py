@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchlib import defaults
 from benchlib.cli.common import (
     add_backends_option,
     add_batch_sizes_option,
+    add_fresh_option,
+    add_out_option,
+    add_progress_option,
     add_threads_option,
     checked_list,
+    out_folder,
     positive_seconds,
     refuse,
 )
@@ -18,11 +23,7 @@ from benchlib.cli.verify import add_models_option
 from benchlib.engine.checked import VariantNames
 from benchlib.studies.sweep import (
     DEFAULT_BATCH_SIZES,
-    DEFAULT_MAX_TIME_S,
-    DEFAULT_MIN_TIME_S,
     QUICK_BATCH_SIZES,
-    QUICK_MAX_TIME_S,
-    QUICK_MIN_TIME_S,
     SweepConfig,
 )
 
@@ -33,18 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run every variant of every selected backend at every batch size and thread count, each "
                     "case in a fresh process; measure the machine's float32 matmul peak once per thread "
                     "count; print throughput, percent-of-peak, best-variant, thread-scaling, cold-start and "
-                    "target tables. Re-running with the same --out skips cases already measured in this "
-                    "environment. Invalid options are refused (exit 2) before any run.",
+                    "target tables. Re-running resumes: cases already measured in <--out>/results/sweep.jsonl in "
+                    "this environment are not run again (--fresh measures them again). Invalid options are "
+                    "refused (exit 2) before any run.",
     )
     add_case_options(parser)
-    parser.add_argument("--out", type=Path, default=None, metavar="PATH",
-                        help="results file, JSON lines (default: outputs/results/sweep.jsonl, or "
-                             "sweep-quick.jsonl with --quick); the roofline goes beside it")
-    parser.add_argument("--tables-dir", type=Path, default=None, metavar="DIR",
-                        help="where tables are written (default: outputs/tables)")
-    parser.add_argument("--figures-dir", type=Path, default=None, metavar="DIR",
-                        help="where figures are written (default: outputs/figures)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_out_option(parser, "records in results/sweep.jsonl (sweep-quick.jsonl with --quick) with the roofline "
+                           "beside them, tables in tables/, figures in figures/")
+    add_fresh_option(parser, "results/sweep.jsonl")
+    add_progress_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -59,10 +57,11 @@ def add_case_options(parser: argparse.ArgumentParser) -> None:
                                "the usable cores)", sweep=True)
     parser.add_argument("--variants", nargs="+", action=checked_list(VariantNames), default=None, metavar="NAME",
                         help="only these variants (default: every variant of each backend)")
-    parser.add_argument("--min-time", type=positive_seconds("--min-time"), default=None, metavar="S",
-                        help=f"timed loop per case lasts at least S seconds (default: {DEFAULT_MIN_TIME_S}; "
-                             f"--quick: {QUICK_MIN_TIME_S})")
-    add_precision_options(parser, f"{DEFAULT_MAX_TIME_S:g}; --quick: {QUICK_MAX_TIME_S:g}")
+    parser.add_argument("--min-time-s", type=positive_seconds("--min-time-s"), default=None, metavar="S",
+                        help=f"timed loop per case lasts at least S seconds (default: {defaults.MIN_TIME_S:g}; "
+                             f"--quick: {defaults.QUICK_MIN_TIME_S:g})")
+    add_precision_options(parser, f"{defaults.MAX_TIME_S:g}; --quick: {defaults.QUICK_MAX_TIME_S:g}",
+                          f"--min-time-s and {defaults.MIN_CALLS} calls")
     add_precisions_option(parser)
     parser.add_argument("--quick", action="store_true",
                         help="fewer batch sizes, usable cores only, short loops (under 3 minutes on 2 cores)")
@@ -74,16 +73,16 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
 
     try:
         return sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
-                            variants=args.variants, min_time_s=args.min_time, quick=args.quick, models=args.models,
-                            target_ci=args.target_ci, max_time_s=args.max_time,
+                            variants=args.variants, min_time_s=args.min_time_s, quick=args.quick, models=args.models,
+                            target_ci=args.target_ci, max_time_s=args.max_time_s,
                             precisions=getattr(args, "precisions", None))
     except ValueError as exc:
         message = str(exc)
         for name, option in (("variants=", "--variants="), ("backends=", "--backends="), ("models=", "--models="),
                              ("batch_sizes=", "--batch-sizes="),
-                             ("max_time_s=", "--max-time=")):
+                             ("max_time_s=", "--max-time-s=")):
             message = message.replace(name, option, 1) if message.startswith(name) else message
-        message = message.replace("at least min_time_s (", "at least --min-time (")
+        message = message.replace("at least min_time_s (", "at least --min-time-s (")
         raise ValueError(message) from None
 
 
@@ -91,17 +90,16 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.notebook.plans import SWEEP_FIGURES, SWEEP_TABLES
     from benchlib.report.outputs import OutputRefused, plan_sweep
     from benchlib.studies.sweep import build_cases, default_results_path
-    from benchlib.system.paths import figures_dir, tables_dir
 
     try:
         config = config_from_args(args)
     except ValueError as exc:
         return refuse("sweep", str(exc))
-    out = args.out or default_results_path(args.quick)
-    tables_folder, figures_folder = args.tables_dir or tables_dir(), args.figures_dir or figures_dir()
+    folder = out_folder(args)
+    out = default_results_path(args.quick, folder / "results")
+    tables_folder, figures_folder = folder / "tables", folder / "figures"
     try:  # every output checked before the sweep runs, not after it
-        plan_sweep(out, tables_folder, figures_folder, runs=len(build_cases(config)), table_names=SWEEP_TABLES,
-                   figure_names=SWEEP_FIGURES)
+        plan_sweep(folder, out, runs=len(build_cases(config)), table_names=SWEEP_TABLES, figure_names=SWEEP_FIGURES)
     except OutputRefused as exc:
         return refuse("sweep", str(exc))
 
@@ -110,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from benchlib.report.tables import to_markdown
     from benchlib.studies.sweep import run_sweep
 
-    result = run_sweep(config, out, progress=not args.no_progress)
+    result = run_sweep(config, out, progress=not args.no_progress, fresh=args.fresh)
     df = sweep_frame(out, result.peaks)
     tables = all_tables(df)
     for name, table in tables.items():

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
-from benchlib.cli.common import add_backends_option, checked_list, option_type, threads
+from benchlib.cli.common import add_backends_option, add_threads_option, checked_list, option_type
 from benchlib.engine.checked import ModelNames
 from benchlib.engine.params import check_model
 from benchlib.models.zoo import MODELS
@@ -111,7 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--variants", nargs="+", default=None, metavar="NAME",
                         help="variants to verify: 'all', or names (each backend checks those it offers); "
                              "default: each backend's default variant")
-    parser.add_argument("--threads", type=threads, default=None, help="threads per framework (default: framework's)")
+    add_threads_option(parser, "thread settings to verify with, each in turn: integers, 'cores' (one per usable "
+                               "core) or 'default' (the framework's own; this is the default)")
     parser.add_argument("--json", action="store_true", help="print a JSON list (one row per backend and model)")
     parser.set_defaults(func=run)
 
@@ -126,14 +127,19 @@ def _cell(result) -> str:  # noqa: ANN001 - a VerifyResult
     return f"{result.max_abs_err:.1e} {'ok' if result.ok else 'FAIL'}"
 
 
-def format_table(results: list) -> str:
-    """Backends as rows, models as columns (each headed by its tolerance); notes for anything not passing."""
+def format_table(results: list, threads_of: dict[int, object] | None = None) -> str:
+    """Backends as rows, models as columns (each headed by its tolerance); notes for anything not passing.
+
+    ``threads_of`` (result's ``id`` -> its thread setting), when several were verified, adds ``t=N`` to each row.
+    """
     from benchlib.models.user import is_user_model
     from benchlib.models.zoo import get_model
     from benchlib.studies.verify import flops_notes
 
     models = list(dict.fromkeys(r.model for r in results))
-    label = {id(r): r.backend + (f"/{r.variant}" if r.variant else "") for r in results}
+    several = threads_of is not None and len(set(threads_of.values())) > 1
+    label = {id(r): r.backend + (f"/{r.variant}" if r.variant else "")
+             + (f" t={threads_of[id(r)] or 'default'}" if several else "") for r in results}
     backends = list(dict.fromkeys(label[id(r)] for r in results))
     by_key = {(label[id(r)], r.model): r for r in results}
     by_model = {r.model: r for r in results}
@@ -186,18 +192,24 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return refuse("verify", problem)
     started = time.perf_counter()
+    results: list = []
+    threads_of: dict[int, object] = {}  # each result's thread setting (None: the framework's own)
     try:
         with _stdout_to_stderr(args.json):  # a factory's or a framework's prints must not corrupt the JSON
-            results = verify_models(args.models, args.backends, threads=args.threads, variants=variants,
-                                    input_shapes=";".join(args.input_shape or []) or None,
-                                    input_ranges=";".join(args.input_range or []) or None)
+            for setting in args.threads or [None]:
+                batch = verify_models(args.models, args.backends, threads=setting, variants=variants,
+                                      input_shapes=";".join(args.input_shape or []) or None,
+                                      input_ranges=";".join(args.input_range or []) or None)
+                threads_of.update((id(r), setting) for r in batch)
+                results += batch
     except OnnxModelError as exc:  # a model refused while verifying (e.g. a batch that will not fit)
         return refuse("verify", str(exc))
     wall = time.perf_counter() - started
-    if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
+    if args.json:  # with --threads, each row says the setting it was verified with
+        print(json.dumps([{**r.to_dict(), **({"threads": threads_of[id(r)]} if args.threads else {})}
+                          for r in results], indent=2))
     else:
-        print(format_table(results))
+        print(format_table(results, threads_of))
         counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skipped")}
         not_verified = sum(r.reason.startswith(NOT_VERIFIED) for r in results)  # failed: nothing was compared
         print(f"\n{len(results)} backend x model check(s): {counts['pass']} passed, "

@@ -7,6 +7,7 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from benchlib import defaults
 from benchlib.engine.params import (
     MAX_CALLS,
     MAX_SECONDS,
@@ -33,19 +34,22 @@ class RunCase:
     batch_size: int = 1
     threads: int | None = None  # None: the framework's default
     variant: str | None = None  # None: the backend's default variant
-    min_time_s: float = 1.0  # timed loop lasts at least this long ...
-    min_calls: int = 50  # ... and at least this many calls
-    warmup_time_s: float = 0.2
-    warmup_calls: int = 10
-    timeout_s: float = 600.0
+    min_time_s: float = defaults.MIN_TIME_S  # timed loop lasts at least this long ...
+    min_calls: int = defaults.MIN_CALLS  # ... and at least this many calls
+    warmup_time_s: float = defaults.WARMUP_TIME_S
+    warmup_calls: int = defaults.WARMUP_CALLS
+    timeout_s: float = defaults.TIMEOUT_S
     seed: int = 0  # seed of the input batch
     protocol: str = "engine"
     extra: tuple[tuple[str, object], ...] = field(default=())  # protocol-specific settings
     scenario: str = "single"  # one of SCENARIOS; a LoadGen scenario's settings are in ``extra``
     #: precision target: after the minimums, measure until the 95% interval of the median is within
-    #: this fraction of it (0.01 = ±1%); 0 measures for the fixed minimums only (docs/measurement.md)
+    #: this fraction of it (0.01 = ±1%); 0 measures for the fixed minimums only (docs/measurement.md).
+    #: This and the next two fields default to what a case meant before they existed (fixed time), so
+    #: that the keys of older records stay as they were; the CLI and the notebooks ask for
+    #: benchlib.defaults.TARGET_CI and WARMUP_MAX_S.
     target_ci: float = 0.0
-    #: with a target, give up after this long (None: 3 s, or min_time_s when longer)
+    #: with a target, give up after this long (None: benchlib.defaults.MAX_TIME_S, or min_time_s when longer)
     max_time_s: float | None = None
     #: > 0: warm-up continues past its minimums until the per-call time settles, for at most this long;
     #: 0: fixed warm-up (the minimums only)

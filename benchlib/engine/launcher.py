@@ -80,8 +80,8 @@ def run_cases(
     environment (CPU model and framework versions); a sequence of statuses (for example
     :data:`benchlib.results.records.SETTLED`) counts those as done instead. Returns the records
     of the cases run now. On Ctrl-C or SIGTERM the running child is killed, nothing partial is
-    written, and ``resume_hint`` (what the caller's user should do to resume; by default the
-    ``run`` command's flags) is printed before the interrupt propagates as ``KeyboardInterrupt``.
+    written, and ``resume_hint`` (what the caller's user should do to resume; by default: run the same
+    command again) is printed before the interrupt propagates as ``KeyboardInterrupt``.
     """
     from benchlib.system.env import BATCH_LOAD_ENV
 
@@ -147,9 +147,8 @@ def _run_cases(
         if skipped:  # said even without a progress bar: the user must know why fewer cases run
             print(f"resuming: {len(skipped)} case(s) already done in {results_path}", file=sys.stderr)
     records: list[dict[str, Any]] = []
-    if resume_hint is None:
-        where = f" --out {results_path}" if results_path is not None else ""
-        resume_hint = f"Resume with the same command plus --resume{where}"
+    if resume_hint is None:  # every command resumes by itself (benchlib.studies.plan.plan_study)
+        resume_hint = "Run the same command again to resume: the cases already measured are not run again"
     in_rounds = [c for c in todo if rounds is not False and in_rounds_mode(c)]
     once = [c for c in todo if c not in in_rounds]
     current = {"label": ""}

@@ -37,19 +37,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from benchlib import defaults
 from benchlib.engine import round_stats as rs
 from benchlib.engine.case import RunCase
 from benchlib.engine.stats import compute_stats, median_ci, subsample
 
-#: Defaults of interleaved rounds (evidence: docs/measurement.md, "Interleaved rounds").
-DEFAULT_BLOCK_S = 0.1
-DEFAULT_MIN_ROUNDS = 8
-DEFAULT_MAX_ROUNDS = 30
-DEFAULT_MAX_TIME_S = 20.0
-DEFAULT_PROCESSES = 2
-DEFAULT_TARGET = 0.02
-DEFAULT_MAX_ALIVE = 24
-DEFAULT_MEMORY_FRACTION = 0.5
 #: The worker's entry points, run in a case's session.
 PREPARE_TARGET = "benchlib.engine.live:prepare"
 BLOCK_TARGET = "benchlib.engine.live:timed_block"
@@ -63,17 +55,18 @@ SAMPLES_KEPT = 2000
 
 @dataclass(frozen=True)
 class RoundSettings:
-    """How a run is measured in rounds (see the module's docstring)."""
+    """How a run is measured in rounds (see the module's docstring); the defaults are :mod:`benchlib.defaults`'s
+    (evidence: docs/measurement.md, "Interleaved rounds")."""
 
-    block_s: float = DEFAULT_BLOCK_S
-    min_rounds: int = DEFAULT_MIN_ROUNDS
-    max_rounds: int = DEFAULT_MAX_ROUNDS
-    max_time_s: float = DEFAULT_MAX_TIME_S
-    processes: int = DEFAULT_PROCESSES
-    target_ci: float = DEFAULT_TARGET
+    block_s: float = defaults.ROUND_BLOCK_S
+    min_rounds: int = defaults.MIN_ROUNDS
+    max_rounds: int = defaults.MAX_ROUNDS
+    max_time_s: float = defaults.ROUND_MAX_TIME_S
+    processes: int = defaults.ROUND_PROCESSES
+    target_ci: float = defaults.ROUND_TARGET_CI
     seed: int = 0
-    max_alive: int = DEFAULT_MAX_ALIVE
-    memory_fraction: float = DEFAULT_MEMORY_FRACTION
+    max_alive: int = defaults.ROUND_MAX_ALIVE
+    memory_fraction: float = defaults.ROUND_MEMORY_FRACTION
 
     def __post_init__(self) -> None:
         checks = {"block_s": (self.block_s, 0.001, 60.0), "max_time_s": (self.max_time_s, 0.0, 86400.0),

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from benchlib import defaults
 from benchlib.engine.clock import DEFAULT_CLOCK, Clock
 from benchlib.engine.stats import relative_halfwidth
 
@@ -29,23 +30,11 @@ from benchlib.engine.stats import relative_halfwidth
 MAX_LOOP_CALLS = 5_000_000
 #: Largest block of calls run between two checks of the elapsed time.
 MAX_CHUNK = 1_000_000
-#: Precision mode's default target: the 95% interval of the median within ±1% of it.
-DEFAULT_TARGET_CI = 0.01
-#: Defaults of ``run``, ``sweep`` and the notebooks in precision mode (evidence: docs/measurement.md):
-#: the minimum time catches slow periodic effects, the warm-up minimum and cap bound a warm-up
-#: that otherwise ends when the per-call time has settled.
-DEFAULT_MIN_TIME_S = 0.25
-DEFAULT_MIN_CALLS = 50
-DEFAULT_WARMUP_TIME_S = 0.05
-DEFAULT_WARMUP_CALLS = 10
-DEFAULT_WARMUP_MAX_S = 1.0
 #: Level of the order-statistic interval the precision mode stops on and reports. Stopping when the
 #: interval is narrow enough favours runs whose median fell where calls are dense, which costs about
 #: half a point of coverage at 95% (seeded simulation, docs/measurement.md); computing it at 96% gives
 #: back an interval that holds the true median at least 95% of the time when the loop stops early.
 PRECISION_LEVEL = 0.96
-#: Precision mode gives up after this long when no ``max_time_s`` is given (docs/measurement.md).
-DEFAULT_MAX_TIME_S = 3.0
 #: After the minimums, each block between two precision checks is at least this share of the calls
 #: made so far: the check is O(calls), so the checks together cost a bounded share of the loop.
 MIN_BLOCK_FRACTION = 0.25
@@ -208,8 +197,9 @@ def check_target_ci(value: object, name: str = "target_ci") -> float:
 
 
 def effective_max_time(min_time_s: float, max_time_s: float | None) -> float:
-    """The precision mode's cap: ``max_time_s``, or by default :data:`DEFAULT_MAX_TIME_S` (at least ``min_time_s``)."""
-    return max(DEFAULT_MAX_TIME_S, min_time_s) if max_time_s is None else max_time_s
+    """The precision mode's cap: ``max_time_s``, or by default :data:`benchlib.defaults.MAX_TIME_S` (at least
+    ``min_time_s``)."""
+    return max(defaults.MAX_TIME_S, min_time_s) if max_time_s is None else max_time_s
 
 
 def expected_calls(min_calls: int, min_time_s: float, per_call_ns: float, max_calls: int = MAX_LOOP_CALLS) -> int:

@@ -347,8 +347,8 @@ def plan_keras(name: str, shapes: tuple[tuple[str, tuple[int, ...]], ...] = (),
                           timeout_s=timeout_s, env=TENSORFLOW_ENV, what="plan")
     if not result.ok and result.error and result.error.startswith("timed out"):
         raise FactoryError(f"--models={name!r}: planning it (import, build, save and ONNX export under Keras's "
-                           f"TensorFlow backend, in a child process) did not finish within --timeout={timeout_s:g} s "
-                           "and was killed; allowed: a factory that builds and exports within --timeout")
+                           f"TensorFlow backend, in a child process) did not finish within --timeout-s={timeout_s:g} s "
+                           "and was killed; allowed: a factory that builds and exports within --timeout-s")
     if not result.ok:
         raise FactoryError(f"--models={name!r}: planning it failed ({result.error}); allowed: a factory whose model "
                            "Keras's TensorFlow backend can build and export")

@@ -260,7 +260,7 @@ def plan_factory(name: str, input_shape: tuple[int, ...] | None = None,
     """Export the factory in a child process; the pairs its cases carry in ``extra``.
 
     A factory that does not import or returns the wrong type is refused (:class:`FactoryError`), and
-    so is one whose planning (import, build, export) outlasts ``timeout_s`` (the run's ``--timeout``):
+    so is one whose planning (import, build, export) outlasts ``timeout_s`` (the run's ``--timeout-s``):
     its child's whole process tree is killed. One that raises is not refused: its cases run and fail
     in their own processes, each with the traceback.
     """
@@ -272,8 +272,8 @@ def plan_factory(name: str, input_shape: tuple[int, ...] | None = None,
                           timeout_s=timeout_s, what="export")
     if not result.ok and result.error and result.error.startswith("timed out"):
         raise FactoryError(f"--models={name!r}: planning it (import, build and ONNX export, in a child process) "
-                           f"did not finish within --timeout={timeout_s:g} s and was killed; allowed: a factory that "
-                           "returns its module and exports within --timeout (raise --timeout if it is slow)")
+                           f"did not finish within --timeout-s={timeout_s:g} s and was killed; allowed: a factory that "
+                           "returns its module and exports within --timeout-s (raise --timeout-s if it is slow)")
     if not result.ok:
         raise FactoryError(f"--models={name!r}: exporting it failed ({result.error}); allowed: a factory whose "
                            "module torch.onnx.export can export")

@@ -97,7 +97,7 @@ def case_extra(name: str, input_shapes: str | Mapping[str, Any] | None = None,
     """The ``extra`` pairs a case of model ``name`` carries (none for a zoo model). Checks the file.
 
     A factory is planned (built and exported) in a child process killed after ``timeout_s`` (the
-    run's ``--timeout``; default 600 s).
+    run's ``--timeout-s``; default 600 s).
     """
     if not is_user_model(name):
         return ()

@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from benchlib import defaults
 from benchlib.backends.registry import BACKEND_NAMES, backend_variants, create_backend, missing_requirement
 from benchlib.engine.case import RunCase
 from benchlib.engine.checked import BatchSizes, ModelNames
-from benchlib.engine.timing import DEFAULT_TARGET_CI
 from benchlib.models.zoo import get_model
 from benchlib.notebook.plans import (  # noqa: F401 - each analysis notebook's first cell, as nb.<name>
     other_table_name,
@@ -114,7 +114,7 @@ def knobs_table(backend: str, threads: int | None = None) -> pd.DataFrame:
 
 
 def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], threads: int | str | None,
-                    min_time_s: float, target_ci: float = DEFAULT_TARGET_CI,
+                    min_time_s: float, target_ci: float = defaults.TARGET_CI,
                     models: list[str] | None = None) -> list[RunCase]:
     """One case per (model, variant, batch size) from the one case grid; empty ``variants`` means the default.
 
@@ -127,7 +127,6 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
     from benchlib.engine.checked import BackendNames, ThreadCounts
     from benchlib.engine.grid import case_grid
     from benchlib.engine.params import check_backend, check_batch_sizes, check_threads, check_variants
-    from benchlib.engine.timing import DEFAULT_WARMUP_CALLS, DEFAULT_WARMUP_MAX_S, DEFAULT_WARMUP_TIME_S
 
     # each parameter checked once (a value checked by check_parameters is taken as it is); papermill passes
     # "-p variants avx2" as text: one name, never a list of its letters
@@ -148,8 +147,9 @@ def framework_cases(backend: str, variants: list[str], batch_sizes: list[int], t
     for model in models:
         sizes = batch_sizes or BatchSizes(get_model(model).quick_batch_sizes)  # the model's own
         cases += case_grid(backends, sizes, models=ModelNames((model,)), threads=counts, variants=chosen,
-                           min_time_s=min_time_s, target_ci=target_ci, warmup_time_s=DEFAULT_WARMUP_TIME_S,
-                           warmup_calls=DEFAULT_WARMUP_CALLS, warmup_max_s=DEFAULT_WARMUP_MAX_S)
+                           min_time_s=min_time_s, min_calls=defaults.MIN_CALLS, target_ci=target_ci,
+                           warmup_time_s=defaults.WARMUP_TIME_S, warmup_calls=defaults.WARMUP_CALLS,
+                           warmup_max_s=defaults.WARMUP_MAX_S)
     return cases
 
 
@@ -166,7 +166,7 @@ INTERRUPTED = "interrupted; finished cases are kept; run the cell again to resum
 
 
 def measure(backend: str, variants: list[str], batch_sizes: list[int], threads: int | None, min_time_s: float,
-            results_dir: str | Path, target_ci: float = DEFAULT_TARGET_CI,
+            results_dir: str | Path, target_ci: float = defaults.TARGET_CI,
             models: list[str] | None = None) -> list[dict[str, Any]]:
     """Run each case not yet done in its own process, appending records to ``results_dir/<backend>.jsonl``.
 

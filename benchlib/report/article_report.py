@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchlib import defaults
 from benchlib.studies.article.pipeline import CORRECTED_BATCH_SIZE, measure_article
 from benchlib.studies.article.published import load_published
 from benchlib.studies.article.records import ArticleRun
@@ -127,8 +128,9 @@ def write_report(report: ArticleReport, out: Path, tables_dir: Path | None = Non
     return files
 
 
-def run_article(num_runs: int = 1000, out: Path | None = None, backends: tuple[str, ...] | None = None,
-                corrected: bool = True, seed: int = 0, min_time_s: float = 1.0,
+def run_article(num_runs: int = defaults.ARTICLE_NUM_RUNS, out: Path | None = None,
+                backends: tuple[str, ...] | None = None, corrected: bool = True, seed: int = 0,
+                min_time_s: float = defaults.FIXED_MIN_TIME_S,
                 progress: bool = True, results_dir: Path | None = None, tables_dir: Path | None = None,
                 figures_dir: Path | None = None) -> ArticleReport:
     """The whole ``benchlib article`` command; returns the report with the files it wrote.

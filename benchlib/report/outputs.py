@@ -1,12 +1,12 @@
 """Every file a command will write, planned and checked before anything runs.
 
-A command first plans its outputs here (``plan_run``, ``plan_sweep``, ``plan_article``,
-``plan_report``; a notebook ``plan_notebook``); each plan checks every path it will write and raises
+A command first plans its outputs here (``plan_run``, ``plan_sweep``, ``plan_results``, ``plan_article``,
+``plan_report``; a notebook ``plan_notebook``): a command's ``--out`` is a folder, with ``results/``,
+``tables/`` and ``figures/`` inside; each plan checks every path it will write and raises
 :class:`OutputRefused` (naming the option, the path, the reason and what to do) when a path:
 
 - is an input of the same command (``report r.jsonl --markdown r.jsonl``);
-- collides with another output of the same command (``run --out x.csv``, whose CSV export is
-  ``x.csv`` too);
+- collides with another output of the same command (``report --csv r.md --markdown r.md``);
 - is a directory where a file is expected, or a file where a folder is expected;
 - is a device, FIFO or socket (``/dev/null`` swallows results, ``/dev/full`` fails after the run);
 - is an existing file benchlib did not write: a results file must be empty or start with a
@@ -269,38 +269,48 @@ def csv_beside(results: Path) -> Path:
     return results.with_suffix(".csv")
 
 
-def plan_run(out: Path, runs: int, resume: bool = False) -> RunOutputs:
-    """Check ``--out`` and its CSV export for ``runs`` records; creates the folder last."""
-    results = results_file("--out", out)
-    csv = csv_beside(out)
-    if same_file(csv, results):
-        raise OutputRefused(f"{_name('--out', out)} ends in .csv, the name of the CSV export written beside the "
-                            "results, which would replace them; allowed: a results path ending in .jsonl")
-    export_file("the CSV export of --out", csv, "csv")
-    if resume and _mode(out) is None:
-        raise OutputRefused(f"--resume with {_name('--out', out)}: the file does not exist, so there is nothing "
-                            "to resume; allowed: an existing results file, or drop --resume to start a new one")
+def plan_run(out: Path, runs: int) -> RunOutputs:
+    """Check ``run --out`` (a folder) for ``runs`` records: its results file ``results/run.jsonl`` and the CSV
+    export beside it; creates the folders last."""
+    from benchlib.studies.plan import results_file as study_results
+
+    output_dir("--out", out)
+    output_dir("--out", out / "results")
+    results = results_file("--out", study_results("run", folder=out / "results"))
+    csv = csv_beside(results)
+    export_file("the CSV export in --out", csv, "csv")
     check_free_space("--out", out, runs)
-    probe_folder("--out", out.parent, out)
+    probe_folder("--out", out / "results", out)
     return RunOutputs(results, csv)
 
 
-def plan_sweep(out: Path, tables: Path, figures: Path, runs: int, table_names: Sequence[str] = (),
+def plan_sweep(out: Path, results: Path, runs: int, table_names: Sequence[str] = (),
                figure_names: Sequence[str] = ()) -> None:
-    """Check the sweep's results file, the roofline beside it, the tables and figures folders, and each
-    table (``<name>.md``, ``<name>.csv``) and chart (``<name>.png``, ``<name>.svg``) it will replace there."""
+    """Check ``sweep --out`` (a folder): the results file ``results`` in its ``results/``, the roofline beside it,
+    its ``tables/`` and ``figures/``, and each table (``<name>.md``, ``<name>.csv``) and chart (``<name>.png``,
+    ``<name>.svg``) it will replace there; creates the folders last."""
     from benchlib.studies.sweep import roofline_path
 
-    results_file("--out", out)
-    export_file("the roofline file beside --out", roofline_path(out), "roofline JSON")
-    output_dir("--tables-dir", tables, [out])
-    output_dir("--figures-dir", figures, [out])
-    replaced_exports("--tables-dir", [tables / name for name in table_names], "--figures-dir",
-                     [figures / name for name in figure_names])
+    output_dir("--out", out)
+    for sub in ("results", "tables", "figures"):  # named by their own path under --out
+        output_dir("--out", out / sub)
+    results_file("--out", results)
+    export_file("the roofline file in --out", roofline_path(results), "roofline JSON")
+    replaced_exports("--out", [out / "tables" / name for name in table_names], "--out",
+                     [out / "figures" / name for name in figure_names])
     check_free_space("--out", out, runs)
-    for option, folder, shown in (("--out", out.parent, out), ("--tables-dir", tables, tables),
-                                  ("--figures-dir", figures, figures)):
-        probe_folder(option, folder, shown)
+    for sub in ("results", "tables", "figures"):
+        probe_folder("--out", out / sub, out)
+
+
+def plan_results(out: Path, results: Path, runs: int) -> None:
+    """Check the ``--out`` folder of a command that writes only records (``scenarios``, ``fleet``): its
+    ``results/`` and the results file ``results`` there, for ``runs`` records; creates the folders last."""
+    output_dir("--out", out)
+    output_dir("--out", out / "results")
+    results_file("--out", results)
+    check_free_space("--out", out, runs)
+    probe_folder("--out", out / "results", out)
 
 
 def replaced_exports(table_option: str, tables: Sequence[Path], figure_option: str, figures: Sequence[Path],

@@ -15,6 +15,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from benchlib import defaults
+
 #: LoadGen's scenarios, in the order the notebook and tables show them.
 LOADGEN_SCENARIOS: tuple[str, ...] = ("SingleStream", "MultiStream", "Offline", "Server")
 
@@ -38,11 +40,8 @@ DEFAULT_SAMPLES_PER_QUERY = 8
 #: are cut into calls of at most this many samples.
 DEFAULT_BATCH: dict[str, int] = {"SingleStream": 1, "MultiStream": 8, "Offline": 64, "Server": 8}
 
-QUICK_MIN_DURATION_S = 0.5
-#: 1 s: at the slowest fnn Server rate measured here (about 6,700 queries/s) a run still holds thousands
-#: of queries, far above LoadGen's early-stopping minimum; each record keeps LoadGen's own estimate of
-#: the percentile it can vouch for, so a run too short for its percentile says so.
-FULL_MIN_DURATION_S = 1.0
+#: How long each LoadGen run lasts is benchlib.defaults.MIN_DURATION_S (quick: QUICK_MIN_DURATION_S).
+#: Most LoadGen runs of a Server search, quick and full.
 QUICK_MAX_TRIES = 6
 FULL_MAX_TRIES = 9
 
@@ -91,7 +90,7 @@ class ScenarioSettings:
     """The settings of one LoadGen run (or one Server search), validated on construction."""
 
     scenario: str
-    min_duration_s: float = QUICK_MIN_DURATION_S
+    min_duration_s: float = defaults.QUICK_MIN_DURATION_S
     min_queries: int | None = None  # None: DEFAULT_MIN_QUERIES of the scenario
     latency_bound_ms: float = 10.0  # Server: the p99 bound the search must meet
     target_qps: float | None = None  # Server: one fixed rate instead of the search

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchlib import defaults
 from benchlib.studies.article.settings import ARTICLE_MODEL, ARTICLE_ORDER, DISPLAY_NAMES, ArticleProtocol
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def changed_settings(before: AblationStep, after: AblationStep) -> set[str]:
     return {key for key in a.keys() | b.keys() if a.get(key) != b.get(key)}
 
 
-def build_steps(num_runs: int = 100, frameworks: Sequence[str] = ARTICLE_ORDER,
+def build_steps(num_runs: int = defaults.ABLATION_NUM_RUNS, frameworks: Sequence[str] = ARTICLE_ORDER,
                 threads: int | None = None) -> list[AblationStep]:
     """The nine steps (0 = the article as published), each one change away from the previous.
 
@@ -256,7 +257,7 @@ def _engine_rows(step: AblationStep, min_time_s: float, progress: bool) -> list[
     return rows
 
 
-def measure_step(step: AblationStep, min_time_s: float = 1.0, onnx_dir: str | None = None,
+def measure_step(step: AblationStep, min_time_s: float = defaults.FIXED_MIN_TIME_S, onnx_dir: str | None = None,
                  progress: bool = False) -> list[dict[str, Any]]:
     """Measure every framework under ``step``'s settings; one row per framework."""
     if step.runner == "engine":
@@ -299,8 +300,8 @@ def _record(step: AblationStep, row: dict[str, Any], run_id: str, env: dict[str,
 
 
 def run_ablation(
-    num_runs: int = 100,
-    min_time_s: float = 1.0,
+    num_runs: int = defaults.ABLATION_NUM_RUNS,
+    min_time_s: float = defaults.FIXED_MIN_TIME_S,
     frameworks: Sequence[str] = ARTICLE_ORDER,
     results_path: str | os.PathLike | None = None,
     steps: Sequence[int] | None = None,

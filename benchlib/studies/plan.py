@@ -68,15 +68,19 @@ def settled_cases(results_path: PathLike) -> set[str]:
 
 
 def plan_study(name: str, cases: Iterable[RunCase], results_path: PathLike | None = None, quick: bool = False,
-               resume_hint: str = "", done: set[str] | None = None, progress: bool = False) -> StudyPlan:
+               resume_hint: str = "", done: set[str] | None = None, progress: bool = False,
+               fresh: bool = False) -> StudyPlan:
     """Plan ``cases`` against ``results_path`` (default: :func:`results_file` of ``name`` and ``quick``).
 
-    The one resume decision: a case whose ``case_key`` is in ``done`` (default: :func:`settled_cases` of the
-    file) is not run again. With ``progress``, says on stderr how many cases are resumed.
+    The one resume decision, for every command that measures cases (``run``, ``sweep``, ``scenarios``,
+    ``fleet``) and the notebooks: a case whose ``case_key`` is in ``done`` (default: :func:`settled_cases` of
+    the file) is not run again; ``fresh`` (the commands' ``--fresh``) runs every case again, appending its new
+    record (readers take the newest record of each case). With ``progress``, says on stderr how many cases
+    are resumed.
     """
     path = Path(results_path) if results_path is not None else results_file(name, quick)
     planned = tuple(cases)
-    settled = settled_cases(path) if done is None else done
+    settled = set() if fresh else settled_cases(path) if done is None else done
     plan = StudyPlan(name=name, results_path=path, cases=planned,
                      todo=tuple(case for case in planned if case.case_key not in settled), resume_hint=resume_hint)
     if progress and plan.resumed:

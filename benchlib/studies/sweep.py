@@ -1,8 +1,5 @@
 """Sweeps: every variant of every selected backend over batch sizes and thread counts, against the roofline.
 
-The models are the zoo's or a user's (an ONNX file, a ``torch:`` or ``keras:`` factory), as ``run`` takes them:
-a user's model is checked and planned once, by :func:`sweep_config`, and every case carries that plan.
-
 A sweep is a list of :class:`~benchlib.engine.case.RunCase` (one fresh process each, run by the
 engine's :func:`~benchlib.engine.launcher.run_cases`), plus the machine's measured float32 peak
 (:func:`benchlib.roofline.peaks.measure_peak`) once per thread count, stored as JSON beside the results
@@ -22,8 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchlib import defaults
 from benchlib.engine.case import RunCase
-from benchlib.engine.grid import PlannedModel
 from benchlib.studies.plan import StudyRun, plan_study, results_file, run_study
 from benchlib.system.files import atomic_write_text
 
@@ -32,15 +29,8 @@ from benchlib.system.files import atomic_write_text
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 64, 256, 1000, 4096)
 #: fnn's quick sweep: one small, one medium and the article's batch (``ModelSpec.quick_batch_sizes``).
 QUICK_BATCH_SIZES: tuple[int, ...] = (1, 64, 1000)
-#: Timed-loop length per case. Each case pays a process start and a framework import (0.5-4 s),
-#: so the timed loop is kept short; the per-call percentiles still rest on hundreds of calls.
-DEFAULT_MIN_TIME_S = 0.3
-QUICK_MIN_TIME_S = 0.1
-#: Precision target per case (relative half-width of the median's 95% interval; 0: fixed time) and the
-#: time after which a case stops without it (docs/measurement.md).
-DEFAULT_TARGET_CI = 0.01
-DEFAULT_MAX_TIME_S = 2.0
-QUICK_MAX_TIME_S = 0.5
+# The timed loop, the precision target and the warm-up of each case are benchlib.defaults' (one set for
+# run, sweep and the notebooks); a quick sweep shortens the loop (QUICK_MIN_TIME_S, QUICK_MAX_TIME_S).
 
 
 @dataclass(frozen=True)
@@ -51,32 +41,23 @@ class SweepConfig:
     batch_sizes: tuple[int, ...] | None = None  # None: each model's own (ModelSpec.batch_sizes / quick_batch_sizes)
     threads: tuple[int, ...] = (1,)
     variants: tuple[str, ...] | None = None  # None: every variant of each backend
-    min_time_s: float = DEFAULT_MIN_TIME_S
-    min_calls: int = 20
-    warmup_time_s: float = 0.1
-    warmup_calls: int = 5
-    timeout_s: float = 600.0
+    min_time_s: float = defaults.MIN_TIME_S
+    min_calls: int = defaults.MIN_CALLS
+    warmup_time_s: float = defaults.WARMUP_TIME_S
+    warmup_calls: int = defaults.WARMUP_CALLS
+    timeout_s: float = defaults.TIMEOUT_S
     models: tuple[str, ...] = ("fnn",)
     quick: bool = False
-    target_ci: float = DEFAULT_TARGET_CI
-    max_time_s: float | None = DEFAULT_MAX_TIME_S
-    warmup_max_s: float = 0.5
+    target_ci: float = defaults.TARGET_CI
+    max_time_s: float | None = defaults.MAX_TIME_S
+    warmup_max_s: float = defaults.WARMUP_MAX_S
     precisions: tuple[str, ...] = ("fp32",)  # numeric precisions (benchlib.precision); fp32 alone by default
-    input_shapes: str | None = None  # a user's model: its dynamic per-sample sizes, NAME=d1,d2;... (--input-shape)
-    input_ranges: str | None = None  # a user's model: the values drawn, NAME=LOW:HIGH;... (--input-range)
-    planned: tuple[PlannedModel, ...] = ()  # each user model among ``models``, checked and planned once
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def batch_sizes_for(self, model: str) -> tuple[int, ...]:
-        """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full); a user's
-        model's own are ``run``'s (1 and 32, or its fixed batch)."""
-        user = next((plan for plan in self.planned if plan.name == model), None)
-        if user is not None:
-            from benchlib.engine.checked import BatchSizes
-
-            return BatchSizes(user.batch_sizes(self.batch_sizes))
+        """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full)."""
         if self.batch_sizes is not None:
             return self.batch_sizes
         from benchlib.engine.checked import BatchSizes
@@ -105,23 +86,14 @@ def sweep_config(
     target_ci: float | None = None,
     max_time_s: float | None = None,
     precisions: Sequence[str] | None = None,
-    input_shapes: str | None = None,
-    input_ranges: str | None = None,
-    timeout_s: float | None = None,
 ) -> SweepConfig:
     """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``.
 
     Each parameter is checked by its one check (:mod:`benchlib.engine.params`), or taken as it is when it was
-    checked where it entered (the CLI's options, a notebook's parameters). ``models`` are zoo names or a user's
-    models (an ONNX file, ``torch:`` or ``keras:`` factory), each read and checked, or planned (a factory built
-    and exported in a child process killed after ``timeout_s``, default 600 s), here, once; ``input_shapes``
-    and ``input_ranges`` describe their inputs (as ``run``'s ``--input-shape`` and ``--input-range``, joined by
-    ``;``). A user's model is swept at ``batch_sizes`` (one its fixed batch cannot take is recorded as
-    skipped, with the reason), else at ``run``'s (1 and 32, or its fixed batch).
+    checked where it entered (the CLI's options, a notebook's parameters).
     """
     from benchlib.backends.registry import available_backends, backend_variants
     from benchlib.engine.checked import BackendNames, ModelNames, Precisions, ThreadCounts
-    from benchlib.engine.grid import plan_models
     from benchlib.engine.params import (
         MAX_SECONDS,
         check_backends,
@@ -137,7 +109,7 @@ def sweep_config(
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
     sizes = check_batch_sizes(batch_sizes) if batch_sizes is not None else None  # None: each model's own
-    chosen_models = check_models(models) if models is not None else ModelNames(("fnn",))
+    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
     counts = check_thread_counts(threads, explicit=True) if threads is not None else \
         ThreadCounts(default_threads(quick))
     if variants is not None:
@@ -145,37 +117,32 @@ def sweep_config(
         unknown = [v for v in variants if v not in known]
         if unknown or not variants:
             raise ValueError(f"variants={list(variants)!r} is invalid; allowed: names from {', '.join(known)}")
-    seconds = QUICK_MIN_TIME_S if quick else DEFAULT_MIN_TIME_S
+    seconds = defaults.QUICK_MIN_TIME_S if quick else defaults.MIN_TIME_S
     if min_time_s is not None:
         seconds = check_positive_float("min_time_s", min_time_s, MAX_SECONDS, allow_zero=True)
-    target = DEFAULT_TARGET_CI if target_ci is None else check_target_ci(target_ci)
-    cap = max(QUICK_MAX_TIME_S if quick else DEFAULT_MAX_TIME_S, seconds)
+    target = defaults.TARGET_CI if target_ci is None else check_target_ci(target_ci)
+    cap = max(defaults.QUICK_MAX_TIME_S if quick else defaults.MAX_TIME_S, seconds)
     if max_time_s is not None:
         cap = check_positive_float("max_time_s", max_time_s, MAX_SECONDS)
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
     numeric = check_precisions(precisions) if precisions else Precisions(("fp32",))
-    timeout = 600.0 if timeout_s is None else check_positive_float("timeout_s", timeout_s, MAX_SECONDS)
-    planned = plan_models(chosen_models, sizes, input_shapes or None, input_ranges or None, timeout)
     config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=counts,
                          variants=tuple(variants) if variants is not None else None,
-                         min_time_s=seconds, warmup_time_s=min(0.1, seconds) if not quick else 0.05,
-                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric,
-                         timeout_s=timeout, input_shapes=input_shapes or None, input_ranges=input_ranges or None,
-                         planned=planned)
+                         min_time_s=seconds, warmup_time_s=min(defaults.WARMUP_TIME_S, seconds),
+                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric)
     _check_memory(config)
     return config
 
 
 def _check_memory(config: SweepConfig) -> None:
-    """Refuse (``ValueError`` with the estimate) a batch size too large for a zoo model's float32 working set (a
-    user's model was checked when it was planned)."""
+    """Refuse (``ValueError`` with the estimate) a batch size too large for a model's float32 working set."""
     import psutil
 
-    from benchlib.models.zoo import MODELS, get_model
+    from benchlib.models.zoo import get_model
 
     available = int(psutil.virtual_memory().available)
-    for model in (model for model in config.models if model in MODELS):
+    for model in config.models:
         largest = max(config.batch_sizes_for(model))
         problem = get_model(model).batch_memory_problem(largest, available)
         if problem:
@@ -183,17 +150,14 @@ def _check_memory(config: SweepConfig) -> None:
 
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
-    """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid); a user's
-    model carries what :func:`sweep_config` planned."""
+    """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
     from benchlib.engine.checked import ModelNames
     from benchlib.engine.grid import ALL_VARIANTS, case_grid
     from benchlib.engine.params import check_models
 
     cases = []
-    for model in check_models(config.models):  # as they are if checked; each at its own batch sizes
+    for model in check_models(config.models, zoo_only=True):  # as they are if checked; each at its own batch sizes
         cases += case_grid(config.backends, config.batch_sizes_for(model), models=ModelNames((model,)),
-                           planned=config.planned, input_shapes=config.input_shapes,
-                           input_ranges=config.input_ranges,
                            threads=config.threads,
                            variants=config.variants if config.variants is not None else ALL_VARIANTS,
                            omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,
@@ -331,9 +295,10 @@ class SweepResult(StudyRun):
     roofline_s: float = 0.0
 
 
-def default_results_path(quick: bool = False) -> Path:
-    """``outputs/results/sweep.jsonl`` (``sweep-quick.jsonl`` for quick sweeps): fixed, so re-runs resume."""
-    return results_file("sweep", quick)
+def default_results_path(quick: bool = False, folder: str | os.PathLike | None = None) -> Path:
+    """``sweep.jsonl`` (``sweep-quick.jsonl`` for quick sweeps) in ``folder`` (default: ``outputs/results``):
+    fixed, so re-runs resume."""
+    return results_file("sweep", quick, folder)
 
 
 def run_sweep(
@@ -342,11 +307,13 @@ def run_sweep(
     progress: bool = True,
     roofline: bool = True,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    fresh: bool = False,
 ) -> SweepResult:
-    """Measure the roofline, then run every case not yet settled (:func:`~benchlib.studies.plan.plan_study`);
-    append records to ``results_path`` (default: :func:`default_results_path`)."""
+    """Measure the roofline, then run every case not yet settled (:func:`~benchlib.studies.plan.plan_study`;
+    ``fresh``: every case); append records to ``results_path`` (default: :func:`default_results_path`)."""
     started = time.perf_counter()
-    plan = plan_study("sweep", build_cases(config), results_path, config.quick, RESUME_HINT, progress=progress)
+    plan = plan_study("sweep", build_cases(config), results_path, config.quick, RESUME_HINT, progress=progress,
+                      fresh=fresh)
     result = SweepResult(config=config, results_path=plan.results_path, roofline_path=roofline_path(plan.results_path),
                          planned=plan.planned, resumed=plan.resumed)
     if roofline:

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchlib import defaults
 from benchlib.studies.article.records import ArticleRun
 from benchlib.studies.article.runner import run_article_protocol
 from benchlib.studies.article.settings import ARTICLE_ORDER, ArticleProtocol
@@ -31,7 +32,7 @@ PER_ROW_BACKENDS = ("onnxruntime", "openvino")
 CORRECTED_BATCH_SIZE = 1000
 
 
-def corrected_cases(backends: tuple[str, ...] = ARTICLE_ORDER, min_time_s: float = 1.0,
+def corrected_cases(backends: tuple[str, ...] = ARTICLE_ORDER, min_time_s: float = defaults.FIXED_MIN_TIME_S,
                     per_row: bool = True, seed: int = 0) -> list[RunCase]:
     """Engine cases of the corrected measurement: batch 1000 per framework (+ batch 1 per-row ones)."""
     from benchlib.engine.grid import case_grid
@@ -43,8 +44,9 @@ def corrected_cases(backends: tuple[str, ...] = ARTICLE_ORDER, min_time_s: float
     return cases
 
 
-def measure_article(num_runs: int = 1000, out: Path | None = None, backends: tuple[str, ...] | None = None,
-                    corrected: bool = True, seed: int = 0, min_time_s: float = 1.0, progress: bool = True,
+def measure_article(num_runs: int = defaults.ARTICLE_NUM_RUNS, out: Path | None = None,
+                    backends: tuple[str, ...] | None = None, corrected: bool = True, seed: int = 0,
+                    min_time_s: float = defaults.FIXED_MIN_TIME_S, progress: bool = True,
                     results_dir: Path | None = None) -> tuple[ArticleRun, list[dict[str, Any]], list[Path]]:
     """Run the article protocol, then (``corrected``) the corrected measurement; append their records.
 

@@ -159,7 +159,7 @@ def connect(address: str, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S) -> Any:
     except ValueError as exc:  # no port, unknown scheme
         raise FleetError(f"scheduler={address!r} is invalid ({exc}); {allowed}") from None
     except HandshakeTimeout as exc:
-        raise FleetError(f"scheduler {address!r} does not answer within {timeout_s:g} s (--connect-timeout): "
+        raise FleetError(f"scheduler {address!r} does not answer within {timeout_s:g} s (--connect-timeout-s): "
                          f"{exc}; {allowed}") from None
     except (OSError, TimeoutError) as exc:
         raise FleetError(f"scheduler {address!r} does not answer within {timeout_s:g} s ({exc}); {allowed}") from None

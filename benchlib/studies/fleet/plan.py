@@ -55,9 +55,10 @@ def sweep_cases_for(config: SweepConfig,
     return cases_for
 
 
-def default_results_path(quick: bool = False) -> Path:
-    """``outputs/results/fleet.jsonl`` (``fleet-quick.jsonl`` for quick sweeps): fixed, so re-runs resume."""
-    return results_file("fleet", quick)
+def default_results_path(quick: bool = False, folder: str | os.PathLike | None = None) -> Path:
+    """``fleet.jsonl`` (``fleet-quick.jsonl`` for quick sweeps) in ``folder`` (default: ``outputs/results``):
+    fixed, so re-runs resume."""
+    return results_file("fleet", quick, folder)
 
 
 @contextlib.contextmanager
@@ -105,20 +106,18 @@ def fleet_sweep(
     retries: int = DEFAULT_RETRIES,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     progress: bool = True,
+    fresh: bool = False,
 ) -> FleetResult:
     """Run the sweep ``config`` on every machine of the cluster at ``scheduler`` (or of ``local`` workers here).
 
     Every machine (hosts sharing a fingerprint) runs all of the sweep's cases, spread over its
     hosts, one benchmark per host at a time; records are appended to ``results_path`` (default:
-    :func:`default_results_path`). Raises :class:`benchlib.studies.fleet.cluster.FleetError` when the
-    scheduler does not answer, has no benchmark worker, or a worker cannot run this benchlib. A user's model in
-    ``config`` is refused (``ValueError``): each host would need its file, or the factory's package and export.
+    :func:`default_results_path`); cases settled there are not run again, unless ``fresh``. Raises
+    :class:`benchlib.studies.fleet.cluster.FleetError` when the scheduler does not answer, has no benchmark
+    worker, or a worker cannot run this benchlib.
     """
-    from benchlib.engine.params import check_models
     from benchlib.studies.fleet.cluster import group_machines, survey
     from benchlib.studies.fleet.runner import run_fleet
-
-    check_models(config.models, "models", zoo_only=True)
 
     path = Path(results_path) if results_path is not None else default_results_path(config.quick)
     with fleet_client(scheduler, local, connect_timeout_s) as (client, address):
@@ -131,4 +130,4 @@ def fleet_sweep(
                       "record is marked co-located: use it to try the fleet, not to compare frameworks",
                       file=sys.stderr)
         return run_fleet(client, machines, sweep_cases_for(config, threads), path, retries=retries,
-                         local=local is not None, scheduler=address, progress=progress)
+                         local=local is not None, scheduler=address, progress=progress, fresh=fresh)

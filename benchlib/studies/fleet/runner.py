@@ -346,8 +346,10 @@ def run_fleet(
     local: bool = False,
     scheduler: str = "",
     progress: bool = True,
+    fresh: bool = False,
 ) -> FleetResult:
-    """Run ``cases_for(machine)`` on each machine's hosts; append every record to ``results_path``.
+    """Run ``cases_for(machine)`` on each machine's hosts; append every record to ``results_path`` (cases settled
+    there on their machine are not run again, unless ``fresh``).
 
     ``machines`` come from :func:`benchlib.studies.fleet.cluster.group_machines`. ``retries``: how often a
     case whose host died mid-case is sent to another live host of its machine. ``local`` marks
@@ -365,7 +367,8 @@ def run_fleet(
     fleet = _Fleet(client, machines, path, retries, local, scheduler, progress, result)
     settled = settled_keys(path, machines)  # one read of the file: every machine's settled cases
     for machine in machines:
-        plan = plan_study("fleet", cases_for(machine), path, resume_hint=RESUME_HINT, done=settled[machine.key])
+        plan = plan_study("fleet", cases_for(machine), path, resume_hint=RESUME_HINT, done=settled[machine.key],
+                          fresh=fresh)
         result.planned += plan.planned
         result.resumed += plan.resumed
         fleet.queues[machine.key].extend(CaseState(case, machine) for case in plan.todo)
