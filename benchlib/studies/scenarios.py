@@ -1,11 +1,12 @@
 """Scenario sweeps: every backend × model × concurrency configuration × LoadGen scenario, resumable.
 
-Each case runs in its own process through the one launcher (:func:`benchlib.engine.launcher.run_cases`)
-and the one worker (:mod:`benchlib.engine.worker`), which runs a case's LoadGen scenario with the same
-model loading, precision, output check and records as the timed loop; records go to one JSON-lines
-file. A scenario sweep has every study's shape (:mod:`benchlib.studies.plan`): a re-run skips the cases that
-already have an ``ok`` or ``skipped`` record from the same environment (a backend that cannot do a scenario
-stays unable while the framework versions are the same) and retries failed ones.
+The models are the zoo's or a user's (an ONNX file, a ``torch:`` or ``keras:`` factory, planned once by
+:func:`scenario_config`). Each case runs in its own process through the one launcher
+(:func:`benchlib.engine.launcher.run_cases`) and the one worker (:mod:`benchlib.engine.worker`), which runs a
+case's LoadGen scenario with the same model loading, precision, output check and records as the timed loop;
+records go to one JSON-lines file. A scenario sweep has every study's shape (:mod:`benchlib.studies.plan`): a
+re-run skips the cases that already have an ``ok`` or ``skipped`` record from the same environment (a backend
+that cannot do a scenario stays unable while the framework versions are the same) and retries failed ones.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from benchlib import defaults
 from benchlib.engine.case import RunCase
+from benchlib.engine.grid import PlannedModel
 from benchlib.engine.params import check_scenarios
 from benchlib.scenarios.settings import (
     DEFAULT_BATCH,
@@ -53,6 +55,9 @@ class ScenarioConfig:
     target_qps: float | None = None  # Server: one fixed rate instead of the search
     max_tries: int = QUICK_MAX_TRIES
     quick: bool = False
+    input_shapes: str | None = None  # a user's model: its dynamic per-sample sizes, NAME=d1,d2;... (--input-shape)
+    input_ranges: str | None = None  # a user's model: the values drawn, NAME=LOW:HIGH;... (--input-range)
+    planned: tuple[PlannedModel, ...] = ()  # each user model among ``models``, checked and planned once
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,24 +76,32 @@ def scenario_config(
     min_queries: int | None = None,
     target_qps: float | None = None,
     quick: bool = False,
+    input_shapes: str | None = None,
+    input_ranges: str | None = None,
+    timeout_s: float | None = None,
 ) -> ScenarioConfig:
     """A validated config (``None``: the quick or full default). Raises ``ValueError`` naming the parameter.
 
     ``latency_bound_ms``: one bound for every model, or ``{model: bound}`` (a model not named keeps
-    its default, :data:`~benchlib.scenarios.settings.DEFAULT_LATENCY_BOUND_MS`).
+    its default, :data:`~benchlib.scenarios.settings.DEFAULT_LATENCY_BOUND_MS`; a user's model: LoadGen's).
+    ``models`` are zoo names or a user's models (an ONNX file, ``torch:`` or ``keras:`` factory), each read and
+    checked, or planned (a factory exported in a child process killed after ``timeout_s``, default 600 s), here,
+    once; ``input_shapes`` and ``input_ranges`` describe their inputs (as ``run``'s ``--input-shape`` and
+    ``--input-range``, joined by ``;``). A backend that cannot serve one is recorded as skipped, with the reason.
     """
     from benchlib.backends.registry import available_backends
     from benchlib.engine.checked import BackendNames, ModelNames
-    from benchlib.engine.params import check_backends, check_model, check_models
+    from benchlib.engine.grid import plan_models
+    from benchlib.engine.params import MAX_SECONDS, check_backends, check_model, check_models, check_positive_float
 
     # each parameter by its one check (benchlib.engine.params), or as it is when checked where it entered
     chosen = check_backends(backends) if backends is not None else BackendNames(available_backends())
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
-    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
+    chosen_models = check_models(models) if models is not None else ModelNames(("fnn",))
     if isinstance(latency_bound_ms, dict):
         for model in latency_bound_ms:
-            check_model(model, "latency_bound_ms", zoo_only=True)
+            check_model(model, "latency_bound_ms")
         bounds = tuple((model, check_number(f"latency_bound_ms[{model!r}]", value, MAX_LATENCY_BOUND_MS,
                                             "milliseconds")) for model, value in latency_bound_ms.items())
     elif latency_bound_ms is not None:
@@ -96,10 +109,15 @@ def scenario_config(
         bounds = tuple((model, bound) for model in chosen_models)
     else:
         bounds = ()
+    chosen_scenarios = check_scenarios(scenarios, loadgen_only=True) if scenarios is not None else LOADGEN_SCENARIOS
+    timeout = None if timeout_s is None else check_positive_float("timeout_s", timeout_s, MAX_SECONDS)
+    # the largest batch any of its scenarios calls, checked against a user's model's memory
+    planned = plan_models(chosen_models, [DEFAULT_BATCH[scenario] for scenario in chosen_scenarios],
+                          input_shapes or None, input_ranges or None, timeout)
     return ScenarioConfig(
         backends=chosen,
         models=chosen_models,
-        scenarios=check_scenarios(scenarios, loadgen_only=True) if scenarios is not None else LOADGEN_SCENARIOS,
+        scenarios=chosen_scenarios,
         latency_bounds_ms=bounds,
         min_duration_s=check_number("min_duration_s", min_duration_s, MAX_DURATION_S, "seconds")
         if min_duration_s is not None else defaults.QUICK_MIN_DURATION_S if quick else defaults.MIN_DURATION_S,
@@ -108,6 +126,9 @@ def scenario_config(
                                                                 "queries per second"),
         max_tries=QUICK_MAX_TRIES if quick else FULL_MAX_TRIES,
         quick=quick,
+        input_shapes=input_shapes or None,
+        input_ranges=input_ranges or None,
+        planned=planned,
     )
 
 
@@ -148,7 +169,8 @@ def build_cases(config: ScenarioConfig) -> list[RunCase]:
                         [backend], [DEFAULT_BATCH[scenario]], models=[model], threads=[configuration.threads],
                         variants=[configuration.variant] if configuration.variant else None,
                         scenarios=[scenario], extra=tuple(sorted(settings.to_extra().items())),
-                        timeout_s=case_timeout_s(settings), protocol="loadgen")
+                        timeout_s=case_timeout_s(settings), protocol="loadgen", planned=config.planned,
+                        input_shapes=config.input_shapes, input_ranges=config.input_ranges)
     return cases
 
 

@@ -1,5 +1,8 @@
 """Sweeps: every variant of every selected backend over batch sizes and thread counts, against the roofline.
 
+The models are the zoo's or a user's (an ONNX file, a ``torch:`` or ``keras:`` factory), as ``run`` takes them:
+a user's model is checked and planned once, by :func:`sweep_config`, and every case carries that plan.
+
 A sweep is a list of :class:`~benchlib.engine.case.RunCase` (one fresh process each, run by the
 engine's :func:`~benchlib.engine.launcher.run_cases`), plus the machine's measured float32 peak
 (:func:`benchlib.roofline.peaks.measure_peak`) once per thread count, stored as JSON beside the results
@@ -21,6 +24,7 @@ from typing import Any
 
 from benchlib import defaults
 from benchlib.engine.case import RunCase
+from benchlib.engine.grid import PlannedModel
 from benchlib.studies.plan import StudyRun, plan_study, results_file, run_study
 from benchlib.system.files import atomic_write_text
 
@@ -52,12 +56,21 @@ class SweepConfig:
     max_time_s: float | None = defaults.MAX_TIME_S
     warmup_max_s: float = defaults.WARMUP_MAX_S
     precisions: tuple[str, ...] = ("fp32",)  # numeric precisions (benchlib.precision); fp32 alone by default
+    input_shapes: str | None = None  # a user's model: its dynamic per-sample sizes, NAME=d1,d2;... (--input-shape)
+    input_ranges: str | None = None  # a user's model: the values drawn, NAME=LOW:HIGH;... (--input-range)
+    planned: tuple[PlannedModel, ...] = ()  # each user model among ``models``, checked and planned once
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def batch_sizes_for(self, model: str) -> tuple[int, ...]:
-        """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full)."""
+        """The batch sizes ``model`` is swept at: the explicit ones, else the model's own (quick or full); a user's
+        model's own are ``run``'s (1 and 32, or its fixed batch)."""
+        user = next((plan for plan in self.planned if plan.name == model), None)
+        if user is not None:
+            from benchlib.engine.checked import BatchSizes
+
+            return BatchSizes(user.batch_sizes(self.batch_sizes))
         if self.batch_sizes is not None:
             return self.batch_sizes
         from benchlib.engine.checked import BatchSizes
@@ -86,14 +99,23 @@ def sweep_config(
     target_ci: float | None = None,
     max_time_s: float | None = None,
     precisions: Sequence[str] | None = None,
+    input_shapes: str | None = None,
+    input_ranges: str | None = None,
+    timeout_s: float | None = None,
 ) -> SweepConfig:
     """A validated config; ``None`` means the (quick or default) setting. Raises ``ValueError``.
 
     Each parameter is checked by its one check (:mod:`benchlib.engine.params`), or taken as it is when it was
-    checked where it entered (the CLI's options, a notebook's parameters).
+    checked where it entered (the CLI's options, a notebook's parameters). ``models`` are zoo names or a user's
+    models (an ONNX file, ``torch:`` or ``keras:`` factory), each read and checked, or planned (a factory built
+    and exported in a child process killed after ``timeout_s``, default 600 s), here, once; ``input_shapes``
+    and ``input_ranges`` describe their inputs (as ``run``'s ``--input-shape`` and ``--input-range``, joined by
+    ``;``). A user's model is swept at ``batch_sizes`` (one its fixed batch cannot take is recorded as
+    skipped, with the reason), else at ``run``'s (1 and 32, or its fixed batch).
     """
     from benchlib.backends.registry import available_backends, backend_variants
     from benchlib.engine.checked import BackendNames, ModelNames, Precisions, ThreadCounts
+    from benchlib.engine.grid import plan_models
     from benchlib.engine.params import (
         MAX_SECONDS,
         check_backends,
@@ -109,7 +131,7 @@ def sweep_config(
     if not chosen:
         raise ValueError("backends=[] is invalid; allowed: at least one installed backend")
     sizes = check_batch_sizes(batch_sizes) if batch_sizes is not None else None  # None: each model's own
-    chosen_models = check_models(models, zoo_only=True) if models is not None else ModelNames(("fnn",))
+    chosen_models = check_models(models) if models is not None else ModelNames(("fnn",))
     counts = check_thread_counts(threads, explicit=True) if threads is not None else \
         ThreadCounts(default_threads(quick))
     if variants is not None:
@@ -127,22 +149,27 @@ def sweep_config(
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
     numeric = check_precisions(precisions) if precisions else Precisions(("fp32",))
+    timeout = 600.0 if timeout_s is None else check_positive_float("timeout_s", timeout_s, MAX_SECONDS)
+    planned = plan_models(chosen_models, sizes, input_shapes or None, input_ranges or None, timeout)
     config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=counts,
                          variants=tuple(variants) if variants is not None else None,
                          min_time_s=seconds, warmup_time_s=min(defaults.WARMUP_TIME_S, seconds),
-                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric)
+                         models=chosen_models, quick=quick, target_ci=target, max_time_s=cap, precisions=numeric,
+                         timeout_s=timeout, input_shapes=input_shapes or None, input_ranges=input_ranges or None,
+                         planned=planned)
     _check_memory(config)
     return config
 
 
 def _check_memory(config: SweepConfig) -> None:
-    """Refuse (``ValueError`` with the estimate) a batch size too large for a model's float32 working set."""
+    """Refuse (``ValueError`` with the estimate) a batch size too large for a zoo model's float32 working set (a
+    user's model was checked when it was planned)."""
     import psutil
 
-    from benchlib.models.zoo import get_model
+    from benchlib.models.zoo import MODELS, get_model
 
     available = int(psutil.virtual_memory().available)
-    for model in config.models:
+    for model in (model for model in config.models if model in MODELS):
         largest = max(config.batch_sizes_for(model))
         problem = get_model(model).batch_memory_problem(largest, available)
         if problem:
@@ -150,14 +177,17 @@ def _check_memory(config: SweepConfig) -> None:
 
 
 def build_cases(config: SweepConfig) -> list[RunCase]:
-    """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid)."""
+    """Every (model, backend, variant, threads, batch size) case of ``config`` (the one case grid); a user's
+    model carries what :func:`sweep_config` planned."""
     from benchlib.engine.checked import ModelNames
     from benchlib.engine.grid import ALL_VARIANTS, case_grid
     from benchlib.engine.params import check_models
 
     cases = []
-    for model in check_models(config.models, zoo_only=True):  # as they are if checked; each at its own batch sizes
+    for model in check_models(config.models):  # as they are if checked; each at its own batch sizes
         cases += case_grid(config.backends, config.batch_sizes_for(model), models=ModelNames((model,)),
+                           planned=config.planned, input_shapes=config.input_shapes,
+                           input_ranges=config.input_ranges,
                            threads=config.threads,
                            variants=config.variants if config.variants is not None else ALL_VARIANTS,
                            omit_missing_variants=True, min_time_s=config.min_time_s, min_calls=config.min_calls,

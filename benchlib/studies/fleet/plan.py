@@ -114,11 +114,14 @@ def fleet_sweep(
     hosts, one benchmark per host at a time; records are appended to ``results_path`` (default:
     :func:`default_results_path`); cases settled there are not run again, unless ``fresh``. Raises
     :class:`benchlib.studies.fleet.cluster.FleetError` when the scheduler does not answer, has no benchmark
-    worker, or a worker cannot run this benchlib.
+    worker, or a worker cannot run this benchlib. A user's model in
+    ``config`` is refused (``ValueError``): each host would need its file, or the factory's package and export.
     """
+    from benchlib.engine.params import check_models
     from benchlib.studies.fleet.cluster import group_machines, survey
     from benchlib.studies.fleet.runner import run_fleet
 
+    check_models(config.models, "models", zoo_only=True)
     path = Path(results_path) if results_path is not None else default_results_path(config.quick)
     with fleet_client(scheduler, local, connect_timeout_s) as (client, address):
         machines = group_machines(survey(client, connect_timeout_s, address))
