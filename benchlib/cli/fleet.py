@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--local", type=positive_int("--local", MAX_LOCAL_WORKERS), metavar="N",
                        help="start N workers on this machine (loopback only) to try the fleet; several benchmarks "
                             "then share one host, so every record is warned as co-located")
-    add_case_options(parser)
+    add_case_options(parser, user_models=False)  # each host would need the user's file or factory: zoo models only
     add_out_option(parser, "records of every machine in results/fleet.jsonl (fleet-quick.jsonl with --quick)")
     add_fresh_option(parser, "results/fleet.jsonl", "from the same machine and environment")
     parser.add_argument("--retries", type=_retries, default=DEFAULT_RETRIES, metavar="N",

@@ -13,10 +13,12 @@ from benchlib.cli.common import (
     out_folder,
     refuse,
 )
+from benchlib.cli.verify import add_input_shape_option
 from benchlib.scenarios.settings import LOADGEN_SCENARIOS, default_latency_bound_ms
 
 #: parameter names of benchlib.studies.scenarios.scenario_config -> the options that set them
-OPTIONS = {"backends": "--backends", "models": "--models", "scenarios": "--scenarios",
+OPTIONS = {"backends": "--backends", "models": "--models", "input_shapes": "--input-shape",
+           "input_ranges": "--input-range", "scenarios": "--scenarios",
            "latency_bound_ms": "--latency-bound-ms", "min_duration_s": "--min-duration-s",
            "min_queries": "--min-queries", "target_qps": "--target-qps"}
 
@@ -43,7 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "environment are not run again (--fresh measures them again). Invalid options are refused "
                     "(exit 2) before any run.")
     add_backends_option(parser, "all installed")
-    parser.add_argument("--models", nargs="+", default=None, metavar="NAME", help="models (default: fnn)")
+    # checked by scenario_config, which reads each file and plans each factory once, refusing with exit 2
+    parser.add_argument("--models", nargs="+", default=None, metavar="NAME",
+                        help="models: zoo names, paths to .onnx files, torch:package.module:function or "
+                             "keras:package.module:function (default: fnn); a backend that cannot serve one records "
+                             "it as skipped, with the reason")
+    add_input_shape_option(parser)
     parser.add_argument("--scenarios", nargs="+", default=None, metavar="NAME",
                         help=f"scenarios (default: all of {', '.join(LOADGEN_SCENARIOS)})")
     parser.add_argument("--latency-bound-ms", type=_number("--latency-bound-ms", float), default=None, metavar="MS",
@@ -70,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = scenario_config(backends=args.backends, models=args.models, scenarios=args.scenarios,
                                  latency_bound_ms=args.latency_bound_ms, min_duration_s=args.min_duration_s,
-                                 min_queries=args.min_queries, target_qps=args.target_qps, quick=args.quick)
+                                 min_queries=args.min_queries, target_qps=args.target_qps, quick=args.quick,
+                                 input_shapes=";".join(args.input_shape or []) or None,
+                                 input_ranges=";".join(args.input_range or []) or None)
     except ValueError as exc:
         message = str(exc)
         parameter = message.split("=", 1)[0]
@@ -84,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
     except OutputRefused as exc:
         return refuse("scenarios", str(exc))
 
-    from benchlib.report.tables import to_markdown
     from benchlib.report import scenarios as report
+    from benchlib.report.tables import to_markdown
     from benchlib.studies.scenarios import run_scenarios
 
     result = run_scenarios(config, out, progress=not args.no_progress, fresh=args.fresh)

@@ -19,7 +19,7 @@ from benchlib.cli.common import (
     refuse,
 )
 from benchlib.cli.run import add_precision_options, add_precisions_option
-from benchlib.cli.verify import add_models_option
+from benchlib.cli.verify import add_input_shape_option, add_models_option
 from benchlib.engine.checked import VariantNames
 from benchlib.studies.sweep import (
     DEFAULT_BATCH_SIZES,
@@ -46,10 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def add_case_options(parser: argparse.ArgumentParser) -> None:
-    """The options saying which cases a sweep measures (``sweep`` and ``fleet`` share them)."""
+def add_case_options(parser: argparse.ArgumentParser, user_models: bool = True) -> None:
+    """The options saying which cases a sweep measures (``sweep`` and ``fleet`` share them); ``user_models``:
+    ``--models`` takes ONNX files and factories too, described by ``--input-shape`` and ``--input-range``."""
     add_backends_option(parser, "all installed")
-    add_models_option(parser, None, "fnn", user_models=False)  # sweep_config measures zoo models only
+    add_models_option(parser, None, "fnn", user_models=user_models)
+    if user_models:
+        add_input_shape_option(parser)
     add_batch_sizes_option(parser, f"batch sizes (default: each model's own; fnn: "
                                    f"{' '.join(map(str, DEFAULT_BATCH_SIZES))}, --quick: "
                                    f"{' '.join(map(str, QUICK_BATCH_SIZES))})")
@@ -75,12 +78,14 @@ def config_from_args(args: argparse.Namespace) -> SweepConfig:
         return sweep_config(backends=args.backends, batch_sizes=args.batch_sizes, threads=args.threads,
                             variants=args.variants, min_time_s=args.min_time_s, quick=args.quick, models=args.models,
                             target_ci=args.target_ci, max_time_s=args.max_time_s,
-                            precisions=getattr(args, "precisions", None))
+                            precisions=getattr(args, "precisions", None),
+                            input_shapes=";".join(getattr(args, "input_shape", None) or []) or None,
+                            input_ranges=";".join(getattr(args, "input_range", None) or []) or None)
     except ValueError as exc:
         message = str(exc)
         for name, option in (("variants=", "--variants="), ("backends=", "--backends="), ("models=", "--models="),
-                             ("batch_sizes=", "--batch-sizes="),
-                             ("max_time_s=", "--max-time-s=")):
+                             ("batch_sizes=", "--batch-sizes="), ("input_shapes=", "--input-shape="),
+                             ("input_ranges=", "--input-range="), ("max_time_s=", "--max-time-s=")):
             message = message.replace(name, option, 1) if message.startswith(name) else message
         message = message.replace("at least min_time_s (", "at least --min-time-s (")
         raise ValueError(message) from None
