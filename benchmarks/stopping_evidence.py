@@ -67,8 +67,9 @@ def _replay_clock(starts: np.ndarray, ends: np.ndarray, first: int):  # noqa: AN
 
 def analyse(starts: np.ndarray, ends: np.ndarray) -> dict[str, Any]:
     """Warm-up stop vs. true settling, and precision loops per minimum time from several offsets."""
+    from benchlib.defaults import WARMUP_MAX_S
     from benchlib.engine.stats import median_ci
-    from benchlib.engine.timing import DEFAULT_WARMUP_MAX_S, timed_loop, warm_up
+    from benchlib.engine.timing import timed_loop, warm_up
 
     t = (starts - starts[0]) / 1e9
     durations = ends - starts
@@ -78,7 +79,7 @@ def analyse(starts: np.ndarray, ends: np.ndarray) -> dict[str, Any]:
                if ((t >= a) & (t < a + WINDOW_S)).any()]
     off = [i for i, m in enumerate(medians) if abs(m / steady - 1) > SETTLED]
     settled_s = (off[-1] + 1) * WINDOW_S if off else 0.0
-    warm = warm_up(lambda _x: None, None, 10, 0.05, DEFAULT_WARMUP_MAX_S, clock=_replay_clock(starts, ends, 0))
+    warm = warm_up(lambda _x: None, None, 10, 0.05, WARMUP_MAX_S, clock=_replay_clock(starts, ends, 0))
     out: dict[str, Any] = {"steady_us": steady / 1e3, "settled_s": settled_s, "warmup_s": warm.seconds,
                            "warmup_calls": warm.calls, "warmup_stable": warm.stable,
                            "after_warmup_vs_steady": float(np.median(durations[warm.calls: warm.calls + 200]))

@@ -3,7 +3,8 @@
 A case is done when the file has a record of it (matched by :func:`~benchlib.results.records.case_key`, which
 every case field is part of) with a settling status (:data:`~benchlib.results.records.OK_ONLY`, or
 :data:`~benchlib.results.records.SETTLED` for sweeps), measured in this environment. The launcher, every study
-and ``run --resume`` decide with these functions.
+and ``run`` (through :func:`benchlib.studies.plan.plan_study`, the one resume decision) decide with these
+functions.
 """
 
 from __future__ import annotations
