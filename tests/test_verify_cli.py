@@ -75,3 +75,13 @@ def test_verify_refuses_unknown_names(capsys, argv: list[str], message: str) -> 
         raise SystemExit(status)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_verify_takes_several_thread_settings_each_in_turn(capsys) -> None:
+    assert main(["verify", "--backends", "numpy", "--models", "fnn", "--threads", "1", "default", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["backend"], row["threads"], row["status"]) for row in rows] == [("numpy", 1, "pass"),
+                                                                                ("numpy", None, "pass")]
+    assert main(["verify", "--backends", "numpy", "--models", "fnn", "--threads", "1", "default"]) == 0
+    table = capsys.readouterr().out
+    assert "numpy t=1 " in table and "numpy t=default " in table
