@@ -27,6 +27,12 @@ def test_plan_keeps_only_unsettled_cases_and_says_so(tmp_path: Path, capsys: pyt
     assert plan_study("sweep", [A, B], tmp_path / "missing.jsonl").todo == (A, B)  # no file: nothing settled
 
 
+def test_fresh_plans_every_case_again(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``--fresh`` of run, sweep, scenarios and fleet: the one exception to the resume rule."""
+    plan = plan_study("run", [A, B], tmp_path / "r.jsonl", done={A.case_key, B.case_key}, progress=True, fresh=True)
+    assert plan.todo == (A, B) and plan.resumed == 0 and "resuming" not in capsys.readouterr().err
+
+
 def test_run_study_runs_exactly_the_planned_todo_and_decides_nothing_again(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     seen = {}
