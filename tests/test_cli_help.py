@@ -75,3 +75,11 @@ def test_seconds_are_spelled_with_a_unit_suffix_and_threads_take_several_values(
             assert option.endswith("-s"), f"{command} {option}: a number of seconds is spelled --...-s"
     if "--threads" in options:
         assert options["--threads"].nargs == "+", command
+
+
+def test_an_old_option_name_is_not_taken_as_a_prefix_of_a_new_one() -> None:
+    from benchlib.cli import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["run", "--min-time", "0.1"])
+    assert stopped.value.code == 2

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.register(subparsers)
+    # an option is spelled out in full: an old name (--min-time) must not pass as a prefix of a new one
+    for sub in [parser, *subparsers.choices.values()]:
+        sub.allow_abbrev = False
     return parser
 
 
