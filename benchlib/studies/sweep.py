@@ -149,7 +149,7 @@ def sweep_config(
         if cap < seconds:
             raise ValueError(f"max_time_s={max_time_s!r} is invalid; allowed: at least min_time_s ({seconds:g})")
     numeric = check_precisions(precisions) if precisions else Precisions(("fp32",))
-    timeout = 600.0 if timeout_s is None else check_positive_float("timeout_s", timeout_s, MAX_SECONDS)
+    timeout = defaults.TIMEOUT_S if timeout_s is None else check_positive_float("timeout_s", timeout_s, MAX_SECONDS)
     planned = plan_models(chosen_models, sizes, input_shapes or None, input_ranges or None, timeout)
     config = SweepConfig(backends=chosen, batch_sizes=sizes, threads=counts,
                          variants=tuple(variants) if variants is not None else None,
