@@ -283,9 +283,9 @@ class AblationResult:
 
 def _record(step: AblationStep, row: dict[str, Any], run_id: str, env: dict[str, Any]) -> dict[str, Any]:
     """The results-store record of one framework at one step (every required key, ``env`` included)."""
-    from benchlib.system.env import fingerprint_key
-    from benchlib.studies.article.records import protocol_case_key
     from benchlib.results.schema import make_record
+    from benchlib.studies.article.records import protocol_case_key
+    from benchlib.system.env import fingerprint_key
 
     identity = {"backend": row["backend"], "model": ARTICLE_MODEL, "batch_size": step.article.batch_size,
                 "threads": step.threads, "variant": f"step{step.index}", "protocol": "ablation",

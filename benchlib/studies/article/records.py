@@ -81,8 +81,8 @@ class FrameworkResult:
         ``env`` is the environment fingerprint (collected here when not given); ``fields`` add or
         override keys (a shared ``run_id`` and ``created`` for a whole run).
         """
-        from benchlib.system.env import collect_env, fingerprint_key
         from benchlib.results.schema import make_record
+        from benchlib.system.env import collect_env, fingerprint_key
 
         env = collect_env() if env is None else env
         if run is not None:
