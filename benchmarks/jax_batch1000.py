@@ -112,8 +112,8 @@ def child(payload: dict[str, Any]) -> dict[str, Any]:
 
 def run_variant(variant: str, seconds: float) -> dict[str, Any]:
     from benchlib.engine.case import RunCase
-    from benchlib.system.child import run_in_child
     from benchlib.engine.launcher import run_case
+    from benchlib.system.child import run_in_child
 
     if variant == "worker":
         record = run_case(RunCase("jax", batch_size=1000, variant="jit", min_time_s=seconds, warmup_calls=10,

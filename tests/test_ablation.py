@@ -39,8 +39,8 @@ def test_tiny_ablation_records_every_step_and_framework(frameworks, tmp_path):
         assert record["latency_reported_ms"] > 0
         assert record["memory_mb"] > 0
     # every record is a full record (make_record): case key per (step, framework), one environment
-    from benchlib.system.env import collect_env
     from benchlib.results.schema import missing_keys
+    from benchlib.system.env import collect_env
 
     assert all(missing_keys(r) == [] and r["model"] == "article-fnn" for r in result.records)
     assert len({r["case_key"] for r in result.records}) == len(result.records)

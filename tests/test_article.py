@@ -16,10 +16,10 @@ import psutil
 import pytest
 
 from benchlib.backends.registry import missing_requirement
+from benchlib.report import article_tables as at
 from benchlib.studies import article as ap
 from benchlib.studies.article import models as article_models
 from benchlib.studies.article import runner as article_runner
-from benchlib.report import article_tables as at
 from tests.conftest import ROOT, child_env
 
 ALL_INSTALLED = all(missing_requirement(f) is None for f in ap.ARTICLE_ORDER)
@@ -317,8 +317,8 @@ def _hand_built_run(num_runs: int = 3) -> ap.ArticleRun:
 
 
 def test_article_records_have_every_required_key_and_the_environment():
-    from benchlib.system.env import collect_env, fingerprint_key
     from benchlib.results.schema import SCHEMA_VERSION, invalid_reason, missing_keys
+    from benchlib.system.env import collect_env, fingerprint_key
 
     env = collect_env()
     records = _hand_built_run().records(env=env, run_id="r1", created="2026-01-01T00:00:00Z")

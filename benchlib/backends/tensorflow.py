@@ -26,7 +26,8 @@ class TensorFlowBackend(Backend):
     precision_skips = KERAS_SKIPS
     #: ``import tensorflow`` loads these when installed (tf.lite's JAX hooks, Keras's scikit-learn wrapper,
     #: its pandas data adapter and matplotlib plots), each import guarded; here benchlib and the JAX
-    #: backend installed them, so a measuring process hides them: 2.0 s of 4.7 s and 220 MB (docs/evidence/framework-alone.md)
+    #: backend installed them, so a measuring process hides them: 2.0 s of 4.7 s and 220 MB
+    #: (docs/evidence/framework-alone.md)
     hidden_when_measured = ("jax", "jaxlib", "sklearn", "pandas", "matplotlib")
 
     def _import(self) -> Any:

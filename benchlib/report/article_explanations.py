@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from benchlib.report.article_tables import article_frame
 from benchlib.studies.article.records import ArticleRun
 from benchlib.studies.article.settings import DISPLAY_NAMES
-from benchlib.report.article_tables import article_frame
 
 
 @dataclass(frozen=True)
