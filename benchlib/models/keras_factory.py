@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from benchlib.errors import FactoryError
+from benchlib.models.factories import call_factory_function
 
 #: ``keras:package.module:function``
 FACTORY_PATTERN = re.compile(r"^keras:([A-Za-z_][\w.]*):([A-Za-z_]\w*)$")
@@ -90,19 +90,7 @@ def call_factory(name: str) -> Any:
     import keras
 
     module_name, function_name = parse_keras_factory(name)
-    # stdout is benchlib's own (``verify --json`` prints pure JSON there)
-    with contextlib.redirect_stdout(sys.stderr):
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
-            raise FactoryError(f"--models={name!r}: module {module_name!r} does not import ({type(exc).__name__}: "
-                               f"{exc}); allowed: a module importable from the current directory or sys.path"
-                               ) from None
-        function = getattr(module, function_name, None)
-        if not callable(function):
-            raise FactoryError(f"--models={name!r}: {module_name} has no function {function_name!r}; allowed: a "
-                               "function of no arguments returning a keras.Model")
-        model = function()
+    model = call_factory_function(name, module_name, function_name, "a keras.Model")
     if not isinstance(model, keras.Model):
         raise FactoryError(f"--models={name!r} returned {type(model).__module__}.{type(model).__name__}; allowed: "
                            f"a keras.Model (functional, Sequential or subclassed) of Keras {keras.__version__}")

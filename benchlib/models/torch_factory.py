@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.errors import FactoryError
+from benchlib.models.factories import call_factory_function
 from benchlib.models.onnx_model import file_digest
 
 #: ``torch:package.module:function``
@@ -75,19 +75,7 @@ def build_module(name: str, input_shape: tuple[int, ...] | None = None) -> tuple
     import torch
 
     module_name, function_name = parse_factory(name)
-    # The factory's prints go to stderr: stdout is benchlib's own (``verify --json`` prints pure JSON there).
-    with contextlib.redirect_stdout(sys.stderr):
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix
-            raise FactoryError(f"--models={name!r}: module {module_name!r} does not import ({type(exc).__name__}: "
-                               f"{exc}); allowed: a module importable from the current directory or sys.path"
-                               ) from None
-        function = getattr(module, function_name, None)
-        if not callable(function):
-            raise FactoryError(f"--models={name!r}: {module_name} has no function {function_name!r}; allowed: a "
-                               "function of no arguments returning a torch.nn.Module")
-        model = function()
+    model = call_factory_function(name, module_name, function_name, "a torch.nn.Module")
     if not isinstance(model, torch.nn.Module):
         raise FactoryError(f"--models={name!r} returned {type(model).__name__}; allowed: a torch.nn.Module")
     shape = tuple(input_shape or getattr(model, "benchlib_input_shape", ()) or ())
