@@ -24,7 +24,6 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib import defaults
 from benchlib.notebook.console import Console, ResultsWatcher, Timings, degrade_to_ascii, duration
 from benchlib.system.paths import figures_dir, logs_dir, outputs_dir, results_dir, tables_dir
 
@@ -64,7 +63,7 @@ class Settings:
     framework_variants: tuple[str, ...] | None = None
     quick: bool = False
     #: each LoadGen run of the scenarios notebook lasts at least this long (seconds)
-    scenario_min_duration_s: float = defaults.MIN_DURATION_S
+    scenario_min_duration_s: float = 1.0
     #: backends of the scenarios notebook; empty: every installed backend
     scenario_backends: tuple[str, ...] = ()
     #: frameworks of the models notebook (model x framework matrix); empty: every installed backend
@@ -77,6 +76,8 @@ class Settings:
     scenarios: tuple[str, ...] = ()
     #: frameworks of the precision notebook; None: ``models_backends``
     precision_backends: tuple[str, ...] | None = None
+    #: batch sizes of the precision notebook when ``quick`` (otherwise the notebook's own)
+    precision_quick_batch_sizes: tuple[int, ...] = (1, 64)
     #: the your_model notebook's model (an .onnx path or torch:package.module:function); "": the zoo's fnn as ONNX
     user_model: str = ""
     #: precision target of the notebooks that stop on precision (relative half-width of the median's
@@ -85,27 +86,24 @@ class Settings:
     #: minimum loop time of the full run's precision-stopped cases (framework, sweeps, models, your_model,
     #: precision notebooks): docs/measurement.md found 0.25 s met ±1% as often as 1 s at a quarter of the
     #: cost; the article and the ablation keep ``min_time_s`` because they measure for a fixed time
-    precision_min_time_s: float = defaults.MIN_TIME_S
+    precision_min_time_s: float = 0.25
 
 
 #: The quick run (``make reproduce QUICK=1``, about 3 minutes on 2 cores): every notebook runs every cell on
-#: small but real work. Fixed-time loops (``target_ci=0``): a precision target measures in interleaved rounds,
-#: several processes per case, which alone would take longer than the whole quick run. Framework notebooks:
-#: the default variant at the article's batch; sweeps and scenarios on NumPy and ONNX Runtime (every ONNX
-#: Runtime variant, all four LoadGen scenarios); the models, your_model and precision notebooks on two or
-#: three frameworks that start in about a second (NumPy, ONNX Runtime, OpenVINO), the models on fnn and resnet8.
-QUICK = Settings(batch_sizes=(1000,), min_time_s=0.2, num_runs=20, ablation_num_runs=10,
+#: small but real work, each case's process start and framework import being most of its cost. Fixed-time
+#: loops of 0.1 s (``target_ci=0``): a precision target measures in interleaved rounds, several processes per
+#: case, which alone would take longer than the whole quick run. Framework notebooks: the default variant at
+#: the article's batch; sweeps and scenarios on NumPy and ONNX Runtime (every ONNX Runtime variant, all four
+#: LoadGen scenarios); the models, your_model and precision notebooks on frameworks that start in about a
+#: second (NumPy, ONNX Runtime, OpenVINO), the models on fnn and resnet8, precision at batch 64.
+QUICK = Settings(batch_sizes=(1000,), min_time_s=0.1, num_runs=20, ablation_num_runs=10,
                  sweep_batch_sizes=(1, 1000), sweep_min_time_s=0.1, framework_variants=(), quick=True,
                  scenario_min_duration_s=0.3, scenario_backends=("numpy", "onnxruntime"),
                  models_backends=("numpy", "onnxruntime", "openvino"), ranked_models=("fnn", "resnet8"),
                  sweep_backends=("numpy", "onnxruntime"), precision_backends=("onnxruntime", "openvino"),
-                 target_ci=0.0)
-#: The full run (``make reproduce``): the notebooks' own defaults (benchlib.defaults, which their parameters
-#: cells state), so that a notebook run in JupyterLab measures as ``make reproduce`` does; the suite passes a
-#: notebook only its output folders and values equal to its defaults (tests/test_defaults.py).
-FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=defaults.FIXED_MIN_TIME_S, num_runs=defaults.ARTICLE_NUM_RUNS,
-                ablation_num_runs=defaults.ABLATION_NUM_RUNS, sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096),
-                sweep_min_time_s=defaults.MIN_TIME_S)
+                 precision_quick_batch_sizes=(64,), target_ci=0.0)
+FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablation_num_runs=100,
+                sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096), sweep_min_time_s=0.25)
 #: The smallest run that still executes every cell of every notebook (used by the tests).
 TINY = Settings(batch_sizes=(1,), min_time_s=0.05, num_runs=2, ablation_num_runs=2, sweep_batch_sizes=(1,),
                 sweep_min_time_s=0.05, framework_variants=(), quick=True, scenario_min_duration_s=0.05,
@@ -145,7 +143,8 @@ def notebook_parameters(name: str, settings: Settings) -> dict:
                 "backends": list(settings.models_backends), **timing}
     if name == "precision":
         # quick: short loops, a smaller large batch and calibration set (the evaluation set stays 1,000 inputs)
-        timing = {"min_time_s": settings.sweep_min_time_s, "batch_sizes": [1, 64], "calibration_size": 64} \
+        timing = {"min_time_s": settings.sweep_min_time_s, "batch_sizes": list(settings.precision_quick_batch_sizes),
+                  "calibration_size": 64} \
             if settings.quick else {"min_time_s": settings.precision_min_time_s}
         backends = settings.models_backends if settings.precision_backends is None else settings.precision_backends
         return {**common, "backends": list(backends), **timing, **_target(settings)}
