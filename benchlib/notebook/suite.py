@@ -24,6 +24,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchlib import defaults
 from benchlib.notebook.console import Console, ResultsWatcher, Timings, degrade_to_ascii, duration
 from benchlib.system.paths import figures_dir, logs_dir, outputs_dir, results_dir, tables_dir
 
@@ -63,7 +64,7 @@ class Settings:
     framework_variants: tuple[str, ...] | None = None
     quick: bool = False
     #: each LoadGen run of the scenarios notebook lasts at least this long (seconds)
-    scenario_min_duration_s: float = 1.0
+    scenario_min_duration_s: float = defaults.MIN_DURATION_S
     #: backends of the scenarios notebook; empty: every installed backend
     scenario_backends: tuple[str, ...] = ()
     #: frameworks of the models notebook (model x framework matrix); empty: every installed backend
@@ -86,7 +87,7 @@ class Settings:
     #: minimum loop time of the full run's precision-stopped cases (framework, sweeps, models, your_model,
     #: precision notebooks): docs/measurement.md found 0.25 s met ±1% as often as 1 s at a quarter of the
     #: cost; the article and the ablation keep ``min_time_s`` because they measure for a fixed time
-    precision_min_time_s: float = 0.25
+    precision_min_time_s: float = defaults.MIN_TIME_S
 
 
 #: The quick run (``make reproduce QUICK=1``, about 3 minutes on 2 cores): every notebook runs every cell on
@@ -102,8 +103,12 @@ QUICK = Settings(batch_sizes=(1000,), min_time_s=0.1, num_runs=20, ablation_num_
                  models_backends=("numpy", "onnxruntime", "openvino"), ranked_models=("fnn", "resnet8"),
                  sweep_backends=("numpy", "onnxruntime"), precision_backends=("onnxruntime", "openvino"),
                  precision_quick_batch_sizes=(64,), target_ci=0.0)
-FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=2.0, num_runs=1000, ablation_num_runs=100,
-                sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096), sweep_min_time_s=0.25)
+#: The full run (``make reproduce``): the notebooks' own defaults (benchlib.defaults, which their parameters
+#: cells state), so that a notebook run in JupyterLab measures as ``make reproduce`` does; the suite passes a
+#: notebook only its output folders and values equal to its defaults (tests/test_defaults.py).
+FULL = Settings(batch_sizes=(1, 64, 1000), min_time_s=defaults.FIXED_MIN_TIME_S, num_runs=defaults.ARTICLE_NUM_RUNS,
+                ablation_num_runs=defaults.ABLATION_NUM_RUNS, sweep_batch_sizes=(1, 8, 64, 256, 1000, 4096),
+                sweep_min_time_s=defaults.MIN_TIME_S)
 #: The smallest run that still executes every cell of every notebook (used by the tests).
 TINY = Settings(batch_sizes=(1,), min_time_s=0.05, num_runs=2, ablation_num_runs=2, sweep_batch_sizes=(1,),
                 sweep_min_time_s=0.05, framework_variants=(), quick=True, scenario_min_duration_s=0.05,
