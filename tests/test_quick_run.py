@@ -84,11 +84,12 @@ def test_the_quick_report_says_at_the_top_that_it_is_the_quick_run(tmp_path) -> 
 
 
 def test_an_executed_quick_notebook_says_so_first_and_the_report_says_it_once(tmp_path) -> None:
-    path = tmp_path / "a.ipynb"
-    _executed(path, "a measured number")
-    label_quick(path, QUICK_NOTICE)
-    cells = nbformat.read(path, as_version=4).cells
+    paths = [tmp_path / "a.ipynb", tmp_path / "b.ipynb"]
+    for path in paths:
+        _executed(path, "a measured number")
+        label_quick(path, QUICK_NOTICE)
+    cells = nbformat.read(paths[0], as_version=4).cells
     assert cells[0].cell_type == "markdown" and cells[0].source == QUICK_NOTICE
     assert cells[1].source == "# A notebook"
-    page = write_report([path, path], tmp_path / "report.html", "benchlib", quick=True).read_text()
+    page = write_report(paths, tmp_path / "report.html", "benchlib", quick=True).read_text()
     assert page.count("Quick run (") == 1
