@@ -41,12 +41,18 @@ sys.path.insert(0, str(REPO))
 
 
 def run_once(index: int, folder: Path, run_args: list[str]) -> tuple[Path, float]:
-    """One ``benchlib run`` in its own interpreter, its records in ``folder/run-<index>.jsonl``."""
-    out = folder / f"run-{index}.jsonl"
+    """One ``benchlib run`` in its own interpreter (``--out folder/run-<index>``); its records copied to
+    ``folder/run-<index>.jsonl``."""
+    out = folder / f"run-{index}"
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "benchlib", "run", *run_args, "--out", str(out), "--no-progress"],
                    cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    return out, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    # --out is the run's folder (its records in results/run.jsonl); an older benchlib took a file
+    records = out / "results" / "run.jsonl" if out.is_dir() else out
+    kept = folder / f"run-{index}.jsonl"
+    kept.write_text(records.read_text())
+    return kept, wall
 
 
 def load_runs(paths: list[Path]) -> list[list[dict[str, Any]]]:
