@@ -41,9 +41,9 @@ LONG_NOTEBOOKS = ("article", "method_ablation", "sweeps", "scenarios", "models")
 #: Seconds each notebook took on a 2-core machine (quick, full): the estimate before a run has been timed
 #: here; afterwards outputs/logs/suite-timings.json holds this machine's own durations.
 TYPICAL_SECONDS = {
-    "quick": {"00_numpy": 5, "01_pytorch": 10, "02_tensorflow": 12, "03_jax": 7, "04_onnxruntime": 5,
-              "05_openvino": 6, "06_litert": 5, "article": 20, "method_ablation": 65, "sweeps": 20,
-              "scenarios": 15, "models": 18, "your_model": 6, "precision": 14, "comparison": 5},
+    "quick": {"00_numpy": 4, "01_pytorch": 7, "02_tensorflow": 13, "03_jax": 8, "04_onnxruntime": 4,
+              "05_openvino": 4, "06_litert": 4, "article": 22, "method_ablation": 64, "sweeps": 22,
+              "scenarios": 16, "models": 20, "your_model": 7, "precision": 10, "comparison": 6},
     "full": {"00_numpy": 25, "01_pytorch": 60, "02_tensorflow": 90, "03_jax": 50, "04_onnxruntime": 25,
              "05_openvino": 35, "06_litert": 50, "article": 160, "method_ablation": 130, "sweeps": 480,
              "scenarios": 420, "models": 600, "your_model": 60, "precision": 400, "comparison": 25},
