@@ -351,7 +351,8 @@ def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> N
     disk = small_disk("8m")
     out = _run_results(disk)
     argv = [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4",
-            "--min-time-s", "0.5", "--warmup-time-s", "0", "--no-progress", "--out", str(disk)]
+            "--min-time-s", "0.5", "--warmup-time-s", "0", "--target-ci", "0", "--no-progress", "--out", str(disk)]
+    # fixed time: one process per case, each record appended as its case ends, so the disk fills mid-run
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(),
                             cwd=ROOT)
     try:
@@ -369,7 +370,7 @@ def test_disk_full_during_a_run_keeps_saved_records_and_says_so(small_disk) -> N
 
     filler.unlink()
     again = run_cli("run", "--backends", "numpy", "--batch-sizes", "1", "2", "3", "4", "--min-time-s", "0.5",
-                 "--warmup-time-s", "0", "--no-progress", "--out", str(disk))
+                 "--warmup-time-s", "0", "--target-ci", "0", "--no-progress", "--out", str(disk))
     assert again.returncode == 0, again.stderr
     final, problems = read_records(out)
     assert problems == [] and sorted(r["batch_size"] for r in final) == [1, 2, 3, 4]
