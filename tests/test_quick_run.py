@@ -93,3 +93,29 @@ def test_an_executed_quick_notebook_says_so_first_and_the_report_says_it_once(tm
     assert cells[1].source == "# A notebook"
     page = write_report(paths, tmp_path / "report.html", "benchlib", quick=True).read_text()
     assert page.count("Quick run (") == 1
+
+
+@pytest.mark.parametrize("quick", [1, 0])
+def test_the_console_says_quick_and_verifies_the_quick_runs_model(quick: int, tmp_path, monkeypatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import subprocess
+
+    from benchlib.notebook import suite
+    from benchlib.system.env import BATCH_LOAD_ENV
+
+    monkeypatch.setenv("BENCHLIB_OUTPUTS", str(tmp_path))
+    monkeypatch.setenv(BATCH_LOAD_ENV, "0.5")
+    commands, settings = [], []
+    monkeypatch.setattr(suite.subprocess, "run",
+                        lambda command, **_: commands.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(suite, "run_suite", lambda chosen, notebooks: settings.append(chosen) or suite.SuiteResult())
+    assert suite.main(["--quick", str(quick), "--keep-results"]) == 0
+    said = capsys.readouterr().out
+    assert settings == [QUICK if quick else FULL]
+    verify = commands[0][commands[0].index("verify") + 1:]
+    if quick:
+        assert verify == ["--models", *QUICK.verify_models] and "fnn" in QUICK.verify_models
+        assert said.startswith("quick run (QUICK=1)") and "quick run finished in" in said
+        assert "`make reproduce` for the full run" in said
+    else:
+        assert verify == [] and "quick run" not in said and "suite finished in" in said

@@ -79,6 +79,8 @@ class Settings:
     precision_backends: tuple[str, ...] | None = None
     #: batch sizes of the precision notebook when ``quick`` (otherwise the notebook's own)
     precision_quick_batch_sizes: tuple[int, ...] = (1, 64)
+    #: models the suite verifies on every backend before the notebooks run; empty: every zoo model
+    verify_models: tuple[str, ...] = ()
     #: the your_model notebook's model (an .onnx path or torch:package.module:function); "": the zoo's fnn as ONNX
     user_model: str = ""
     #: precision target of the notebooks that stop on precision (relative half-width of the median's
@@ -102,7 +104,7 @@ QUICK = Settings(batch_sizes=(1000,), min_time_s=0.1, num_runs=20, ablation_num_
                  scenario_min_duration_s=0.3, scenario_backends=("numpy", "onnxruntime"),
                  models_backends=("numpy", "onnxruntime", "openvino"), ranked_models=("fnn", "resnet8"),
                  sweep_backends=("numpy", "onnxruntime"), precision_backends=("onnxruntime", "openvino"),
-                 precision_quick_batch_sizes=(64,), target_ci=0.0)
+                 precision_quick_batch_sizes=(64,), verify_models=("fnn",), target_ci=0.0)
 #: The full run (``make reproduce``): the notebooks' own defaults (benchlib.defaults, which their parameters
 #: cells state), so that a notebook run in JupyterLab measures as ``make reproduce`` does; the suite passes a
 #: notebook only its output folders and values equal to its defaults (tests/test_defaults.py).
@@ -349,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = QUICK if args.quick else FULL
     if settings.quick:
         print(QUICK_CONSOLE, flush=True)
-    # the models this run measures (the quick run: its few; the full run: every zoo model, verify's default)
-    models = ["--models", *settings.ranked_models] if settings.ranked_models else []
+    # the quick run: fnn, the model every backend measures (the models notebook verifies its own on the
+    # frameworks that run them); the full run: every zoo model, verify's default
+    models = ["--models", *settings.verify_models] if settings.verify_models else []
     print(f"verifying every backend against the float64 reference{' on ' + ', '.join(models[1:]) if models else ''}"
           " ...", flush=True)
     verify_log = logs_dir() / "verify.log"
