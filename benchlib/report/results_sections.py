@@ -127,11 +127,18 @@ def frameworks(records: list[dict[str, Any]]) -> list[str]:
 
     versions = _env(records).get("frameworks") or {}
     rows = []
-    for name in sorted(set(versions) | {str(r.get("backend")) for r in records if r.get("backend")}):
-        counts = status_counts(r for r in records if r.get("backend") == name)
-        rows.append({"framework": name, "version": versions.get(name) or "not installed",
+    backends = sorted({str(r.get("backend")) for r in records if r.get("backend")})
+    for name in backends:
+        mine = [r for r in records if r.get("backend") == name]
+        counts = status_counts(mine)
+        # the version the backend itself reported (its package can be named otherwise: torch, ai-edge-litert)
+        built = sorted({str(r["framework_version"]) for r in mine if r.get("framework_version")})
+        rows.append({"framework": name, "version": ", ".join(built) or versions.get(name) or "–",
                      **{status: counts.get(status, 0) for status in ("ok", "failed", "skipped")}})
-    return ["## Frameworks", "", *table(pd.DataFrame(rows), "Records per framework, by status.")]
+    packages = ", ".join(f"{name} {version}" for name, version in sorted(versions.items())
+                         if version and name not in backends)
+    lines = ["## Frameworks", "", *table(pd.DataFrame(rows), "Records per framework, by status.")]
+    return lines + ([f"Other packages in the environment: {escape_markdown(packages)}.", ""] if packages else [])
 
 
 def _values(records: list[dict[str, Any]], get: Any) -> str:
