@@ -15,7 +15,9 @@ A command first plans its outputs here (``plan_run``, ``plan_sweep``, ``plan_res
 - would not fit: the free space must hold the expected records.
 
 Checks that create something (the folders, a probe file) come last, so a refused command leaves
-nothing behind. Inputs are checked too: only regular files and folders are read.
+nothing behind. Inputs are checked too: only regular files and folders are read. One module on purpose:
+every command's plan and every check share one refusal type and one order of checks, which a reader
+should be able to follow top to bottom.
 """
 
 from __future__ import annotations
