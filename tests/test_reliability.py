@@ -486,3 +486,22 @@ def test_soak_notebook_suite_three_times_in_one_process(tmp_path: Path, monkeypa
         for round_ in range(3):
             stored, problems = read_records(tmp_path / f"outputs{round_}" / "results" / f"{backend}.jsonl")
             assert problems == [] and len(stored) == 1 and {r["status"] for r in stored} == {"ok"}
+
+
+def test_ctrl_c_stops_a_run_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """A non-interactive shell starts background jobs with SIGINT ignored; the CLI still stops on it."""
+    out = tmp_path / "results" / "run.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchlib", "run", "--backends", "numpy", "--batch-sizes", *map(str, range(1, 9)),
+         "--min-time-s", "0.5", "--warmup-time-s", "0", "--target-ci", "0", "--no-progress", "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(), cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert wait_for(lambda: line_count(out) >= 1 or proc.poll() is not None)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "interrupted after" in stderr

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 #: Command modules, in the order ``--help`` lists them.
 COMMANDS = ("verify", "env", "run", "report", "compare", "article", "ablation", "sweep", "fleet", "scenarios",
@@ -41,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     from benchlib.notebook.console import degrade_to_ascii
 
     degrade_to_ascii()  # a terminal that cannot show ± or µ gets +/- and u, not a UnicodeEncodeError
+    # A process started in the background by a non-interactive shell inherits SIGINT ignored, and Python
+    # then never raises KeyboardInterrupt: a run sent SIGINT would go on to the end. Interrupting a run
+    # (its children killed, its records kept, how to resume said) must work however it was started.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)
     from benchlib.cli.common import check_environment_variables
