@@ -15,9 +15,7 @@ A command first plans its outputs here (``plan_run``, ``plan_sweep``, ``plan_res
 - would not fit: the free space must hold the expected records.
 
 Checks that create something (the folders, a probe file) come last, so a refused command leaves
-nothing behind. Inputs are checked too: only regular files and folders are read. One module on purpose:
-every command's plan and every check share one refusal type and one order of checks, which a reader
-should be able to follow top to bottom.
+nothing behind. Inputs are checked too: only regular files and folders are read.
 """
 
 from __future__ import annotations
@@ -55,11 +53,9 @@ _EXPORT_START = {
                                  + rb"|\|\s*(machine\s*\|\s*)?model\s*\|\s*backend\s*\|)"),
     # a Markdown document benchlib wrote (report --markdown, the article's article.md)
     "Markdown document": re.compile(rb"\s*" + re.escape(MARKDOWN_MARKER.encode())),
-    # the roofline file beside a sweep's results (benchlib.studies.sweep.measure_roofline): it names benchlib as
-    # its creator; one written before that began with the environment key
+    # a sweep's roofline file (benchlib.studies.sweep.measure_roofline) names benchlib (older: the env key)
     "roofline JSON": re.compile(rb'\s*\{\s*"(creator"\s*:\s*"benchlib"|env_key"\s*:)'),
-    # charts name benchlib as their creator (benchlib.report.figures.save_figure): a chart the user drew
-    # with Matplotlib under the same name is not benchlib's
+    # charts name benchlib as their creator (report.figures.save_figure); a user's own chart does not
     "PNG chart": re.compile(rb"\x89PNG\r\n\x1a\n.{0,512}?Creator\x00benchlib", re.DOTALL),
     "SVG chart": re.compile(rb"\s*<\?xml.{0,3500}?<dc:creator>\s*<cc:Agent>\s*<dc:title>benchlib</dc:title>",
                             re.DOTALL),
@@ -235,8 +231,7 @@ def free_bytes(path: Path) -> int | None:
 
 def check_free_space(option: str, path: Path, records: int) -> None:
     """Refuse when the filesystem of ``path`` cannot hold ``records`` more records and the exports."""
-    free = free_bytes(path)
-    need = records * EXPECTED_RECORD_BYTES + SPARE_BYTES
+    free, need = free_bytes(path), records * EXPECTED_RECORD_BYTES + SPARE_BYTES
     if free is not None and free < need:
         raise OutputRefused(f"{_name(option, path)}: only {free / 2**20:.1f} MB free on its disk; {records} run(s) "
                             f"need about {need / 2**20:.1f} MB; allowed: free some space, or a path on another disk")
