@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from benchlib.engine.checked import (
 from benchlib.models.zoo import MODELS
 from benchlib.precision import PRECISIONS
 from benchlib.scenarios.settings import LOADGEN_SCENARIOS
+from benchlib.system.files import prove_writable
 
 #: Upper bounds that catch typos (batch 10**9) before a run starts.
 MAX_BATCH_SIZE = 1_000_000
@@ -299,9 +299,7 @@ def check_writable_dir(value: object, name: str = "folder", kind: str | None = N
     except (ValueError, OSError) as exc:  # a NUL character, a home folder that cannot be found
         raise ValueError(f"{name}={value!r} is invalid ({exc}); allowed: {allowed}") from None
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
-            pass
+        prove_writable(path)
     except OSError as exc:
         raise ValueError(f"{name}={str(path)!r} is not a writable folder ({exc.strerror}); "
                          f"allowed: a path to a folder you can write to") from None

@@ -24,13 +24,13 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchlib.report.table_files import TABLE_MARKER, vouched
 from benchlib.results.store import file_kind
+from benchlib.system.files import prove_writable
 
 #: A record with 10,000 stored samples and a resource timeline takes about 100 KB; with margin.
 EXPECTED_RECORD_BYTES = 256 * 1024
@@ -119,9 +119,7 @@ def _check_parent(option: str, path: Path) -> None:
 def probe_folder(option: str, folder: Path, shown: Path) -> None:
     """Create ``folder`` if needed and prove it writable with a real file (root passes os.access everywhere)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".benchlib-write-check-"):
-            pass
+        prove_writable(folder)
     except OSError as exc:
         raise OutputRefused(f"{_name(option, shown)} is not writable ({exc.strerror or exc}); "
                             "allowed: a path in a writable folder") from None

@@ -13,6 +13,7 @@ import contextlib
 import math
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,13 @@ def clean_for_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean_for_json(v) for v in value]
     return value
+
+
+def prove_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and write (then remove) a real file in it: raises ``OSError`` when it cannot.
+
+    A real file, because ``os.access`` says yes to root everywhere, even on a read-only mount.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".benchlib-write-check-"):
+        pass
