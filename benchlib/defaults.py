@@ -40,7 +40,8 @@ WARMUP_MAX_S = 1.0
 #: Each round runs one timed block of this long (seconds) per case.
 ROUND_BLOCK_S = 0.1
 #: The rounds stop after at least MIN_ROUNDS when every case's interval is within ROUND_TARGET_CI of its
-#: median, else at MAX_ROUNDS or after ROUND_MAX_TIME_S seconds.
+#: median, else at MAX_ROUNDS or after ROUND_MAX_TIME_S seconds of rounds in the whole run (shared among the
+#: groups of cases by their size; each group still runs MIN_ROUNDS).
 MIN_ROUNDS = 8
 MAX_ROUNDS = 30
 ROUND_MAX_TIME_S = 20.0

@@ -188,3 +188,18 @@ def test_idle_processes_that_use_cpu_are_reported() -> None:
 def test_bad_settings_name_the_parameter(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=f"{field}={value!r} is invalid; allowed"):
         rounds.RoundSettings(**{field: value})
+
+
+def test_the_rounds_time_is_the_whole_runs_shared_among_groups_by_size() -> None:
+    # the fake clock advances 0.01 s each time it is read (three reads a round), whatever the group's size;
+    # 0.4 s of rounds for four cases is 0.2 s for each group of two
+    backends = ["numpy", "onnxruntime", "openvino", "pytorch"]
+    settings = rounds.RoundSettings(min_rounds=2, max_rounds=1000, target_ci=0.0001, max_time_s=0.4, max_alive=4)
+    records = run(backends, Machine(2, set()), settings)
+    groups = {r["rounds"]["group"] for r in records}
+    assert len(groups) == 2 and all(r["rounds"]["stop"] == "max time" for r in records)
+    n = [r["rounds"]["n"] for r in records]
+    # shared: each group stops near 0.2 s (about 7 rounds), not at the run's whole 0.4 s (about 14)
+    assert all(5 <= k <= 12 for k in n), n
+    alone = run(backends[:2], Machine(2, set()), settings)
+    assert alone[0]["rounds"]["n"] > max(n)  # one group of two has the run's whole time

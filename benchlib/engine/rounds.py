@@ -15,7 +15,8 @@ may sit in the other. So every case is measured in short blocks, spread over the
    processes, in an order shuffled per round (seed recorded). Only one process measures at a time; the
    idle ones wait on a pipe, and their CPU time is read around every round to show that they stay idle.
    After ``min_rounds``, the run stops when every case's round interval is within ``target_ci`` of its
-   median, or at ``max_rounds`` or ``max_time_s``.
+   median, or at ``max_rounds`` or at its share of ``max_time_s``: the time is the whole run's, shared
+   among the groups by their number of cases, so a run of many cases is not many times longer.
 4. **Groups.** At most ``max_alive`` processes are alive at once, and a group closes early when the
    resident memory of its processes would pass ``memory_fraction`` of the memory available at the start.
    Cases that are compared with each other (one model, batch size and thread setting: :func:`pair_key`)
@@ -159,6 +160,7 @@ def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None =
     say = log or (lambda _message: None)
     budget_mb = _available_mb() * settings.memory_fraction
     records: list[dict[str, Any] | None] = [None] * len(cases)
+    per_case_s = settings.max_time_s / max(1, len(cases))  # the run's rounds time, shared by case
     for planned in plan_groups(cases, settings.max_alive // settings.processes):
         group: list[tuple[int, _Live]] = []
         used_mb = 0.0
@@ -166,7 +168,8 @@ def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None =
             case = cases[index]
             if used_mb > budget_mb:  # memory closed the group early: the rest waits for a group of its own
                 say(f"rounds: group closed at {len(group)} case(s), {used_mb:,.0f} MB resident")
-                _measure_group(group, settings, start_session, clock, say, records, on_record)
+                _measure_group(group, settings, start_session, clock, say, records, on_record,
+                               per_case_s * len(group))
                 group, used_mb = [], 0.0
             live = _cold_start(case, start_session)
             say(f"  {case.label()}: {live.record.get('status')} (its own process, alone)")
@@ -177,7 +180,7 @@ def measure_in_rounds(cases: Sequence[RunCase], settings: RoundSettings | None =
                 continue
             group.append((index, live))
             used_mb += _rss_mb(live.record) * settings.processes
-        _measure_group(group, settings, start_session, clock, say, records, on_record)
+        _measure_group(group, settings, start_session, clock, say, records, on_record, per_case_s * len(group))
     return [r for r in records if r is not None]
 
 
@@ -209,13 +212,14 @@ def plan_groups(cases: Sequence[RunCase], max_cases: int) -> list[list[int]]:
 
 def _measure_group(group: list[tuple[int, _Live]], settings: RoundSettings, start_session: Callable[[], Session],
                    clock: Callable[[], float], say: Callable[[str], None], records: list[dict[str, Any] | None],
-                   on_record: Callable[[dict[str, Any]], None] | None) -> None:
-    """Further processes, the rounds, then every record of the group (all its processes closed, whatever happens)."""
+                   on_record: Callable[[dict[str, Any]], None] | None, max_time_s: float) -> None:
+    """Further processes, the rounds (for at most ``max_time_s`` after ``min_rounds``), then every record of
+    the group (all its processes closed, whatever happens)."""
     if not group:
         return
     try:
         _more_processes(group, settings, start_session)
-        _run_rounds(group, settings, clock, say)
+        _run_rounds(group, settings, clock, max_time_s)
     finally:
         for _, live in group:
             for session in live.sessions:
@@ -270,7 +274,7 @@ def _more_processes(group: list[tuple[int, _Live]], settings: RoundSettings,
 
 
 def _run_rounds(group: list[tuple[int, _Live]], settings: RoundSettings, clock: Callable[[], float],
-                say: Callable[[str], None]) -> None:
+                max_time_s: float) -> None:
     rng = np.random.default_rng(settings.seed)
     started = clock()
     lives = [live for _, live in group]
@@ -310,7 +314,7 @@ def _run_rounds(group: list[tuple[int, _Live]], settings: RoundSettings, clock: 
             if widths and max(widths) <= settings.target_ci:
                 _stop(lives, "target met")
                 return
-            if clock() - started >= settings.max_time_s:
+            if clock() - started >= max_time_s:
                 _stop(lives, "max time")
                 return
     _stop(lives, "max rounds")
