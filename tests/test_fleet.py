@@ -1,4 +1,5 @@
-"""Fleet runs on a local Dask cluster: a killed host costs its case only, resume, refusals; cross-machine views."""
+"""Fleet runs on a local Dask cluster: a killed host costs its case only, rounds shared on one host, resume,
+refusals; cross-machine views."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import pytest
 
 from benchlib.cli import main
 from benchlib.engine.case import RunCase
+from benchlib.engine.rounds import RoundSettings
 from benchlib.report.fleet import machine_views
 from benchlib.results.schema import make_record
 from benchlib.results.store import append_record, read_records
 from benchlib.studies.fleet.cluster import Host, Machine, colocation_warning, group_machines, local_cluster, survey
+from benchlib.studies.fleet.jobs import CaseState, plan_jobs
 from benchlib.studies.fleet.plan import machine_threads
 from benchlib.studies.fleet.runner import run_fleet, settled_keys
 from benchlib.system.env import collect_env, machine_key
@@ -26,6 +29,8 @@ from benchlib.system.env import collect_env, machine_key
 #: The case whose host is killed: its timed loop is long enough to be killed in the middle.
 VICTIM_MIN_TIME_S = 1.5
 TINY = {"threads": 1, "min_time_s": 0.02, "warmup_time_s": 0.0, "warmup_calls": 1, "min_calls": 5}
+#: Precision mode (a target above 0): such cases are measured in interleaved rounds.
+PRECISE = {**TINY, "target_ci": 0.05}
 
 
 def _ends_within(proc: psutil.Process, seconds: float) -> bool:
@@ -103,6 +108,85 @@ def test_killed_host_costs_its_case_only_and_the_case_is_retried_on_another(tmp_
         assert any(w.startswith("co-located") and "corrupt each other's numbers" in w for w in record["warnings"])
 
 
+def test_cases_compared_with_each_other_share_rounds_on_one_host_and_resume(tmp_path):
+    path = tmp_path / "fleet.jsonl"
+    paired = [RunCase("numpy", batch_size=1, seed=seed, **PRECISE) for seed in (0, 1)]
+    once = RunCase("numpy", batch_size=2, **TINY)  # fixed time: not in rounds, a task of its own as before
+    tiny = RoundSettings(min_rounds=2, max_rounds=2, block_s=0.01)
+    with local_cluster(2) as client:
+        machines = group_machines(survey(client, 30))
+        result = run_fleet(client, machines, lambda machine: [*paired, once], path, local=True, progress=False,
+                           rounds=tiny)
+        again = run_fleet(client, machines, lambda machine: [*paired, once], path, local=True, progress=False,
+                          rounds=tiny)
+    records, problems = read_records(path)
+    assert not problems and result.complete and result.counts() == {"ok": 3}
+    by_key = {r["case_key"]: r for r in records}
+    first, second = (by_key[case.case_key] for case in paired)
+    for record in (first, second):
+        rounds = record["rounds"]
+        assert rounds["n"] == 2 and rounds["processes"] == 2
+        assert rounds["settings"]["block_s"] == 0.01 and rounds["process"] == [0, 1]  # one block a round, alternating
+        assert record["fleet"]["attempt"] == 1 and record["env_key"] == machines[0].env["key"]
+        assert any(w.startswith("co-located") for w in record["warnings"])
+    # one group, on one host: the two cases' blocks alternated in the same rounds
+    assert first["rounds"]["group"] == second["rounds"]["group"]
+    assert first["fleet"]["worker"] == second["fleet"]["worker"]
+    assert "rounds" not in by_key[once.case_key]
+    assert again.resumed == 3 and not again.records and len(read_records(path)[0]) == 3
+
+
+def _kill_host_after_record(path: Path, case_key: str, pids: dict[str, int], stop: threading.Event,
+                            killed: list[str]) -> None:
+    """SIGKILL the worker that measured ``case_key`` as soon as that case's record is in ``path``; ``killed``
+    gets the worker's address."""
+    while not stop.is_set():
+        records = read_records(path)[0] if path.exists() else []
+        record = next((r for r in records if r.get("case_key") == case_key), None)
+        if record is not None:
+            worker = record["fleet"]["worker"]
+            killed.append(worker)
+            psutil.Process(pids[worker]).send_signal(signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def test_a_group_whose_host_dies_sends_again_only_its_cases_without_a_record(tmp_path):
+    path = tmp_path / "fleet.jsonl"
+    first, second = (RunCase("numpy", batch_size=1, seed=seed, **PRECISE) for seed in (0, 1))
+    # NumPy has no bf16: skipped in its first process, so its record comes back while the others are measured
+    skipped = RunCase("numpy", batch_size=1, precision="bf16", **PRECISE)
+    # 4 rounds of 0.3 s blocks per case: the host is killed before they end, whatever the machine's speed
+    slow = RoundSettings(min_rounds=4, max_rounds=4, block_s=0.3)
+    stop, killed = threading.Event(), []
+    with local_cluster(2) as client:
+        machines = group_machines(survey(client, 30))
+        pids = {host.worker: host.pid for host in machines[0].hosts}
+        watcher = threading.Thread(target=_kill_host_after_record, args=(path, skipped.case_key, pids, stop, killed),
+                                   daemon=True)
+        watcher.start()
+        try:
+            result = run_fleet(client, machines, lambda machine: [first, skipped, second], path, local=True,
+                               progress=False, rounds=slow)
+        finally:
+            stop.set()
+    assert len(killed) == 1
+    records, problems = read_records(path)
+    assert not problems
+    # the case with a record is not run again; the two without are recorded as lost, then retried together
+    assert [r["status"] for r in records if r["case_key"] == skipped.case_key] == ["skipped"]
+    retried = []
+    for case in (first, second):
+        mine = [r for r in records if r["case_key"] == case.case_key]
+        assert [r["status"] for r in mine] == ["failed", "ok"]
+        assert "was lost mid-case" in mine[0]["error"] and killed[0] in mine[0]["error"]
+        assert mine[1]["fleet"]["attempt"] == 2 and mine[1]["fleet"]["worker"] != killed[0]
+        assert mine[1]["rounds"]["n"] == 4
+        retried.append(mine[1])
+    assert retried[0]["rounds"]["group"] == retried[1]["rounds"]["group"]
+    assert result.complete and result.counts() == {"failed": 2, "ok": 2, "skipped": 1}
+
+
 def test_fleet_local_runs_a_small_sweep_then_resumes_without_rerunning(tmp_path, capsys):
     out = tmp_path / "results" / "fleet.jsonl"  # where fleet keeps its records in --out
     argv = ["fleet", "--local", "2", "--backends", "numpy", "--batch-sizes", "1", "8", "--threads", "1",
@@ -147,6 +231,27 @@ def test_bad_fleet_options_are_refused(argv, message, capsys):
         code = main(["fleet", *argv, "--backends", "numpy"])
         raise SystemExit(code)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_jobs_put_the_cases_of_one_pair_key_together_and_share_the_rounds_time():
+    machine = Machine(key="m", env={})
+    paired = [RunCase("numpy", batch_size=batch, seed=seed, **PRECISE) for batch in (1, 2) for seed in (0, 1, 2)]
+    once = RunCase("numpy", batch_size=1, **TINY)  # fixed time: never in rounds
+    states = [CaseState(case, machine) for case in [*paired, once]]
+    settings = RoundSettings(max_time_s=12.0, processes=2, max_alive=4)  # groups of at most 2 cases
+    jobs = plan_jobs(states, settings)
+    assert [[s.case for s in job.states] for job in jobs] == [[once], paired[0:2], paired[2:3], paired[3:5],
+                                                                paired[5:6]]
+    function, (cases, rounds, topic, key) = jobs[1].task("topic", "key")
+    assert function.__name__ == "run_rounds_on_host" and cases == [c.to_dict() for c in paired[0:2]]
+    assert rounds == {**settings.to_dict(), "max_time_s": 4.0}  # 12 s over 6 cases in rounds: 2 s a case
+    assert jobs[0].task("topic", "key")[0].__name__ == "run_on_host"
+    assert [len(job.states) for job in plan_jobs(states, None)] == [1] * 7  # rounds=False: every case once
+
+
+def test_fleet_rounds_setting_is_checked(tmp_path):
+    with pytest.raises(TypeError, match=r"rounds='yes' \(str\) is invalid; allowed: a RoundSettings"):
+        run_fleet(None, [], lambda machine: [], tmp_path / "fleet.jsonl", rounds="yes")
 
 
 def test_threads_follow_each_machines_usable_cores():

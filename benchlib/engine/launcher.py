@@ -23,7 +23,7 @@ from benchlib.results.schema import failed_record
 from benchlib.results.store import ResultsWriteError, append_record
 from benchlib.system.child import PARENT_PID_ENV, run_in_child
 
-__all__ = ["PARENT_PID_ENV", "run_case", "run_cases"]
+__all__ = ["PARENT_PID_ENV", "round_settings", "run_case", "run_cases"]
 
 def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
     """Run ``case`` in a child process and return its record (``timeout_s`` defaults to the case's)."""
@@ -43,6 +43,12 @@ def run_case(case: RunCase, timeout_s: float | None = None) -> dict[str, Any]:
     if record.get("status") == "failed":
         record["stderr_tail"] = child.stderr_tail
     return record
+
+
+def round_settings(cases: Sequence[RunCase]) -> RoundSettings:
+    """The rounds' settings of a run of ``cases`` (those in rounds mode): :mod:`benchlib.defaults`', with the
+    tightest of the cases' precision targets."""
+    return RoundSettings(target_ci=min((c.target_ci for c in cases), default=RoundSettings().target_ci))
 
 
 def checked_cases(cases: object) -> list[RunCase]:
@@ -175,8 +181,7 @@ def _run_cases(
             save(run_case(case))
         bar.close()
         if in_rounds:
-            settings = rounds if isinstance(rounds, RoundSettings) else RoundSettings(
-                target_ci=min(c.target_ci for c in in_rounds))
+            settings = rounds if isinstance(rounds, RoundSettings) else round_settings(in_rounds)
 
             def log(message: str) -> None:
                 if progress:

@@ -1,8 +1,11 @@
 """Fleet runs: one sweep spread over the hosts of a Dask distributed cluster, one benchmark per host at a time.
 
-Each case runs as one Dask task that calls :func:`benchlib.engine.launcher.run_case` on a worker
-host (a case dict in, a record dict out), so it still runs in its own isolated process there. The
-records come back to the local results store with the host's fingerprint and its name and address.
+Each machine's cases in precision mode that are compared with each other (one
+:func:`benchlib.engine.rounds.pair_key`) run as one Dask task on one worker host, which measures them in
+interleaved rounds over warm processes through :func:`benchlib.engine.launcher.run_cases`, as ``run``
+does; every other case runs as one task that calls :func:`benchlib.engine.launcher.run_case` (a case
+dict in, a record dict out), in its own isolated process there (:mod:`benchlib.studies.fleet.jobs`).
+The records come back to the local results store with the host's fingerprint and its name and address.
 See docs/fleet.md for running it on several hosts, and :func:`benchlib.report.fleet.machine_views`
 for the per-machine and cross-machine tables of the records.
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-#: The worker resource each case asks for: a host started with ``--resources benchmark=1`` runs one
+#: The worker resource each task asks for: a host started with ``--resources benchmark=1`` runs one
 #: benchmark at a time, whichever client submitted it.
 RESOURCE = "benchmark"
 

@@ -1,21 +1,27 @@
-"""Run a sweep on every machine of a Dask cluster: one case per task, one benchmark per host at a time.
+"""Run a sweep on every machine of a Dask cluster: one job per task, one benchmark per host at a time.
 
 Every machine (hosts with one fingerprint, :func:`benchlib.studies.fleet.cluster.group_machines`) runs the
 whole list of cases its builder gives, spread over its hosts, so frameworks are always compared on
-one machine and a fleet of Intel, AMD and Arm hosts gives one sweep per CPU type. Each case is a
-Dask task asking for the ``benchmark`` resource; on its host it runs through ``run_case`` in its
-own process. The client submits no more cases to a machine than it has live hosts, so no case
-waits in the queue of a host that may die.
+one machine and a fleet of Intel, AMD and Arm hosts gives one sweep per CPU type. Each job
+(:mod:`benchlib.studies.fleet.jobs`) is a Dask task asking for the ``benchmark`` resource: the cases in
+precision mode that are compared with each other (one ``pair_key``) are measured together in interleaved
+rounds on one host, as ``run`` measures them (:mod:`benchlib.engine.rounds`), so their intervals hold the
+variation between rounds and processes and their ratios are paired; any other case runs once through
+``run_case`` in its own process. The client submits no more jobs to a machine than it has live hosts,
+so no job waits in the queue of a host that may die.
 
-A host that dies mid-case (its worker process killed, the machine gone) costs that case only: the
-case gets a ``failed`` record naming the host, and is sent again, with Dask's worker restrictions,
-to the other live hosts of the same machine (at most ``retries`` times). Records are appended to
-the results file as they arrive; a re-run skips cases settled (``ok`` or ``skipped``) on that
-machine, like ``sweep``.
+A host that dies mid-job (its worker process killed, the machine gone) costs the cases of that job
+that had no record yet: each gets a ``failed`` record naming the host, and they are sent again
+together, with Dask's worker restrictions, to the other live hosts of the same machine (at most
+``retries`` times per case). Records are appended to the results file as they arrive (a job in rounds
+publishes each on the run's event topic as soon as it exists); a re-run skips cases settled (``ok``
+or ``skipped``) on that machine, like ``sweep``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import queue
 import sys
 import time
@@ -27,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.engine.case import RunCase
+from benchlib.engine.rounds import RoundSettings, in_rounds_mode
 from benchlib.results.records import case_key
 from benchlib.studies.fleet import RESOURCE
-from benchlib.studies.fleet.cluster import Host, Machine, benchmark_workers, colocation_warning
+from benchlib.studies.fleet.cluster import Host, Machine, benchmark_workers
+from benchlib.studies.fleet.jobs import Attempt, CaseState, Job, annotate, plan_jobs, progress_line
 from benchlib.studies.plan import StudyRun, plan_study
 
 #: How often the loop looks for finished cases, and how often it asks the scheduler which hosts live.
@@ -41,29 +49,6 @@ MAX_UNSTARTED_LOSSES = 3
 #: every host of its machine if retried without bound).
 DEFAULT_RETRIES = 1
 RESUME_HINT = "A fleet resumes by itself: run the same command again."
-
-
-@dataclass
-class CaseState:
-    """One case on one machine, across its attempts."""
-
-    case: RunCase
-    machine: Machine
-    deaths: int = 0  # hosts that died while running it
-    unstarted: int = 0  # hosts that died while it waited on them
-    dead_workers: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Attempt:
-    """One submission of a case: its Dask future and where it started."""
-
-    state: CaseState
-    key: str
-    future: Any
-    eligible: list[str]
-    started_on: list[str] = field(default_factory=list)  # workers that announced its start
-    lost_on: set[str] = field(default_factory=set)
 
 
 @dataclass(kw_only=True)
@@ -108,7 +93,7 @@ class _Fleet:
         self.result = result
         self.hosts = {h.worker: h for m in self.machines for h in m.hosts}
         self.alive = set(self.hosts)
-        self.queues: dict[str, deque[CaseState]] = {m.key: deque() for m in self.machines}
+        self.queues: dict[str, deque[Job]] = {m.key: deque() for m in self.machines}
         self.inflight: dict[str, Attempt] = {}
         self.topic = f"benchlib-fleet-{uuid.uuid4().hex[:12]}"
         self.events: queue.SimpleQueue = queue.SimpleQueue()
@@ -123,30 +108,33 @@ class _Fleet:
             print(text, file=sys.stderr, flush=True)
 
     def write(self, record: dict[str, Any], state: CaseState, host: Host | None, number: int) -> None:
-        """Annotate ``record`` with its host, machine and attempt ``number``; append it to the results file."""
+        """Annotate ``record`` with its host, machine and attempt ``number``; append it to the results file; say so."""
         from benchlib.results.store import append_record
 
-        record["fleet"] = {"host": host.name if host else None, "worker": host.worker if host else None,
-                           "ip": host.ip if host else None, "attempt": number, "scheduler": self.scheduler,
-                           "colocated_workers": host.colocated if host else None, "local": self.local,
-                           "machine_key": state.machine.key}
-        env = host.env if host else state.machine.env
-        if not isinstance(record.get("env"), dict):  # a child that died early wrote no fingerprint
-            record["env"], record["env_key"] = env, env.get("key")
-        warning = colocation_warning(host, self.local) if host else None
-        if warning:
-            record["warnings"] = [*(record.get("warnings") or []), warning]
-        append_record(self.path, record)
+        append_record(self.path, annotate(record, state.machine, host, number, self.scheduler, self.local))
         self.result.records.append(record)
+        self.say(f"[{self.finished}/{self.todo}] {progress_line(record, state.case, host)}")
 
-    def tell(self, record: dict[str, Any], state: CaseState, host: Host | None) -> None:
-        where = host.label if host else "no host"
-        status = record.get("status")
-        if status == "ok":
-            detail = f"p50 {record.get('latency_ms', {}).get('p50') or float('nan'):.4g} ms"
-        else:
-            detail = str(record.get("error") or "")[:200]
-        self.say(f"[{self.finished}/{self.todo}] {state.case.label()} on {where}: {status}, {detail}")
+    def take(self, attempt: Attempt, record: Any, worker: str | None) -> None:
+        """Save ``record``, returned or published by ``attempt``'s task, unless its case has one from it already."""
+        state = attempt.state_of(record) if isinstance(record, dict) else None
+        if state is None or state.case.case_key in attempt.recorded:
+            return
+        attempt.recorded.add(state.case.case_key)
+        host = self.hosts.get(worker) if worker else None
+        self.finished += 1
+        self.write(record, state, host, state.deaths + 1)  # Dask may have retried it itself
+
+    def fail_pending(self, attempt: Attempt, reason: str) -> None:
+        """A ``failed`` record for each case of ``attempt`` without a record: the task ended without one."""
+        from benchlib.results.schema import failed_record
+
+        host = self.hosts.get(attempt.started_on[-1]) if attempt.started_on else None
+        for state in attempt.pending():
+            record = failed_record(state.case, "failed", reason)
+            attempt.recorded.add(state.case.case_key)
+            self.finished += 1
+            self.write(record, state, host, state.deaths + 1)
 
     # -- submitting ---------------------------------------------------------------------------------
 
@@ -154,72 +142,79 @@ class _Fleet:
         return [h.worker for h in machine.hosts if h.worker in self.alive]
 
     def submit(self) -> None:
-        """Send queued cases to each machine while it has more live hosts than cases in flight."""
-        from benchlib.studies.fleet.task import run_on_host
-
+        """Send queued jobs to each machine while it has more live hosts than jobs in flight."""
         for machine in self.machines:
             pending = self.queues[machine.key]
             live = self.live_hosts(machine)
             if not live:
                 while pending:  # nobody left to run them: say so, a re-run resumes them
-                    state = pending.popleft()
-                    self.result.not_run.append((state.case, machine, f"no live host of {machine.label} left"))
+                    for state in pending.popleft().states:
+                        self.result.not_run.append((state.case, machine, f"no live host of {machine.label} left"))
                 continue
-            busy = sum(1 for a in self.inflight.values() if a.state.machine is machine)
+            busy = sum(1 for a in self.inflight.values() if a.job.machine is machine)
             while pending and busy < len(live):
-                state = pending.popleft()
-                eligible = [w for w in live if w not in state.dead_workers]
+                job = pending.popleft()
+                dead = set().union(*(state.dead_workers for state in job.states))
+                eligible = [w for w in live if w not in dead]
                 if not eligible:
-                    self.finished += 1
-                    self.result.gave_up.append((state.case, machine, "no other live host of its machine"))
+                    for state in job.states:
+                        self.finished += 1
+                        self.result.gave_up.append((state.case, machine, "no other live host of its machine"))
                     continue
-                key = f"benchlib-case-{state.case.case_key}-{uuid.uuid4().hex[:8]}"
-                future = self.client.submit(run_on_host, state.case.to_dict(), self.topic, key, key=key,
-                                            resources={RESOURCE: 1}, workers=eligible, allow_other_workers=False,
-                                            pure=False, retries=0)
-                self.inflight[key] = Attempt(state, key, future, eligible)
+                key = f"benchlib-case-{job.states[0].case.case_key}-{uuid.uuid4().hex[:8]}"
+                function, args = job.task(self.topic, key)
+                future = self.client.submit(function, *args, key=key, resources={RESOURCE: 1}, workers=eligible,
+                                            allow_other_workers=False, pure=False, retries=0)
+                self.inflight[key] = Attempt(job, key, future, eligible)
                 self.completed.add(future)
                 busy += 1
 
     # -- hearing back -------------------------------------------------------------------------------
 
     def drain_events(self) -> None:
+        """Note where each job started, and save each record a job in rounds published."""
         while True:
             try:
                 _, message = self.events.get_nowait()
             except queue.Empty:
                 return
             attempt = self.inflight.get(message.get("attempt")) if isinstance(message, dict) else None
-            if attempt is not None and message.get("worker") not in attempt.started_on:
-                attempt.started_on.append(message["worker"])
+            if attempt is None:  # a job already finished: what it published came back with its result
+                continue
+            worker = message.get("worker")
+            if worker not in attempt.started_on:
+                attempt.started_on.append(worker)
+            if "record" in message:
+                self.take(attempt, message["record"], worker)
 
     def host_died(self, attempt: Attempt, worker: str) -> bool:
-        """Note that ``worker`` died holding ``attempt``; write the case's ``failed`` record if it had started there.
+        """Note that ``worker`` died holding ``attempt``; write a ``failed`` record for each of its cases without a
+        record if it had started there.
 
-        Returns whether the case had started on it. Called once per (attempt, worker), whichever
+        Returns whether the job had started on it. Called once per (attempt, worker), whichever
         notices first: the scheduler's worker list or the task's ``KilledWorker`` error.
         """
         from benchlib.results.schema import failed_record
 
+        started = worker in attempt.started_on
         if worker in attempt.lost_on:
-            return worker in attempt.started_on
+            return started
         attempt.lost_on.add(worker)
-        state = attempt.state
-        state.dead_workers.add(worker)
-        if worker not in attempt.started_on:
-            state.unstarted += 1
-            return False
-        state.deaths += 1
         host = self.hosts.get(worker)
         name = host.label if host else worker
-        record = failed_record(state.case, "failed", f"host {name} was lost mid-case: its worker process died or "
-                                                     "the host went down")
-        self.write(record, state, host, state.deaths)
-        self.tell(record, state, host)
-        return True
+        for state in attempt.pending():
+            state.dead_workers.add(worker)
+            if not started:
+                state.unstarted += 1
+                continue
+            state.deaths += 1
+            record = failed_record(state.case, "failed", f"host {name} was lost mid-case: its worker process died "
+                                                         "or the host went down")
+            self.write(record, state, host, state.deaths)
+        return started
 
     def check_workers(self) -> None:
-        """Notice hosts that left the cluster; cases stuck on no live host go back to the queue."""
+        """Notice hosts that left the cluster; jobs stuck on no live host go back to the queue."""
         alive = set(benchmark_workers(self.client)) & set(self.hosts)
         for worker in self.alive - alive:
             host = self.hosts[worker]
@@ -234,63 +229,59 @@ class _Fleet:
                 del self.inflight[key]
                 self.requeue(attempt)
 
-    def requeue(self, attempt: Attempt) -> None:
-        state = attempt.state
-        if state.deaths > self.retries:
-            self.finished += 1
-            self.result.gave_up.append((state.case, state.machine, f"its host died {state.deaths} time(s); "
-                                                                   f"retries={self.retries}"))
-        elif state.unstarted > MAX_UNSTARTED_LOSSES:
-            self.fail_unstarted(attempt)
-        else:
-            self.queues[state.machine.key].appendleft(state)
+    def requeue(self, attempt: Attempt) -> bool:
+        """Queue again, as one job, the cases of ``attempt`` that have no record and may be retried; returns
+        whether any were."""
+        again = []
+        for state in attempt.pending():
+            if state.deaths > self.retries:
+                self.finished += 1
+                self.result.gave_up.append((state.case, state.machine, f"its host died {state.deaths} time(s); "
+                                                                       f"retries={self.retries}"))
+            elif state.unstarted > MAX_UNSTARTED_LOSSES:
+                self.fail_unstarted(state)
+            else:
+                again.append(state)
+        if again:
+            self.queues[attempt.job.machine.key].appendleft(dataclasses.replace(attempt.job, states=again))
+        return bool(again)
 
-    def fail_unstarted(self, attempt: Attempt) -> None:
+    def fail_unstarted(self, state: CaseState) -> None:
         from benchlib.results.schema import failed_record
 
-        state = attempt.state
         reason = (f"{state.unstarted} host(s) died while this case waited on them "
                   f"(last: {sorted(state.dead_workers)[-1]}); not sent again")
         record = failed_record(state.case, "failed", reason)
         self.finished += 1
         self.write(record, state, None, state.deaths + 1)
-        self.tell(record, state, None)
         self.result.gave_up.append((state.case, state.machine, reason))
 
     def finish(self, future: Any) -> None:
-        """Handle one finished task: store its record, or note the lost host and retry elsewhere."""
+        """Handle one finished task: store its records, or note the lost host and retry elsewhere."""
         from distributed import KilledWorker
-
-        from benchlib.results.schema import failed_record
 
         attempt = self.inflight.pop(future.key, None)
         if attempt is None:  # cancelled by check_workers and already requeued
             future.release()
             return
-        state = attempt.state
         if future.status == "finished":
             payload = future.result()
-            host = self.hosts.get(payload["worker"])
-            self.finished += 1
-            self.write(payload["record"], state, host, state.deaths + 1)  # Dask may have retried it itself
-            self.tell(payload["record"], state, host)
+            records = payload["records"] if "records" in payload else [payload["record"]]
+            for record in records:
+                self.take(attempt, record, payload["worker"])
+            self.fail_pending(attempt, "the host's task returned no record for this case")
         elif future.status == "error" and isinstance(future.exception(), KilledWorker):
             worker = future.exception().last_worker.address
             self.host_died(attempt, worker)
-            self.requeue(attempt)
-            if self.queues[state.machine.key] and self.queues[state.machine.key][0] is state:
-                self.say(f"    {state.case.label()}: sent again to another host of {state.machine.label}")
+            if self.requeue(attempt):
+                self.say(f"    {attempt.job.label()}: sent again to another host of {attempt.job.machine.label}")
         elif future.status == "error":
             exc = future.exception()
-            host = self.hosts.get(attempt.started_on[-1]) if attempt.started_on else None
-            record = failed_record(state.case, "failed", f"the fleet task failed: {type(exc).__name__}: {exc}")
-            self.finished += 1
-            self.write(record, state, host, state.deaths + 1)
-            self.tell(record, state, host)
+            self.fail_pending(attempt, f"the fleet task failed: {type(exc).__name__}: {exc}")
         else:  # cancelled: the scheduler went away (its cases are then all abandoned) or someone cancelled it
             lost = self.client.status != "running"
-            self.result.not_run.append((state.case, state.machine, f"lost the connection to the scheduler "
-                                        f"{self.scheduler}" if lost else f"task {future.status}"))
+            reason = f"lost the connection to the scheduler {self.scheduler}" if lost else f"task {future.status}"
+            self.result.not_run.extend((state.case, state.machine, reason) for state in attempt.pending())
         future.release()
 
     # -- the loop -----------------------------------------------------------------------------------
@@ -298,8 +289,10 @@ class _Fleet:
     def run(self) -> None:
         from distributed import as_completed
 
+        from benchlib.studies.fleet.task import forgetter
+
         self.completed = as_completed(loop=self.client.loop)
-        self.todo = sum(len(q) for q in self.queues.values())
+        self.todo = sum(len(job.states) for q in self.queues.values() for job in q)
         self.client.subscribe_topic(self.topic, self.events.put)
         checked = time.monotonic()
         try:
@@ -325,16 +318,18 @@ class _Fleet:
                 for attempt in self.inflight.values():  # interrupted or failed: nothing keeps running for us
                     attempt.future.cancel()
                 self.client.unsubscribe_topic(self.topic)
+                with contextlib.suppress(Exception):  # if the scheduler cannot, its events merely stay
+                    self.client.run_on_scheduler(forgetter(self.topic))
 
     def abandon(self, reason: str) -> None:
         """Give up on every case queued or in flight (a re-run resumes them)."""
         for attempt in self.inflight.values():
-            self.result.not_run.append((attempt.state.case, attempt.state.machine, reason))
+            self.result.not_run.extend((state.case, state.machine, reason) for state in attempt.pending())
         self.inflight.clear()
         for machine in self.machines:
             while self.queues[machine.key]:
-                state = self.queues[machine.key].popleft()
-                self.result.not_run.append((state.case, machine, reason))
+                for state in self.queues[machine.key].popleft().states:
+                    self.result.not_run.append((state.case, machine, reason))
 
 
 def run_fleet(
@@ -347,20 +342,27 @@ def run_fleet(
     scheduler: str = "",
     progress: bool = True,
     fresh: bool = False,
+    rounds: RoundSettings | bool | None = None,
 ) -> FleetResult:
     """Run ``cases_for(machine)`` on each machine's hosts; append every record to ``results_path`` (cases settled
     there on their machine are not run again, unless ``fresh``).
 
     ``machines`` come from :func:`benchlib.studies.fleet.cluster.group_machines`. ``retries``: how often a
     case whose host died mid-case is sent to another live host of its machine. ``local`` marks
-    every record co-located (``fleet --local``). On Ctrl-C, cases in flight are cancelled, the
-    records already written stay, and ``KeyboardInterrupt`` propagates.
+    every record co-located (``fleet --local``). ``rounds``: the settings of the interleaved rounds of the
+    cases in precision mode, with the rounds time of each machine's whole list (default: ``run``'s,
+    :func:`benchlib.engine.launcher.round_settings`), or ``False`` to run every case once. On Ctrl-C, jobs in
+    flight are cancelled, the records already written stay, and ``KeyboardInterrupt`` propagates.
     """
+    from benchlib.engine.launcher import round_settings
     from benchlib.studies.fleet.task import clear_batch_start, mark_batch_start
     from benchlib.system.env import BATCH_LOAD_ENV
 
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 100:
         raise ValueError(f"retries={retries!r} is invalid; allowed: an integer from 0 to 100")
+    if rounds is not None and not isinstance(rounds, RoundSettings | bool):
+        raise TypeError(f"rounds={rounds!r:.80} ({type(rounds).__name__}) is invalid; allowed: a RoundSettings, "
+                        "True or None (run's settings) or False (every case once)")
     started = time.perf_counter()
     path = Path(results_path)
     result = FleetResult(machines=list(machines), results_path=path)
@@ -371,7 +373,9 @@ def run_fleet(
                           fresh=fresh)
         result.planned += plan.planned
         result.resumed += plan.resumed
-        fleet.queues[machine.key].extend(CaseState(case, machine) for case in plan.todo)
+        settings = rounds if isinstance(rounds, RoundSettings) else None if rounds is False else round_settings(
+            [case for case in plan.todo if in_rounds_mode(case)])
+        fleet.queues[machine.key].extend(plan_jobs([CaseState(case, machine) for case in plan.todo], settings))
     if result.resumed:
         fleet.say(f"fleet: resuming, {result.resumed} of {result.planned} case(s) already done in {path}")
     marked = client.run(mark_batch_start, BATCH_LOAD_ENV, fleet.topic, workers=list(fleet.hosts), on_error="return")

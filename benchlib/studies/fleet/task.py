@@ -1,13 +1,17 @@
-"""What runs on a worker host: its facts (fingerprint, host name) and one case per task.
+"""What runs on a worker host: its facts (fingerprint, host name) and one job per task.
 
-These functions are sent to the workers by reference (module and name), so every host needs the
-same benchlib installed; the case and its record travel as plain JSON-able dicts.
+A job is one case run once in its own process (:func:`run_on_host`), or a set of cases measured in
+interleaved rounds together on this host (:func:`run_rounds_on_host`), each record sent to the client
+as soon as it exists. These functions are sent to the workers by reference (module and name), so every
+host needs the same benchlib installed; cases, settings and records travel as plain JSON-able dicts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from collections.abc import Callable
 from typing import Any
 
 
@@ -67,3 +71,50 @@ def run_on_host(case: dict[str, Any], topic: str, attempt: str) -> dict[str, Any
     worker.log_event(topic, {"attempt": attempt, "worker": worker.address, "pid": os.getpid()})
     record = run_case(RunCase.from_dict(case, checked=True))  # the client checked the case
     return {"record": record, "worker": worker.address}
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` as plain JSON values (the rounds' statistics hold NumPy numbers), as the results file stores it."""
+    from benchlib.system.files import clean_for_json, json_default
+
+    return json.loads(json.dumps(clean_for_json(record), default=json_default, allow_nan=False))
+
+
+def run_rounds_on_host(cases: list[dict[str, Any]], rounds: dict[str, Any], topic: str,
+                       attempt: str) -> dict[str, Any]:
+    """Dask task: announce the start on ``topic``, measure ``cases`` in interleaved rounds here, return the records.
+
+    The cases go through :func:`benchlib.engine.launcher.run_cases` with the rounds' settings ``rounds``
+    (a :class:`benchlib.engine.rounds.RoundSettings` as a dict), the path ``run`` takes. Each record is
+    also published on ``topic`` as soon as it exists, so that a host dying later in the job costs
+    only the cases that had no record yet.
+    """
+    from distributed import get_worker
+
+    from benchlib.engine.case import RunCase
+    from benchlib.engine.launcher import run_cases
+    from benchlib.engine.rounds import RoundSettings
+
+    worker = get_worker()
+    worker.log_event(topic, {"attempt": attempt, "worker": worker.address, "pid": os.getpid()})
+
+    def publish(record: dict[str, Any]) -> None:
+        worker.log_event(topic, {"attempt": attempt, "worker": worker.address, "record": _plain(record)})
+
+    checked = [RunCase.from_dict(case, checked=True) for case in cases]  # the client checked the cases
+    records = run_cases(checked, progress=False, on_record=publish, rounds=RoundSettings(**rounds))
+    return {"records": [_plain(record) for record in records], "worker": worker.address}
+
+
+def forgetter(topic: str) -> Callable[..., None]:
+    """A function that drops the events the scheduler keeps for ``topic`` (for ``Client.run_on_scheduler``).
+
+    The scheduler keeps the last events of every topic while it runs, and a fleet run's carry its records,
+    saved by then. A local function is sent by value, so the scheduler needs no benchlib to run it.
+    """
+    def forget(dask_scheduler: Any = None) -> None:
+        broker = getattr(dask_scheduler, "_broker", None)  # no public call for it in distributed (pinned)
+        if broker is not None and hasattr(broker, "truncate"):
+            broker.truncate(topic)
+
+    return forget
