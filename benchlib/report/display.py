@@ -25,7 +25,8 @@ import pandas as pd
 #: Column name → what a reader sees (units in brackets).
 LABELS: dict[str, str] = {
     "machine": "machine", "model": "model", "backend": "framework", "framework": "framework",
-    "variant": "variant", "best_variant": "best variant", "batch_size": "batch", "threads": "threads",
+    "variant": "variant", "best_variant": "best variant", "variant_verdict": "vs its other variants",
+    "batch_size": "batch", "threads": "threads",
     "status": "status", "p50_ms": "p50 (ms)", "p99_ms": "p99 (ms)", "latency_ms.p50": "p50 (ms)",
     "latency_ms.p99": "p99 (ms)", "throughput_sps": "throughput (samples/s)", "cpu_percent": "CPU (% of one core)",
     "rss_peak_mb": "peak RSS (MB)", "framework_mb": "framework memory (MB)", "vs_fastest": "p50 vs fastest",
@@ -52,7 +53,7 @@ HALFWIDTH_DASH = ("– : no interval between rounds (not measured, or measured w
 CONSTANT_COLUMNS = ("model", "precision", "status", "machine")
 #: Columns whose text wraps (everything else stays on one line).
 WRAPPED = {"note", "error", "reason", "explanation", "value", "measured", "criterion", "noisy_criteria",
-           "install", "Reason", "warnings", "target", "settings", "result", "metric"}
+           "install", "Reason", "warnings", "target", "settings", "result", "metric", "variant_verdict"}
 
 
 def halfwidth_text(width: float) -> str:

@@ -13,15 +13,17 @@ from typing import Any
 
 import pandas as pd
 
+from benchlib.report.display import significant
 from benchlib.scenarios.settings import LOADGEN_SCENARIOS
 
 #: How sentences name the frameworks.
 DISPLAY = {"numpy": "NumPy", "pytorch": "PyTorch", "tensorflow": "TensorFlow", "litert": "LiteRT", "jax": "JAX",
            "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 
-#: A configuration "wins" only by more than this factor: a few seconds of LoadGen on a shared 2-core
-#: machine vary by several percent from run to run.
-CLEAR_WIN = 1.10
+#: Why an order of scenario records is stated as measured, never as a winner: LoadGen records hold no
+#: interleaved rounds, so the one rule for "faster" (:func:`benchlib.studies.compare.compare_records`)
+#: cannot tell any two of them apart.
+ONE_RUN = "each scenario is one LoadGen run per case, so the order is measured, not a tested verdict"
 
 NOT_MLPERF = ("These are not MLPerf-valid submissions: each LoadGen run lasts seconds, not LoadGen's official "
               "600 s, on a shared machine. LoadGen's own verdict (VALID/INVALID) and its early-stopping estimate "
@@ -188,35 +190,58 @@ def tradeoff_table(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _rate(record: dict[str, Any]) -> str:
+    """A Server record's highest rate within the bound with the search's bracket: the lowest rate that failed."""
+    failed = record.get("server_lowest_failing_qps")
+    above = (f"{significant(failed)} failed" if isinstance(failed, int | float) and not isinstance(failed, bool)
+             else "no rate tried failed: a lower bound")
+    return f"{significant(_figure(record))} queries/s ({above})"
+
+
+def _early_stopping(records: list[dict[str, Any]]) -> str:
+    """LoadGen's early-stopping p90 estimates of SingleStream records (how far the p90 could move), or ""."""
+    values = [(r.get("loadgen") or {}).get("early_stopping_p90_ms") if isinstance(r.get("loadgen"), dict) else None
+              for r in records]
+    if any(not isinstance(v, int | float) or isinstance(v, bool) for v in values):
+        return ""
+    return f"; LoadGen's early-stopping estimate{'s' if len(values) > 1 else ''} " + \
+        " and ".join(f"{significant(v)} ms" for v in values)
+
+
 def insights(records: list[dict[str, Any]]) -> list[str]:
-    """Sentences computed from the records: who serves most within the bound, and at what latency cost."""
+    """Sentences computed from the records: the measured order of the frameworks within the bound, beside
+    their single-stream latency, and of each framework's configurations.
+
+    LoadGen records hold no interleaved rounds, so the one rule for "faster"
+    (:func:`benchlib.studies.compare.compare_records`) gives no verdict between them: every order here is
+    stated as measured (:data:`ONE_RUN`), with the intervals LoadGen's records do hold (the Server
+    search's bracket, the early-stopping estimate), never as a winner.
+    """
     sentences = []
-    table = tradeoff_table(records)
-    for model, group in table.groupby("model") if not table.empty else []:
-        served = group.dropna(subset=["Server max qps within bound"]).sort_values("Server max qps within bound",
-                                                                                 ascending=False)
-        bound = next((r.get("latency_bound_ms") for r in _ok(records, "Server") if r.get("model") == model), None)
-        if len(served) >= 2:
-            lead = served.iloc[0]
-            for _, other in served.iloc[1:].iterrows():
-                ratio = lead["Server max qps within bound"] / other["Server max qps within bound"]
-                within = f"within {bound:g} ms" if isinstance(bound, int | float) else "within the bound"
-                text = (f"{model}: {name(lead['backend'])} serves {ratio:.1f}× the queries of {name(other['backend'])} "
-                        f"{within}")
-                ss_lead, ss_other = lead["SingleStream p90 (ms)"], other["SingleStream p90 (ms)"]
-                if pd.notna(ss_lead) and pd.notna(ss_other) and ss_other > 0:
-                    rel = ss_lead / ss_other
-                    text += (f" although its single-stream latency is {rel:.1f}× slower" if rel > 1.05 else
-                             f" and its single-stream latency is {1 / rel:.1f}× faster" if rel < 0.95 else
-                             " with about the same single-stream latency")
-                sentences.append(text + ".")
-        fastest = group.dropna(subset=["SingleStream p90 (ms)"]).sort_values("SingleStream p90 (ms)")
-        most = group.dropna(subset=["Offline (samples/s)"]).sort_values("Offline (samples/s)", ascending=False)
-        if not fastest.empty and not most.empty and fastest.iloc[0]["backend"] != most.iloc[0]["backend"]:
-            sentences.append(f"{model}: the lowest single-stream latency ({name(fastest.iloc[0]['backend'])}, "
-                             f"{fastest.iloc[0]['SingleStream p90 (ms)']:.3g} ms p90) and the highest offline "
-                             f"throughput ({name(most.iloc[0]['backend'])}, {most.iloc[0]['Offline (samples/s)']:,.0f} "
-                             "samples/s) come from different frameworks: the ranking depends on the deployment.")
+    single, offline = _best(records, "SingleStream", higher=False), _best(records, "Offline", higher=True)
+    server = _best(records, "Server", higher=True)
+    for model in sorted({key[0] for key in (*single, *offline, *server)}, key=str):
+        served = sorted((r for key, r in server.items() if key[0] == model), key=_figure, reverse=True)
+        bound = served[0].get("latency_bound_ms") if served else None
+        within = f"within {bound:g} ms" if isinstance(bound, int | float) else "within the bound"
+        for other in served[1:]:  # each against the highest measured rate
+            lead = served[0]
+            text = (f"{model}: {name(lead['backend'])}'s highest measured rate {within}, {_rate(lead)}, is "
+                    f"{_figure(lead) / _figure(other):.1f}× {name(other['backend'])}'s, {_rate(other)}")
+            pair = [single.get((model, r["backend"])) for r in (lead, other)]
+            if all(pair):
+                text += (f", and its single-stream p90 is {_figure(pair[0]) / _figure(pair[1]):.2f}× "
+                         f"{name(other['backend'])}'s ({significant(_figure(pair[0]))} ms against "
+                         f"{significant(_figure(pair[1]))} ms{_early_stopping(pair)})")
+            sentences.append(f"{text}; {ONE_RUN}.")
+        fastest = sorted((r for key, r in single.items() if key[0] == model), key=_figure)
+        most = sorted((r for key, r in offline.items() if key[0] == model), key=_figure, reverse=True)
+        if fastest and most and fastest[0]["backend"] != most[0]["backend"]:
+            sentences.append(f"{model}: the lowest measured single-stream p90 ({name(fastest[0]['backend'])}, "
+                             f"{significant(_figure(fastest[0]))} ms{_early_stopping(fastest[:1])}) and the highest "
+                             f"measured offline throughput ({name(most[0]['backend'])}, "
+                             f"{significant(_figure(most[0]))} samples/s) come from different frameworks; "
+                             f"{ONE_RUN}.")
         no_rate = [r for r in _ok(records, "Server") if r.get("model") == model and r.get("server_max_qps") is None]
         for r in no_rate:
             sentences.append(f"{model}: {name(r['backend'])} ({configuration(r)}): {r.get('server_result')}.")
@@ -225,25 +250,25 @@ def insights(records: list[dict[str, Any]]) -> list[str]:
 
 
 def configuration_insights(records: list[dict[str, Any]]) -> list[str]:
-    """Which configuration wins per framework, scenario and model (when more than one ran)."""
+    """Each framework's configurations per scenario and model in measured order (when more than one ran),
+    with the spread between the first and the last: one LoadGen run each, so no verdict (:data:`ONE_RUN`)."""
     sentences = []
-    for scenario, higher in (("Offline", True), ("Server", True), ("SingleStream", False)):
+    for scenario, higher, unit in (("Offline", True, "samples/s"), ("Server", True, "queries/s"),
+                                   ("SingleStream", False, "ms p90")):
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in _ok(records, scenario):
-            if _figure(r) is not None:  # a missing, NaN, infinite or zero figure is never ranked
+            if _figure(r) is not None:  # a missing, NaN, infinite or zero figure is never ordered
                 groups.setdefault((r.get("model"), r["backend"]), []).append(r)
         for (model, backend), runs in sorted(groups.items(), key=lambda item: (str(item[0][0]), item[0][1])):
             if len(runs) < 2:
                 continue
             runs = sorted(runs, key=_figure, reverse=higher)
-            best, worst = runs[0], runs[-1]
-            ratio = _figure(best) / _figure(worst) if higher else _figure(worst) / _figure(best)
-            if ratio < CLEAR_WIN:
-                sentences.append(f"{model} {scenario}: {name(backend)}'s configurations are within "
-                                 f"{(ratio - 1) * 100:.0f}% of each other: inside the noise of these short runs.")
-                continue
-            sentences.append(f"{model} {scenario}: {name(backend)} does best with {configuration(best)} "
-                             f"({ratio:.2f}× {'more' if higher else 'lower latency'} than {configuration(worst)}).")
+            first, last = runs[0], runs[-1]
+            spread = _figure(first) / _figure(last) if higher else _figure(last) / _figure(first)
+            order = ", ".join(f"{configuration(r)} {significant(_figure(r))} {unit}" for r in runs)
+            sentences.append(f"{model} {scenario}: {name(backend)}'s configurations in measured order, "
+                             f"{'highest' if higher else 'lowest'} first: {order} ({spread:.2f}× apart); "
+                             f"{ONE_RUN}.")
     return sentences
 
 

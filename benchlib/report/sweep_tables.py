@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from benchlib.report.tables import finite, one_per_case, single_call_rows
+from benchlib.report.sweep_verdicts import ROUND_FIELDS, batch_sentence, variant_verdict
+from benchlib.report.tables import _col, finite, one_per_case, single_call_rows, tied_ranks
 from benchlib.results.schema import CASE_FIELDS
 from benchlib.roofline.peaks import percent_of_peak
 from benchlib.studies.compare import HALFWIDTH_FIELD
@@ -37,7 +38,8 @@ def _num(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, float] | None = None) -> pd.DataFrame:
-    """One row per case with p50 (ms), throughput, achieved GFLOP/s (the record's own) and percent of peak.
+    """One row per case with p50 (ms), throughput, achieved GFLOP/s (the record's own) and percent of peak,
+    and the round data (:data:`benchlib.report.sweep_verdicts.ROUND_FIELDS`) the one rule for "faster" reads.
 
     ``results`` is a results file/folder or a frame from :func:`benchlib.results.load`. ``peaks`` maps
     thread count to peak GFLOP/s (:func:`benchlib.studies.sweep.peaks_by_threads`); percent of peak uses the
@@ -47,7 +49,8 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
 
     df = results if isinstance(results, pd.DataFrame) else load(results)
     columns = [*IDENTITY, "status", "error", "p50_ms", "p50_halfwidth", "throughput_sps", "gflops", "pct_of_peak",
-               "peak_gflops", "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample"]
+               "peak_gflops", "import_s", "load_s", "first_call_ms", "cpu_percent", "outputs_valid", "flops_per_sample",
+               *ROUND_FIELDS]
     if df.empty:
         return pd.DataFrame(columns=columns)
     data = one_per_case(single_call_rows(df))  # the newest record of each case, as in every other summary
@@ -64,8 +67,10 @@ def sweep_frame(results: str | os.PathLike | pd.DataFrame, peaks: dict[int, floa
     for column in ("import_s", "load_s", "first_call_ms", "cpu_percent"):
         out[column] = _num(data, column)
     out["outputs_valid"] = data["outputs_valid"] if "outputs_valid" in data.columns else None
+    for column in ROUND_FIELDS:  # lists in a cell: a record without rounds has none
+        out[column] = _col(data, column)
     measured = [c for c in columns if c not in (*IDENTITY, "status", "error", "outputs_valid", "flops_per_sample",
-                                                   "peak_gflops")]
+                                                   "peak_gflops", *ROUND_FIELDS)]
     out[measured] = out[measured].where(out["status"].eq("ok"))  # a failed or skipped run measured nothing
     return out[columns].sort_values(["model", "backend", "variant", "threads", "batch_size"]).reset_index(drop=True)
 
@@ -113,15 +118,24 @@ def percent_of_peak_table(df: pd.DataFrame, threads: int | None = None) -> pd.Da
 
 
 def best_variant_table(df: pd.DataFrame, threads: int | None = None) -> pd.DataFrame:
-    """For each backend and batch size, the variant with the lowest p50, its p50, GFLOP/s and % of peak."""
+    """For each backend and batch size, the variant with the lowest p50, its p50, GFLOP/s and % of peak.
+
+    ``variant_verdict`` says whether the one rule for "faster" (:func:`benchlib.studies.compare.compare_records`)
+    calls that variant faster than the backend's others; ``rank`` ranks the backends' best variants per
+    model and batch, a tie shown as a tie (:func:`benchlib.report.tables.tied_ranks`: "cannot tell" ties).
+    """
     data = _at_threads(_ok(df), threads)
-    columns = ["model", "batch_size", "backend", "best_variant", "p50_ms", "p50_halfwidth", "gflops", "pct_of_peak",
-               "vs_fastest"]
+    columns = ["model", "batch_size", "rank", "backend", "best_variant", "variant_verdict", "p50_ms", "p50_halfwidth",
+               "gflops", "pct_of_peak", "vs_fastest"]
     if data.empty:
         return pd.DataFrame(columns=columns)
-    best = data.loc[data.groupby(["model", "batch_size", "backend"])["p50_ms"].idxmin()]
+    keys = ["model", "batch_size", "backend"]
+    verdicts = {key: variant_verdict(part) for key, part in data.groupby(keys)}
+    best = data.loc[data.groupby(keys)["p50_ms"].idxmin()]
     best = best.rename(columns={"variant": "best_variant"})
+    best["variant_verdict"] = [verdicts[tuple(row)] for row in best[keys].itertuples(index=False)]
     best["vs_fastest"] = best["p50_ms"] / best.groupby(["model", "batch_size"])["p50_ms"].transform("min")
+    best["rank"] = tied_ranks(best, best["p50_ms"], [best["model"], best["batch_size"]])
     return best[columns].sort_values(["model", "batch_size", "p50_ms"]).reset_index(drop=True)
 
 
@@ -300,7 +314,8 @@ def dispatch_cost_table(df: pd.DataFrame, threads: int | None = None) -> pd.Data
 # -- sentences ----------------------------------------------------------------------------------------
 
 def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
-    """Plain sentences about the measured results, computed from ``df`` and ``peaks``."""
+    """Plain sentences about the measured results, computed from ``df`` and ``peaks``; who is fastest at
+    batch 1 and at the target batch is the one rule's (:func:`benchlib.report.sweep_verdicts.batch_sentence`)."""
     out: list[str] = []
     models = sorted(set(_with_halfwidth(df)["model"].dropna().astype(str)))
     if len(models) > 1:
@@ -310,16 +325,11 @@ def summary_sentences(df: pd.DataFrame, peaks: dict[int, float]) -> list[str]:
     threads = main_threads(df)
     if threads is not None and threads in peaks:
         out.append(f"The measured float32 matmul peak with {threads} thread(s) is {peaks[threads]:.0f} GFLOP/s.")
-    best = best_variant_table(df, threads)
-    for batch in (1, TARGET_BATCH):
-        rows = best[best["batch_size"] == batch]
-        if not rows.empty:
-            top = rows.iloc[0]
-            pct = f", {top['pct_of_peak']:.0f}% of peak" if pd.notna(top["pct_of_peak"]) else ""
-            slowest = rows.iloc[-1]
-            out.append(f"At batch {batch} the fastest is {top['backend']}/{top['best_variant']} "
-                       f"(p50 {top['p50_ms'] * 1e3:.1f} µs{pct}); the slowest framework's best, "
-                       f"{slowest['backend']}/{slowest['best_variant']}, is {slowest['vs_fastest']:.1f}× slower.")
+    candidates = _at_threads(_ok(df), threads)
+    for batch in (1, TARGET_BATCH):  # every case at the batch is a candidate: the one rule names a fastest or not
+        sentence = batch_sentence(batch, candidates[candidates["batch_size"] == batch])
+        if sentence:
+            out.append(sentence)
     cold = cold_start_table(df, threads)
     if len(cold) >= 2:
         first, last = cold.iloc[0], cold.iloc[-1]

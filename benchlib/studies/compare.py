@@ -13,9 +13,9 @@ round number (``rounds.block_ms``, ``rounds.round``) and the id of the rounds it
 
 The verdict is ``faster`` (A's interval of the ratio lies below 1), ``slower``, ``tie`` or ``cannot
 tell``. Everything that says "faster" uses it: the comparison table's rank and ties
-(:func:`tie_groups`), the insights, the models matrix, the precision speed-ups, the machine views and
-``compare BASE NEW`` (:func:`compare_runs`). The call-level interval of one process
-(``within_process``) is a diagnostic only and decides nothing.
+(:func:`tie_groups`), the insights, the models matrix, the sweep's summary and best variants, the
+precision speed-ups, the machine views and ``compare BASE NEW`` (:func:`compare_runs`). The call-level
+interval of one process (``within_process``) is a diagnostic only and decides nothing.
 
 Round data read from a file is checked before it is compared (:func:`rounds_problem`): a flat list of
 block medians (numbers, not true/false, each finite, above 0 and at most a day) with one whole round
