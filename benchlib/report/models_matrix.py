@@ -234,7 +234,10 @@ def _winner_sentence(part: pd.DataFrame, model: str, what: str) -> str | None:
     runner = best.iloc[1]
     ratio = float(runner["latency_ms.p50"]) / float(winner["latency_ms.p50"])
     comparison = compare_records(winner, runner, names=(str(winner["backend"]), str(runner["backend"])))
-    lead = "is fastest" if comparison.verdict == FASTER else "has the lowest median"
+    # "fastest" only when the rule calls it faster than every other framework, not the runner-up alone
+    beats_all = comparison.verdict == FASTER and all(
+        compare_records(winner, other).verdict == FASTER for _, other in best.iloc[2:].iterrows())
+    lead = "is fastest" if beats_all else "has the lowest median"
     sentence = (f"{model}, {what}: {winner['backend']} {lead}, {ratio:.2f}x ahead of {runner['backend']} "
                 f"({_verdict(comparison)})")
     if len(best) > 2:
