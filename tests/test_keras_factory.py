@@ -72,7 +72,7 @@ def test_every_framework_measures_it_in_its_own_process(name: str, tmp_path: Pat
         assert record["reference"]["method"] == KERAS_FLOAT64, record["reference"]
         assert record["model_info"]["kind"] == "keras" and record["latency_ms"]["p50"] > 0
         print(f"{name} {backend}/{record['variant']}: p50 {record['latency_ms']['p50']:.4g} ms, "
-              f"error {record['max_abs_err']:.2g}")  # what docs/your-model.md quotes (pytest -s)
+              f"error {record['max_abs_err']:.2g}")  # each path's time and error, shown by pytest -s
     info = records["onnxruntime"]["model_info"]
     assert info["exporter"].startswith("keras.Model.export(format='onnx')") and "tf2onnx 1.17.0" in info["exporter"]
     assert records["pytorch"]["variant"] == "keras-on-pytorch"
