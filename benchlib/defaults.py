@@ -16,7 +16,7 @@ from __future__ import annotations
 #: The timed loop lasts at least this long (seconds) ...
 MIN_TIME_S = 0.25
 #: ... and makes at least this many calls. With a precision target, 0.25 s met ±1% as often as 1 s did,
-#: at a quarter of the cost (docs/measurement.md, "How long to measure").
+#: at a quarter of the cost (docs/measurement.md, "Defaults of the precision mode, and the evidence for them").
 MIN_CALLS = 50
 #: Precision target: after the minimums, measure until the 95% interval of the median is within this
 #: fraction of it (0.01 = ±1%); 0 measures for the minimums only (fixed time).
@@ -64,8 +64,8 @@ ABLATION_NUM_RUNS = 100
 
 # -- LoadGen scenarios -------------------------------------------------------------------------------------------
 
-#: Each LoadGen run lasts at least this long (seconds; LoadGen's official minimum is 600). At the slowest
-#: fnn Server rate measured here (about 6,700 queries/s) a 1 s run still holds thousands of queries, far
+#: Each LoadGen run lasts at least this long (seconds; LoadGen's official minimum is 600). At the fnn
+#: Server rates a scenarios run finds (thousands of queries/s) a 1 s run holds thousands of queries, far
 #: above LoadGen's early-stopping minimum; each record keeps LoadGen's own estimate of the percentile it
 #: can vouch for, so a run too short for its percentile says so.
 MIN_DURATION_S = 1.0
