@@ -41,6 +41,7 @@ def test_a_page_from_a_real_run(run_outputs: Path, tmp_path: Path, capsys: pytes
                     "## Scenarios", "## Noise audit", "## Charts"):
         assert heading in text, heading
     assert "single commands, not a suite run" in text  # a `benchlib run` folder is neither quick nor full
+    assert str(run_outputs.parent) not in text  # the folder is named, not this machine's path to it
     for fact in ("ISA flags", "OPENBLAS_CORETYPE", "thread variables", "load average"):
         assert fact in text, fact
     comparison = text.split("## Comparison", 1)[1].split("\n## ", 1)[0]
@@ -129,3 +130,13 @@ def test_isa_summary_and_speed_levels() -> None:
     text = "\n".join(noise_audit([record, {**record, "machine_levels": record["machine_levels"]}]))
     assert "two speed levels in 1 of them" in text and "40%" in text and "1.90× the fast" in text
     assert "No case was measured in interleaved rounds" in "\n".join(noise_audit([{"status": "ok"}]))
+
+
+def test_a_page_never_carries_the_path_of_the_machine_it_was_made_on(tmp_path: Path) -> None:
+    from benchlib.report.results_page import portable_paths
+
+    root = tmp_path / "outputs"
+    inside = str(root / "models" / "fnn-1.onnx")
+    records = [{"model": inside}, {"model": "/elsewhere/net.onnx"}, {"model": "fnn"}, {"model": None}]
+    assert [r["model"] for r in portable_paths(records, root)] == ["outputs/models/fnn-1.onnx", "net.onnx", "fnn", None]
+    assert records[0]["model"] == inside  # the records themselves are not changed

@@ -182,6 +182,23 @@ def _figures(folder: ResultsFolder, frame: Any, records: list[dict[str, Any]], t
     return written
 
 
+def portable_paths(records: list[dict[str, Any]], root: Path) -> list[dict[str, Any]]:
+    """``records`` with model files inside the results folder named from the folder (``outputs/models/x.onnx``):
+    a page in the repository must not carry the path of the machine the run happened on."""
+    base = root.resolve()
+    out = []
+    for record in records:
+        model = record.get("model")
+        if isinstance(model, str) and Path(model).is_absolute():
+            try:
+                model = str(Path(base.name) / Path(model).resolve().relative_to(base))
+            except ValueError:
+                model = Path(model).name
+            record = {**record, "model": model}
+        out.append(record)
+    return out
+
+
 def build_page(results_folder: str | Path, docs: str | Path) -> ResultsPage:
     """Write the page of ``results_folder`` into ``docs`` (and its charts into ``docs/<stem>/``), and the index.
 
@@ -192,6 +209,7 @@ def build_page(results_folder: str | Path, docs: str | Path) -> ResultsPage:
     folder = locate(results_folder)
     every, problems = read_folder(folder)
     records, others = _chosen_machine(every)
+    records = portable_paths(records, folder.root)
     slug, date = page_name(records)
     stem = f"{slug}-{date}"
     docs = Path(docs)
@@ -203,7 +221,7 @@ def build_page(results_folder: str | Path, docs: str | Path) -> ResultsPage:
     figures = _figures(folder, frame, records, docs / stem)
     env = max(records, key=lambda r: str(r.get("created") or "")).get("env") or {}
     lines = [MARKER, "", f"# Results: {sections.cpu_name(env)}, {slug} ({date})", "",
-             sections.summary(folder.root, len(records), others, problems, mode, how), ""]
+             sections.summary(Path(folder.root.resolve().name), len(records), others, problems, mode, how), ""]
     lines += sections.machine(records)
     lines += sections.frameworks(records)
     lines += sections.settings(records, mode)
