@@ -103,3 +103,21 @@ def test_fastest_means_faster_than_every_framework_not_the_runner_up_alone() -> 
     text = "\n".join(matrix.ranking_insights(pd.DataFrame(rows)))
     assert "fnn, batch 1 latency: onnxruntime has the lowest median, 3.00x ahead of pytorch" in text
     assert "is fastest" not in text
+
+
+def test_charts_name_a_users_model_short_and_keep_the_plot_readable(tmp_path) -> None:
+    import warnings
+
+    from benchlib.report.figures import model_label, save_figure
+
+    long = "/very/long/folder/" + "x" * 120 + "/my_net.onnx"
+    assert model_label(long) == "my_net.onnx"
+    assert model_label("torch:mypackage.models.vision:make_net") == "torch:make_net"
+    assert model_label("fnn") == "fnn"
+    rows = [_row(long, "onnxruntime", 1, 0.01), _row(long, "pytorch", 1, 0.02), _row("fnn", "onnxruntime", 1, 0.01)]
+    fig = matrix.ranking_heatmap(matrix.ranking_matrices(pd.DataFrame(rows))["p50_batch1_vs_fastest"], "title")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "my_net.onnx" in labels and not any("/very/long" in t for t in labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when a layout collapses the plot: fail on it
+        save_figure(fig, tmp_path, "heatmap")

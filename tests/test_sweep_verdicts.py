@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from benchlib.report import sweep_tables
@@ -92,3 +94,23 @@ def test_best_variant_table_ranks_and_judges_variants_by_the_rule() -> None:
     rows = close.set_index("backend")
     assert rows.loc["numpy", "variant_verdict"] == "tied with other"
     assert rows.loc["numpy", "rank"] == "1=" and rows.loc["onnxruntime", "rank"] == "1="  # no rounds: it ties
+
+
+def test_sweep_charts_name_a_users_model_by_its_file_and_stay_readable(tmp_path: Path) -> None:
+    import warnings
+
+    import pandas as pd
+
+    from benchlib.report.figures import save_figure
+    from benchlib.report.sweep_figures import throughput_figure
+
+    long = str(tmp_path / ("x" * 120) / "my_net.onnx")
+    rows = [{"model": model, "backend": backend, "variant": "default", "batch_size": batch, "threads": 2,
+             "status": "ok", "outputs_valid": True, "p50_ms": 0.01 * batch, "throughput_sps": 1e5 / batch}
+            for model in (long, "fnn") for backend in ("numpy", "onnxruntime") for batch in (1, 64)]
+    fig = throughput_figure(pd.DataFrame(rows))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "my_net.onnx onnxruntime/default" in labels and not any("x" * 120 in t for t in labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when a layout collapses the plot: fail on it
+        save_figure(fig, tmp_path, "throughput")

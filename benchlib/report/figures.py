@@ -78,6 +78,19 @@ def _threads_text(value: Any) -> str:
     return "default" if value is None or (isinstance(value, float) and np.isnan(value)) else str(int(value))
 
 
+def model_label(name: object) -> str:
+    """A model's name as a chart shows it: a zoo name as it is, a user's ONNX file by its file name, a factory
+    (``torch:package.module:make_net``) by its kind and function. A full path in a legend or on an axis
+    squeezes the plot itself to nothing; the records and tables keep the full name."""
+    text = str(name)
+    if text.lower().endswith(".onnx"):
+        return chart_text(Path(text).name)
+    kind, sep, target = text.partition(":")
+    if sep and ":" in target:
+        return chart_text(f"{kind}:{target.rpartition(':')[2]}")
+    return chart_text(text)
+
+
 def case_labels(rows: pd.DataFrame | Iterable[dict]) -> list[str]:
     """``backend/variant`` per row, plus `` t=N`` when one backend/variant appears at several thread counts."""
     items = list(rows.to_dict("records")) if isinstance(rows, pd.DataFrame) else list(rows)

@@ -133,6 +133,7 @@ def ranking_heatmap(matrix: pd.DataFrame, title: str, note: str = "× the fastes
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from benchlib.report.chart_style import FONT, MAX_WIDTH_IN, single
+    from benchlib.report.figures import model_label
 
     rows, columns = max(1, matrix.shape[0]), max(1, matrix.shape[1])
     # about 1.3 in per framework and 0.55 in per model, never a strip: the data area stays over 2 in tall
@@ -149,7 +150,7 @@ def ranking_heatmap(matrix: pd.DataFrame, title: str, note: str = "× the fastes
     norm = LogNorm(vmin=1.0, vmax=top)
     image = ax.imshow(np.ma.masked_invalid(values), cmap="YlOrRd", norm=norm, aspect="auto")
     ax.set_xticks(range(matrix.shape[1]), [str(c) for c in matrix.columns], fontsize=FONT["tick"])
-    ax.set_yticks(range(matrix.shape[0]), [str(i) for i in matrix.index], fontsize=FONT["tick"])
+    ax.set_yticks(range(matrix.shape[0]), [model_label(i) for i in matrix.index], fontsize=FONT["tick"])
     ax.tick_params(length=0)
     for (i, j), value in np.ndenumerate(values):
         text = "not run" if not np.isfinite(value) else f"{value:.2f}×"

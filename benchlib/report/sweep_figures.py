@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from benchlib.report.chart_style import MAX_WIDTH_IN, legend_right, log_axis, single, style_axes
-from benchlib.report.figures import LINESTYLES, MARKERS, colour, save_figure
+from benchlib.report.figures import LINESTYLES, MARKERS, colour, model_label, save_figure
 from benchlib.report.sweep_tables import _ok, cold_start_table, main_threads
 
 
@@ -29,7 +29,7 @@ def _lines(ax: Any, data: pd.DataFrame, value: str) -> None:
         index = seen[backend] = seen.get(backend, -1) + 1
         group = group.sort_values("batch_size")
         ax.plot(group["batch_size"], group[value], color=colour(backend), linestyle=LINESTYLES[index % len(LINESTYLES)],
-                marker=MARKERS[index % len(MARKERS)], label=f"{model} {backend}/{variant}" if several
+                marker=MARKERS[index % len(MARKERS)], label=f"{model_label(model)} {backend}/{variant}" if several
                 else f"{backend}/{variant}")
 
 
@@ -75,7 +75,7 @@ def cold_start_figure(df: pd.DataFrame, threads: int | None = None) -> Any:
     fig, ax = single(9.0, 1.6 + 0.45 * max(len(table), 1),
                      "Cold start: from import to the first answer (default variant)")
     several = table["model"].nunique() > 1
-    labels = [f"{m} {b}/{v}" if several else f"{b}/{v}"
+    labels = [f"{model_label(m)} {b}/{v}" if several else f"{b}/{v}"
               for m, b, v in zip(table["model"], table["backend"], table["variant"], strict=True)]
     left = pd.Series([0.0] * len(table))
     for column, label, scale in (("import_s", "import", 1.0), ("load_s", "load / compile", 1.0),
